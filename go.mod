@@ -1,0 +1,3 @@
+module lifebuoy
+
+go 1.26

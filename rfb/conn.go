@@ -1,0 +1,468 @@
+package rfb
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"image"
+	"log/slog"
+	"net"
+	"slices"
+	"sync"
+	"time"
+)
+
+// serverConn is one client after ServerInit.
+//
+// Three goroutines serve it. The reader parses client messages: input goes
+// straight to the input sinks, everything that touches update state goes
+// to run over a channel. The writer performs one network write at a time.
+// run owns all mutable state: requests, pixel format, encodings and what
+// is queued; it builds an update only when the writer is idle, so a slow
+// client gets fewer, larger (coalesced) updates and never holds up the
+// framebuffer or other clients.
+type serverConn struct {
+	s       *Server
+	conn    net.Conn
+	r       *wireReader
+	version Version
+	log     *slog.Logger
+	sub     *subscriber
+
+	postMu sync.Mutex
+	posted []func(*serverConn)
+
+	// Owned by run.
+	pf           PixelFormat
+	conv         *converter
+	encs         clientEncodings
+	encoders     map[Encoding]encoder
+	clientW      int // the framebuffer size the client knows
+	clientH      int
+	reqPending   bool
+	reqArea      image.Rectangle
+	noCopy       bool // a non-incremental request is being answered
+	cu           bool // continuous updates on
+	cuArea       image.Rectangle
+	extDSReply   *extDSReply
+	qemuKeyAck   bool
+	nameChanged  bool
+	cutText      []byte
+	control      []byte // small messages queued ahead of the next update
+	out          []byte
+	shadow       *Image
+	writing      bool
+	fenceStarted bool
+	cuStarted    bool
+}
+
+// extDSReply is an ExtendedDesktopSize rectangle owed to the client.
+type extDSReply struct {
+	reason int
+	status DesktopSizeStatus
+}
+
+// maxControl bounds queued small messages (fence replies and the like) for
+// a client that sends but does not read.
+const maxControl = 1 << 20
+
+func newServerConn(s *Server, c net.Conn, r *wireReader, v Version) *serverConn {
+	w, h := s.fb.Size()
+	sc := &serverConn{
+		s: s, conn: c, r: r, version: v,
+		log:      s.log.With("remote", c.RemoteAddr().String()),
+		pf:       NativeFormat,
+		conv:     newConverter(NativeFormat),
+		encoders: map[Encoding]encoder{},
+		clientW:  w, clientH: h,
+	}
+	sc.encs.reset()
+	sc.sub = s.fb.subscribe()
+	return sc
+}
+
+// post runs f on the connection's own goroutine.
+func (c *serverConn) post(f func(*serverConn)) {
+	c.postMu.Lock()
+	c.posted = append(c.posted, f)
+	c.postMu.Unlock()
+	c.sub.poke()
+}
+
+func (c *serverConn) drainPosts() {
+	c.postMu.Lock()
+	p := c.posted
+	c.posted = nil
+	c.postMu.Unlock()
+	for _, f := range p {
+		f(c)
+	}
+}
+
+func (c *serverConn) run(ctx context.Context) (err error) {
+	defer c.s.fb.unsubscribe(c.sub)
+	msgs := make(chan ClientMessage)
+	readErr := make(chan error, 1)
+	done := make(chan struct{})
+	writes := make(chan []byte)
+	written := make(chan error, 1)
+	var wg sync.WaitGroup
+	defer func() {
+		close(done)
+		close(writes)
+		c.conn.Close()
+		wg.Wait()
+		var pe *ProtocolError
+		if errors.As(err, &pe) {
+			c.log.Warn("rfb: closing connection", "err", err)
+		}
+	}()
+	wg.Go(func() { readErr <- c.readLoop(msgs, done) })
+	wg.Go(func() {
+		for b := range writes {
+			c.conn.SetWriteDeadline(time.Now().Add(c.s.limits.WriteTimeout))
+			_, err := c.conn.Write(b)
+			written <- err
+		}
+	})
+	for {
+		if !c.writing {
+			b, err := c.nextWrite()
+			if err != nil {
+				return err
+			}
+			if len(b) > 0 {
+				c.writing = true
+				writes <- b
+			}
+		}
+		select {
+		case m := <-msgs:
+			if err := c.handle(m); err != nil {
+				return err
+			}
+		case err := <-readErr:
+			return err
+		case <-c.sub.notify:
+			c.drainPosts()
+		case err := <-written:
+			c.writing = false
+			if err != nil {
+				return fmt.Errorf("rfb: writing to client: %w", err)
+			}
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+		if len(c.control) > maxControl {
+			return errors.New("rfb: client does not read its messages")
+		}
+	}
+}
+
+// readLoop parses messages until an error. Input is delivered here, in
+// order, without waiting for run.
+func (c *serverConn) readLoop(msgs chan<- ClientMessage, done <-chan struct{}) error {
+	o := &c.s.opts
+	for {
+		m, err := readClientMessage(c.r, &c.s.limits)
+		if err != nil {
+			return err
+		}
+		switch m := m.(type) {
+		case *KeyEvent:
+			if o.OnKey != nil {
+				o.OnKey(*m)
+			}
+			continue
+		case *QEMUExtendedKeyEvent:
+			if o.OnKey != nil {
+				o.OnKey(KeyEvent{Down: m.Down, Keysym: m.Keysym, Keycode: m.Keycode})
+			}
+			continue
+		case *PointerEvent:
+			if o.OnPointer != nil {
+				w, h := c.s.fb.Size()
+				ev := *m
+				ev.X = uint16(min(int(ev.X), max(w-1, 0)))
+				ev.Y = uint16(min(int(ev.Y), max(h-1, 0)))
+				o.OnPointer(ev)
+			}
+			continue
+		case *ClientCutText:
+			if m.Dropped > 0 {
+				c.log.Info("rfb: clipboard text too long, dropped", "bytes", m.Dropped, "limit", c.s.limits.MaxCutText)
+			} else if o.OnCutText != nil {
+				o.OnCutText(fromLatin1(m.Text))
+			}
+			continue
+		case *ignoredMessage:
+			continue
+		}
+		select {
+		case msgs <- m:
+		case <-done:
+			return nil
+		}
+	}
+}
+
+func (c *serverConn) handle(m ClientMessage) error {
+	switch m := m.(type) {
+	case *SetPixelFormat:
+		if err := m.Format.Validate(); err != nil {
+			return protoErrorf("SetPixelFormat %v: %v", m.Format, err)
+		}
+		c.pf = m.Format
+		c.conv = newConverter(m.Format)
+	case *SetEncodings:
+		c.setEncodings(m.Encodings)
+	case *FramebufferUpdateRequest:
+		c.request(m)
+	case *EnableContinuousUpdates:
+		if !c.encs.continuousUpdates {
+			return protoErrorf("EnableContinuousUpdates before the server offered it")
+		}
+		c.cu = m.Enable
+		c.cuArea = m.Rect
+		if !m.Enable {
+			c.control = append(c.control, byte(msgEndOfContinuousUpdates))
+		}
+	case *ClientFence:
+		if m.Flags&FenceRequest != 0 {
+			c.control = appendFence(c.control, byte(msgServerFence), m.Flags&fenceKnown&^FenceRequest, m.Payload)
+		}
+	case *SetDesktopSize:
+		c.setDesktopSize(m)
+	}
+	return nil
+}
+
+func (c *serverConn) setEncodings(list []Encoding) {
+	old := c.encs
+	c.encs.set(list, c.encoderAvailable)
+	e := c.encs
+	if e.cursor && !old.cursor {
+		c.sub.mu.Lock()
+		c.sub.cursorChanged = true
+		c.sub.mu.Unlock()
+	}
+	if e.qemuKey && !old.qemuKey {
+		c.qemuKeyAck = true
+	}
+	if e.fence && !c.fenceStarted {
+		// Announce fence support with a request the client must echo.
+		c.fenceStarted = true
+		c.control = appendFence(c.control, byte(msgServerFence), fenceKnown, nil)
+	}
+	if e.continuousUpdates && !c.cuStarted {
+		c.cuStarted = true
+		c.control = append(c.control, byte(msgEndOfContinuousUpdates))
+	}
+}
+
+func (c *serverConn) encoderAvailable(e Encoding) bool {
+	_, ok := encoderFactories[e]
+	return ok
+}
+
+func (c *serverConn) request(m *FramebufferUpdateRequest) {
+	if !m.Incremental {
+		// The client lost this area: send all of it, without CopyRect.
+		c.s.fb.refresh(c.sub, m.Rect)
+		c.noCopy = true
+		if c.encs.extendedDesktopSize && !c.encs.ultra && c.extDSReply == nil {
+			c.extDSReply = &extDSReply{reason: extDSServer}
+		}
+	} else if c.cu {
+		return // continuous updates replace incremental requests
+	}
+	if c.reqPending {
+		c.reqArea = c.reqArea.Union(m.Rect)
+	} else {
+		c.reqArea = m.Rect
+	}
+	c.reqPending = true
+}
+
+func (c *serverConn) setDesktopSize(m *SetDesktopSize) {
+	status := DesktopSizeProhibited
+	if f := c.s.opts.OnDesktopSize; f != nil {
+		status = f(int(m.Width), int(m.Height), m.Screens)
+	}
+	if status == DesktopSizeOK {
+		c.clientW, c.clientH = c.s.fb.Size()
+	}
+	if c.encs.extendedDesktopSize {
+		c.extDSReply = &extDSReply{reason: extDSClient, status: status}
+	}
+}
+
+// nextWrite returns the bytes to write next, or nothing.
+func (c *serverConn) nextWrite() ([]byte, error) {
+	out := append(c.out[:0], c.control...)
+	c.control = c.control[:0]
+	if c.cutText != nil {
+		out = append(out, c.cutText...)
+		c.cutText = nil
+	}
+	if c.reqPending || c.cu {
+		var ok bool
+		var err error
+		out, ok, err = c.appendUpdate(out)
+		if err != nil {
+			return nil, err
+		}
+		if ok {
+			c.reqPending = false
+		}
+	}
+	c.out = out
+	return out, nil
+}
+
+// area is what the client asked to be kept up to date.
+func (c *serverConn) area() image.Rectangle {
+	a := image.Rectangle{}
+	if c.reqPending {
+		a = c.reqArea
+	}
+	if c.cu {
+		a = a.Union(c.cuArea)
+	}
+	return a
+}
+
+// appendUpdate appends a FramebufferUpdate if there is anything to send.
+func (c *serverConn) appendUpdate(out []byte) ([]byte, bool, error) {
+	u := updateWriter{conv: c.conv, quality: c.encs.quality, compress: c.encs.compress}
+	u.begin(out)
+	area := c.area()
+	if r := c.extDSReply; r != nil {
+		// ExtendedDesktopSize goes alone, without pixel data.
+		c.extDSReply = nil
+		u.appendExtendedDesktopSize(r.reason, r.status, c.clientW, c.clientH)
+		b, ok := u.finish(false)
+		return b, ok, nil
+	}
+	if !c.qemuKeyAck && !c.nameChanged && !c.sub.pending(area) {
+		return out, false, nil
+	}
+	f := c.s.fb.take(c.sub, area, c.encs.copyRect && !c.noCopy, &c.shadow)
+	if f.resized {
+		if f.w == c.clientW && f.h == c.clientH {
+			return out, false, nil
+		}
+		c.clientW, c.clientH = f.w, f.h
+		switch {
+		case c.encs.extendedDesktopSize && !c.encs.ultra:
+			u.appendExtendedDesktopSize(extDSServer, DesktopSizeOK, f.w, f.h)
+		case c.encs.desktopSize:
+			u.appendDesktopSize(f.w, f.h)
+		default:
+			return nil, false, fmt.Errorf("rfb: the desktop was resized to %dx%d and the client cannot follow", f.w, f.h)
+		}
+		b, ok := u.finish(false)
+		return b, ok, nil
+	}
+	if c.qemuKeyAck {
+		c.qemuKeyAck = false
+		u.appendQEMUKeyAck()
+	}
+	if c.nameChanged {
+		c.nameChanged = false
+		if c.encs.desktopName {
+			c.s.mu.Lock()
+			name := c.s.name
+			c.s.mu.Unlock()
+			u.appendDesktopName(name)
+		}
+	}
+	if f.cursorChanged && c.encs.cursor && f.cursor != nil {
+		u.appendCursor(f.cursor)
+	}
+	if f.copy != nil {
+		u.appendCopyRect(f.copy.dst, f.copy.dst.Min.Sub(f.copy.delta))
+	}
+	enc := c.encoder()
+	for _, r := range f.dirty.sorted() {
+		if err := enc.encode(&u, c.shadow, r); err != nil {
+			return nil, false, err
+		}
+	}
+	b, ok := u.finish(c.encs.lastRect)
+	if ok && !f.dirty.empty() {
+		c.noCopy = false
+	}
+	return b, ok, nil
+}
+
+// encoder returns the connection's encoder for its preferred encoding.
+func (c *serverConn) encoder() encoder {
+	e := c.encs.preferred
+	if enc, ok := c.encoders[e]; ok {
+		return enc
+	}
+	enc := encoderFactories[e]()
+	c.encoders[e] = enc
+	return enc
+}
+
+// clientEncodings is what a client's SetEncodings allows.
+type clientEncodings struct {
+	preferred                     Encoding
+	copyRect, cursor, desktopSize bool
+	extendedDesktopSize, lastRect bool
+	desktopName, fence, qemuKey   bool
+	continuousUpdates             bool
+	ultra                         bool // UltraVNC viewer (private pseudo-encodings)
+	quality, compress             int
+	list                          []Encoding
+}
+
+func (e *clientEncodings) reset() {
+	*e = clientEncodings{preferred: EncRaw, quality: -1, compress: -1}
+}
+
+// set reads a SetEncodings list. The first data encoding the server has
+// is the one used; CopyRect and pseudo-encodings are flags; unknown values
+// are ignored as the protocol requires.
+func (e *clientEncodings) set(list []Encoding, available func(Encoding) bool) {
+	e.reset()
+	e.list = slices.Clone(list)
+	chosen := false
+	for _, enc := range list {
+		switch {
+		case enc == EncCopyRect:
+			e.copyRect = true
+		case enc == EncCursor:
+			e.cursor = true
+		case enc == EncDesktopSize:
+			e.desktopSize = true
+		case enc == EncExtendedDesktopSize:
+			e.extendedDesktopSize = true
+		case enc == EncLastRect:
+			e.lastRect = true
+		case enc == EncDesktopName:
+			e.desktopName = true
+		case enc == EncFence:
+			e.fence = true
+		case enc == EncContinuousUpdates:
+			e.continuousUpdates = true
+		case enc == EncQEMUExtendedKey:
+			e.qemuKey = true
+		case enc >= EncQualityLevel0 && enc <= EncQualityLevel0+9:
+			if e.quality < 0 {
+				e.quality = int(enc - EncQualityLevel0)
+			}
+		case enc >= EncCompressLevel0 && enc <= EncCompressLevel0+9:
+			if e.compress < 0 {
+				e.compress = int(enc - EncCompressLevel0)
+			}
+		case enc.isUltraPrivate():
+			e.ultra = true
+		case !chosen && !enc.IsPseudo() && available(enc):
+			e.preferred = enc
+			chosen = true
+		}
+	}
+}

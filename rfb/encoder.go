@@ -1,0 +1,76 @@
+package rfb
+
+import (
+	"encoding/binary"
+	"image"
+)
+
+// An encoder turns rectangles of the framebuffer into one encoding's wire
+// form for one connection. Each encoding lives in its own enc_*.go file; a
+// connection makes an encoder the first time it needs one and keeps it,
+// so encoders may hold state across updates (zlib streams).
+type encoder interface {
+	// encode appends one or more rectangles, headers included, that
+	// together cover r of img.
+	encode(u *updateWriter, img *Image, r image.Rectangle) error
+}
+
+// encoderFactories lists the data encodings this server can send.
+var encoderFactories = map[Encoding]func() encoder{
+	EncRaw: func() encoder { return rawEncoder{} },
+}
+
+// updateWriter collects the rectangles of one FramebufferUpdate.
+type updateWriter struct {
+	buf   []byte
+	start int // offset of the FramebufferUpdate header in buf
+	n     int // rectangles so far
+	conv  *converter
+	// Client's TightVNC-style levels, -1 when it sent none.
+	quality, compress int
+}
+
+func (u *updateWriter) begin(buf []byte) {
+	u.start = len(buf)
+	u.buf = append(buf, byte(msgFramebufferUpdate), 0, 0, 0)
+	u.n = 0
+}
+
+// rect appends a rectangle header; the caller appends the data.
+func (u *updateWriter) rect(r image.Rectangle, e Encoding) {
+	u.buf = appendRectHeader(u.buf, r, e)
+	u.n++
+}
+
+// pixel appends a client pixel for 0x00RRGGBB.
+func (u *updateWriter) pixel(rgb uint32) {
+	u.buf = u.conv.appendPixel(u.buf, u.conv.pixelRGB(rgb))
+}
+
+// finish writes the rectangle count. Past 65534 rectangles the count is
+// 65535 and a LastRect rectangle ends the update, if the client allows.
+func (u *updateWriter) finish(lastRect bool) ([]byte, bool) {
+	switch {
+	case u.n == 0:
+		return u.buf[:u.start], false
+	case u.n < 0xffff:
+		binary.BigEndian.PutUint16(u.buf[u.start+2:], uint16(u.n))
+	case lastRect:
+		u.rect(image.Rectangle{}, EncLastRect)
+		binary.BigEndian.PutUint16(u.buf[u.start+2:], 0xffff)
+	default:
+		return u.buf[:u.start], false
+	}
+	return u.buf, true
+}
+
+// rawEncoder sends pixels as they are (encoding 0).
+type rawEncoder struct{}
+
+func (rawEncoder) encode(u *updateWriter, img *Image, r image.Rectangle) error {
+	u.rect(r, EncRaw)
+	u.buf = u.conv.appendRect(u.buf, img, r)
+	return nil
+}
+
+var _ encoder = rawEncoder{}

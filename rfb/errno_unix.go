@@ -1,0 +1,7 @@
+//go:build !windows
+
+package rfb
+
+import "syscall"
+
+const errTooManyFiles = syscall.EMFILE

@@ -1,0 +1,307 @@
+package rfb
+
+import (
+	"image"
+	"image/draw"
+	"sync"
+)
+
+// Framebuffer is the screen a Server shows: pixels, the changes made to
+// them, the cursor image and the size. The embedding program owns it and
+// writes to it from its capture loop; any number of servers and
+// connections read it. Writers never wait for a client's network: each
+// connection only takes a short read lock to copy the areas it is about to
+// send, and changes accumulate per connection until it can take them.
+type Framebuffer struct {
+	mu     sync.RWMutex
+	img    *Image
+	cursor *cursorImage
+	subs   map[*subscriber]struct{}
+}
+
+// NewFramebuffer returns a black w×h framebuffer.
+func NewFramebuffer(w, h int) *Framebuffer {
+	return &Framebuffer{img: NewImage(w, h), subs: map[*subscriber]struct{}{}}
+}
+
+// NewFramebufferFromImage returns a framebuffer holding a copy of img.
+func NewFramebufferFromImage(img image.Image) *Framebuffer {
+	return &Framebuffer{img: ImageFrom(img), subs: map[*subscriber]struct{}{}}
+}
+
+// Size returns the framebuffer's width and height.
+func (fb *Framebuffer) Size() (w, h int) {
+	fb.mu.RLock()
+	defer fb.mu.RUnlock()
+	return fb.img.W, fb.img.H
+}
+
+// Update lets draw change the pixels, with exclusive access. draw returns
+// the rectangles it changed; only those are sent to clients. draw must not
+// keep img.
+func (fb *Framebuffer) Update(draw func(img *Image) (changed []image.Rectangle)) {
+	fb.mu.Lock()
+	defer fb.mu.Unlock()
+	changed := draw(fb.img)
+	b := fb.img.Bounds()
+	for s := range fb.subs {
+		s.mu.Lock()
+		for _, r := range changed {
+			s.dirty.add(r.Intersect(b))
+		}
+		s.mu.Unlock()
+		s.poke()
+	}
+}
+
+// SetImage replaces the whole picture, resizing if img's size differs.
+func (fb *Framebuffer) SetImage(img image.Image) {
+	b := img.Bounds()
+	fb.Resize(b.Dx(), b.Dy(), func(m *Image) { m.DrawImage(image.Point{}, img, b) })
+}
+
+// Move copies the pixels at src to the rectangle dst, as when a window is
+// dragged or text scrolls. Clients that support CopyRect are told to copy
+// the pixels themselves instead of receiving them again. Both rectangles
+// are clipped to the framebuffer.
+func (fb *Framebuffer) Move(dst image.Rectangle, src image.Point) {
+	fb.mu.Lock()
+	defer fb.mu.Unlock()
+	b := fb.img.Bounds()
+	delta := dst.Min.Sub(src)
+	dst = dst.Intersect(b).Intersect(b.Add(delta))
+	if dst.Empty() || delta == (image.Point{}) {
+		return
+	}
+	fb.img.move(dst, dst.Min.Sub(delta))
+	for s := range fb.subs {
+		s.mu.Lock()
+		s.addMove(dst, delta)
+		s.mu.Unlock()
+		s.poke()
+	}
+}
+
+// Resize changes the framebuffer's size. init, if not nil, paints the new
+// picture (which starts black). Clients that support DesktopSize or
+// ExtendedDesktopSize follow; others are disconnected.
+func (fb *Framebuffer) Resize(w, h int, init func(img *Image)) {
+	fb.mu.Lock()
+	defer fb.mu.Unlock()
+	resized := w != fb.img.W || h != fb.img.H
+	if resized {
+		fb.img = NewImage(w, h)
+	}
+	if init != nil {
+		init(fb.img)
+	}
+	for s := range fb.subs {
+		s.mu.Lock()
+		if resized {
+			s.resized = true
+			s.copy = nil
+			s.dirty.clear()
+		}
+		s.dirty.add(fb.img.Bounds())
+		s.mu.Unlock()
+		s.poke()
+	}
+}
+
+// SetCursor sets the pointer's image and hot spot. Pixels with alpha below
+// half are transparent. A nil img hides the cursor. Clients that support
+// the Cursor pseudo-encoding draw it locally.
+func (fb *Framebuffer) SetCursor(img image.Image, hotspot image.Point) {
+	c := newCursorImage(img, hotspot)
+	fb.mu.Lock()
+	defer fb.mu.Unlock()
+	fb.cursor = c
+	for s := range fb.subs {
+		s.mu.Lock()
+		s.cursorChanged = true
+		s.mu.Unlock()
+		s.poke()
+	}
+}
+
+// Snapshot returns a copy of the current picture.
+func (fb *Framebuffer) Snapshot() *Image {
+	fb.mu.RLock()
+	defer fb.mu.RUnlock()
+	return fb.img.Clone()
+}
+
+// refresh marks area as changed for s: its client lost those pixels.
+func (fb *Framebuffer) refresh(s *subscriber, area image.Rectangle) {
+	fb.mu.RLock()
+	defer fb.mu.RUnlock()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.dirty.add(area.Intersect(fb.img.Bounds()))
+}
+
+func (fb *Framebuffer) subscribe() *subscriber {
+	s := &subscriber{notify: make(chan struct{}, 1)}
+	fb.mu.Lock()
+	defer fb.mu.Unlock()
+	fb.subs[s] = struct{}{}
+	s.dirty.add(fb.img.Bounds())
+	s.cursorChanged = fb.cursor != nil
+	return s
+}
+
+func (fb *Framebuffer) unsubscribe(s *subscriber) {
+	fb.mu.Lock()
+	defer fb.mu.Unlock()
+	delete(fb.subs, s)
+}
+
+// take moves the pending changes of s inside area into a frame, copying
+// their pixels into shadow (reallocated when the size changed). It holds
+// the read lock only for the copy.
+func (fb *Framebuffer) take(s *subscriber, area image.Rectangle, allowCopy bool, shadow **Image) pendingFrame {
+	fb.mu.RLock()
+	defer fb.mu.RUnlock()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var f pendingFrame
+	f.w, f.h = fb.img.W, fb.img.H
+	if *shadow == nil || (*shadow).W != fb.img.W || (*shadow).H != fb.img.H {
+		*shadow = NewImage(fb.img.W, fb.img.H)
+	}
+	if s.resized {
+		// The new size goes out alone; the pixels follow in the next update.
+		f.resized, s.resized = true, false
+		return f
+	}
+	if s.cursorChanged {
+		f.cursor, s.cursorChanged = fb.cursor, false
+		f.cursorChanged = true
+	}
+	area = area.Intersect(fb.img.Bounds())
+	if s.copy != nil {
+		if allowCopy && s.copy.dst.In(area) {
+			f.copy = s.copy
+		} else {
+			s.dirty.add(s.copy.dst)
+		}
+		s.copy = nil
+	}
+	f.dirty = s.dirty.take(area)
+	for _, r := range f.dirty.rects {
+		(*shadow).copyFrom(r.Min, fb.img, r)
+	}
+	return f
+}
+
+// pendingFrame is what one connection takes from the framebuffer for one
+// update.
+type pendingFrame struct {
+	w, h          int
+	resized       bool
+	cursorChanged bool
+	cursor        *cursorImage
+	copy          *pendingCopy
+	dirty         region
+}
+
+// subscriber accumulates, for one connection, what changed since it last
+// took an update.
+type subscriber struct {
+	notify chan struct{}
+
+	mu            sync.Mutex
+	dirty         region
+	copy          *pendingCopy
+	resized       bool
+	cursorChanged bool
+}
+
+// pendingCopy is a move the client can do itself: dst receives the pixels
+// the client has at dst - delta.
+type pendingCopy struct {
+	dst   image.Rectangle
+	delta image.Point
+}
+
+func (s *subscriber) poke() {
+	select {
+	case s.notify <- struct{}{}:
+	default:
+	}
+}
+
+// pending reports whether anything waits inside area.
+func (s *subscriber) pending(area image.Rectangle) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.resized || s.cursorChanged || s.copy != nil {
+		return true
+	}
+	for _, r := range s.dirty.rects {
+		if r.Overlaps(area) {
+			return true
+		}
+	}
+	return false
+}
+
+// addMove records a move of the pixels at dst-delta to dst. Only one move
+// is kept: an earlier one becomes plain damage. Damage the client has not
+// received inside the source area is stale at the destination, so it moves
+// along with the pixels.
+func (s *subscriber) addMove(dst image.Rectangle, delta image.Point) {
+	if s.copy != nil {
+		s.dirty.add(s.copy.dst)
+		s.copy = nil
+	}
+	src := dst.Sub(delta)
+	var stale []image.Rectangle
+	for _, r := range s.dirty.rects {
+		if i := r.Intersect(src); !i.Empty() {
+			stale = append(stale, i.Add(delta))
+		}
+	}
+	s.dirty.subtract(dst)
+	for _, r := range stale {
+		s.dirty.add(r)
+	}
+	s.copy = &pendingCopy{dst: dst, delta: delta}
+}
+
+// cursorImage is a cursor converted once for all connections.
+type cursorImage struct {
+	img     *Image
+	mask    []byte // 1 bit per pixel, rows padded to bytes, MSB first
+	hotspot image.Point
+}
+
+// maxCursor is TigerVNC's limit; larger cursors are cropped.
+const maxCursor = 256
+
+func newCursorImage(src image.Image, hot image.Point) *cursorImage {
+	if src == nil || src.Bounds().Empty() {
+		// A zero-size cursor crashes some clients; a transparent 1×1 one
+		// hides the pointer everywhere.
+		return &cursorImage{img: NewImage(1, 1), mask: []byte{0}}
+	}
+	b := src.Bounds()
+	w, h := min(b.Dx(), maxCursor), min(b.Dy(), maxCursor)
+	c := &cursorImage{img: NewImage(w, h), mask: make([]byte, (w+7)/8*h), hotspot: hot}
+	c.hotspot.X = min(max(hot.X, 0), w-1)
+	c.hotspot.Y = min(max(hot.Y, 0), h-1)
+	rgba := image.NewNRGBA(image.Rect(0, 0, w, h))
+	draw.Draw(rgba, rgba.Bounds(), src, b.Min, draw.Src)
+	stride := (w + 7) / 8
+	for y := range h {
+		for x := range w {
+			p := rgba.Pix[y*rgba.Stride+x*4:]
+			i := y*c.img.Stride + x*4
+			c.img.Pix[i], c.img.Pix[i+1], c.img.Pix[i+2] = p[2], p[1], p[0]
+			if p[3] >= 0x80 {
+				c.mask[y*stride+x/8] |= 0x80 >> (x % 8)
+			}
+		}
+	}
+	return c
+}
