@@ -120,9 +120,7 @@ func (c *serverConn) run(ctx context.Context) (err error) {
 	wg.Go(func() { readErr <- c.readLoop(msgs, done) })
 	wg.Go(func() {
 		for b := range writes {
-			c.conn.SetWriteDeadline(time.Now().Add(c.s.limits.WriteTimeout))
-			_, err := c.conn.Write(b)
-			written <- err
+			written <- c.write(b)
 		}
 	})
 	for {
@@ -157,6 +155,22 @@ func (c *serverConn) run(ctx context.Context) (err error) {
 			return errors.New("rfb: client does not read its messages")
 		}
 	}
+}
+
+// writeChunk is how much is written under one deadline: WriteTimeout
+// bounds a stall, not the time a large update takes on a slow link.
+const writeChunk = 64 << 10
+
+func (c *serverConn) write(b []byte) error {
+	for len(b) > 0 {
+		c.conn.SetWriteDeadline(time.Now().Add(c.s.limits.WriteTimeout))
+		n, err := c.conn.Write(b[:min(len(b), writeChunk)])
+		if err != nil {
+			return err
+		}
+		b = b[n:]
+	}
+	return nil
 }
 
 // readLoop parses messages until an error. Input is delivered here, in
@@ -214,8 +228,10 @@ func (c *serverConn) handle(m ClientMessage) error {
 		}
 		c.pf = m.Format
 		c.conv = newConverter(m.Format)
+		c.log.Debug("rfb: client pixel format", "format", m.Format.String())
 	case *SetEncodings:
 		c.setEncodings(m.Encodings)
+		c.log.Debug("rfb: client encodings", "encodings", fmt.Sprint(m.Encodings), "using", c.encs.preferred.String())
 	case *FramebufferUpdateRequest:
 		c.request(m)
 	case *EnableContinuousUpdates:

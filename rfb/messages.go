@@ -88,8 +88,8 @@ type Limits struct {
 	MaxEncodings int
 	// HandshakeTimeout bounds everything up to and including ClientInit.
 	HandshakeTimeout time.Duration
-	// WriteTimeout bounds one write to the client; a client that stops
-	// reading is dropped after it.
+	// WriteTimeout is how long a write may make no progress; a client
+	// that stops reading is dropped after it.
 	WriteTimeout time.Duration
 }
 

@@ -300,5 +300,5 @@ func fromLatin1(b []byte) string {
 
 // isClosedErr reports the errors of a connection that simply went away.
 func isClosedErr(err error) bool {
-	return errors.Is(err, io.EOF) || errors.Is(err, net.ErrClosed)
+	return errors.Is(err, io.EOF) || errors.Is(err, net.ErrClosed) || errors.Is(err, context.Canceled)
 }
