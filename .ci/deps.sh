@@ -1,0 +1,68 @@
+#!/usr/bin/env bash
+# Installs what `make test` needs and is missing: the real peers the interop
+# tests drive (Debian packages), a C compiler for -race, and staticcheck.
+# Idempotent: when everything is present it installs nothing.
+# Runs as root, or through sudo when that is available; needs no stdin.
+set -euo pipefail
+
+export DEBIAN_FRONTEND=noninteractive
+
+# Debian package and the command the tests run from it.
+packages=(
+	xvfb:Xvfb
+	xdotool:xdotool
+	tigervnc-viewer:xtigervncviewer
+	xtightvncviewer:xtightvncviewer   # 16 bpp client (takes its display's format)
+	gvncviewer:gvnccapture
+	x11vnc:x11vnc
+	x11-apps:xwd
+	x11-xserver-utils:xsetroot
+	imagemagick:convert
+	socat:socat
+	tigervnc-scraping-server:x0tigervncserver
+	netpbm:pnmtopng
+	gcc:gcc             # go test -race needs cgo
+	libc6-dev:          # headers for cgo; no command of its own
+)
+
+installed() { [[ $(dpkg-query -W -f='${Status}' "$1" 2>/dev/null) == 'install ok installed' ]]; }
+
+missing=()
+for entry in "${packages[@]}"; do
+	pkg=${entry%%:*}
+	cmd=${entry#*:}
+	if installed "$pkg"; then
+		continue
+	fi
+	if [[ -n $cmd ]] && command -v "$cmd" >/dev/null 2>&1; then
+		continue
+	fi
+	missing+=("$pkg")
+done
+
+sudo=()
+if [[ $(id -u) -ne 0 ]]; then
+	if command -v sudo >/dev/null 2>&1; then
+		sudo=(sudo -n)
+	else
+		echo "deps.sh: need root (or sudo) to install: ${missing[*]}" >&2
+		[[ ${#missing[@]} -eq 0 ]] || exit 1
+	fi
+fi
+
+if [[ ${#missing[@]} -gt 0 ]]; then
+	echo "deps.sh: installing Debian packages: ${missing[*]}"
+	"${sudo[@]}" apt-get update </dev/null
+	"${sudo[@]}" env DEBIAN_FRONTEND=noninteractive \
+		apt-get install -y "${missing[@]}" </dev/null
+fi
+
+staticcheck="$(go env GOPATH | cut -d: -f1)/bin/staticcheck"
+if [[ ! -x $staticcheck ]]; then
+	echo "deps.sh: installing staticcheck v0.8.2 into $staticcheck"
+	go install honnef.co/go/tools/cmd/staticcheck@v0.8.2
+fi
+
+if [[ ${#missing[@]} -eq 0 && -x $staticcheck ]]; then
+	echo "deps.sh: all test dependencies present"
+fi

@@ -1,0 +1,60 @@
+# Lifebuoy build and test entry points. `make test` is what CI runs (.ci/run).
+
+SHELL       := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+
+GOPATH_BIN  := $(firstword $(subst :, ,$(shell go env GOPATH)))/bin
+STATICCHECK := $(GOPATH_BIN)/staticcheck
+FUZZTIME    ?= 10s
+BENCHCOUNT  ?= 6
+PLATFORMS   := linux/amd64 linux/arm64 windows/amd64
+
+.PHONY: test deps fmt vet staticcheck unit interop fuzz-short check bench fuzz run
+.NOTPARALLEL:
+
+# Everything, in the order a failure is cheapest to read.
+test: deps fmt vet staticcheck unit interop fuzz-short
+
+deps:
+	bash .ci/deps.sh
+
+fmt:
+	@echo "==> gofmt -l"
+	@files="$$(gofmt -l .)"; if [ -n "$$files" ]; then \
+		echo "gofmt: these files need formatting (run gofmt -w):"; echo "$$files"; exit 1; fi
+
+vet:
+	go vet ./...
+	go vet -tags interop ./...
+
+staticcheck:
+	$(STATICCHECK) ./...
+	$(STATICCHECK) -tags interop ./...
+
+unit:
+	go test -race -count=1 ./...
+
+# Real peers (Xvfb, TigerVNC, gvnccapture, x11vnc, ...), see //go:build interop.
+interop:
+	go test -race -count=1 -tags interop -timeout 15m ./...
+
+fuzz-short:
+	bash .ci/fuzz.sh $(FUZZTIME)
+
+# Cross-build every shipped target without cgo; the binaries are discarded.
+check:
+	@for p in $(PLATFORMS); do \
+		echo "==> CGO_ENABLED=0 GOOS=$${p%/*} GOARCH=$${p#*/} go build ./..."; \
+		CGO_ENABLED=0 GOOS=$${p%/*} GOARCH=$${p#*/} go build -o /dev/null ./...; \
+	done
+
+bench:
+	go test -run '^$$' -bench . -benchmem -count $(BENCHCOUNT) ./... | tee bench.txt
+
+# The long fuzz pass: every target for 5 minutes (override with FUZZTIME=...).
+fuzz: FUZZTIME = 5m
+fuzz:
+	bash .ci/fuzz.sh $(FUZZTIME)
+
+run:
+	@echo "make run arrives with the broker (issue 4); nothing to run yet"
