@@ -42,11 +42,6 @@ func (u *updateWriter) rect(r image.Rectangle, e Encoding) {
 	u.n++
 }
 
-// pixel appends a client pixel for 0x00RRGGBB.
-func (u *updateWriter) pixel(rgb uint32) {
-	u.buf = u.conv.appendPixel(u.buf, u.conv.pixelRGB(rgb))
-}
-
 // finish writes the rectangle count. Past 65534 rectangles the count is
 // 65535 and a LastRect rectangle ends the update, if the client allows.
 func (u *updateWriter) finish(lastRect bool) ([]byte, bool) {

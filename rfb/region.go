@@ -47,13 +47,6 @@ func (g *region) add(r image.Rectangle) {
 	}
 }
 
-// addRegion adds every rectangle of o.
-func (g *region) addRegion(o *region) {
-	for _, r := range o.rects {
-		g.add(r)
-	}
-}
-
 // subtract removes r from the region.
 func (g *region) subtract(r image.Rectangle) {
 	if r.Empty() {
@@ -62,17 +55,6 @@ func (g *region) subtract(r image.Rectangle) {
 	out := g.rects[:0:0]
 	for _, e := range g.rects {
 		out = appendSubtract(out, e, r)
-	}
-	g.rects = out
-}
-
-// intersect keeps only the part of the region inside r.
-func (g *region) intersect(r image.Rectangle) {
-	out := g.rects[:0]
-	for _, e := range g.rects {
-		if e = e.Intersect(r); !e.Empty() {
-			out = append(out, e)
-		}
 	}
 	g.rects = out
 }
@@ -92,15 +74,6 @@ func (g *region) take(r image.Rectangle) region {
 	}
 	g.rects = out
 	return in
-}
-
-// area is the number of pixels in the region.
-func (g *region) area() int {
-	n := 0
-	for _, r := range g.rects {
-		n += r.Dx() * r.Dy()
-	}
-	return n
 }
 
 // sorted returns the rectangles top to bottom, left to right, so the one

@@ -198,25 +198,12 @@ func (s *Server) serve(ctx context.Context, c net.Conn, r *wireReader, v Version
 	if err != nil {
 		return fmt.Errorf("rfb: reading ClientInit: %w", err)
 	}
-	w, h := s.fb.Size()
+	// Register before ServerInit goes out, so no change of picture, name
+	// or clipboard made after it is missed.
+	sc := newServerConn(s, c, r, v)
+	w, h := sc.clientW, sc.clientH
 	s.mu.Lock()
 	name := s.name
-	s.mu.Unlock()
-	init := make([]byte, 0, 24+len(name))
-	init = append(init, byte(w>>8), byte(w), byte(h>>8), byte(h))
-	init = NativeFormat.appendTo(init)
-	init = appendString(init, name)
-	// Subscribe before ServerInit goes out so no change is missed.
-	sc := newServerConn(s, c, r, v)
-	if _, err := c.Write(init); err != nil {
-		sc.sub = nil
-		return err
-	}
-	c.SetDeadline(time.Time{})
-	if shared == 0 && !s.opts.AlwaysShared {
-		s.closeOthers(sc)
-	}
-	s.mu.Lock()
 	s.conns[sc] = struct{}{}
 	s.mu.Unlock()
 	defer func() {
@@ -224,6 +211,18 @@ func (s *Server) serve(ctx context.Context, c net.Conn, r *wireReader, v Version
 		delete(s.conns, sc)
 		s.mu.Unlock()
 	}()
+	init := make([]byte, 0, 24+len(name))
+	init = append(init, byte(w>>8), byte(w), byte(h>>8), byte(h))
+	init = NativeFormat.appendTo(init)
+	init = appendString(init, name)
+	if _, err := c.Write(init); err != nil {
+		s.fb.unsubscribe(sc.sub)
+		return err
+	}
+	c.SetDeadline(time.Time{})
+	if shared == 0 && !s.opts.AlwaysShared {
+		s.closeOthers(sc)
+	}
 	s.log.Debug("rfb: client connected", "remote", c.RemoteAddr().String(), "version", v.String())
 	return sc.run(ctx)
 }

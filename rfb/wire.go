@@ -39,14 +39,6 @@ func (r *wireReader) u8() (byte, error) {
 	return b, noEOF(err)
 }
 
-func (r *wireReader) u16() (uint16, error) {
-	b, err := r.full(2)
-	if err != nil {
-		return 0, err
-	}
-	return binary.BigEndian.Uint16(b), nil
-}
-
 func (r *wireReader) u32() (uint32, error) {
 	b, err := r.full(4)
 	if err != nil {
