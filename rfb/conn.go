@@ -364,10 +364,12 @@ func (c *serverConn) appendUpdate(out []byte) ([]byte, bool, error) {
 		return out, false, nil
 	}
 	f := c.s.fb.take(c.sub, area, c.encs.copyRect && !c.noCopy, &c.shadow)
+	for f.resized && f.w == c.clientW && f.h == c.clientH {
+		// Resized and back before this client saw it: only the pixels
+		// changed, and they are pending now.
+		f = c.s.fb.take(c.sub, area, false, &c.shadow)
+	}
 	if f.resized {
-		if f.w == c.clientW && f.h == c.clientH {
-			return out, false, nil
-		}
 		c.clientW, c.clientH = f.w, f.h
 		switch {
 		case c.encs.extendedDesktopSize && !c.encs.ultra:
