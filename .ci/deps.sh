@@ -17,7 +17,7 @@ packages=(
 	x11vnc:x11vnc
 	x11-apps:xwd
 	x11-xserver-utils:xsetroot
-	imagemagick:convert
+	imagemagick:display   # /usr/local/bin/convert on this image is a stand-in, so check display
 	socat:socat
 	tigervnc-scraping-server:x0tigervncserver
 	netpbm:pnmtopng
