@@ -1,3 +1,8 @@
 module lifebuoy
 
-go 1.26
+go 1.26.0
+
+require (
+	github.com/klauspost/compress v1.20.3 // indirect
+	golang.org/x/image v0.47.0 // indirect
+)
