@@ -1,10 +1,13 @@
 package rfb
 
 import (
+	"fmt"
 	"image"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/klauspost/compress/zlib"
 
 	"lifebuoy/rfb/internal/workload"
 )
@@ -144,4 +147,46 @@ func BenchmarkFullFrame(b *testing.B) {
 			})
 		}
 	}
+}
+
+// BenchmarkZlibFloor deflates the raw 32 bpp bytes of each session's
+// changed rectangles through one persistent zlib stream with a sync flush
+// per rectangle: the floor that Tight's lossless speed is compared with.
+func BenchmarkZlibFloor(b *testing.B) {
+	for _, name := range workload.Names {
+		s := recordWorkload(b, name, sessionSteps)
+		for _, level := range []int{1, 6} {
+			b.Run(fmt.Sprintf("%s/level%d", name, level), func(b *testing.B) {
+				var out countWriter
+				zw, err := zlib.NewWriterLevel(&out, level)
+				if err != nil {
+					b.Fatal(err)
+				}
+				conv := newConverter(NativeFormat)
+				var raw []byte
+				pixels := 0
+				wall0 := time.Now()
+				for b.Loop() {
+					out.n, pixels = 0, 0
+					for i, f := range s.frames {
+						for _, r := range s.damage[i] {
+							raw = conv.appendRect(raw[:0], f, r)
+							pixels += r.Dx() * r.Dy()
+							zw.Write(raw)
+							zw.Flush()
+						}
+					}
+				}
+				b.ReportMetric(float64(pixels)*float64(b.N)/time.Since(wall0).Seconds()/1e6, "Mpx/s")
+				b.ReportMetric(float64(pixels*4)/float64(out.n), "ratio")
+			})
+		}
+	}
+}
+
+type countWriter struct{ n int }
+
+func (w *countWriter) Write(p []byte) (int, error) {
+	w.n += len(p)
+	return len(p), nil
 }

@@ -258,7 +258,7 @@ func (w *Workload) initVideo() {
 		for y := area.Min.Y; y < area.Max.Y; y += 4 {
 			for x := area.Min.X; x < area.Max.X; x += 4 {
 				v := w.rng.Uint32()
-				c := color.RGBA{uint8(v) / 2 + uint8(x+w.tick*5)/2, uint8(v>>8) / 2 + uint8(y)/2, uint8(v >> 16), 0xff}
+				c := color.RGBA{uint8(v)/2 + uint8(x+w.tick*5)/2, uint8(v>>8)/2 + uint8(y)/2, uint8(v >> 16), 0xff}
 				draw.Draw(w.Frame, image.Rect(x, y, x+4, y+4).Intersect(area), image.NewUniform(native(c)), image.Point{}, draw.Src)
 			}
 		}
