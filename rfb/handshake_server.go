@@ -1,6 +1,7 @@
 package rfb
 
 import (
+	"bufio"
 	"crypto/rand"
 	"crypto/tls"
 	"encoding/binary"
@@ -33,22 +34,80 @@ import (
 //	   X509Vnc: VNC Authentication; X509Plain: C: U32 ulen, U32 plen,
 //	   username, password; X509None: nothing.
 
-// serverHandshake runs one connection's handshake, straight through.
-type serverHandshake struct {
-	s       *Server
-	conn    net.Conn
-	r       *wireReader
-	version Version
-	secType SecurityType
-	// what the client authenticated as, for logs
-	user string
+// SecurityConfig is what a server offers in the security handshake.
+type SecurityConfig struct {
+	// Types lists the security types offered, most preferred first. RFB
+	// 3.3 clients are offered the first of None and VNCAuth in the list,
+	// or refused with a reason when there is neither.
+	Types []SecurityType
+	// VeNCryptSubtypes lists what is offered inside VeNCrypt.
+	VeNCryptSubtypes []VeNCryptSubtype
+	// TLSConfig holds the certificate for the X509 subtypes.
+	TLSConfig *tls.Config
 }
 
-// errAuthFailed is returned when a client's credentials are wrong.
-var errAuthFailed = errors.New("rfb: authentication failed")
+// Handshake is a connection whose ProtocolVersion and security exchange
+// are done, waiting for the server's verdict: the caller checks the
+// credentials and answers with Accept or Refuse. Until then the client
+// waits for its SecurityResult.
+type Handshake struct {
+	// Conn carries the rest of the session: the TLS connection after
+	// VeNCrypt. Bytes read ahead by the handshake are not lost.
+	Conn     net.Conn
+	Version  Version
+	Security SecurityType
+	Subtype  VeNCryptSubtype // for VeNCrypt
+	// Challenge and Response of VNC Authentication (also inside X509Vnc).
+	Challenge, Response []byte
+	// Username and Password of VeNCrypt Plain.
+	Username, Password string
 
-func (hs *serverHandshake) run() error {
-	if _, err := hs.conn.Write(Version38.message()); err != nil {
+	r *wireReader
+}
+
+// AcceptSecurity runs the server side of the handshake on conn from the
+// greeting through the authentication exchange, stopping before the
+// SecurityResult. A broker uses it to check a VNC Authentication response
+// against many passwords before it decides; Server.ServeConn uses it with
+// its own Options.
+//
+// It does not set deadlines; the caller bounds the time.
+func AcceptSecurity(conn net.Conn, cfg SecurityConfig) (*Handshake, error) {
+	hs := &Handshake{Conn: conn, r: newWireReader(conn)}
+	if err := hs.run(&cfg); err != nil {
+		return hs, err
+	}
+	hs.Conn = &bufferedConn{Conn: hs.Conn, r: hs.r.r}
+	return hs, nil
+}
+
+// Accept tells the client it is in. RFB 3.3 and 3.7 send no
+// SecurityResult after None.
+func (hs *Handshake) Accept() error {
+	if hs.Security == SecNone && hs.Version != Version38 {
+		return nil
+	}
+	return hs.write(binary.BigEndian.AppendUint32(nil, resultOK))
+}
+
+// Refuse sends a failed SecurityResult, with the reason where the
+// version has room for one (3.8). The caller closes the connection.
+func (hs *Handshake) Refuse(reason string) error {
+	msg := binary.BigEndian.AppendUint32(nil, resultFailed)
+	if hs.Version == Version38 {
+		msg = appendString(msg, reason)
+	}
+	return hs.write(msg)
+}
+
+// CheckVNCAuth reports whether the VNC Authentication response answers
+// the challenge for password.
+func (hs *Handshake) CheckVNCAuth(password string) bool {
+	return hs.Challenge != nil && VNCAuthMatches(hs.Challenge, hs.Response, password)
+}
+
+func (hs *Handshake) run(cfg *SecurityConfig) error {
+	if err := hs.write(Version38.message()); err != nil {
 		return err
 	}
 	b, err := hs.r.full(versionMsgLen)
@@ -59,36 +118,24 @@ func (hs *serverHandshake) run() error {
 	if err != nil {
 		return err
 	}
-	if hs.version, err = serverVersionFor(major, minor); err != nil {
+	if hs.Version, err = serverVersionFor(major, minor); err != nil {
 		return err
 	}
-	if err := hs.negotiateSecurity(); err != nil {
-		return err
-	}
-	return nil
-}
-
-// offered is the list of security types this connection may choose from.
-func (hs *serverHandshake) offered() []SecurityType {
-	o := hs.s.securityTypes()
-	if hs.version == Version33 {
+	offered := cfg.Types
+	if hs.Version == Version33 {
 		// 3.3 can only be given None or VNCAuth.
-		o = slices.DeleteFunc(slices.Clone(o), func(t SecurityType) bool { return t != SecNone && t != SecVNCAuth })
-	}
-	return o
-}
-
-func (hs *serverHandshake) negotiateSecurity() error {
-	offered := hs.offered()
-	if hs.version == Version33 {
+		offered = slices.DeleteFunc(slices.Clone(offered), func(t SecurityType) bool { return t != SecNone && t != SecVNCAuth })
 		if len(offered) == 0 {
 			return hs.failEarly("this server requires a security type that RFB 3.3 lacks; use a newer viewer")
 		}
-		hs.secType = offered[0]
-		if err := hs.write(binary.BigEndian.AppendUint32(nil, uint32(hs.secType))); err != nil {
+		hs.Security = offered[0]
+		if err := hs.write(binary.BigEndian.AppendUint32(nil, uint32(hs.Security))); err != nil {
 			return err
 		}
 	} else {
+		if len(offered) == 0 {
+			return hs.failEarly("no security type is available")
+		}
 		msg := []byte{byte(len(offered))}
 		for _, t := range offered {
 			msg = append(msg, byte(t))
@@ -100,45 +147,38 @@ func (hs *serverHandshake) negotiateSecurity() error {
 		if err != nil {
 			return fmt.Errorf("rfb: reading security type: %w", err)
 		}
-		hs.secType = SecurityType(t)
-		if !slices.Contains(offered, hs.secType) {
+		hs.Security = SecurityType(t)
+		if !slices.Contains(offered, hs.Security) {
 			return hs.fail(fmt.Sprintf("security type %d was not offered", t))
 		}
 	}
-	switch hs.secType {
-	case SecNone:
-		if hs.version != Version38 {
-			return nil // 3.3 and 3.7 send no SecurityResult after None
-		}
+	switch hs.Security {
 	case SecVNCAuth:
-		if err := hs.vncAuth(); err != nil {
-			return err
-		}
+		return hs.vncAuth()
 	case SecVeNCrypt:
-		if err := hs.veNCrypt(); err != nil {
-			return err
-		}
+		return hs.veNCrypt(cfg)
 	}
-	return hs.write(binary.BigEndian.AppendUint32(nil, resultOK))
+	return nil
 }
 
-func (hs *serverHandshake) vncAuth() error {
-	challenge := make([]byte, vncAuthChallengeLen)
-	rand.Read(challenge)
-	if err := hs.write(challenge); err != nil {
+func (hs *Handshake) vncAuth() error {
+	hs.Challenge = make([]byte, vncAuthChallengeLen)
+	rand.Read(hs.Challenge)
+	if err := hs.write(hs.Challenge); err != nil {
 		return err
 	}
 	resp, err := hs.r.full(vncAuthChallengeLen)
 	if err != nil {
 		return fmt.Errorf("rfb: reading VNC authentication response: %w", err)
 	}
-	if !VNCAuthMatches(challenge, resp, hs.s.opts.Password) {
-		return hs.fail("authentication failed")
-	}
+	hs.Response = slices.Clone(resp)
 	return nil
 }
 
-func (hs *serverHandshake) veNCrypt() error {
+func (hs *Handshake) veNCrypt(cfg *SecurityConfig) error {
+	if cfg.TLSConfig == nil || len(cfg.VeNCryptSubtypes) == 0 {
+		return errors.New("rfb: VeNCrypt offered without a TLS configuration and subtypes")
+	}
 	if err := hs.write([]byte{0, 2}); err != nil {
 		return err
 	}
@@ -150,9 +190,8 @@ func (hs *serverHandshake) veNCrypt() error {
 		hs.write([]byte{1})
 		return fmt.Errorf("rfb: unsupported VeNCrypt version %d.%d", v[0], v[1])
 	}
-	subtypes := hs.s.veNCryptSubtypes()
-	msg := []byte{0, byte(len(subtypes))}
-	for _, st := range subtypes {
+	msg := []byte{0, byte(len(cfg.VeNCryptSubtypes))}
+	for _, st := range cfg.VeNCryptSubtypes {
 		msg = binary.BigEndian.AppendUint32(msg, uint32(st))
 	}
 	if err := hs.write(msg); err != nil {
@@ -162,8 +201,8 @@ func (hs *serverHandshake) veNCrypt() error {
 	if err != nil {
 		return fmt.Errorf("rfb: reading VeNCrypt subtype: %w", err)
 	}
-	sub := VeNCryptSubtype(u)
-	if !slices.Contains(subtypes, sub) {
+	hs.Subtype = VeNCryptSubtype(u)
+	if !slices.Contains(cfg.VeNCryptSubtypes, hs.Subtype) {
 		// The VeNCrypt ack byte: 0 refuses the subtype.
 		hs.write([]byte{0})
 		return fmt.Errorf("rfb: VeNCrypt subtype %d was not offered", u)
@@ -171,13 +210,14 @@ func (hs *serverHandshake) veNCrypt() error {
 	if err := hs.write([]byte{1}); err != nil {
 		return err
 	}
-	tc := tls.Server(hs.conn, hs.s.opts.TLSConfig)
+	// Bytes the client sent after the subtype belong to the TLS handshake.
+	tc := tls.Server(&bufferedConn{Conn: hs.Conn, r: hs.r.r}, cfg.TLSConfig)
 	if err := tc.Handshake(); err != nil {
 		return fmt.Errorf("rfb: VeNCrypt TLS handshake: %w", err)
 	}
-	hs.conn = tc
+	hs.Conn = tc
 	hs.r = newWireReader(tc)
-	switch sub {
+	switch hs.Subtype {
 	case VeNCryptX509Vnc:
 		return hs.vncAuth()
 	case VeNCryptX509Plain:
@@ -189,7 +229,7 @@ func (hs *serverHandshake) veNCrypt() error {
 // maxPlainField bounds VeNCrypt Plain user names and passwords.
 const maxPlainField = 1024
 
-func (hs *serverHandshake) plainAuth() error {
+func (hs *Handshake) plainAuth() error {
 	b, err := hs.r.full(8)
 	if err != nil {
 		return fmt.Errorf("rfb: reading Plain credentials: %w", err)
@@ -202,33 +242,21 @@ func (hs *serverHandshake) plainAuth() error {
 	if err != nil {
 		return fmt.Errorf("rfb: reading Plain credentials: %w", err)
 	}
-	user, pass := string(b[:ulen]), string(b[ulen:])
-	if hs.s.opts.PlainAuth == nil || !hs.s.opts.PlainAuth(user, pass) {
-		return hs.fail("authentication failed")
-	}
-	hs.user = user
+	hs.Username, hs.Password = string(b[:ulen]), string(b[ulen:])
 	return nil
 }
 
-// fail sends a failed SecurityResult, with the reason where the version
-// has room for one, and returns an error to close the connection.
-func (hs *serverHandshake) fail(reason string) error {
-	msg := binary.BigEndian.AppendUint32(nil, resultFailed)
-	if hs.version == Version38 {
-		msg = appendString(msg, reason)
-	}
-	hs.write(msg)
-	if reason == "authentication failed" {
-		return errAuthFailed
-	}
+// fail refuses the client and returns an error for the caller.
+func (hs *Handshake) fail(reason string) error {
+	hs.Refuse(reason)
 	return fmt.Errorf("rfb: handshake failed: %s", reason)
 }
 
 // failEarly refuses the connection in the security-type message, the one
 // place where 3.3 (U32 0) and 3.7+ (count 0) carry a reason.
-func (hs *serverHandshake) failEarly(reason string) error {
+func (hs *Handshake) failEarly(reason string) error {
 	var msg []byte
-	if hs.version == Version33 {
+	if hs.Version == Version33 {
 		msg = binary.BigEndian.AppendUint32(nil, 0)
 	} else {
 		msg = []byte{0}
@@ -237,9 +265,23 @@ func (hs *serverHandshake) failEarly(reason string) error {
 	return fmt.Errorf("rfb: handshake refused: %s", reason)
 }
 
-func (hs *serverHandshake) write(b []byte) error {
-	_, err := hs.conn.Write(b)
+func (hs *Handshake) write(b []byte) error {
+	_, err := hs.Conn.Write(b)
 	return err
+}
+
+// bufferedConn is a net.Conn whose reads drain a bufio.Reader first, so
+// bytes read ahead during the handshake reach whoever reads next.
+type bufferedConn struct {
+	net.Conn
+	r *bufio.Reader
+}
+
+func (c *bufferedConn) Read(p []byte) (int, error) {
+	if c.r.Buffered() > 0 {
+		return c.r.Read(p)
+	}
+	return c.Conn.Read(p)
 }
 
 // appendString appends a U32 length and s.

@@ -94,7 +94,7 @@ func TestInteropGVNCCapture(t *testing.T) {
 // asks for its display's format.
 func TestInteropTigerVNC(t *testing.T) {
 	rfbtest.LookPath(t, "vncviewer", "xtightvncviewer", "Xvfb", "xwd")
-	tiger := []string{"vncviewer", "-FullScreen", "-AutoSelect=0", "-Shared=1", "-SecurityTypes=None"}
+	tiger := []string{"vncviewer", "-FullScreen", "-AutoSelect=0", "-NoJPEG=1", "-Shared=1", "-SecurityTypes=None"}
 	for _, tc := range []struct {
 		name             string
 		depth            int
@@ -164,7 +164,7 @@ func TestInteropTigerVNCX509(t *testing.T) {
 		t.Fatal(err)
 	}
 	x := rfbtest.StartXvfb(t, w, h, 24)
-	viewer := rfbtest.Start(t, x.Env(), "vncviewer", "-FullScreen", "-AutoSelect=0", "-SecurityTypes=X509Vnc",
+	viewer := rfbtest.Start(t, x.Env(), "vncviewer", "-FullScreen", "-AutoSelect=0", "-NoJPEG=1", "-SecurityTypes=X509Vnc",
 		"-X509CA="+caFile, "-passwd", pwFile, fmt.Sprintf("127.0.0.1::%d", port))
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()

@@ -165,14 +165,37 @@ func (s *Server) ServeConn(ctx context.Context, c net.Conn) error {
 	stop := context.AfterFunc(ctx, func() { c.Close() })
 	defer stop()
 	c.SetDeadline(time.Now().Add(s.limits.HandshakeTimeout))
-	hs := &serverHandshake{s: s, conn: c, r: newWireReader(c)}
-	if err := hs.run(); err != nil {
-		if errors.Is(err, errAuthFailed) {
-			s.log.Warn("rfb: authentication failed", "remote", c.RemoteAddr().String(), "security", hs.secType.String())
-		}
+	hs, err := AcceptSecurity(c, SecurityConfig{
+		Types:            s.securityTypes(),
+		VeNCryptSubtypes: s.veNCryptSubtypes(),
+		TLSConfig:        s.opts.TLSConfig,
+	})
+	if err != nil {
 		return err
 	}
-	return s.serve(ctx, hs.conn, hs.r, hs.version)
+	if !s.authenticated(hs) {
+		s.log.Warn("rfb: authentication failed", "remote", c.RemoteAddr().String(), "security", hs.Security.String())
+		hs.Refuse("authentication failed")
+		return errAuthFailed
+	}
+	if err := hs.Accept(); err != nil {
+		return err
+	}
+	return s.serve(ctx, hs.Conn, newWireReader(hs.Conn), hs.Version)
+}
+
+// errAuthFailed is returned when a client's credentials are wrong.
+var errAuthFailed = errors.New("rfb: authentication failed")
+
+// authenticated judges the credentials a handshake collected.
+func (s *Server) authenticated(hs *Handshake) bool {
+	switch {
+	case hs.Security == SecVNCAuth || hs.Subtype == VeNCryptX509Vnc:
+		return hs.CheckVNCAuth(s.opts.Password)
+	case hs.Subtype == VeNCryptX509Plain:
+		return s.opts.PlainAuth != nil && s.opts.PlainAuth(hs.Username, hs.Password)
+	}
+	return true // None, X509None
 }
 
 // ServeAuthenticated serves a connection whose ProtocolVersion and

@@ -40,3 +40,10 @@ func testCertificate(t testing.TB) tls.Certificate {
 	leaf, _ := x509.ParseCertificate(der)
 	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key, Leaf: leaf}
 }
+
+// certPool trusts exactly cert.
+func certPool(cert tls.Certificate) *x509.CertPool {
+	p := x509.NewCertPool()
+	p.AddCert(cert.Leaf)
+	return p
+}
