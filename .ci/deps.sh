@@ -11,6 +11,7 @@ export DEBIAN_FRONTEND=noninteractive
 packages=(
 	xvfb:Xvfb
 	xdotool:xdotool
+	xterm:xterm                  # the agent's input tests type into it
 	tigervnc-viewer:xtigervncviewer
 	xtightvncviewer:xtightvncviewer   # 16 bpp client (takes its display's format)
 	gvncviewer:gvnccapture

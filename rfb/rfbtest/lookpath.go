@@ -18,6 +18,8 @@ var debianPackage = map[string]string{
 	"gvnccapture":      "gvncviewer",
 	"gvncviewer":       "gvncviewer",
 	"x11vnc":           "x11vnc",
+	"xterm":            "xterm",
+	"xrandr":           "x11-xserver-utils",
 	"x0tigervncserver": "tigervnc-scraping-server",
 	"socat":            "socat",
 	"convert":          "imagemagick",
