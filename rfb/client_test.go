@@ -639,8 +639,8 @@ func TestClientSetPixelFormatInvalid(t *testing.T) {
 	if err := c.SetPixelFormat(bad); err == nil {
 		t.Error("SetPixelFormat accepted red-max 30")
 	}
-	if err := c.SetEncodings(EncRaw, EncHextile); err == nil {
-		t.Error("SetEncodings accepted Hextile, which the client cannot decode")
+	if err := c.SetEncodings(EncRaw, EncRRE); err == nil {
+		t.Error("SetEncodings accepted RRE, which the client cannot decode")
 	}
 	if err := c.SetEncodings(Encoding(-316)); err == nil {
 		t.Error("SetEncodings accepted ExtendedMouseButtons")

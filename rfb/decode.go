@@ -29,6 +29,8 @@ var decoderFactories = map[Encoding]func() decoder{
 	EncExtendedDesktopSize: func() decoder { return extendedDesktopSizeDecoder{} },
 	EncDesktopName:         func() decoder { return desktopNameDecoder{} },
 	EncQEMUExtendedKey:     func() decoder { return qemuExtendedKeyDecoder{} },
+	EncHextile:             func() decoder { return hextileDecoder{} },
+	EncZRLE:                func() decoder { return new(zrleDecoder) },
 }
 
 // beginUpdate takes the pixel format and encodings for the next update.

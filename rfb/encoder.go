@@ -17,7 +17,9 @@ type encoder interface {
 
 // encoderFactories lists the data encodings this server can send.
 var encoderFactories = map[Encoding]func() encoder{
-	EncRaw: func() encoder { return rawEncoder{} },
+	EncRaw:     func() encoder { return rawEncoder{} },
+	EncHextile: func() encoder { return hextileEncoder{} },
+	EncZRLE:    func() encoder { return new(zrleEncoder) },
 }
 
 // updateWriter collects the rectangles of one FramebufferUpdate.
