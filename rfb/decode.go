@@ -31,6 +31,7 @@ var decoderFactories = map[Encoding]func() decoder{
 	EncQEMUExtendedKey:     func() decoder { return qemuExtendedKeyDecoder{} },
 	EncHextile:             func() decoder { return hextileDecoder{} },
 	EncZRLE:                func() decoder { return new(zrleDecoder) },
+	EncTight:               func() decoder { return new(tightDecoder) }, EncTightPNG: func() decoder { return &tightDecoder{png: true} },
 }
 
 // beginUpdate takes the pixel format and encodings for the next update.

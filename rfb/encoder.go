@@ -20,6 +20,7 @@ var encoderFactories = map[Encoding]func() encoder{
 	EncRaw:     func() encoder { return rawEncoder{} },
 	EncHextile: func() encoder { return hextileEncoder{} },
 	EncZRLE:    func() encoder { return new(zrleEncoder) },
+	EncTight:   func() encoder { return newTightEncoder(false) }, EncTightPNG: func() encoder { return newTightEncoder(true) },
 }
 
 // updateWriter collects the rectangles of one FramebufferUpdate.

@@ -1,0 +1,906 @@
+package rfb
+
+import (
+	"bytes"
+	"encoding/binary"
+	"image"
+	"image/color"
+	"image/png"
+	"runtime"
+	"sync"
+	"sync/atomic"
+
+	"github.com/klauspost/compress/zlib"
+)
+
+// Tight (encoding 7) and TightPNG (-260).
+//
+// Each rectangle is at most 2048 pixels wide. Its data starts with a
+// compression-control byte:
+//
+//	bits 0-3  reset zlib stream 0..3 before decoding this rectangle
+//	bits 4-7  0sfx  BasicCompression with stream s (bits 4-5); f=bit 6:
+//	                a filter-id byte follows (0 copy, 1 palette, 2 gradient)
+//	          1000  Fill: one TPIXEL
+//	          1001  JPEG: compact length, JFIF data
+//	          1010  PNG (TightPNG only): compact length, PNG data
+//
+// Basic compression: [filter id] [palette: U8 n-1, n TPIXELs] then the
+// filtered data; if it is shorter than 12 bytes it is sent as is,
+// otherwise as a compact length and the output of the chosen persistent
+// zlib stream, sync-flushed. A compact length is 1-3 bytes, 7 bits per
+// byte low bits first with bit 7 meaning "more", the third byte holding 8
+// bits. TPIXEL is R, G, B when the client's format is 32 bpp true colour,
+// depth 24, all maxima 255; otherwise a PIXEL.
+//
+// TightPNG knows only Fill, JPEG and PNG.
+//
+// The encoder follows TurboVNC's choice per subrectangle: one colour →
+// Fill; up to a palette threshold → palette (2 colours: 1 bit per pixel);
+// more → JPEG when the client sent a quality level and takes 16 or 32 bpp,
+// else the gradient filter for smooth content (16/32 bpp) or the copy
+// filter. Before that, large uniform areas are cut out of each dirty
+// rectangle as Fill rectangles (TigerVNC's 16x16 block search).
+//
+// Streams: the filter type does not pick the stream (TightVNC's habit);
+// zlib rectangles take the four streams in turn, so the streams, which
+// are independent, compress in parallel. Analysis, filtering, JPEG and
+// PNG also run in parallel across subrectangles.
+
+const (
+	tightMaxWidth    = 2048
+	tightMaxArea     = 65536 // TigerVNC's SubRectMaxArea
+	tightMinToZlib   = 12
+	tightMaxLength   = 1<<22 - 1
+	tightSolidBlock  = 16
+	tightMinSolid    = 2048 // smallest area worth a Fill of its own
+	tightMinSearch   = 2 * tightMinSolid
+	tightJPEGMinArea = 1024 // JPEG's ~600 header bytes do not pay below this
+
+	tightCtlFill     = 0x80
+	tightCtlJPEG     = 0x90
+	tightCtlPNG      = 0xA0
+	tightCtlFilter   = 0x40
+	tightFilterPal   = 1
+	tightFilterGrad  = 2
+	tightMaxPalette  = 256
+	tightParallelMin = 64 * 1024 // pixels (or bytes) before goroutines pay
+)
+
+// tightJPEGQuality and tightJPEGSubsampling map QualityLevel 0..9 as
+// TigerVNC and TurboVNC's compatibility table do (perf.md).
+var (
+	tightJPEGQuality     = [10]int{15, 29, 41, 42, 62, 77, 79, 86, 92, 100}
+	tightJPEGSubsampling = [10]Subsampling{
+		Subsample420, Subsample420, Subsample420, Subsample422, Subsample422,
+		Subsample422, Subsample444, Subsample444, Subsample444, Subsample444}
+)
+
+// tightZlibLevel maps CompressLevel 0..9 to a klauspost/compress level.
+// klauspost's level 1 beats C zlib's level 1 in speed at the same ratio
+// (perf.md), so low levels stay at 1 and level 0 is not "store".
+var tightZlibLevel = [10]int{1, 1, 2, 3, 4, 5, 6, 7, 8, 9}
+
+// tightDefaultZlibLevel applies when the client sent no CompressLevel.
+const tightDefaultZlibLevel = 1
+
+// tightPaletteMax is the most colours a palette rectangle may have.
+// Lossless, the palette is always worth it (1 byte per pixel before zlib
+// instead of 3-4). With JPEG, TurboVNC's thresholds apply: 24 colours up
+// to CompressLevel 1, 96 up to 8, 256 at 9.
+func tightPaletteMax(jpeg bool, compress int) int {
+	switch {
+	case !jpeg, compress >= 9:
+		return tightMaxPalette
+	case compress >= 2:
+		return 96
+	}
+	return 24
+}
+
+type tightKind uint8
+
+const (
+	tightKindAnalyse tightKind = iota
+	tightKindFill
+	tightKindMono
+	tightKindPalette
+	tightKindCopy
+	tightKindGradient
+	tightKindJPEG
+	tightKindPNG
+)
+
+// tightJob is one rectangle of the output.
+type tightJob struct {
+	r      image.Rectangle
+	kind   tightKind
+	colour uint32 // Fill colour, 0x00RRGGBB
+	head   []byte // filter id and palette
+	data   []byte // filtered data, or the JPEG/PNG
+	z      []byte // compressed data (slice of a stream's sink)
+	stream int    // -1 when no zlib
+	err    error
+}
+
+// tightParams is what one encode call needs from the update writer.
+type tightParams struct {
+	conv      *converter
+	tpixel3   bool
+	tpBytes   int // bytes per TPIXEL
+	jpeg      bool
+	quality   int
+	sub       Subsampling
+	palMax    int
+	gradient  bool
+	png       bool
+	zlibLevel int
+}
+
+type tightStream struct {
+	zw        *zlib.Writer
+	sink      byteSink
+	level     int
+	restarted bool
+}
+
+type byteSink struct{ b []byte }
+
+func (s *byteSink) Write(p []byte) (int, error) {
+	s.b = append(s.b, p...)
+	return len(p), nil
+}
+
+// tightScratch is one worker's scratch space.
+type tightScratch struct {
+	pal      tightPalette
+	row, up  []uint32
+	zero     []byte
+	pngImg   image.RGBA
+	pngPal   image.Paletted
+	pngOut   bytes.Buffer
+	pngCodec png.Encoder
+}
+
+type tightEncoder struct {
+	png     bool
+	jpegEnc JPEGEncoder
+	streams [4]tightStream
+	next    int // stream for the next zlib rectangle
+	resets  uint8
+	jobs    []tightJob
+	scratch []*tightScratch
+}
+
+func newTightEncoder(png bool) *tightEncoder {
+	return &tightEncoder{png: png, jpegEnc: StdJPEG{}}
+}
+
+func (e *tightEncoder) params(u *updateWriter) *tightParams {
+	pf := u.conv.pf
+	p := &tightParams{conv: u.conv, png: e.png, zlibLevel: tightDefaultZlibLevel}
+	p.tpixel3 = pf.TrueColour && pf.BPP == 32 && pf.Depth == 24 &&
+		pf.RedMax == 255 && pf.GreenMax == 255 && pf.BlueMax == 255
+	p.tpBytes = u.conv.bpp
+	if p.tpixel3 {
+		p.tpBytes = 3
+	}
+	if q := u.quality; q >= 0 && q <= 9 && u.conv.bpp >= 2 && pf.TrueColour {
+		p.jpeg, p.quality, p.sub = true, tightJPEGQuality[q], tightJPEGSubsampling[q]
+	}
+	if c := u.compress; c >= 0 && c <= 9 {
+		p.zlibLevel = tightZlibLevel[c]
+	}
+	p.palMax = tightPaletteMax(p.jpeg, u.compress)
+	p.gradient = u.conv.bpp >= 2
+	return p
+}
+
+func (e *tightEncoder) encode(u *updateWriter, img *Image, r image.Rectangle) error {
+	r = r.Intersect(img.Bounds())
+	if r.Empty() {
+		return nil
+	}
+	p := e.params(u)
+	e.jobs = e.jobs[:0]
+	e.planArea(img, r)
+
+	// Analyse, filter, JPEG/PNG: independent per job.
+	e.forEachJob(img, p)
+	for i := range e.jobs {
+		if err := e.jobs[i].err; err != nil {
+			return err
+		}
+	}
+	if err := e.compress(p); err != nil {
+		return err
+	}
+	e.assemble(u, p)
+	return nil
+}
+
+// forEachJob runs analyse on every job, on all CPUs when there is enough work.
+func (e *tightEncoder) forEachJob(img *Image, p *tightParams) {
+	area := 0
+	for i := range e.jobs {
+		if e.jobs[i].kind == tightKindAnalyse {
+			area += e.jobs[i].r.Dx() * e.jobs[i].r.Dy()
+		}
+	}
+	workers := min(runtime.GOMAXPROCS(0), len(e.jobs), area/tightParallelMin)
+	for len(e.scratch) < max(workers, 1) {
+		e.scratch = append(e.scratch, new(tightScratch))
+	}
+	if workers <= 1 {
+		for i := range e.jobs {
+			e.analyse(&e.jobs[i], img, p, e.scratch[0])
+		}
+		return
+	}
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for w := range workers {
+		s := e.scratch[w]
+		wg.Go(func() {
+			for {
+				i := int(next.Add(1) - 1)
+				if i >= len(e.jobs) {
+					return
+				}
+				e.analyse(&e.jobs[i], img, p, s)
+			}
+		})
+	}
+	wg.Wait()
+}
+
+// compress runs the zlib rectangles through the streams, taking the
+// streams in turn; the streams run in parallel with each other.
+func (e *tightEncoder) compress(p *tightParams) error {
+	var per [4]int
+	total := 0
+	for i := range e.jobs {
+		j := &e.jobs[i]
+		j.stream = -1
+		switch j.kind {
+		case tightKindMono, tightKindPalette, tightKindCopy, tightKindGradient:
+			if len(j.data) >= tightMinToZlib {
+				j.stream = e.next
+				e.next = (e.next + 1) & 3
+				per[j.stream]++
+				total += len(j.data)
+			}
+		}
+	}
+	used := 0
+	for s := range 4 {
+		if per[s] > 0 {
+			used++
+		}
+	}
+	var errs [4]error
+	if used <= 1 || total < tightParallelMin || runtime.GOMAXPROCS(0) == 1 {
+		for s := range 4 {
+			if per[s] > 0 {
+				errs[s] = e.runStream(s, p.zlibLevel)
+			}
+		}
+	} else {
+		var wg sync.WaitGroup
+		for s := range 4 {
+			if per[s] > 0 {
+				wg.Go(func() { errs[s] = e.runStream(s, p.zlibLevel) })
+			}
+		}
+		wg.Wait()
+	}
+	for s, err := range errs {
+		if err != nil {
+			return err
+		}
+		if e.streams[s].restarted {
+			e.resets |= 1 << s
+			e.streams[s].restarted = false
+		}
+	}
+	return nil
+}
+
+// runStream compresses, in order, the jobs assigned to stream s.
+func (e *tightEncoder) runStream(s, level int) error {
+	st := &e.streams[s]
+	if st.zw == nil || st.level != level {
+		// The client's inflater holds the old stream's state; the reset
+		// bit goes on this update's first rectangle (set after the
+		// streams ran: they run concurrently).
+		st.restarted = st.zw != nil
+		zw, err := zlib.NewWriterLevel(&st.sink, level)
+		if err != nil {
+			return err
+		}
+		st.zw, st.level = zw, level
+	}
+	st.sink.b = st.sink.b[:0]
+	for i := range e.jobs {
+		j := &e.jobs[i]
+		if j.stream != s {
+			continue
+		}
+		start := len(st.sink.b)
+		if _, err := st.zw.Write(j.data); err != nil {
+			return err
+		}
+		if err := st.zw.Flush(); err != nil {
+			return err
+		}
+		j.z = st.sink.b[start:len(st.sink.b):len(st.sink.b)]
+	}
+	if cap(st.sink.b) > 4<<20 {
+		st.sink.b = nil // do not keep a big frame's buffer for ever
+	}
+	return nil
+}
+
+// assemble appends the rectangles in job order.
+func (e *tightEncoder) assemble(u *updateWriter, p *tightParams) {
+	enc := EncTight
+	if e.png {
+		enc = EncTightPNG
+	}
+	for i := range e.jobs {
+		j := &e.jobs[i]
+		u.rect(j.r, enc)
+		resets := e.resets
+		e.resets = 0
+		switch j.kind {
+		case tightKindFill:
+			u.buf = append(u.buf, tightCtlFill|resets)
+			u.buf = p.appendTPixel(u.buf, j.colour)
+		case tightKindJPEG, tightKindPNG:
+			ctl := byte(tightCtlJPEG)
+			if j.kind == tightKindPNG {
+				ctl = tightCtlPNG
+			}
+			u.buf = append(u.buf, ctl|resets)
+			u.buf = appendCompactLength(u.buf, len(j.data))
+			u.buf = append(u.buf, j.data...)
+		default:
+			ctl := resets
+			if j.stream >= 0 {
+				ctl |= byte(j.stream) << 4
+			}
+			if len(j.head) > 0 {
+				ctl |= tightCtlFilter
+			}
+			u.buf = append(u.buf, ctl)
+			u.buf = append(u.buf, j.head...)
+			if j.stream < 0 {
+				u.buf = append(u.buf, j.data...)
+			} else {
+				u.buf = appendCompactLength(u.buf, len(j.z))
+				u.buf = append(u.buf, j.z...)
+			}
+		}
+		j.z = nil
+		if cap(j.data) > 1<<20 {
+			j.data = nil
+		}
+	}
+}
+
+// appendCompactLength appends n (< 2^22) in Tight's 1-3 byte form.
+func appendCompactLength(b []byte, n int) []byte {
+	switch {
+	case n < 1<<7:
+		return append(b, byte(n))
+	case n < 1<<14:
+		return append(b, byte(n)|0x80, byte(n>>7))
+	}
+	return append(b, byte(n)|0x80, byte(n>>7)|0x80, byte(n>>14))
+}
+
+// appendTPixel appends 0x00RRGGBB as a TPIXEL.
+func (p *tightParams) appendTPixel(b []byte, rgb uint32) []byte {
+	if p.tpixel3 {
+		return append(b, byte(rgb>>16), byte(rgb>>8), byte(rgb))
+	}
+	return p.conv.appendPixel(b, p.conv.pixelRGB(rgb))
+}
+
+// Planning: solid areas and splitting.
+
+func (e *tightEncoder) addJob(r image.Rectangle, kind tightKind, colour uint32) {
+	if len(e.jobs) < cap(e.jobs) {
+		e.jobs = e.jobs[:len(e.jobs)+1]
+	} else {
+		e.jobs = append(e.jobs, tightJob{})
+	}
+	j := &e.jobs[len(e.jobs)-1]
+	j.r, j.kind, j.colour, j.head, j.err, j.z = r, kind, colour, j.head[:0], nil, nil
+	j.data = j.data[:0]
+}
+
+// addSplit adds r as subrectangles at most tightMaxWidth wide and
+// tightMaxArea in area, to be analysed.
+func (e *tightEncoder) addSplit(r image.Rectangle) {
+	cols := (r.Dx() + tightMaxWidth - 1) / tightMaxWidth
+	w := (r.Dx() + cols - 1) / cols
+	rows := max(1, tightMaxArea/w)
+	for y := r.Min.Y; y < r.Max.Y; y += rows {
+		for x := r.Min.X; x < r.Max.X; x += w {
+			e.addJob(image.Rect(x, y, min(x+w, r.Max.X), min(y+rows, r.Max.Y)), tightKindAnalyse, 0)
+		}
+	}
+}
+
+// addFill adds the uniform area r, in columns at most tightMaxWidth wide.
+func (e *tightEncoder) addFill(r image.Rectangle, colour uint32) {
+	for x := r.Min.X; x < r.Max.X; x += tightMaxWidth {
+		e.addJob(image.Rect(x, r.Min.Y, min(x+tightMaxWidth, r.Max.X), r.Max.Y), tightKindFill, colour)
+	}
+}
+
+// planArea cuts the big uniform areas out of r as Fill jobs and splits
+// the rest. It scans 16x16 blocks; at the first uniform block it grows
+// the best uniform area it can, and if that is big enough it sends it as
+// a Fill and plans the left, right and lower remainders recursively (the
+// rows above were scanned already).
+func (e *tightEncoder) planArea(img *Image, r image.Rectangle) {
+	if r.Dx()*r.Dy() < tightMinSearch {
+		if !r.Empty() {
+			e.addSplit(r)
+		}
+		return
+	}
+	for by := r.Min.Y; by < r.Max.Y; by += tightSolidBlock {
+		for bx := r.Min.X; bx < r.Max.X; bx += tightSolidBlock {
+			b := image.Rect(bx, by, bx+tightSolidBlock, by+tightSolidBlock).Intersect(r)
+			c := img.RGB(b.Min.X, b.Min.Y)
+			if !tightUniform(img, b, c) {
+				continue
+			}
+			sa := tightGrowSolid(img, r, b, c)
+			if sa.Dx()*sa.Dy() < tightMinSolid {
+				continue
+			}
+			if sa.Min.Y > r.Min.Y {
+				e.addSplit(image.Rect(r.Min.X, r.Min.Y, r.Max.X, sa.Min.Y))
+			}
+			e.planArea(img, image.Rect(r.Min.X, sa.Min.Y, sa.Min.X, sa.Max.Y))
+			e.addFill(sa, c)
+			e.planArea(img, image.Rect(sa.Max.X, sa.Min.Y, r.Max.X, sa.Max.Y))
+			e.planArea(img, image.Rect(r.Min.X, sa.Max.Y, r.Max.X, r.Max.Y))
+			return
+		}
+	}
+	e.addSplit(r)
+}
+
+// tightGrowSolid finds the largest area of colour c made of whole blocks that
+// starts at block b and extends right and down inside r, then extends it
+// pixel by pixel in all four directions.
+func tightGrowSolid(img *Image, r, b image.Rectangle, c uint32) image.Rectangle {
+	best := b
+	bestArea := 0
+	maxW := min(r.Max.X-b.Min.X, tightMaxWidth)
+	for y := b.Min.Y; y < r.Max.Y; y += tightSolidBlock {
+		y1 := min(y+tightSolidBlock, r.Max.Y)
+		w := 0
+		for x := b.Min.X; x < b.Min.X+maxW; x += tightSolidBlock {
+			blk := image.Rect(x, y, min(x+tightSolidBlock, b.Min.X+maxW), y1)
+			if !tightUniform(img, blk, c) {
+				break
+			}
+			w = blk.Max.X - b.Min.X
+		}
+		if w == 0 {
+			break
+		}
+		maxW = w
+		if a := w * (y1 - b.Min.Y); a > bestArea {
+			bestArea = a
+			best = image.Rect(b.Min.X, b.Min.Y, b.Min.X+w, y1)
+		}
+	}
+	for best.Min.Y > r.Min.Y && tightUniform(img, image.Rect(best.Min.X, best.Min.Y-1, best.Max.X, best.Min.Y), c) {
+		best.Min.Y--
+	}
+	for best.Max.Y < r.Max.Y && tightUniform(img, image.Rect(best.Min.X, best.Max.Y, best.Max.X, best.Max.Y+1), c) {
+		best.Max.Y++
+	}
+	for best.Min.X > r.Min.X && best.Dx() < tightMaxWidth && tightUniform(img, image.Rect(best.Min.X-1, best.Min.Y, best.Min.X, best.Max.Y), c) {
+		best.Min.X--
+	}
+	for best.Max.X < r.Max.X && best.Dx() < tightMaxWidth && tightUniform(img, image.Rect(best.Max.X, best.Min.Y, best.Max.X+1, best.Max.Y), c) {
+		best.Max.X++
+	}
+	return best
+}
+
+// tightUniform reports whether every pixel of r has colour c (0x00RRGGBB),
+// ignoring the padding byte; it compares two pixels at a time.
+func tightUniform(img *Image, r image.Rectangle, c uint32) bool {
+	const mask2 = 0x00ffffff00ffffff
+	want2 := uint64(c)&0xffffff | uint64(c&0xffffff)<<32
+	n := r.Dx() * 4
+	for y := r.Min.Y; y < r.Max.Y; y++ {
+		row := img.Pix[y*img.Stride+r.Min.X*4:][:n:n]
+		i := 0
+		for ; i+8 <= len(row); i += 8 {
+			if binary.LittleEndian.Uint64(row[i:])&mask2 != want2 {
+				return false
+			}
+		}
+		if i < len(row) && binary.LittleEndian.Uint32(row[i:])&0xffffff != c {
+			return false
+		}
+	}
+	return true
+}
+
+// Analysis and filtering.
+
+// tightPalette maps colours to indices with open addressing.
+type tightPalette struct {
+	keys    [1024]uint32 // colour+1; 0 is empty
+	idx     [1024]uint8
+	colours [tightMaxPalette]uint32
+	n       int
+}
+
+// index returns c's palette index, adding it if there is room, or -1.
+func (p *tightPalette) index(c uint32, limit int) int {
+	h := (c * 0x9E3779B1) >> 22
+	for {
+		k := p.keys[h]
+		if k == c+1 {
+			return int(p.idx[h])
+		}
+		if k == 0 {
+			if p.n >= limit {
+				return -1
+			}
+			p.keys[h], p.idx[h] = c+1, uint8(p.n)
+			p.colours[p.n] = c
+			p.n++
+			return p.n - 1
+		}
+		h = (h + 1) & 1023
+	}
+}
+
+// indexRect writes r's palette indices to dst and returns the number of
+// colours, or 0 if there are more than limit. The last two colours are
+// remembered, which covers runs and 2-colour text without hashing.
+func (p *tightPalette) indexRect(dst []byte, img *Image, r image.Rectangle, limit int) ([]byte, int) {
+	if out, n := p.indexTwo(dst, img, r); n > 0 {
+		return out, n
+	}
+	clear(p.keys[:])
+	p.n = 0
+	w := r.Dx()
+	area := w * r.Dy()
+	dst = grow(dst, area)
+	out := dst[len(dst) : len(dst)+area]
+	last, lastIdx := ^uint32(0), byte(0)
+	prev, prevIdx := ^uint32(0), byte(0)
+	for y := r.Min.Y; y < r.Max.Y; y++ {
+		row := img.Pix[y*img.Stride+r.Min.X*4:][: w*4 : w*4]
+		o := out[(y-r.Min.Y)*w:][:w:w]
+		for x := range o {
+			c := binary.LittleEndian.Uint32(row[x*4:]) & 0xffffff
+			if c != last {
+				if c == prev {
+					last, prev, lastIdx, prevIdx = prev, last, prevIdx, lastIdx
+				} else {
+					k := p.index(c, limit)
+					if k < 0 {
+						return dst, 0
+					}
+					prev, prevIdx = last, lastIdx
+					last, lastIdx = c, byte(k)
+				}
+			}
+			o[x] = lastIdx
+		}
+	}
+	return dst[:len(dst)+area], p.n
+}
+
+// indexTwo is indexRect for at most two colours, without branches that
+// depend on the pixels (text alternates unpredictably); it returns 0 as
+// soon as it meets a third colour.
+func (p *tightPalette) indexTwo(dst []byte, img *Image, r image.Rectangle) ([]byte, int) {
+	w := r.Dx()
+	area := w * r.Dy()
+	dst = grow(dst, area)
+	out := dst[len(dst) : len(dst)+area]
+	c0 := binary.LittleEndian.Uint32(img.Pix[r.Min.Y*img.Stride+r.Min.X*4:]) & 0xffffff
+	c1 := c0
+	for y := r.Min.Y; y < r.Max.Y; y++ {
+		row := img.Pix[y*img.Stride+r.Min.X*4:][: w*4 : w*4]
+		o := out[(y-r.Min.Y)*w:][:w:w]
+		for x := range o {
+			c := binary.LittleEndian.Uint32(row[x*4:]) & 0xffffff
+			// Neither c0 nor c1: the product of two 24-bit values is
+			// zero only if one is, and it costs no data-dependent branch.
+			if uint64(c^c0)*uint64(c^c1) != 0 {
+				if c1 != c0 {
+					return dst, 0
+				}
+				c1 = c
+			}
+			var k byte
+			if c != c0 {
+				k = 1
+			}
+			o[x] = k
+		}
+	}
+	p.colours[0], p.colours[1], p.n = c0, c1, 2
+	if c1 == c0 {
+		p.n = 1
+	}
+	return dst[:len(dst)+area], p.n
+}
+
+func (e *tightEncoder) analyse(j *tightJob, img *Image, p *tightParams, s *tightScratch) {
+	if j.kind != tightKindAnalyse {
+		return
+	}
+	r := j.r
+	w, h := r.Dx(), r.Dy()
+	area := w * h
+	limit := min(p.palMax, max(2, area/2))
+	var n int
+	j.data, n = s.pal.indexRect(j.data[:0], img, r, limit)
+	switch {
+	case n == 1:
+		j.kind, j.colour = tightKindFill, s.pal.colours[0]
+		return
+	case n >= 2 && p.png:
+		j.kind = tightKindPNG
+		j.data, j.err = s.appendPNG(j.data, img, r, &s.pal) // j.data holds the indices
+		return
+	case n == 2:
+		j.kind = tightKindMono
+		j.head = append(j.head, tightFilterPal, 1)
+		j.head = p.appendTPixel(j.head, s.pal.colours[0])
+		j.head = p.appendTPixel(j.head, s.pal.colours[1])
+		j.data = tightPackMono(j.data[:0], j.data, w, h) // in place
+		return
+	case n > 2:
+		j.kind = tightKindPalette
+		j.head = append(j.head, tightFilterPal, byte(n-1))
+		for _, c := range s.pal.colours[:n] {
+			j.head = p.appendTPixel(j.head, c)
+		}
+		return
+	case p.jpeg && area >= tightJPEGMinArea:
+		j.kind = tightKindJPEG
+		j.data, j.err = e.jpegEnc.AppendJPEG(j.data[:0], img, r, p.quality, p.sub)
+		if j.err == nil && len(j.data) > tightMaxLength {
+			// Cannot happen at tightMaxArea pixels; kept as a guard.
+			j.kind, j.err = tightKindCopy, nil
+			break
+		}
+		return
+	case p.png:
+		j.kind = tightKindPNG
+		j.data, j.err = s.appendPNG(j.data[:0], img, r, nil)
+		return
+	case p.gradient && tightSmooth(img, r):
+		j.kind = tightKindGradient
+		j.head = append(j.head, tightFilterGrad)
+		j.data = p.appendGradient(j.data[:0], img, r, s)
+		return
+	}
+	j.kind = tightKindCopy
+	j.data = p.appendCopy(j.data[:0], img, r)
+}
+
+// tightPackMono packs 0/1 indices into rows of bits, most significant first,
+// each row padded to a byte. dst may share idx's memory: every byte is
+// written at or before the position of the indices it packs.
+func tightPackMono(dst, idx []byte, w, h int) []byte {
+	rowBytes := (w + 7) / 8
+	dst = grow(dst, rowBytes*h)
+	out := dst[len(dst) : len(dst)+rowBytes*h]
+	for y := range h {
+		row := idx[y*w : y*w+w]
+		o := out[y*rowBytes : (y+1)*rowBytes]
+		x := 0
+		for ; x+8 <= w; x += 8 {
+			b := row[x : x+8 : x+8]
+			o[x/8] = b[0]<<7 | b[1]<<6 | b[2]<<5 | b[3]<<4 | b[4]<<3 | b[5]<<2 | b[6]<<1 | b[7]
+		}
+		if x < w {
+			var v byte
+			for i := x; i < w; i++ {
+				v |= row[i] << (7 - uint(i-x))
+			}
+			o[x/8] = v
+		}
+	}
+	return dst[:len(dst)+rowBytes*h]
+}
+
+func (p *tightParams) appendCopy(dst []byte, img *Image, r image.Rectangle) []byte {
+	if !p.tpixel3 {
+		return p.conv.appendRect(dst, img, r)
+	}
+	w := r.Dx()
+	dst = grow(dst, w*r.Dy()*3)
+	for y := r.Min.Y; y < r.Max.Y; y++ {
+		row := img.Pix[y*img.Stride+r.Min.X*4:][: w*4 : w*4]
+		o := len(dst)
+		dst = dst[:o+w*3]
+		out := dst[o:]
+		for i := 0; i < w; i++ {
+			out[i*3], out[i*3+1], out[i*3+2] = row[i*4+2], row[i*4+1], row[i*4]
+		}
+	}
+	return dst
+}
+
+// tightSmooth guesses whether the gradient filter will help, from the
+// gradient predictor's mean error on sampled rows. On smooth content
+// (gradients, photos) it makes zlib's input mostly small numbers and
+// halves the output or better; on flat content with sharp edges it does
+// no harm; only on noise is it wasted work, so noise-like content, with a
+// mean error of tightSmoothMax or more per channel, keeps the copy filter.
+func tightSmooth(img *Image, r image.Rectangle) bool {
+	w, h := r.Dx(), r.Dy()
+	if w < 4 || h < 4 {
+		return false
+	}
+	step := max(1, h/16)
+	var resid, n int
+	for y := r.Min.Y + 1; y < r.Max.Y; y += step {
+		row := img.Pix[y*img.Stride+r.Min.X*4:][: w*4 : w*4]
+		up := img.Pix[(y-1)*img.Stride+r.Min.X*4:][: w*4 : w*4]
+		for x := 4; x < len(row); x += 4 {
+			for c := range 3 {
+				a, b, d, v := int(row[x-4+c]), int(up[x+c]), int(up[x-4+c]), int(row[x+c])
+				pred := min(max(a+b-d, 0), 255)
+				resid += tightAbs(v - pred)
+			}
+			n += 3
+		}
+	}
+	return resid < tightSmoothMax*n
+}
+
+const tightSmoothMax = 20
+
+func tightAbs(v int) int {
+	if v < 0 {
+		return -v
+	}
+	return v
+}
+
+// appendGradient applies the gradient filter: each colour component is
+// predicted as left + above - above-left, clamped to 0..max, and the
+// difference modulo max+1 is sent. Outside the rectangle values are 0.
+func (p *tightParams) appendGradient(dst []byte, img *Image, r image.Rectangle, s *tightScratch) []byte {
+	w := r.Dx()
+	if p.tpixel3 {
+		dst = grow(dst, w*r.Dy()*3)
+		if cap(s.zero) < w*4 {
+			s.zero = make([]byte, w*4)
+		}
+		up := s.zero[:w*4]
+		for y := r.Min.Y; y < r.Max.Y; y++ {
+			row := img.Pix[y*img.Stride+r.Min.X*4:][: w*4 : w*4]
+			o := len(dst)
+			dst = dst[:o+w*3]
+			gradientRow24(dst[o:o+w*3], row, up)
+			up = row
+		}
+		return dst
+	}
+	// General 16/32 bpp: work on client pixel values, per component.
+	conv := p.conv
+	pf := &conv.pf
+	if cap(s.row) < w {
+		s.row, s.up = make([]uint32, w), make([]uint32, w)
+	}
+	row, up := s.row[:w], s.up[:w]
+	clear(up)
+	maxes := [3]int{int(pf.RedMax), int(pf.GreenMax), int(pf.BlueMax)}
+	shifts := [3]uint8{pf.RedShift, pf.GreenShift, pf.BlueShift}
+	for y := r.Min.Y; y < r.Max.Y; y++ {
+		src := img.Pix[y*img.Stride+r.Min.X*4:][: w*4 : w*4]
+		for x := range w {
+			row[x] = conv.pixel(src[x*4:])
+		}
+		var left, upLeft uint32
+		for x := range w {
+			v := row[x]
+			var out uint32
+			for c := range 3 {
+				m, sh := maxes[c], shifts[c]
+				a, b, d := int(left>>sh)&m, int(up[x]>>sh)&m, int(upLeft>>sh)&m
+				pred := min(max(a+b-d, 0), m)
+				out |= uint32((int(v>>sh)&m-pred)&m) << sh
+			}
+			dst = conv.appendPixel(dst, out)
+			left, upLeft = v, up[x]
+		}
+		row, up = up, row
+	}
+	s.row, s.up = row[:cap(row)], up[:cap(up)]
+	return dst
+}
+
+// gradientRow24 filters one row of native pixels into R, G, B residuals,
+// given the row above (zeros for the first row).
+func gradientRow24(out, row, up []byte) {
+	n := len(row) / 4
+	if n == 0 || len(up) < n*4 || len(out) < n*3 {
+		return
+	}
+	out[0], out[1], out[2] = row[2]-up[2], row[1]-up[1], row[0]-up[0]
+	for x := 1; x < n; x++ {
+		i, o := x*4, x*3
+		cur, left := row[i:i+3:i+3], row[i-4:i-1:i-1]
+		u, ul := up[i:i+3:i+3], up[i-4:i-1:i-1]
+		o3 := out[o : o+3 : o+3]
+		o3[0] = cur[2] - tightClamp(int(left[2])+int(u[2])-int(ul[2]))
+		o3[1] = cur[1] - tightClamp(int(left[1])+int(u[1])-int(ul[1]))
+		o3[2] = cur[0] - tightClamp(int(left[0])+int(u[0])-int(ul[0]))
+	}
+}
+
+func tightClamp(v int) byte {
+	if uint(v) > 255 {
+		if v < 0 {
+			return 0
+		}
+		return 255
+	}
+	return byte(v)
+}
+
+// appendPNG encodes r as a PNG: paletted when pal is given, else RGB.
+func (s *tightScratch) appendPNG(dst []byte, img *Image, r image.Rectangle, pal *tightPalette) ([]byte, error) {
+	w, h := r.Dx(), r.Dy()
+	s.pngCodec.CompressionLevel = png.BestSpeed
+	var m image.Image
+	if pal != nil {
+		// dst holds the indices already; move them into the Paletted image.
+		s.pngPal.Pix = append(s.pngPal.Pix[:0], dst...)
+		s.pngPal.Stride, s.pngPal.Rect = w, image.Rect(0, 0, w, h)
+		s.pngPal.Palette = s.pngPal.Palette[:0]
+		for _, c := range pal.colours[:pal.n] {
+			s.pngPal.Palette = append(s.pngPal.Palette, tightRGBA(c))
+		}
+		m = &s.pngPal
+	} else {
+		n := w * h * 4
+		if cap(s.pngImg.Pix) < n {
+			s.pngImg.Pix = make([]byte, n)
+		}
+		s.pngImg.Pix, s.pngImg.Stride, s.pngImg.Rect = s.pngImg.Pix[:n], w*4, image.Rect(0, 0, w, h)
+		for y := range h {
+			src := img.Pix[(r.Min.Y+y)*img.Stride+r.Min.X*4:][: w*4 : w*4]
+			out := s.pngImg.Pix[y*w*4:][: w*4 : w*4]
+			for i := 0; i < len(src); i += 4 {
+				out[i], out[i+1], out[i+2], out[i+3] = src[i+2], src[i+1], src[i], 0xff
+			}
+		}
+		m = &s.pngImg
+	}
+	s.pngOut.Reset()
+	if err := s.pngCodec.Encode(&s.pngOut, m); err != nil {
+		return dst[:0], err
+	}
+	return append(dst[:0], s.pngOut.Bytes()...), nil
+}
+
+func tightRGBA(c uint32) color.RGBA {
+	return color.RGBA{byte(c >> 16), byte(c >> 8), byte(c), 0xff}
+}
+
+var _ encoder = (*tightEncoder)(nil)

@@ -1,0 +1,454 @@
+package rfb
+
+import (
+	"bytes"
+	"fmt"
+	"image"
+	"math"
+	"math/rand/v2"
+	"testing"
+	"time"
+)
+
+// Tight test content, self-contained (the shared workload generator is
+// separate).
+
+func tightSolid(w, h int, _ uint64) *Image {
+	m := NewImage(w, h)
+	m.Fill(m.Bounds(), 0x3060a0)
+	return m
+}
+
+// tightText draws 2-colour "glyphs": dark strokes on a light background.
+func tightText(w, h int, seed uint64) *Image {
+	rng := rand.New(rand.NewPCG(seed, 1))
+	m := NewImage(w, h)
+	m.Fill(m.Bounds(), 0xf8f8f0)
+	for y := 2; y+10 < h; y += 14 {
+		for x := 4; x+7 < w; x += 8 {
+			if rng.IntN(6) == 0 {
+				continue // a space
+			}
+			for gy := range 10 {
+				bits := rng.Uint32()
+				for gx := range 6 {
+					if bits&(1<<gx) != 0 {
+						m.Fill(image.Rect(x+gx, y+gy, x+gx+1, y+gy+1), 0x202020)
+					}
+				}
+			}
+		}
+	}
+	return m
+}
+
+// tightPaletteImg uses 13 colours in blocks and stripes.
+func tightPaletteImg(w, h int, seed uint64) *Image {
+	rng := rand.New(rand.NewPCG(seed, 2))
+	cols := make([]uint32, 13)
+	for i := range cols {
+		cols[i] = rng.Uint32() & 0xffffff
+	}
+	m := NewImage(w, h)
+	for y := range h {
+		for x := range w {
+			m.Fill(image.Rect(x, y, x+1, y+1), cols[(x/3+y/5+(x*y)%7)%len(cols)])
+		}
+	}
+	return m
+}
+
+// tightGradient is a smooth two-axis gradient (gradient filter content).
+func tightGradient(w, h int, _ uint64) *Image {
+	m := NewImage(w, h)
+	for y := range h {
+		for x := range w {
+			r := uint32(x * 255 / max(1, w-1))
+			g := uint32(y * 255 / max(1, h-1))
+			b := uint32((x + y) * 255 / max(1, w+h-2))
+			m.Fill(image.Rect(x, y, x+1, y+1), r<<16|g<<8|b)
+		}
+	}
+	return m
+}
+
+func tightNoise(w, h int, seed uint64) *Image {
+	rng := rand.New(rand.NewPCG(seed, 3))
+	m := NewImage(w, h)
+	for i := 0; i < len(m.Pix); i += 4 {
+		v := rng.Uint32()
+		m.Pix[i], m.Pix[i+1], m.Pix[i+2] = byte(v), byte(v>>8), byte(v>>16)
+	}
+	return m
+}
+
+// tightPhoto is photo-like: smooth shapes with fine texture and grain.
+func tightPhoto(w, h int, seed uint64) *Image {
+	rng := rand.New(rand.NewPCG(seed, 4))
+	m := NewImage(w, h)
+	fx, fy := 0.01+rng.Float64()*0.02, 0.01+rng.Float64()*0.02
+	for y := range h {
+		for x := range w {
+			X, Y := float64(x), float64(y)
+			r := 128 + 90*math.Sin(X*fx+Y*0.004) + 20*math.Sin(X*0.21+Y*0.17)
+			g := 128 + 80*math.Cos(Y*fy-X*0.006) + 15*math.Sin(X*0.13-Y*0.23)
+			b := 110 + 70*math.Sin((X+Y)*0.008) + 10*math.Cos(X*0.31)
+			n := rng.Float64()*6 - 3
+			m.Fill(image.Rect(x, y, x+1, y+1), clamp8(r+n)<<16|clamp8(g+n)<<8|clamp8(b+n))
+		}
+	}
+	return m
+}
+
+func clamp8(v float64) uint32 { return uint32(min(max(v, 0), 255)) }
+
+// tightDesktop is a desktop-like frame: background, windows of text, a
+// toolbar, a gradient and a photo.
+func tightDesktop(w, h int, seed uint64) *Image {
+	m := NewImage(w, h)
+	m.Fill(m.Bounds(), 0x2d4f7c)
+	put := func(r image.Rectangle, src *Image) {
+		m.copyFrom(r.Min, src, image.Rect(0, 0, r.Dx(), r.Dy()))
+	}
+	m.Fill(image.Rect(0, h-40, w, h), 0xdddddd)
+	put(image.Rect(w/20, h/12, w/20+w*9/20, h/12+h*7/10), tightText(w*9/20, h*7/10, seed))
+	m.Fill(image.Rect(w/20, h/12-24, w/20+w*9/20, h/12), 0x4060a0)
+	put(image.Rect(w*11/20, h/10, w*11/20+w*2/5, h/10+h/3), tightPhoto(w*2/5, h/3, seed))
+	put(image.Rect(w*11/20, h/2, w*11/20+w*2/5, h/2+h/4), tightGradient(w*2/5, h/4, seed))
+	put(image.Rect(w*11/20, h*4/5, w*11/20+w/5, h*4/5+h/12), tightPaletteImg(w/5, h/12, seed))
+	return m
+}
+
+var tightKinds = []struct {
+	name string
+	make func(w, h int, seed uint64) *Image
+}{
+	{"solid", tightSolid},
+	{"text", tightText},
+	{"palette", tightPaletteImg},
+	{"gradient", tightGradient},
+	{"noise", tightNoise},
+	{"desktop", tightDesktop},
+}
+
+var tightFormats = []struct {
+	name string
+	pf   PixelFormat
+}{
+	{"native", NativeFormat},
+	{"32-be-bgr", PixelFormat{BPP: 32, Depth: 24, BigEndian: true, TrueColour: true, RedMax: 255, GreenMax: 255, BlueMax: 255, RedShift: 0, GreenShift: 8, BlueShift: 16}},
+	{"32-rgbx-shift", PixelFormat{BPP: 32, Depth: 24, TrueColour: true, RedMax: 255, GreenMax: 255, BlueMax: 255, RedShift: 24, GreenShift: 16, BlueShift: 8}},
+	{"32-depth30", PixelFormat{BPP: 32, Depth: 30, TrueColour: true, RedMax: 1023, GreenMax: 1023, BlueMax: 1023, RedShift: 20, GreenShift: 10, BlueShift: 0}},
+	{"565", FormatRGB565},
+	{"565-be", PixelFormat{BPP: 16, Depth: 16, BigEndian: true, TrueColour: true, RedMax: 31, GreenMax: 63, BlueMax: 31, RedShift: 11, GreenShift: 5}},
+	{"332", FormatRGB332},
+}
+
+// tightUpdate encodes rects of img as one FramebufferUpdate.
+func tightUpdate(t testing.TB, enc encoder, pf PixelFormat, quality, compress int, img *Image, rects ...image.Rectangle) []byte {
+	t.Helper()
+	u := updateWriter{conv: newConverter(pf), quality: quality, compress: compress}
+	u.begin(nil)
+	for _, r := range rects {
+		if err := enc.encode(&u, img, r); err != nil {
+			t.Fatal(err)
+		}
+	}
+	b, _ := u.finish(true)
+	return b
+}
+
+type tightStep struct {
+	img      *Image
+	rects    []image.Rectangle // nil: the whole frame
+	compress int
+}
+
+// checkTightRoundTrip sends the steps over one encoder and one client and
+// checks the client's framebuffer after each, and the rectangle limits.
+func checkTightRoundTrip(t *testing.T, e Encoding, pf PixelFormat, steps []tightStep) {
+	t.Helper()
+	enc := newTightEncoder(e == EncTightPNG)
+	var stream []byte
+	for _, s := range steps {
+		rs := s.rects
+		if rs == nil {
+			rs = []image.Rectangle{s.img.Bounds()}
+		}
+		stream = append(stream, tightUpdate(t, enc, pf, -1, s.compress, s.img, rs...)...)
+	}
+	w, h := steps[0].img.W, steps[0].img.H
+	c, _ := parsingClient(t, w, h, pf, []Encoding{e, EncLastRect}, bytes.NewReader(stream), ClientLimits{})
+	want := NewImage(w, h)
+	for i, s := range steps {
+		m, err := c.ReadMessage()
+		if err != nil {
+			t.Fatalf("step %d: %v", i, err)
+		}
+		for _, r := range m.(*FramebufferUpdate).Rects {
+			if r.Encoding == EncLastRect {
+				continue
+			}
+			if r.Encoding != e || r.Rect.Dx() > tightMaxWidth {
+				t.Fatalf("step %d: %v rectangle %v", i, r.Encoding, r.Rect)
+			}
+		}
+		rs := s.rects
+		if rs == nil {
+			rs = []image.Rectangle{s.img.Bounds()}
+		}
+		q := quantizedImage(s.img, pf)
+		if e == EncTightPNG {
+			q = s.img
+		}
+		for _, r := range rs {
+			want.copyFrom(r.Min, q, r)
+		}
+		if d := imageDiff(c.Framebuffer(), want); d != "" {
+			t.Fatalf("step %d: %s", i, d)
+		}
+	}
+}
+
+// TestTightRoundTrip is the golden round trip: every lossless mode, every
+// kind of content, odd sizes, several updates per connection with
+// sub-rectangles and a compress-level change (which restarts the streams
+// and sets the reset bits).
+func TestTightRoundTrip(t *testing.T) {
+	sizes := []image.Point{{1, 1}, {5, 3}, {17, 33}, {333, 177}}
+	for _, f := range tightFormats {
+		for _, k := range tightKinds {
+			for _, sz := range sizes {
+				t.Run(fmt.Sprintf("%s/%s/%dx%d", f.name, k.name, sz.X, sz.Y), func(t *testing.T) {
+					a := k.make(sz.X, sz.Y, 1)
+					b := tightDesktop(sz.X, sz.Y, 2)
+					c := k.make(sz.X, sz.Y, 3)
+					half := image.Rect(0, 0, sz.X, (sz.Y+1)/2)
+					sub := image.Rect(sz.X/3, sz.Y/4, sz.X*2/3+1, sz.Y*3/4+1).Intersect(a.Bounds())
+					checkTightRoundTrip(t, EncTight, f.pf, []tightStep{
+						{img: a, compress: -1},
+						{img: b, rects: []image.Rectangle{half, sub}, compress: -1},
+						{img: c, compress: 6}, // new level: streams restart
+						{img: a, rects: []image.Rectangle{sub}, compress: 6},
+						{img: b, compress: 9},
+					})
+				})
+			}
+		}
+	}
+}
+
+// TestTightWide checks that a 3000-pixel-wide frame is split into
+// rectangles at most 2048 wide (checked by checkTightRoundTrip) and
+// decodes exactly, for Fill and for the other kinds. The frames are big
+// enough for the parallel paths.
+func TestTightWide(t *testing.T) {
+	for _, k := range tightKinds {
+		for _, f := range tightFormats[:5] {
+			t.Run(k.name+"/"+f.name, func(t *testing.T) {
+				checkTightRoundTrip(t, EncTight, f.pf, []tightStep{
+					{img: k.make(3000, 90, 7), compress: -1},
+					{img: tightDesktop(3000, 90, 8), compress: -1},
+					{img: tightDesktop(3000, 90, 9), compress: 5}, // streams restart, in parallel
+					{img: k.make(3000, 90, 10), rects: []image.Rectangle{image.Rect(100, 10, 2900, 80)}, compress: 5},
+				})
+			})
+		}
+	}
+}
+
+// TestTightPNGRoundTrip: TightPNG without a quality level is lossless.
+func TestTightPNGRoundTrip(t *testing.T) {
+	for _, k := range tightKinds {
+		t.Run(k.name, func(t *testing.T) {
+			checkTightRoundTrip(t, EncTightPNG, NativeFormat, []tightStep{
+				{img: k.make(300, 200, 1), compress: -1},
+				{img: tightDesktop(300, 200, 2), rects: []image.Rectangle{image.Rect(10, 10, 200, 150)}, compress: -1},
+			})
+		})
+	}
+}
+
+// TestTightChoice checks the subencoding picked per kind of content.
+func TestTightChoice(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		img     *Image
+		quality int
+		want    tightKind
+	}{
+		{"solid", tightSolid(64, 64, 0), -1, tightKindFill},
+		{"mono", tightText(64, 64, 1), -1, tightKindMono},
+		{"palette", tightPaletteImg(64, 64, 1), -1, tightKindPalette},
+		{"gradient", tightGradient(256, 64, 1), -1, tightKindGradient},
+		{"noise", tightNoise(64, 64, 1), -1, tightKindCopy},
+		{"photo-jpeg", tightPhoto(64, 64, 1), 8, tightKindJPEG},
+		{"text-with-jpeg", tightText(64, 64, 1), 8, tightKindMono},
+	} {
+		e := newTightEncoder(false)
+		u := updateWriter{conv: newConverter(NativeFormat), quality: tc.quality, compress: -1}
+		u.begin(nil)
+		if err := e.encode(&u, tc.img, tc.img.Bounds()); err != nil {
+			t.Fatal(err)
+		}
+		if len(e.jobs) != 1 || e.jobs[0].kind != tc.want {
+			t.Errorf("%s: %d jobs, first kind %d, want %d", tc.name, len(e.jobs), e.jobs[0].kind, tc.want)
+		}
+	}
+}
+
+// TestTightSolidArea: a large uniform area inside a busy rectangle is cut
+// out as Fill rectangles, so it costs a few bytes.
+func TestTightSolidArea(t *testing.T) {
+	img := tightNoise(640, 480, 1)
+	img.Fill(image.Rect(100, 50, 600, 400), 0x123456)
+	e := newTightEncoder(false)
+	u := updateWriter{conv: newConverter(NativeFormat), quality: -1, compress: -1}
+	u.begin(nil)
+	if err := e.encode(&u, img, img.Bounds()); err != nil {
+		t.Fatal(err)
+	}
+	fill := 0
+	for _, j := range e.jobs {
+		if j.kind == tightKindFill {
+			fill += j.r.Dx() * j.r.Dy()
+		}
+	}
+	if fill != 500*350 {
+		t.Errorf("Fill covers %d pixels, want %d", fill, 500*350)
+	}
+	raw := 640*480*3 - 500*350*3
+	if len(u.buf) > raw+raw/50 {
+		t.Errorf("%d bytes for %d bytes of noise", len(u.buf), raw)
+	}
+}
+
+// TestTightJPEG: quality 8 on photo-like content meets 35 dB.
+func TestTightJPEG(t *testing.T) {
+	for _, f := range []struct {
+		name string
+		pf   PixelFormat
+	}{{"native", NativeFormat}, {"565", FormatRGB565}} {
+		img := tightPhoto(640, 480, 5)
+		enc := newTightEncoder(false)
+		msg := tightUpdate(t, enc, f.pf, 8, -1, img, img.Bounds())
+		c, _ := parsingClient(t, img.W, img.H, f.pf, []Encoding{EncTight, EncQualityLevel0 + 8}, bytes.NewReader(msg), ClientLimits{})
+		m, err := c.ReadMessage()
+		if err != nil {
+			t.Fatal(err)
+		}
+		jpegs := 0
+		for _, j := range enc.jobs {
+			if j.kind == tightKindJPEG {
+				jpegs++
+			}
+		}
+		if jpegs == 0 {
+			t.Errorf("%s: no JPEG rectangle", f.name)
+		}
+		ref := img
+		if f.name == "565" {
+			ref = quantizedImage(img, f.pf)
+		}
+		p := tightPSNR(c.Framebuffer(), ref)
+		t.Logf("%s: PSNR %.1f dB, %d bytes (%.1f:1), %d rects", f.name, p, len(msg), float64(img.W*img.H*4)/float64(len(msg)), len(m.(*FramebufferUpdate).Rects))
+		if p < 35 {
+			t.Errorf("%s: PSNR %.1f dB < 35", f.name, p)
+		}
+	}
+}
+
+// tightPSNR is the PSNR over the R, G, B channels.
+func tightPSNR(a, b *Image) float64 {
+	var se float64
+	for y := range a.H {
+		for x := range a.W {
+			i := y*a.Stride + x*4
+			j := y*b.Stride + x*4
+			for c := range 3 {
+				d := float64(a.Pix[i+c]) - float64(b.Pix[j+c])
+				se += d * d
+			}
+		}
+	}
+	mse := se / float64(a.W*a.H*3)
+	if mse == 0 {
+		return math.Inf(1)
+	}
+	return 10 * math.Log10(255*255/mse)
+}
+
+func TestCompactLength(t *testing.T) {
+	for _, n := range []int{0, 1, 127, 128, 10000, 16383, 16384, tightMaxLength} {
+		b := appendCompactLength(nil, n)
+		if n == 10000 && !bytes.Equal(b, []byte{0x90, 0x4e}) {
+			t.Errorf("10000 → % x", b)
+		}
+		c, _ := parsingClient(t, 1, 1, NativeFormat, []Encoding{EncTight}, bytes.NewReader(b), ClientLimits{})
+		got, err := readCompactLength(c)
+		if err != nil || got != n {
+			t.Errorf("%d → % x → %d, %v", n, b, got, err)
+		}
+	}
+}
+
+// Benchmarks on a self-contained 1080p desktop-like frame.
+
+// benchTight encodes whole 1080p frames: the desktop-like frame (with a
+// photo panel that dominates the bytes) and a page of text.
+func benchTight(b *testing.B, quality int) {
+	for _, k := range []struct {
+		name string
+		make func(w, h int, seed uint64) *Image
+	}{{"desktop", tightDesktop}, {"text", tightText}} {
+		b.Run(k.name, func(b *testing.B) {
+			img := k.make(1920, 1080, 1)
+			enc := newTightEncoder(false)
+			u := updateWriter{conv: newConverter(NativeFormat), quality: quality, compress: -1}
+			var out []byte
+			b.SetBytes(int64(len(img.Pix)))
+			start := time.Now()
+			for b.Loop() {
+				u.begin(out[:0])
+				if err := enc.encode(&u, img, img.Bounds()); err != nil {
+					b.Fatal(err)
+				}
+				out = u.buf
+			}
+			el := time.Since(start)
+			b.ReportMetric(float64(b.N)*1920*1080/1e6/el.Seconds(), "Mpx/s")
+			b.ReportMetric(float64(len(img.Pix))/float64(len(out)), "ratio")
+		})
+	}
+}
+
+func BenchmarkTight(b *testing.B)     { benchTight(b, -1) }
+func BenchmarkTightJPEG(b *testing.B) { benchTight(b, 8) }
+
+func BenchmarkTightDecode(b *testing.B) {
+	img := tightDesktop(1920, 1080, 1)
+	msg := tightUpdate(b, newTightEncoder(false), NativeFormat, -1, -1, img, img.Bounds())
+	r := &bytes.Reader{}
+	c, _ := parsingClient(b, img.W, img.H, NativeFormat, []Encoding{EncTight}, r, ClientLimits{})
+	b.SetBytes(int64(len(img.Pix)))
+	for b.Loop() {
+		// A fresh decoder each time: the stream is replayed from its start.
+		c.decoders = map[Encoding]decoder{}
+		r.Reset(msg)
+		if _, err := c.ReadMessage(); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func BenchmarkTightJPEGEncoder(b *testing.B) {
+	img := tightDesktop(1920, 1080, 1)
+	var out []byte
+	for b.Loop() {
+		var err error
+		out, err = StdJPEG{}.AppendJPEG(out[:0], img, img.Bounds(), 92, Subsample420)
+		if err != nil {
+			b.Fatal(err)
+		}
+	}
+}
