@@ -350,7 +350,7 @@ func (c *serverConn) area() image.Rectangle {
 
 // appendUpdate appends a FramebufferUpdate if there is anything to send.
 func (c *serverConn) appendUpdate(out []byte) ([]byte, bool, error) {
-	u := updateWriter{conv: c.conv, quality: c.encs.quality, compress: c.encs.compress}
+	u := updateWriter{conv: c.conv, jpeg: c.s.opts.JPEG, quality: c.encs.quality, compress: c.encs.compress}
 	u.begin(out)
 	area := c.area()
 	if r := c.extDSReply; r != nil {

@@ -129,6 +129,7 @@ type tightParams struct {
 	tpixel3   bool
 	tpBytes   int // bytes per TPIXEL
 	jpeg      bool
+	jpegEnc   JPEGEncoder
 	quality   int
 	sub       Subsampling
 	palMax    int
@@ -164,7 +165,6 @@ type tightScratch struct {
 
 type tightEncoder struct {
 	png     bool
-	jpegEnc JPEGEncoder
 	streams [4]tightStream
 	next    int // stream for the next zlib rectangle
 	resets  uint8
@@ -173,12 +173,15 @@ type tightEncoder struct {
 }
 
 func newTightEncoder(png bool) *tightEncoder {
-	return &tightEncoder{png: png, jpegEnc: StdJPEG{}}
+	return &tightEncoder{png: png}
 }
 
 func (e *tightEncoder) params(u *updateWriter) *tightParams {
 	pf := u.conv.pf
-	p := &tightParams{conv: u.conv, png: e.png, zlibLevel: tightDefaultZlibLevel}
+	p := &tightParams{conv: u.conv, png: e.png, zlibLevel: tightDefaultZlibLevel, jpegEnc: u.jpeg}
+	if p.jpegEnc == nil {
+		p.jpegEnc = StdJPEG{}
+	}
 	p.tpixel3 = pf.TrueColour && pf.BPP == 32 && pf.Depth == 24 &&
 		pf.RedMax == 255 && pf.GreenMax == 255 && pf.BlueMax == 255
 	p.tpBytes = u.conv.bpp
@@ -678,7 +681,7 @@ func (e *tightEncoder) analyse(j *tightJob, img *Image, p *tightParams, s *tight
 		return
 	case p.jpeg && area >= tightJPEGMinArea:
 		j.kind = tightKindJPEG
-		j.data, j.err = e.jpegEnc.AppendJPEG(j.data[:0], img, r, p.quality, p.sub)
+		j.data, j.err = p.jpegEnc.AppendJPEG(j.data[:0], img, r, p.quality, p.sub)
 		if j.err == nil && len(j.data) > tightMaxLength {
 			// Cannot happen at tightMaxArea pixels; kept as a guard.
 			j.kind, j.err = tightKindCopy, nil

@@ -29,6 +29,8 @@ type updateWriter struct {
 	start int // offset of the FramebufferUpdate header in buf
 	n     int // rectangles so far
 	conv  *converter
+	// jpeg encodes photo-like areas; nil means image/jpeg.
+	jpeg JPEGEncoder
 	// Client's TightVNC-style levels, -1 when it sent none.
 	quality, compress int
 }

@@ -36,7 +36,7 @@ func encodeBands(u *updateWriter, r image.Rectangle, align int, enc func(bw *upd
 	errs := make([]error, len(bands))
 	var wg sync.WaitGroup
 	for i, b := range bands {
-		writers[i] = updateWriter{conv: u.conv, quality: u.quality, compress: u.compress}
+		writers[i] = updateWriter{conv: u.conv, jpeg: u.jpeg, quality: u.quality, compress: u.compress}
 		wg.Go(func() { errs[i] = enc(&writers[i], b) })
 	}
 	wg.Wait()

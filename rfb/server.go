@@ -48,6 +48,10 @@ type Options struct {
 	// every request as prohibited.
 	OnDesktopSize func(w, h int, screens []Screen) DesktopSizeStatus
 
+	// JPEG encodes the photo-like areas of Tight updates for clients that
+	// allow lossy compression. Nil uses the standard library's image/jpeg.
+	JPEG JPEGEncoder
+
 	Limits Limits
 	Logger *slog.Logger
 }
