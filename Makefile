@@ -57,4 +57,4 @@ fuzz:
 	bash .ci/fuzz.sh $(FUZZTIME)
 
 run:
-	@echo "make run arrives with the broker (issue 4); nothing to run yet"
+	go run ./cmd/lifebuoy-broker

@@ -36,11 +36,19 @@ import (
 // last in the first update.
 func GVNCCapture(t testing.TB, ctx context.Context, port int, password string) (*image.RGBA, error) {
 	t.Helper()
+	return GVNCCaptureHost(t, ctx, "127.0.0.1", port, password)
+}
+
+// GVNCCaptureHost is GVNCCapture for a named host: gtk-vnc checks a
+// VeNCrypt X509 certificate against the name it connected to, and does not
+// match an address against the certificate's IP entries.
+func GVNCCaptureHost(t testing.TB, ctx context.Context, host string, port int, password string) (*image.RGBA, error) {
+	t.Helper()
 	LookPath(t, "gvnccapture")
 	file := filepath.Join(t.TempDir(), "gvnccapture.png")
-	target := fmt.Sprintf("127.0.0.1:%d", port-5900)
+	target := fmt.Sprintf("%s:%d", host, port-5900)
 	what := fmt.Sprintf("gvnccapture %s (port %d)", target, port)
-	cmd := exec.CommandContext(ctx, "gvnccapture", target, file)
+	cmd := exec.CommandContext(ctx, "gvnccapture", append(gvncDebug(), target, file)...)
 	var out lockedBuffer
 	cmd.Stdout, cmd.Stderr = &out, &out
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
@@ -154,6 +162,14 @@ func ioctl(f *os.File, req uintptr, arg unsafe.Pointer) error {
 	}
 	if errno != 0 {
 		return errno
+	}
+	return nil
+}
+
+// gvncDebug turns on gtk-vnc's debug output when RFBTEST_GVNC_DEBUG is set.
+func gvncDebug() []string {
+	if os.Getenv("RFBTEST_GVNC_DEBUG") != "" {
+		return []string{"--debug"}
 	}
 	return nil
 }

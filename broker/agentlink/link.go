@@ -1,0 +1,337 @@
+package agentlink
+
+import (
+	"context"
+	"crypto/sha256"
+	"crypto/subtle"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"strings"
+	"sync"
+	"time"
+
+	"lifebuoy/rfb"
+)
+
+// Config configures an agent's link to the broker.
+type Config struct {
+	// Broker is the broker's agent address, host:port.
+	Broker string
+	// Fingerprint is the hex SHA-256 of the broker certificate's DER, as
+	// the broker prints it. The link trusts that certificate and no other;
+	// there is no CA.
+	Fingerprint string
+	// Code presents a code that a supporter got (supporter first). Empty
+	// asks the broker for a new code (customer first).
+	Code string
+	// Name names this agent for the broker's log.
+	Name string
+
+	// Proxy is an HTTP proxy URL to CONNECT through ("http://host:port",
+	// user info for Basic authentication). Empty takes HTTPS_PROXY from
+	// the environment, as net/http does (NO_PROXY honoured); "direct"
+	// dials directly.
+	Proxy string
+	// Dial replaces the TCP dial (and the proxy), for tests and embedding.
+	Dial func(ctx context.Context, network, addr string) (net.Conn, error)
+
+	// KeepAlive is how long the link may be quiet before it sends a Ping
+	// (default 20 s); Timeout is how long it waits to hear anything before
+	// it gives up (default 60 s).
+	KeepAlive, Timeout time.Duration
+
+	Logger *slog.Logger
+}
+
+// Errors a caller branches on.
+var (
+	// ErrFingerprint: the broker's certificate is not the pinned one.
+	ErrFingerprint = errors.New("agentlink: broker certificate does not match the pinned fingerprint")
+	// ErrClosed: the link is closed (by Close, the broker, or a dead peer).
+	ErrClosed = errors.New("agentlink: link closed")
+)
+
+// RefusedError is the broker's Error message: the user should see Reason.
+type RefusedError struct{ Reason string }
+
+func (e *RefusedError) Error() string { return "agentlink: broker refused: " + e.Reason }
+
+// Link is an agent's control connection to the broker.
+type Link struct {
+	cfg       Config
+	log       *slog.Logger
+	conn      *tls.Conn
+	code      string
+	expiresAt time.Time
+
+	out *Sender // after the Welcome
+
+	incoming  chan *Incoming
+	done      chan struct{}
+	closeOnce sync.Once
+	errMu     sync.Mutex
+	err       error
+}
+
+// Dial connects to the broker, says Hello and waits for the Welcome.
+func Dial(ctx context.Context, cfg Config) (*Link, error) {
+	if cfg.KeepAlive <= 0 {
+		cfg.KeepAlive = 20 * time.Second
+	}
+	if cfg.Timeout <= 0 {
+		cfg.Timeout = 60 * time.Second
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	conn, err := dialTLS(ctx, &cfg)
+	if err != nil {
+		return nil, err
+	}
+	l := &Link{cfg: cfg, log: cfg.Logger, conn: conn,
+		incoming: make(chan *Incoming, 4), done: make(chan struct{})}
+	hello := &Hello{Version: ProtocolVersion, Name: cfg.Name}
+	if cfg.Code != "" {
+		hello.JoinCode = strings.ReplaceAll(cfg.Code, " ", "")
+	} else {
+		hello.WantCode = true
+	}
+	stop := context.AfterFunc(ctx, func() { conn.SetDeadline(time.Unix(1, 0)) })
+	conn.SetDeadline(time.Now().Add(cfg.Timeout))
+	err = WriteMessage(conn, hello)
+	var m Message
+	if err == nil {
+		m, err = ReadMessage(conn)
+	}
+	if !stop() {
+		conn.Close()
+		return nil, context.Cause(ctx)
+	}
+	if err != nil {
+		conn.Close()
+		return nil, fmt.Errorf("agentlink: hello: %w", err)
+	}
+	switch m := m.(type) {
+	case *Welcome:
+		l.code, l.expiresAt = m.Code, m.ExpiresAt
+	case *Error:
+		conn.Close()
+		return nil, &RefusedError{m.Reason}
+	default:
+		conn.Close()
+		return nil, &ProtocolError{fmt.Sprintf("expected Welcome, got %v", m.Type())}
+	}
+	conn.SetDeadline(time.Time{})
+	l.out = NewSender(conn, cfg.KeepAlive, cfg.Timeout)
+	go l.readLoop()
+	go func() {
+		// A write error stops the Sender; that ends the link too.
+		<-l.out.Done()
+		l.fail(ErrClosed)
+	}()
+	return l, nil
+}
+
+// dialTLS dials the broker (through a proxy if one applies) and runs a
+// TLS 1.3 handshake that accepts exactly the pinned certificate.
+func dialTLS(ctx context.Context, cfg *Config) (*tls.Conn, error) {
+	want, err := hex.DecodeString(strings.ReplaceAll(cfg.Fingerprint, ":", ""))
+	if err != nil || len(want) != sha256.Size {
+		return nil, fmt.Errorf("agentlink: fingerprint %q is not a hex SHA-256", cfg.Fingerprint)
+	}
+	raw, err := dialRaw(ctx, cfg)
+	if err != nil {
+		return nil, err
+	}
+	host, _, _ := net.SplitHostPort(cfg.Broker)
+	tc := tls.Client(raw, &tls.Config{
+		MinVersion: tls.VersionTLS13,
+		ServerName: host,
+		// The certificate is self-signed and pinned: the usual chain
+		// check is replaced by the fingerprint comparison.
+		InsecureSkipVerify: true,
+		VerifyPeerCertificate: func(certs [][]byte, _ [][]*x509.Certificate) error {
+			if len(certs) == 0 {
+				return ErrFingerprint
+			}
+			got := sha256.Sum256(certs[0])
+			if subtle.ConstantTimeCompare(got[:], want) != 1 {
+				return ErrFingerprint
+			}
+			return nil
+		},
+	})
+	if err := tc.HandshakeContext(ctx); err != nil {
+		raw.Close()
+		if errors.Is(err, ErrFingerprint) {
+			return nil, ErrFingerprint
+		}
+		return nil, fmt.Errorf("agentlink: TLS handshake with %s: %w", cfg.Broker, err)
+	}
+	return tc, nil
+}
+
+func dialRaw(ctx context.Context, cfg *Config) (net.Conn, error) {
+	if cfg.Dial != nil {
+		return cfg.Dial(ctx, "tcp", cfg.Broker)
+	}
+	proxy, err := proxyFor(cfg.Proxy, cfg.Broker)
+	if err != nil {
+		return nil, err
+	}
+	if proxy != nil {
+		return dialConnect(ctx, proxy, cfg.Broker)
+	}
+	var d net.Dialer
+	return d.DialContext(ctx, "tcp", cfg.Broker)
+}
+
+// Code is the session code: the broker's new one, or the one presented.
+func (l *Link) Code() string { return l.code }
+
+// ExpiresAt is when the code expires if no viewer pairs with it.
+func (l *Link) ExpiresAt() time.Time { return l.expiresAt }
+
+// Done is closed when the link is closed.
+func (l *Link) Done() <-chan struct{} { return l.done }
+
+// Err tells why the link closed.
+func (l *Link) Err() error {
+	l.errMu.Lock()
+	defer l.errMu.Unlock()
+	return l.err
+}
+
+// Close closes the link and ends any session on it.
+func (l *Link) Close() error {
+	l.fail(ErrClosed)
+	return nil
+}
+
+func (l *Link) fail(err error) {
+	l.closeOnce.Do(func() {
+		l.errMu.Lock()
+		l.err = err
+		l.errMu.Unlock()
+		close(l.done)
+		l.conn.Close()
+		if l.out != nil {
+			l.out.Close()
+		}
+	})
+}
+
+func (l *Link) send(m Message) error { return l.out.Send(m) }
+
+// readLoop owns the reading side of the control connection.
+func (l *Link) readLoop() {
+	for {
+		l.conn.SetReadDeadline(time.Now().Add(l.cfg.Timeout))
+		m, err := ReadMessage(l.conn)
+		if err != nil {
+			l.fail(fmt.Errorf("%w: %w", ErrClosed, err))
+			return
+		}
+		switch m := m.(type) {
+		case *Ping:
+			l.out.TrySend(&Pong{})
+		case *Pong:
+		case *OpenData:
+			in, err := l.newIncoming(m)
+			if err != nil {
+				l.out.TrySend(&Decline{SessionID: m.SessionID, Reason: err.Error()})
+				continue
+			}
+			select {
+			case l.incoming <- in:
+			default:
+				l.out.TrySend(&Decline{SessionID: m.SessionID, Reason: "the agent is busy"})
+			}
+		case *End:
+			l.log.Info("agentlink: session ended by the broker", "session", m.SessionID, "reason", m.Reason)
+			l.fail(fmt.Errorf("%w: session ended: %s", ErrClosed, m.Reason))
+			return
+		case *Error:
+			l.fail(&RefusedError{m.Reason})
+			return
+		default:
+			l.fail(&ProtocolError{fmt.Sprintf("unexpected %v on the control connection", m.Type())})
+			return
+		}
+	}
+}
+
+func (l *Link) newIncoming(m *OpenData) (*Incoming, error) {
+	in := &Incoming{link: l, SessionID: m.SessionID, token: m.Token, Mode: m.Mode, Viewer: m.Viewer}
+	switch m.Mode {
+	case ModeRaw:
+	case ModeAuthenticated:
+		switch v := rfb.Version(m.Version); v {
+		case rfb.Version33, rfb.Version37, rfb.Version38:
+			in.Version = v
+		default:
+			return nil, fmt.Errorf("unsupported RFB version %d", m.Version)
+		}
+	default:
+		return nil, fmt.Errorf("unsupported mode %q", m.Mode)
+	}
+	return in, nil
+}
+
+// Accept waits for a viewer to pair with the code.
+func (l *Link) Accept(ctx context.Context) (*Incoming, error) {
+	select {
+	case in := <-l.incoming:
+		return in, nil
+	case <-l.done:
+		return nil, l.Err()
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+}
+
+// Incoming is a viewer that paired with the code. Ask the customer, then
+// Open or Decline.
+type Incoming struct {
+	link      *Link
+	SessionID string
+	token     string
+	// Mode says how to serve the connection Open returns: in
+	// ModeAuthenticated with rfb.Server.ServeAuthenticated and Version, in
+	// ModeRaw with rfb.Server.ServeConn.
+	Mode    Mode
+	Version rfb.Version
+	// Viewer names the viewer (its address) for the consent prompt.
+	Viewer string
+}
+
+// Open dials the session's data connection. The broker splices it with
+// the viewer's connection; closing it ends the session.
+func (in *Incoming) Open(ctx context.Context) (net.Conn, error) {
+	c, err := dialTLS(ctx, &in.link.cfg)
+	if err != nil {
+		return nil, err
+	}
+	c.SetWriteDeadline(time.Now().Add(in.link.cfg.Timeout))
+	if err := WriteMessage(c, &DataHello{SessionID: in.SessionID, Token: in.token}); err != nil {
+		c.Close()
+		return nil, fmt.Errorf("agentlink: data hello: %w", err)
+	}
+	c.SetWriteDeadline(time.Time{})
+	return c, nil
+}
+
+// Decline refuses the session; the broker tells the viewer reason.
+func (in *Incoming) Decline(reason string) error {
+	return in.link.send(&Decline{SessionID: in.SessionID, Reason: reason})
+}
+
+// End ends the session from the agent's side.
+func (in *Incoming) End(reason string) error {
+	return in.link.send(&End{SessionID: in.SessionID, Reason: reason})
+}

@@ -1,0 +1,265 @@
+package agentlink
+
+import (
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"time"
+)
+
+// The agent channel on the broker's agent port (5510), inside TLS 1.3.
+//
+// Every message is one frame:
+//
+//	U8  type
+//	U32 length of the payload (at most MaxPayload; checked before reading)
+//	    payload: a JSON object, the message's fields
+//
+// The control connection, one per agent:
+//
+//	A: Hello{version, want_code | join_code, name}
+//	B: Welcome{code, expires_at}  or  Error{reason} and close
+//	either side, when it has sent nothing for KeepAlive: Ping; the other
+//	answers Pong. A side that hears nothing for Timeout closes.
+//	B: OpenData{session_id, token, mode, version, viewer}  (a viewer paired)
+//	A: Decline{session_id, reason}  (the customer refused), or dials a new
+//	   data connection (below)
+//	either side: End{session_id, reason}; the broker then closes the link:
+//	the code was spent, and a link carries one session.
+//
+// A data connection, one per session, is a new TLS connection:
+//
+//	A: DataHello{session_id, token}
+//	then raw bytes: the broker splices the connection with the viewer's.
+//	Nothing else is framed on it.
+
+// Type is a frame's message type.
+type Type uint8
+
+// Message types.
+const (
+	TypeHello     Type = 1
+	TypeWelcome   Type = 2
+	TypeError     Type = 3
+	TypePing      Type = 4
+	TypePong      Type = 5
+	TypeOpenData  Type = 6
+	TypeDataHello Type = 7
+	TypeDecline   Type = 8
+	TypeEnd       Type = 9
+)
+
+func (t Type) String() string {
+	switch t {
+	case TypeHello:
+		return "Hello"
+	case TypeWelcome:
+		return "Welcome"
+	case TypeError:
+		return "Error"
+	case TypePing:
+		return "Ping"
+	case TypePong:
+		return "Pong"
+	case TypeOpenData:
+		return "OpenData"
+	case TypeDataHello:
+		return "DataHello"
+	case TypeDecline:
+		return "Decline"
+	case TypeEnd:
+		return "End"
+	}
+	return fmt.Sprintf("Type(%d)", uint8(t))
+}
+
+// ProtocolVersion is the agent channel's version, sent in Hello.
+const ProtocolVersion = 1
+
+// MaxPayload bounds a frame's payload; a longer frame is a protocol error.
+const MaxPayload = 64 << 10
+
+const headerLen = 5
+
+// Message is one of the agent channel's messages: *Hello, *Welcome,
+// *Error, *Ping, *Pong, *OpenData, *DataHello, *Decline or *End.
+type Message interface {
+	Type() Type
+}
+
+// Hello opens a control connection. Exactly one of WantCode and JoinCode
+// is set: WantCode asks for a new code (customer first), JoinCode presents
+// a code a supporter got (supporter first).
+type Hello struct {
+	Version  int    `json:"version"`
+	WantCode bool   `json:"want_code,omitempty"`
+	JoinCode string `json:"join_code,omitempty"`
+	Name     string `json:"name,omitempty"`
+}
+
+// Welcome accepts a control connection.
+type Welcome struct {
+	Code      string    `json:"code"`
+	ExpiresAt time.Time `json:"expires_at"`
+}
+
+// Error refuses a control connection or tells why the broker closes it.
+type Error struct {
+	Reason string `json:"reason"`
+}
+
+// Ping asks for a Pong; it keeps an idle link alive through middleboxes.
+type Ping struct{}
+
+// Pong answers Ping.
+type Pong struct{}
+
+// Mode says what a data connection carries.
+type Mode string
+
+// Modes of a session.
+const (
+	// ModeAuthenticated: the broker did the viewer's ProtocolVersion and
+	// security steps; the next bytes from the viewer are its ClientInit.
+	ModeAuthenticated Mode = "rfb-authenticated"
+	// ModeRaw: the whole RFB protocol runs end to end, from the agent's
+	// greeting on (the UltraVNC repeater front).
+	ModeRaw Mode = "rfb-raw"
+)
+
+// OpenData tells the agent that a viewer paired with its code.
+type OpenData struct {
+	SessionID string `json:"session_id"`
+	Token     string `json:"token"`
+	Mode      Mode   `json:"mode"`
+	// Version is the RFB version negotiated with the viewer (33, 37 or
+	// 38) in ModeAuthenticated.
+	Version int `json:"version,omitempty"`
+	// Viewer names the viewer for the consent prompt.
+	Viewer string `json:"viewer"`
+}
+
+// DataHello is the first and only frame on a data connection.
+type DataHello struct {
+	SessionID string `json:"session_id"`
+	Token     string `json:"token"`
+}
+
+// Decline refuses a session: the customer did not consent.
+type Decline struct {
+	SessionID string `json:"session_id"`
+	Reason    string `json:"reason,omitempty"`
+}
+
+// End ends a session.
+type End struct {
+	SessionID string `json:"session_id,omitempty"`
+	Reason    string `json:"reason,omitempty"`
+}
+
+func (*Hello) Type() Type     { return TypeHello }
+func (*Welcome) Type() Type   { return TypeWelcome }
+func (*Error) Type() Type     { return TypeError }
+func (*Ping) Type() Type      { return TypePing }
+func (*Pong) Type() Type      { return TypePong }
+func (*OpenData) Type() Type  { return TypeOpenData }
+func (*DataHello) Type() Type { return TypeDataHello }
+func (*Decline) Type() Type   { return TypeDecline }
+func (*End) Type() Type       { return TypeEnd }
+
+// ErrFrameTooLarge is returned for a frame longer than MaxPayload.
+var ErrFrameTooLarge = errors.New("agentlink: frame too large")
+
+// ProtocolError is a malformed frame: the connection must be closed.
+type ProtocolError struct{ Msg string }
+
+func (e *ProtocolError) Error() string { return "agentlink: protocol error: " + e.Msg }
+
+// parsers maps a type to a fresh message to decode into, the dispatch
+// table of ReadMessage.
+var parsers = [...]func() Message{
+	TypeHello:     func() Message { return new(Hello) },
+	TypeWelcome:   func() Message { return new(Welcome) },
+	TypeError:     func() Message { return new(Error) },
+	TypePing:      func() Message { return new(Ping) },
+	TypePong:      func() Message { return new(Pong) },
+	TypeOpenData:  func() Message { return new(OpenData) },
+	TypeDataHello: func() Message { return new(DataHello) },
+	TypeDecline:   func() Message { return new(Decline) },
+	TypeEnd:       func() Message { return new(End) },
+}
+
+// AppendFrame appends m's frame to b.
+func AppendFrame(b []byte, m Message) ([]byte, error) {
+	p, err := json.Marshal(m)
+	if err != nil {
+		return b, err
+	}
+	if len(p) > MaxPayload {
+		return b, ErrFrameTooLarge
+	}
+	b = append(b, byte(m.Type()))
+	b = binary.BigEndian.AppendUint32(b, uint32(len(p)))
+	return append(b, p...), nil
+}
+
+// WriteMessage writes m as one frame, in one Write.
+func WriteMessage(w io.Writer, m Message) error {
+	b, err := AppendFrame(nil, m)
+	if err != nil {
+		return err
+	}
+	_, err = w.Write(b)
+	return err
+}
+
+// ReadMessage reads one frame. It reads nothing beyond the frame, so the
+// caller may hand r on as a raw stream after a DataHello.
+func ReadMessage(r io.Reader) (Message, error) {
+	var h [headerLen]byte
+	if _, err := io.ReadFull(r, h[:]); err != nil {
+		return nil, err
+	}
+	n := binary.BigEndian.Uint32(h[1:])
+	if n > MaxPayload {
+		return nil, ErrFrameTooLarge
+	}
+	t := Type(h[0])
+	if int(t) >= len(parsers) || parsers[t] == nil {
+		return nil, &ProtocolError{fmt.Sprintf("unknown message type %d", h[0])}
+	}
+	p := make([]byte, n)
+	if _, err := io.ReadFull(r, p); err != nil {
+		if err == io.EOF {
+			err = io.ErrUnexpectedEOF
+		}
+		return nil, err
+	}
+	return DecodeMessage(t, p)
+}
+
+// DecodeMessage decodes one frame's payload.
+func DecodeMessage(t Type, p []byte) (Message, error) {
+	if int(t) >= len(parsers) || parsers[t] == nil {
+		return nil, &ProtocolError{fmt.Sprintf("unknown message type %d", uint8(t))}
+	}
+	m := parsers[t]()
+	if err := json.Unmarshal(p, m); err != nil {
+		return nil, &ProtocolError{fmt.Sprintf("%v payload: %v", t, err)}
+	}
+	return m, nil
+}
+
+var (
+	_ Message = (*Hello)(nil)
+	_ Message = (*Welcome)(nil)
+	_ Message = (*Error)(nil)
+	_ Message = (*Ping)(nil)
+	_ Message = (*Pong)(nil)
+	_ Message = (*OpenData)(nil)
+	_ Message = (*DataHello)(nil)
+	_ Message = (*Decline)(nil)
+	_ Message = (*End)(nil)
+)

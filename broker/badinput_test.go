@@ -1,0 +1,278 @@
+package broker_test
+
+import (
+	"bufio"
+	"context"
+	"crypto/tls"
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"lifebuoy/broker"
+	"lifebuoy/broker/agentlink"
+	"lifebuoy/rfb"
+	"lifebuoy/rfb/rfbtest"
+)
+
+// expectClose reads from c until the broker closes it, within limit.
+func expectClose(t *testing.T, c net.Conn, limit time.Duration) {
+	t.Helper()
+	c.SetReadDeadline(time.Now().Add(limit))
+	_, err := io.Copy(io.Discard, c)
+	// A reset is a close too: the broker closed with our bytes unread.
+	if err != nil && !errors.Is(err, syscall.ECONNRESET) {
+		t.Fatalf("connection not closed by the broker within %v: %v", limit, err)
+	}
+}
+
+func TestGarbage(t *testing.T) {
+	cfg := testConfig(t)
+	tb := startBroker(t, cfg)
+	garbage := []byte("GET / HTTP/1.1\r\nHost: x\r\n\r\n" + strings.Repeat("\xff\x00junk", 100))
+	for name, addr := range map[string]string{"agent": tb.agentAddr, "viewer": tb.viewerAddr, "repeater": tb.repeaterAddr} {
+		t.Run(name, func(t *testing.T) {
+			c, err := net.Dial("tcp", addr)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer c.Close()
+			c.Write(garbage)
+			expectClose(t, c, 3*time.Second)
+		})
+	}
+	t.Run("admin", func(t *testing.T) {
+		c, err := net.Dial("tcp", tb.admin)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		c.Write([]byte("\x16\x03\x01garbage\r\n\r\n"))
+		expectClose(t, c, 3*time.Second)
+	})
+	// The broker still pairs after all that.
+	img := rfbtest.Pattern(16, 16, 10)
+	a := startAgent(t, tb, "", img, "")
+	c, err := dialViewer(t, tb, rfb.ClientConfig{Password: a.link.Code(), Security: []rfb.SecurityType{rfb.SecVNCAuth}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	syncTo(t, c, img)
+}
+
+// TestHalfHandshake holds handshakes open (slowloris); each is closed
+// after the handshake timeout, and the per-address cap refuses more.
+func TestHalfHandshake(t *testing.T) {
+	cfg := testConfig(t)
+	cfg.HandshakeTimeout = broker.Duration(300 * time.Millisecond)
+	cfg.MaxHandshakesAddr = 2
+	tb := startBroker(t, cfg)
+	for name, addr := range map[string]string{"agent": tb.agentAddr, "viewer": tb.viewerAddr, "repeater": tb.repeaterAddr} {
+		t.Run(name, func(t *testing.T) {
+			c, err := net.Dial("tcp", addr)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer c.Close()
+			if name == "viewer" {
+				c.Write([]byte("RFB 003.008\n")) // and then nothing
+			} else {
+				c.Write([]byte("ID:1")) // a part
+			}
+			start := time.Now()
+			expectClose(t, c, 3*time.Second)
+			if d := time.Since(start); d < 250*time.Millisecond {
+				t.Fatalf("closed after %v, before the handshake timeout", d)
+			}
+		})
+	}
+	t.Run("cap", func(t *testing.T) {
+		var held []net.Conn
+		for range 2 {
+			c, _ := net.Dial("tcp", tb.viewerAddr)
+			io.ReadFull(c, make([]byte, 12))
+			held = append(held, c)
+		}
+		c, _ := net.Dial("tcp", tb.viewerAddr)
+		defer c.Close()
+		start := time.Now()
+		expectClose(t, c, 3*time.Second)
+		if d := time.Since(start); d > 200*time.Millisecond {
+			t.Fatalf("third handshake closed after %v, want at once", d)
+		}
+		for _, h := range held {
+			h.Close()
+		}
+		if tb.Metrics().RefusedConns.Load() == 0 {
+			t.Fatal("refused connection not counted")
+		}
+	})
+}
+
+func TestOversizedFrame(t *testing.T) {
+	tb := startBroker(t, testConfig(t))
+	c, err := tls.Dial("tcp", tb.agentAddr, &tls.Config{InsecureSkipVerify: true, MinVersion: tls.VersionTLS13})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	hdr := []byte{byte(agentlink.TypeHello)}
+	hdr = binary.BigEndian.AppendUint32(hdr, 1<<30)
+	c.Write(hdr)
+	expectClose(t, c, 3*time.Second)
+
+	// TLS 1.2 is refused on the agent port.
+	_, err = tls.Dial("tcp", tb.agentAddr, &tls.Config{InsecureSkipVerify: true, MaxVersion: tls.VersionTLS12})
+	if err == nil {
+		t.Fatal("TLS 1.2 accepted on the agent port")
+	}
+}
+
+func TestBadDataHello(t *testing.T) {
+	tb := startBroker(t, testConfig(t))
+	c, err := tls.Dial("tcp", tb.agentAddr, &tls.Config{InsecureSkipVerify: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	agentlink.WriteMessage(c, &agentlink.DataHello{SessionID: "nope", Token: "nope"})
+	expectClose(t, c, 3*time.Second)
+}
+
+func TestAdminAndMetrics(t *testing.T) {
+	tb := startBroker(t, testConfig(t))
+	resp, err := http.Post("http://"+tb.admin+"/admin/codes", "", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var cr broker.CodeResponse
+	json.NewDecoder(resp.Body).Decode(&cr)
+	resp.Body.Close()
+	if resp.StatusCode != 200 || !broker.ValidCode(cr.Code, 6) || cr.Grouped != broker.GroupCode(cr.Code) {
+		t.Fatalf("POST /admin/codes: %s %+v", resp.Status, cr)
+	}
+	if st, ok := tb.Codes().Lookup(cr.Code); !ok || st != broker.StateIssued {
+		t.Fatalf("issued code state %v %v", st, ok)
+	}
+	resp, err = http.Get("http://" + tb.admin + "/admin/codes")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusMethodNotAllowed {
+		t.Fatalf("GET /admin/codes: %s", resp.Status)
+	}
+	resp, err = http.Get("http://" + tb.admin + "/healthz")
+	if err != nil || resp.StatusCode != 200 {
+		t.Fatalf("/healthz: %v %v", resp, err)
+	}
+	resp.Body.Close()
+	resp, err = http.Get("http://" + tb.admin + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	for _, want := range []string{`lifebuoy_codes{state="issued"} 1`, "lifebuoy_sessions 0", "lifebuoy_failed_guesses_total 0",
+		`lifebuoy_relayed_bytes_total{direction="to_viewer"} 0`, "lifebuoy_refused_connections_total 0"} {
+		if !strings.Contains(string(body), want+"\n") {
+			t.Errorf("/metrics lacks %q:\n%s", want, body)
+		}
+	}
+}
+
+func TestAuditLog(t *testing.T) {
+	tb := startBroker(t, testConfig(t))
+	img := rfbtest.Pattern(16, 16, 11)
+	a := startAgent(t, tb, "", img, "")
+	if _, err := dialViewer(t, tb, rfb.ClientConfig{Password: "999999x", Security: []rfb.SecurityType{rfb.SecVNCAuth}}); err == nil {
+		t.Fatal("wrong code accepted")
+	}
+	c, err := dialViewer(t, tb, rfb.ClientConfig{Password: a.link.Code(), Security: []rfb.SecurityType{rfb.SecVNCAuth}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	syncTo(t, c, img)
+	c.Close()
+	<-a.link.Done()
+	tb.stop()
+	f, err := os.Open(filepath.Join(tb.dir, broker.AuditFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if fi, _ := f.Stat(); fi.Mode().Perm() != 0o600 {
+		t.Errorf("audit log mode %v", fi.Mode())
+	}
+	seen := map[string]bool{}
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		var rec struct{ Msg string }
+		if err := json.Unmarshal(sc.Bytes(), &rec); err != nil {
+			t.Fatalf("audit line %q: %v", sc.Text(), err)
+		}
+		seen[rec.Msg] = true
+	}
+	for _, want := range []string{"agent registered", "wrong code", "paired", "session start", "session end"} {
+		if !seen[want] {
+			t.Errorf("audit log lacks %q (has %v)", want, seen)
+		}
+	}
+	for _, name := range []string{"broker-key.pem", "broker-cert.pem"} {
+		if fi, err := os.Stat(filepath.Join(tb.dir, name)); err != nil || fi.Mode().Perm() != 0o600 {
+			t.Errorf("%s: %v %v", name, fi.Mode(), err)
+		}
+	}
+}
+
+// TestProxyConnect dials the broker through an HTTP CONNECT proxy.
+func TestProxyConnect(t *testing.T) {
+	tb := startBroker(t, testConfig(t))
+	pl := rfbtest.Listen(t)
+	var gotAuth string
+	go func() {
+		for {
+			c, err := pl.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				defer c.Close()
+				br := bufio.NewReader(c)
+				req, err := http.ReadRequest(br)
+				if err != nil || req.Method != http.MethodConnect {
+					return
+				}
+				gotAuth = req.Header.Get("Proxy-Authorization")
+				up, err := net.Dial("tcp", req.Host)
+				if err != nil {
+					io.WriteString(c, "HTTP/1.1 502 Bad Gateway\r\n\r\n")
+					return
+				}
+				defer up.Close()
+				io.WriteString(c, "HTTP/1.1 200 Connection established\r\n\r\n")
+				go io.Copy(up, br)
+				io.Copy(c, up)
+			}()
+		}
+	}()
+	cfg := tb.linkConfig("")
+	cfg.Proxy = "http://user:pw@" + pl.Addr().String()
+	link, err := agentlink.Dial(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer link.Close()
+	if !broker.ValidCode(link.Code(), 6) || gotAuth != "Basic dXNlcjpwdw==" {
+		t.Fatalf("code %q, proxy auth %q", link.Code(), gotAuth)
+	}
+}

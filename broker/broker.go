@@ -1,0 +1,253 @@
+package broker
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/tls"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+)
+
+// AuditFile is the audit log's name in the data directory.
+const AuditFile = "audit.jsonl"
+
+// Broker pairs agents and viewers by session code and relays their bytes.
+type Broker struct {
+	cfg       Config
+	log       *slog.Logger
+	audit     *slog.Logger
+	auditFile *os.File
+	cert      tls.Certificate
+	created   bool
+	plainNets []netip.Prefix
+
+	codes    *Codes
+	throttle *Throttle
+	metrics  Metrics
+	total    *Bucket
+
+	agentTLS  *tls.Config
+	viewerTLS *tls.Config
+
+	mu      sync.Mutex
+	pending map[string]*pendingSession // by session ID
+
+	wg sync.WaitGroup // every connection's goroutine
+}
+
+// pendingSession waits for its agent's data connection.
+type pendingSession struct {
+	token string
+	data  chan net.Conn // buffered 1
+}
+
+// New makes a broker from cfg: it loads (or creates) the certificate in
+// the data directory and opens the audit log there. log is the
+// operational log (nil discards).
+func New(cfg Config, log *slog.Logger) (*Broker, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	cert, created, err := loadOrCreateCert(cfg.DataDir)
+	if err != nil {
+		return nil, err
+	}
+	af, err := os.OpenFile(filepath.Join(cfg.DataDir, AuditFile), os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("audit log: %w", err)
+	}
+	nets, _ := cfg.plainNets()
+	b := &Broker{
+		cfg: cfg, log: log, audit: slog.New(slog.NewJSONHandler(af, nil)), auditFile: af,
+		cert: cert, created: created, plainNets: nets,
+		codes:    NewCodes(cfg.CodeDigits, time.Duration(cfg.CodeTTL), nil),
+		throttle: NewThrottle(time.Duration(cfg.FailureDelay), time.Duration(cfg.MaxFailureDelay), cfg.MaxHandshakesAddr, nil),
+		total:    NewBucket(cfg.TotalBandwidth),
+		pending:  map[string]*pendingSession{},
+	}
+	b.throttle.GlobalRate = cfg.GlobalFailureRate
+	b.agentTLS = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS13}
+	b.viewerTLS = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
+	return b, nil
+}
+
+// Fingerprint is the hex SHA-256 of the broker's certificate, which
+// agents pin.
+func (b *Broker) Fingerprint() string { return Fingerprint(b.cert) }
+
+// Certificate is the broker's certificate, which VeNCrypt viewers trust.
+func (b *Broker) Certificate() tls.Certificate { return b.cert }
+
+// CreatedCertificate reports whether New made the certificate (first start).
+func (b *Broker) CreatedCertificate() bool { return b.created }
+
+// Codes is the broker's live codes.
+func (b *Broker) Codes() *Codes { return b.codes }
+
+// Metrics is the broker's counters.
+func (b *Broker) Metrics() *Metrics { return &b.metrics }
+
+// Close closes the audit log. Call it after Serve or Run returned.
+func (b *Broker) Close() error { return b.auditFile.Close() }
+
+// Listeners are the broker's listeners; a nil one is not served.
+type Listeners struct {
+	Agent, Viewer, Repeater, Admin net.Listener
+}
+
+// Listen opens the configured addresses.
+func (b *Broker) Listen() (Listeners, error) {
+	var ls Listeners
+	var err error
+	open := func(addr string) net.Listener {
+		if err != nil || addr == "" {
+			return nil
+		}
+		var l net.Listener
+		l, err = net.Listen("tcp", addr)
+		return l
+	}
+	ls.Agent = open(b.cfg.AgentAddr)
+	ls.Viewer = open(b.cfg.ViewerAddr)
+	ls.Repeater = open(b.cfg.RepeaterAddr)
+	ls.Admin = open(b.cfg.AdminAddr)
+	if err != nil {
+		ls.close()
+	}
+	return ls, err
+}
+
+func (ls Listeners) close() {
+	for _, l := range []net.Listener{ls.Agent, ls.Viewer, ls.Repeater, ls.Admin} {
+		if l != nil {
+			l.Close()
+		}
+	}
+}
+
+// Run listens on the configured addresses and serves until ctx is done.
+func (b *Broker) Run(ctx context.Context) error {
+	ls, err := b.Listen()
+	if err != nil {
+		return err
+	}
+	return b.Serve(ctx, ls)
+}
+
+// Serve serves the listeners until ctx is done, then closes them and
+// every connection, waits for all goroutines and returns nil.
+func (b *Broker) Serve(ctx context.Context, ls Listeners) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	defer b.wg.Wait()
+	defer ls.close()
+	errc := make(chan error, 4)
+	var wg sync.WaitGroup
+	accept := func(l net.Listener, name string, serve func(context.Context, net.Conn)) {
+		if l == nil {
+			return
+		}
+		b.log.Info("broker: listening", "port", name, "addr", l.Addr().String())
+		wg.Go(func() { errc <- b.acceptLoop(ctx, l, serve) })
+	}
+	accept(ls.Agent, "agent", b.ServeAgent)
+	accept(ls.Viewer, "viewer", b.ServeViewer)
+	accept(ls.Repeater, "repeater", b.ServeRepeater)
+	if ls.Admin != nil {
+		srv := &http.Server{Handler: b.Handler(), ReadHeaderTimeout: 10 * time.Second,
+			BaseContext: func(net.Listener) context.Context { return ctx }}
+		b.log.Info("broker: listening", "port", "admin", "addr", ls.Admin.Addr().String())
+		wg.Go(func() {
+			err := srv.Serve(ls.Admin)
+			if errors.Is(err, http.ErrServerClosed) {
+				err = nil
+			}
+			errc <- err
+		})
+		context.AfterFunc(ctx, func() {
+			sctx, c := context.WithTimeout(context.Background(), 2*time.Second)
+			defer c()
+			srv.Shutdown(sctx)
+		})
+	}
+	var first error
+	select {
+	case <-ctx.Done():
+	case first = <-errc:
+	}
+	cancel()
+	ls.close()
+	wg.Wait()
+	return first
+}
+
+func (b *Broker) acceptLoop(ctx context.Context, l net.Listener, serve func(context.Context, net.Conn)) error {
+	context.AfterFunc(ctx, func() { l.Close() })
+	var delay time.Duration
+	for {
+		c, err := l.Accept()
+		if err != nil {
+			if ctx.Err() != nil {
+				return nil
+			}
+			var ne net.Error
+			if errors.As(err, &ne) && ne.Timeout() || isTooManyFiles(err) {
+				delay = min(max(2*delay, 5*time.Millisecond), time.Second)
+				time.Sleep(delay)
+				continue
+			}
+			return err
+		}
+		delay = 0
+		b.wg.Go(func() { serve(ctx, c) })
+	}
+}
+
+// remoteAddr is c's peer address (the zero Addr for a non-IP peer).
+func remoteAddr(c net.Conn) netip.Addr {
+	if ap, err := netip.ParseAddrPort(c.RemoteAddr().String()); err == nil {
+		return ap.Addr().Unmap()
+	}
+	return netip.Addr{}
+}
+
+// plainAllowed reports whether a may use VNC Authentication without TLS.
+func (b *Broker) plainAllowed(a netip.Addr) bool {
+	for _, p := range b.plainNets {
+		if p.Contains(a) {
+			return true
+		}
+	}
+	return false
+}
+
+func randomHex(n int) string {
+	p := make([]byte, n)
+	rand.Read(p)
+	return hex.EncodeToString(p)
+}
+
+// sleepCtx waits d or until ctx ends.
+func sleepCtx(ctx context.Context, d time.Duration) {
+	if d <= 0 {
+		return
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+	case <-ctx.Done():
+	}
+}

@@ -1,0 +1,280 @@
+package broker
+
+import (
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"math/big"
+	"strings"
+	"sync"
+	"time"
+
+	"lifebuoy/rfb"
+)
+
+// State is where a code's session is in its life.
+//
+//	issued ──agent presents it──▶ waiting ──viewer pairs──▶ paired ──data──▶ relaying ──▶ closed
+//	(supporter first)             (customer first starts here)
+//
+// A code that is never paired expires; one that paired is spent, and void
+// when its session ends.
+type State uint8
+
+// Session states.
+const (
+	StateIssued   State = iota // supporter first: issued, no agent yet
+	StateWaiting               // an agent holds it and waits for a viewer
+	StatePaired                // a viewer matched; the agent is opening its data connection
+	StateRelaying              // bytes flow
+	StateClosed                // ended; the code is void
+)
+
+func (s State) String() string {
+	switch s {
+	case StateIssued:
+		return "issued"
+	case StateWaiting:
+		return "waiting"
+	case StatePaired:
+		return "paired"
+	case StateRelaying:
+		return "relaying"
+	case StateClosed:
+		return "closed"
+	}
+	return fmt.Sprintf("State(%d)", uint8(s))
+}
+
+// Errors of Codes, which callers report to the user.
+var (
+	ErrNoCode      = errors.New("no such code, or it expired")
+	ErrCodeInUse   = errors.New("the code is already in use")
+	ErrCodeSpace   = errors.New("no free codes")
+	ErrBadCodeForm = errors.New("a code is made of digits")
+)
+
+// Codes holds the live session codes. It is safe for concurrent use.
+type Codes struct {
+	digits int
+	ttl    time.Duration
+	now    func() time.Time
+
+	mu   sync.Mutex
+	live map[string]*codeEntry
+}
+
+type codeEntry struct {
+	state   State
+	expires time.Time
+	agent   *agentConn
+}
+
+// NewCodes returns a set of codes with digits digits (no leading zero)
+// that expire after ttl unless paired. now is the clock (time.Now if nil).
+func NewCodes(digits int, ttl time.Duration, now func() time.Time) *Codes {
+	if now == nil {
+		now = time.Now
+	}
+	return &Codes{digits: digits, ttl: ttl, now: now, live: map[string]*codeEntry{}}
+}
+
+// Issue makes a new code, unique among the live ones. With a nil agent it
+// is a supporter-first code (issued, waiting for an agent to present it);
+// else the agent holds it and waits for a viewer.
+func (c *Codes) Issue(a *agentConn) (code string, expires time.Time, err error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.sweepLocked()
+	lo := new(big.Int).Exp(big.NewInt(10), big.NewInt(int64(c.digits-1)), nil)
+	span := new(big.Int).Sub(new(big.Int).Mul(lo, big.NewInt(10)), lo)
+	if int64(len(c.live))*2 > span.Int64() {
+		return "", time.Time{}, ErrCodeSpace
+	}
+	for {
+		n, err := rand.Int(rand.Reader, span)
+		if err != nil {
+			return "", time.Time{}, err
+		}
+		code = n.Add(n, lo).String()
+		if _, taken := c.live[code]; !taken {
+			break
+		}
+	}
+	e := &codeEntry{state: StateWaiting, expires: c.now().Add(c.ttl), agent: a}
+	if a == nil {
+		e.state = StateIssued
+	}
+	c.live[code] = e
+	return code, e.expires, nil
+}
+
+// Attach gives an issued code to the agent that presented it; the code
+// then waits for a viewer, with a fresh time to live.
+func (c *Codes) Attach(code string, a *agentConn) (expires time.Time, err error) {
+	code = NormalizeCode(code)
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	e := c.lookupLocked(code)
+	if e == nil {
+		return time.Time{}, ErrNoCode
+	}
+	if e.state != StateIssued {
+		return time.Time{}, ErrCodeInUse
+	}
+	e.state, e.agent, e.expires = StateWaiting, a, c.now().Add(c.ttl)
+	return e.expires, nil
+}
+
+// Lookup reports a live code's state.
+func (c *Codes) Lookup(code string) (State, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	e := c.lookupLocked(NormalizeCode(code))
+	if e == nil {
+		return StateClosed, false
+	}
+	return e.state, true
+}
+
+// Spend pairs a waiting code with a viewer: the code is used up, and its
+// agent returned.
+func (c *Codes) Spend(code string) (*agentConn, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	e := c.lookupLocked(NormalizeCode(code))
+	if e == nil || e.state != StateWaiting {
+		return nil, ErrNoCode
+	}
+	e.state = StatePaired
+	return e.agent, nil
+}
+
+// SpendVNCAuth finds the waiting code whose VNC Authentication response to
+// challenge is response, and spends it. Every waiting code is tried, so
+// the time taken does not tell which one matched.
+func (c *Codes) SpendVNCAuth(challenge, response []byte) (string, *agentConn, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	now := c.now()
+	var code string
+	var found *codeEntry
+	for k, e := range c.live {
+		if e.state != StateWaiting || !now.Before(e.expires) {
+			continue
+		}
+		if rfb.VNCAuthMatches(challenge, response, k) && found == nil {
+			code, found = k, e
+		}
+	}
+	if found == nil {
+		return "", nil, ErrNoCode
+	}
+	found.state = StatePaired
+	return code, found.agent, nil
+}
+
+// SetState moves a live code's session on (to relaying).
+func (c *Codes) SetState(code string, s State) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if e := c.live[code]; e != nil {
+		e.state = s
+	}
+}
+
+// End voids a code: its session ended, or its agent left.
+func (c *Codes) End(code string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	delete(c.live, code)
+}
+
+// Expire voids code if it is still unpaired and its time is up, and
+// reports whether it did.
+func (c *Codes) Expire(code string) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	e := c.live[code]
+	if e == nil || e.state > StateWaiting || c.now().Before(e.expires) {
+		return false
+	}
+	delete(c.live, code)
+	return true
+}
+
+// Len is the number of live codes (expired ones not counted).
+func (c *Codes) Len() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.sweepLocked()
+	return len(c.live)
+}
+
+// Counts is the number of live codes in each state.
+func (c *Codes) Counts() map[State]int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.sweepLocked()
+	m := map[State]int{}
+	for _, e := range c.live {
+		m[e.state]++
+	}
+	return m
+}
+
+func (c *Codes) lookupLocked(code string) *codeEntry {
+	e := c.live[code]
+	if e == nil {
+		return nil
+	}
+	if e.state <= StateWaiting && !c.now().Before(e.expires) {
+		delete(c.live, code)
+		return nil
+	}
+	return e
+}
+
+func (c *Codes) sweepLocked() {
+	now := c.now()
+	for k, e := range c.live {
+		if e.state <= StateWaiting && !now.Before(e.expires) {
+			delete(c.live, k)
+		}
+	}
+}
+
+// NormalizeCode strips the spaces and dashes people type into a code.
+func NormalizeCode(code string) string {
+	return strings.Map(func(r rune) rune {
+		if r == ' ' || r == '-' {
+			return -1
+		}
+		return r
+	}, code)
+}
+
+// ValidCode reports whether s looks like a code of the given length.
+func ValidCode(s string, digits int) bool {
+	if len(s) != digits || s[0] == '0' {
+		return false
+	}
+	for i := range len(s) {
+		if s[i] < '0' || s[i] > '9' {
+			return false
+		}
+	}
+	return true
+}
+
+// GroupCode shows a code in groups of three: "482 913".
+func GroupCode(code string) string {
+	var b strings.Builder
+	for i := range len(code) {
+		if i > 0 && (len(code)-i)%3 == 0 {
+			b.WriteByte(' ')
+		}
+		b.WriteByte(code[i])
+	}
+	return b.String()
+}

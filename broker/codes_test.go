@@ -1,0 +1,234 @@
+package broker
+
+import (
+	"errors"
+	"net/netip"
+	"strconv"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"lifebuoy/rfb"
+)
+
+func TestCodesRangeAndUniqueness(t *testing.T) {
+	c := NewCodes(6, time.Hour, nil)
+	seen := map[string]bool{}
+	for range 5000 {
+		code, _, err := c.Issue(&agentConn{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		n, err := strconv.Atoi(code)
+		if err != nil || n < 100000 || n > 999999 || len(code) != 6 {
+			t.Fatalf("code %q out of range", code)
+		}
+		if seen[code] {
+			t.Fatalf("code %s issued twice while live", code)
+		}
+		seen[code] = true
+	}
+	if c.Len() != 5000 {
+		t.Fatalf("Len = %d, want 5000", c.Len())
+	}
+}
+
+func TestCodesSpace(t *testing.T) {
+	c := NewCodes(4, time.Hour, nil) // 9000 codes; at most half are handed out
+	var err error
+	for i := 0; err == nil && i < 10000; i++ {
+		_, _, err = c.Issue(nil)
+	}
+	if !errors.Is(err, ErrCodeSpace) {
+		t.Fatalf("err = %v, want ErrCodeSpace", err)
+	}
+}
+
+func TestCodesExpiry(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		c := NewCodes(6, 10*time.Minute, nil)
+		code, exp, err := c.Issue(&agentConn{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := time.Until(exp); got != 10*time.Minute {
+			t.Fatalf("expires in %v, want 10m", got)
+		}
+		time.Sleep(10*time.Minute - time.Second)
+		if st, ok := c.Lookup(code); !ok || st != StateWaiting {
+			t.Fatalf("before expiry: %v %v", st, ok)
+		}
+		if c.Expire(code) {
+			t.Fatal("Expire voided a code before its time")
+		}
+		time.Sleep(time.Second)
+		if !c.Expire(code) {
+			t.Fatal("Expire did not void an expired code")
+		}
+		if _, err := c.Spend(code); !errors.Is(err, ErrNoCode) {
+			t.Fatalf("Spend after expiry: %v", err)
+		}
+		// An expired code is not found by VNC authentication either.
+		code2, _, _ := c.Issue(&agentConn{})
+		time.Sleep(11 * time.Minute)
+		ch := make([]byte, 16)
+		if _, _, err := c.SpendVNCAuth(ch, rfb.VNCAuthResponse(ch, code2)); !errors.Is(err, ErrNoCode) {
+			t.Fatalf("SpendVNCAuth after expiry: %v", err)
+		}
+		if c.Len() != 0 {
+			t.Fatalf("Len = %d after expiry", c.Len())
+		}
+	})
+}
+
+func TestCodesSingleUseAndVoid(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		c := NewCodes(6, 10*time.Minute, nil)
+		a := &agentConn{}
+		code, _, _ := c.Issue(a)
+		ch := []byte("0123456789abcdef")
+		if _, _, err := c.SpendVNCAuth(ch, rfb.VNCAuthResponse(ch, "000000")); !errors.Is(err, ErrNoCode) {
+			t.Fatalf("wrong code: %v", err)
+		}
+		got, ga, err := c.SpendVNCAuth(ch, rfb.VNCAuthResponse(ch, code))
+		if err != nil || got != code || ga != a {
+			t.Fatalf("SpendVNCAuth = %q %p %v", got, ga, err)
+		}
+		if st, _ := c.Lookup(code); st != StatePaired {
+			t.Fatalf("state %v, want paired", st)
+		}
+		if _, err := c.Spend(code); !errors.Is(err, ErrNoCode) {
+			t.Fatalf("second use: %v", err)
+		}
+		// A paired code does not expire under its session.
+		time.Sleep(time.Hour)
+		if st, ok := c.Lookup(code); !ok || st != StatePaired {
+			t.Fatalf("paired code after an hour: %v %v", st, ok)
+		}
+		c.SetState(code, StateRelaying)
+		c.End(code)
+		if _, ok := c.Lookup(code); ok {
+			t.Fatal("code still live after its session ended")
+		}
+	})
+}
+
+func TestCodesSupporterFirst(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		c := NewCodes(6, 10*time.Minute, nil)
+		code, _, _ := c.Issue(nil)
+		if st, _ := c.Lookup(code); st != StateIssued {
+			t.Fatalf("state %v, want issued", st)
+		}
+		if _, err := c.Spend(code); !errors.Is(err, ErrNoCode) {
+			t.Fatalf("a viewer paired with a code no agent holds: %v", err)
+		}
+		time.Sleep(5 * time.Minute)
+		a := &agentConn{}
+		exp, err := c.Attach(GroupCode(code), a)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if time.Until(exp) != 10*time.Minute {
+			t.Fatalf("attach did not renew the time to live: %v", time.Until(exp))
+		}
+		if _, err := c.Attach(code, &agentConn{}); !errors.Is(err, ErrCodeInUse) {
+			t.Fatalf("second agent: %v", err)
+		}
+		if ga, err := c.Spend(code); err != nil || ga != a {
+			t.Fatalf("Spend: %p %v", ga, err)
+		}
+		// An issued code nobody presents expires.
+		code2, _, _ := c.Issue(nil)
+		time.Sleep(10 * time.Minute)
+		if _, err := c.Attach(code2, a); !errors.Is(err, ErrNoCode) {
+			t.Fatalf("attach after expiry: %v", err)
+		}
+	})
+}
+
+func TestStateString(t *testing.T) {
+	for s, want := range map[State]string{StateIssued: "issued", StateWaiting: "waiting", StatePaired: "paired",
+		StateRelaying: "relaying", StateClosed: "closed", 9: "State(9)"} {
+		if s.String() != want {
+			t.Errorf("%d: %q, want %q", s, s.String(), want)
+		}
+	}
+}
+
+func TestGroupCode(t *testing.T) {
+	for in, want := range map[string]string{"482913": "482 913", "1234": "1 234", "12345678": "12 345 678"} {
+		if got := GroupCode(in); got != want {
+			t.Errorf("GroupCode(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
+
+func TestThrottle(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		th := NewThrottle(time.Second, time.Minute, 2, nil)
+		a := netip.MustParseAddr("192.0.2.1")
+		var got []time.Duration
+		for range 8 {
+			got = append(got, th.Failure(a))
+		}
+		want := []time.Duration{1, 2, 4, 8, 16, 32, 60, 60}
+		for i := range want {
+			if got[i] != want[i]*time.Second {
+				t.Fatalf("delays %v, want %v s", got, want)
+			}
+		}
+		// Another address starts at the base; success resets.
+		b := netip.MustParseAddr("192.0.2.2")
+		if d := th.Failure(b); d != time.Second {
+			t.Fatalf("other address: %v", d)
+		}
+		th.Success(a)
+		if d := th.Failure(a); d != time.Second {
+			t.Fatalf("after success: %v", d)
+		}
+		// A quiet period resets as well.
+		th.Failure(a)
+		time.Sleep(11 * time.Minute)
+		if d := th.Failure(a); d != time.Second {
+			t.Fatalf("after quiet: %v", d)
+		}
+		// IPv6 addresses in one /64 share a state.
+		v1, v2 := netip.MustParseAddr("2001:db8::1"), netip.MustParseAddr("2001:db8::2")
+		th.Failure(v1)
+		if d := th.Failure(v2); d != 2*time.Second {
+			t.Fatalf("same /64: %v", d)
+		}
+		// Concurrent handshakes per address are capped.
+		l1, ok1 := th.Enter(a)
+		_, ok2 := th.Enter(a)
+		_, ok3 := th.Enter(a)
+		if !ok1 || !ok2 || ok3 {
+			t.Fatalf("Enter: %v %v %v, want true true false", ok1, ok2, ok3)
+		}
+		l1()
+		if _, ok := th.Enter(a); !ok {
+			t.Fatal("Enter refused after a leave")
+		}
+	})
+}
+
+func TestThrottleGlobal(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		th := NewThrottle(time.Second, time.Minute, 0, nil)
+		th.GlobalRate = 10
+		// A flood from many addresses: each address's first failure costs
+		// more once the global level is above the rate.
+		var last time.Duration
+		for i := range 100 {
+			last = th.Failure(netip.AddrFrom4([4]byte{10, 0, byte(i >> 8), byte(i)}))
+		}
+		if last <= time.Second {
+			t.Fatalf("first failure of a new address during a flood: %v, want more than the base", last)
+		}
+		time.Sleep(10 * time.Minute)
+		if d := th.Failure(netip.MustParseAddr("10.1.0.1")); d != time.Second {
+			t.Fatalf("after the flood decayed: %v", d)
+		}
+	})
+}

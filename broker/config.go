@@ -1,0 +1,224 @@
+package broker
+
+import (
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+)
+
+// Config is the broker's configuration. DefaultConfig gives the built-in
+// defaults; a JSON file and flags override them, in that order.
+type Config struct {
+	// DataDir holds the certificate, its key and the audit log.
+	DataDir string `json:"data_dir"`
+
+	AgentAddr    string `json:"agent_addr"`    // agents, TLS 1.3 (5510)
+	ViewerAddr   string `json:"viewer_addr"`   // stock viewers, RFB (5511)
+	RepeaterAddr string `json:"repeater_addr"` // UltraVNC repeater mode II (5514)
+	AdminAddr    string `json:"admin_addr"`    // health, metrics, admin API (5515)
+
+	CodeTTL    Duration `json:"code_ttl"`
+	CodeDigits int      `json:"code_digits"`
+
+	// PlainVNCAuthNetworks may use VNC Authentication without TLS; the
+	// code then crosses the network in a form that can be brute-forced
+	// offline, so the default is loopback only.
+	PlainVNCAuthNetworks []string `json:"plain_vnc_auth_networks"`
+
+	HandshakeTimeout Duration `json:"handshake_timeout"` // a viewer's or agent's handshake
+	ConsentTimeout   Duration `json:"consent_timeout"`   // agent's answer to a paired viewer
+	IdleTimeout      Duration `json:"idle_timeout"`      // a session with no bytes either way
+	KeepAlive        Duration `json:"keep_alive"`        // Ping after this much quiet
+	LinkTimeout      Duration `json:"link_timeout"`      // a link silent this long is dead
+
+	// Bandwidth caps in bytes per second; 0 means none.
+	SessionBandwidth int64 `json:"session_bandwidth"`
+	TotalBandwidth   int64 `json:"total_bandwidth"`
+
+	// Guessing defence.
+	FailureDelay      Duration `json:"failure_delay"`     // first wrong code from an address
+	MaxFailureDelay   Duration `json:"max_failure_delay"` // the cap of the doubling
+	MaxHandshakesAddr int      `json:"max_handshakes_per_addr"`
+	GlobalFailureRate float64  `json:"global_failure_rate"` // per minute, before the global delay
+}
+
+// Duration is a time.Duration written as "10m" in the config file.
+type Duration time.Duration
+
+func (d Duration) MarshalJSON() ([]byte, error) { return json.Marshal(time.Duration(d).String()) }
+
+func (d *Duration) UnmarshalJSON(b []byte) error {
+	var s string
+	if err := json.Unmarshal(b, &s); err != nil {
+		return fmt.Errorf("duration: want a string like \"10m\": %w", err)
+	}
+	v, err := time.ParseDuration(s)
+	if err != nil {
+		return err
+	}
+	*d = Duration(v)
+	return nil
+}
+
+// DefaultConfig is the built-in configuration.
+func DefaultConfig() Config {
+	dir := "lifebuoy-data"
+	if s := os.Getenv("XDG_STATE_HOME"); s != "" {
+		dir = filepath.Join(s, "lifebuoy")
+	}
+	return Config{
+		DataDir:              dir,
+		AgentAddr:            ":5510",
+		ViewerAddr:           ":5511",
+		RepeaterAddr:         ":5514",
+		AdminAddr:            "127.0.0.1:5515",
+		CodeTTL:              Duration(10 * time.Minute),
+		CodeDigits:           6,
+		PlainVNCAuthNetworks: []string{"127.0.0.0/8", "::1/128"},
+		HandshakeTimeout:     Duration(10 * time.Second),
+		ConsentTimeout:       Duration(2 * time.Minute),
+		IdleTimeout:          Duration(30 * time.Minute),
+		KeepAlive:            Duration(20 * time.Second),
+		LinkTimeout:          Duration(60 * time.Second),
+		FailureDelay:         Duration(time.Second),
+		MaxFailureDelay:      Duration(time.Minute),
+		MaxHandshakesAddr:    8,
+		GlobalFailureRate:    60,
+	}
+}
+
+// Validate checks the configuration.
+func (c *Config) Validate() error {
+	var errs []error
+	if c.CodeDigits < 4 || c.CodeDigits > 12 {
+		errs = append(errs, fmt.Errorf("code_digits %d is not in 4..12", c.CodeDigits))
+	}
+	if c.CodeTTL <= 0 {
+		errs = append(errs, errors.New("code_ttl must be positive"))
+	}
+	if _, err := c.plainNets(); err != nil {
+		errs = append(errs, err)
+	}
+	for _, d := range []Duration{c.HandshakeTimeout, c.ConsentTimeout, c.IdleTimeout, c.KeepAlive, c.LinkTimeout} {
+		if d <= 0 {
+			errs = append(errs, errors.New("timeouts must be positive"))
+			break
+		}
+	}
+	if c.KeepAlive >= c.LinkTimeout {
+		errs = append(errs, errors.New("keep_alive must be shorter than link_timeout"))
+	}
+	if c.SessionBandwidth < 0 || c.TotalBandwidth < 0 {
+		errs = append(errs, errors.New("bandwidth caps must not be negative"))
+	}
+	return errors.Join(errs...)
+}
+
+func (c *Config) plainNets() ([]netip.Prefix, error) {
+	var ps []netip.Prefix
+	for _, s := range c.PlainVNCAuthNetworks {
+		p, err := netip.ParsePrefix(s)
+		if err != nil {
+			return nil, fmt.Errorf("plain_vnc_auth_networks: %w", err)
+		}
+		ps = append(ps, p.Masked())
+	}
+	return ps, nil
+}
+
+// LoadConfigFile reads a JSON configuration over c. Fields the file does
+// not name keep their values.
+func LoadConfigFile(path string, c *Config) error {
+	f, err := os.Open(path)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	dec := json.NewDecoder(f)
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(c); err != nil {
+		return fmt.Errorf("%s: %w", path, err)
+	}
+	return nil
+}
+
+// ConfigFromArgs builds the configuration from the built-in defaults, the
+// file named by -config, and the other flags, in that order.
+func ConfigFromArgs(name string, args []string, stderr io.Writer) (Config, error) {
+	c := DefaultConfig()
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	configFile := fs.String("config", "", "JSON configuration `file`")
+	// The flags write into a scratch copy; only those given are applied
+	// after the file, so the file cannot undo a flag.
+	f := c
+	fs.StringVar(&f.DataDir, "data", c.DataDir, "data `dir`ectory: certificate, key, audit log")
+	fs.StringVar(&f.AgentAddr, "agent-listen", c.AgentAddr, "agent channel (TLS) `address`")
+	fs.StringVar(&f.ViewerAddr, "viewer-listen", c.ViewerAddr, "stock VNC viewer `address`")
+	fs.StringVar(&f.RepeaterAddr, "repeater-listen", c.RepeaterAddr, "UltraVNC repeater mode II `address`")
+	fs.StringVar(&f.AdminAddr, "admin-listen", c.AdminAddr, "health, metrics and admin API `address`")
+	fs.DurationVar((*time.Duration)(&f.CodeTTL), "code-ttl", time.Duration(c.CodeTTL), "how long an unpaired code lives")
+	fs.IntVar(&f.CodeDigits, "code-digits", c.CodeDigits, "digits in a session code")
+	fs.Func("plain-vnc-auth", "comma-separated `networks` allowed VNC Authentication without TLS", func(s string) error {
+		f.PlainVNCAuthNetworks = splitComma(s)
+		return nil
+	})
+	fs.DurationVar((*time.Duration)(&f.IdleTimeout), "idle-timeout", time.Duration(c.IdleTimeout), "end a session idle this long")
+	fs.Int64Var(&f.SessionBandwidth, "session-bandwidth", 0, "per-session cap in bytes/s (0: none)")
+	fs.Int64Var(&f.TotalBandwidth, "total-bandwidth", 0, "total cap in bytes/s (0: none)")
+	if err := fs.Parse(args); err != nil {
+		return c, err
+	}
+	if fs.NArg() > 0 {
+		return c, fmt.Errorf("unexpected arguments: %v", fs.Args())
+	}
+	if *configFile != "" {
+		if err := LoadConfigFile(*configFile, &c); err != nil {
+			return c, err
+		}
+	}
+	fs.Visit(func(fl *flag.Flag) {
+		switch fl.Name {
+		case "data":
+			c.DataDir = f.DataDir
+		case "agent-listen":
+			c.AgentAddr = f.AgentAddr
+		case "viewer-listen":
+			c.ViewerAddr = f.ViewerAddr
+		case "repeater-listen":
+			c.RepeaterAddr = f.RepeaterAddr
+		case "admin-listen":
+			c.AdminAddr = f.AdminAddr
+		case "code-ttl":
+			c.CodeTTL = f.CodeTTL
+		case "code-digits":
+			c.CodeDigits = f.CodeDigits
+		case "plain-vnc-auth":
+			c.PlainVNCAuthNetworks = f.PlainVNCAuthNetworks
+		case "idle-timeout":
+			c.IdleTimeout = f.IdleTimeout
+		case "session-bandwidth":
+			c.SessionBandwidth = f.SessionBandwidth
+		case "total-bandwidth":
+			c.TotalBandwidth = f.TotalBandwidth
+		}
+	})
+	return c, c.Validate()
+}
+
+func splitComma(s string) []string {
+	var out []string
+	for _, p := range strings.Split(s, ",") {
+		if p = strings.TrimSpace(p); p != "" {
+			out = append(out, p)
+		}
+	}
+	return out
+}

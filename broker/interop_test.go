@@ -1,0 +1,125 @@
+//go:build interop
+
+package broker_test
+
+import (
+	"context"
+	"fmt"
+	"image"
+	"net"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"lifebuoy/rfb"
+	"lifebuoy/rfb/rfbtest"
+)
+
+func exact(got, want image.Image) bool {
+	n, _, _ := rfbtest.Diff(got, want)
+	return n == 0
+}
+
+func port(addr string) int { return must(net.ResolveTCPAddr("tcp", addr)).Port }
+
+func must[T any](v T, err error) T {
+	if err != nil {
+		panic(err)
+	}
+	return v
+}
+
+// TigerVNC's vncviewer attaches through the broker with the code as its
+// VNC password, over plain VNC Authentication (loopback is allowed) and
+// over VeNCrypt X509Vnc with the broker's certificate as its CA; both
+// flows. A capture of its Xvfb must equal the agent's picture.
+func TestInteropTigerVNCThroughBroker(t *testing.T) {
+	rfbtest.LookPath(t, "vncviewer", "Xvfb", "xwd")
+	const w, h = 320, 240
+	tb := startBroker(t, testConfig(t))
+	for _, tc := range []struct {
+		name, security string
+		supporterFirst bool
+	}{
+		{"vncauth-customer-first", "VncAuth", false},
+		{"x509vnc-supporter-first", "X509Vnc", true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			src := rfbtest.Pattern(w, h, 12)
+			code := ""
+			if tc.supporterFirst {
+				code = must3(tb.Codes().Issue(nil))
+			}
+			a := startAgent(t, tb, code, src, "")
+			pwFile := filepath.Join(t.TempDir(), "passwd")
+			if err := os.WriteFile(pwFile, rfbtest.VNCPasswdFile(a.link.Code()), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			x := rfbtest.StartXvfb(t, w, h, 24)
+			viewer := rfbtest.Start(t, x.Env(), "vncviewer", "-FullScreen", "-AutoSelect=0", "-NoJPEG=1",
+				"-SecurityTypes="+tc.security, "-X509CA="+filepath.Join(tb.dir, "broker-cert.pem"),
+				"-passwd", pwFile, fmt.Sprintf("127.0.0.1::%d", port(tb.viewerAddr)))
+			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			defer cancel()
+			if _, err := rfbtest.WaitForImage(ctx, x.Capture, src, exact); err != nil {
+				t.Fatalf("viewer does not show the agent's picture: %v\nviewer output:\n%s", err, viewer.Output())
+			}
+		})
+	}
+}
+
+// gvnccapture attaches through the broker with the code as password. It
+// prefers VeNCrypt, so it gets the broker's certificate as its CA from
+// /etc/pki/CA/cacert.pem, where gtk-vnc looks, and connects by the name
+// "localhost", because gtk-vnc matches the certificate by host name only.
+func TestInteropGVNCCaptureThroughBroker(t *testing.T) {
+	rfbtest.LookPath(t, "gvnccapture")
+	tb := startBroker(t, testConfig(t))
+	pem, err := os.ReadFile(filepath.Join(tb.dir, "broker-cert.pem"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	trustForGTKVNC(t, pem)
+	src := rfbtest.Pattern(400, 300, 13)
+	a := startAgent(t, tb, "", src, "")
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	got, err := rfbtest.GVNCCaptureHost(t, ctx, "localhost", port(tb.viewerAddr), a.link.Code())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n, first, detail := rfbtest.Diff(got, src); n != 0 {
+		t.Fatalf("gvnccapture differs in %d pixels, first at %v: %s", n, first, detail)
+	}
+	// The code is spent: a second capture is refused.
+	if _, err := rfbtest.GVNCCaptureHost(t, ctx, "localhost", port(tb.viewerAddr), a.link.Code()); err == nil {
+		t.Fatal("a spent code was accepted")
+	}
+}
+
+func must3[A, B any](a A, _ B, err error) A { return must(a, err) }
+
+var _ = rfb.Version38
+
+// trustForGTKVNC installs pem as gtk-vnc's CA for the test. gtk-vnc looks
+// in /etc/pki/CA and in the passwd entry's home (not $HOME); an existing
+// file is put back afterwards.
+func trustForGTKVNC(t *testing.T, pem []byte) {
+	t.Helper()
+	const dir, file = "/etc/pki/CA", "/etc/pki/CA/cacert.pem"
+	old, readErr := os.ReadFile(file)
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(file, pem, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if readErr == nil {
+			os.WriteFile(file, old, 0o644)
+		} else {
+			os.Remove(file)
+		}
+	})
+}

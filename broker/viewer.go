@@ -1,0 +1,153 @@
+package broker
+
+import (
+	"context"
+	"errors"
+	"net"
+	"net/netip"
+	"time"
+
+	"lifebuoy/broker/agentlink"
+	"lifebuoy/rfb"
+)
+
+// The stock-viewer front (5511). The broker is the RFB server up to the
+// SecurityResult, and the VNC password is the session code:
+//
+//	B: "RFB 003.008\n" (at once)
+//	V: ProtocolVersion (3.8+ → 3.8, 3.7 → 3.7, other 3.x → 3.3)
+//	3.7+: B: U8 n, types: VeNCrypt (19) to everyone, VNCAuth (2) to the
+//	      networks allowed plain VNC Authentication      V: U8 type
+//	3.3:  B: U32 2 (VNCAuth) where allowed, else U32 0 + reason
+//	VeNCrypt: B: 0 2   V: 0 2   B: 0 (ok), U8 1, U32 261 (X509Vnc)
+//	          V: U32 261   B: U8 1; TLS with the broker's certificate;
+//	          the rest inside TLS
+//	B: 16-byte challenge   V: 16-byte response
+//	the broker tries the response against every waiting code; on a match
+//	the code is spent and the agent asked for a data connection
+//	B: U32 SecurityResult: 0 once the agent's data connection is there;
+//	   1 (3.8: + reason) on a wrong code, a refusal or a timeout
+//	from here on, bytes are spliced: the viewer's ClientInit goes to the
+//	agent's RFB server (rfb.Server.ServeAuthenticated)
+
+type viewerHandshake struct {
+	b    *Broker
+	conn net.Conn // becomes the TLS connection inside VeNCrypt
+	addr netip.Addr
+	h    *rfb.Handshake
+}
+
+// ServeViewer serves one stock viewer on the viewer port. It closes c.
+func (b *Broker) ServeViewer(ctx context.Context, c net.Conn) {
+	defer c.Close()
+	addr := remoteAddr(c)
+	leave, ok := b.throttle.Enter(addr)
+	if !ok {
+		b.metrics.RefusedConns.Add(1)
+		return
+	}
+	defer func() {
+		if leave != nil {
+			leave()
+		}
+	}()
+	stop := context.AfterFunc(ctx, func() { c.Close() })
+	defer stop()
+	c.SetDeadline(time.Now().Add(time.Duration(b.cfg.HandshakeTimeout)))
+	hs := &viewerHandshake{b: b, conn: c, addr: addr}
+	code, a, err := hs.authenticate(ctx)
+	if err != nil {
+		b.log.Debug("broker: viewer handshake", "remote", c.RemoteAddr().String(), "err", err)
+		return
+	}
+	// The wait for the customer's consent does not count as a handshake
+	// held open.
+	leave()
+	leave = nil
+	hs.conn.SetDeadline(time.Time{})
+	data, sessionID, err := b.pair(ctx, a, code, agentlink.ModeAuthenticated, hs.h.Version, c.RemoteAddr().String())
+	if err != nil {
+		hs.conn.SetDeadline(time.Now().Add(time.Duration(b.cfg.HandshakeTimeout)))
+		hs.fail(err.Error())
+		return
+	}
+	hs.conn.SetDeadline(time.Now().Add(time.Duration(b.cfg.HandshakeTimeout)))
+	if err := hs.h.Accept(); err != nil {
+		data.Close()
+		b.codes.End(code)
+		a.close()
+		return
+	}
+	hs.conn.SetDeadline(time.Time{})
+	b.runSession(ctx, a, sessionID, hs.conn, data)
+}
+
+// pair spends nothing (the caller did) but asks the agent for the data
+// connection and audits the outcome.
+func (b *Broker) pair(ctx context.Context, a *agentConn, code string, mode agentlink.Mode, v rfb.Version, viewer string) (net.Conn, string, error) {
+	m := &agentlink.OpenData{Mode: mode, Viewer: viewer}
+	if mode == agentlink.ModeAuthenticated {
+		m.Version = int(v)
+	}
+	b.metrics.Pairings.Add(1)
+	b.audit.Info("paired", "code", code, "viewer", viewer, "agent", a.remote, "mode", string(mode))
+	data, err := b.openSession(ctx, a, m)
+	if err != nil {
+		b.metrics.Declined.Add(1)
+		b.audit.Info("session refused", "code", code, "viewer", viewer, "agent", a.remote, "reason", err.Error())
+		b.codes.End(code)
+		a.out.SendAndClose(&agentlink.End{SessionID: m.SessionID, Reason: err.Error()})
+		closeSoon(a)
+		return nil, "", err
+	}
+	b.audit.Info("session start", "session", m.SessionID, "code", code, "viewer", viewer, "agent", a.remote)
+	return data, m.SessionID, nil
+}
+
+// authenticate runs the handshake up to the VNC Authentication response
+// and returns the code it matched, spent. A failure is answered only
+// after the throttle's delay.
+func (hs *viewerHandshake) authenticate(ctx context.Context) (string, *agentConn, error) {
+	types := []rfb.SecurityType{rfb.SecVeNCrypt}
+	if hs.b.plainAllowed(hs.addr) {
+		types = append(types, rfb.SecVNCAuth)
+	}
+	h, err := rfb.AcceptSecurity(hs.conn, rfb.SecurityConfig{
+		Types:            types,
+		VeNCryptSubtypes: []rfb.VeNCryptSubtype{rfb.VeNCryptX509Vnc},
+		TLSConfig:        hs.b.viewerTLS,
+	})
+	hs.h = h
+	if err != nil {
+		hs.b.metrics.HandshakeErrors.Add(1)
+		return "", nil, err
+	}
+	hs.conn = h.Conn
+	code, a, err := hs.b.codes.SpendVNCAuth(h.Challenge, h.Response)
+	if err != nil {
+		hs.b.guessFailed(ctx, hs.conn, hs.addr, "viewer", "")
+		return "", nil, hs.fail("wrong, expired or used session code")
+	}
+	hs.b.throttle.Success(hs.addr)
+	return code, a, nil
+}
+
+// guessFailed counts and audits a wrong code, then waits the throttle's
+// delay, with the connection's deadline moved past it.
+func (b *Broker) guessFailed(ctx context.Context, c net.Conn, addr netip.Addr, port, presented string) {
+	b.metrics.FailedGuesses.Add(1)
+	d := b.throttle.Failure(addr)
+	args := []any{"remote", c.RemoteAddr().String(), "port", port, "delay", d.String()}
+	if presented != "" {
+		args = append(args, "presented", presented)
+	}
+	b.audit.Warn("wrong code", args...)
+	c.SetDeadline(time.Now().Add(d + time.Duration(b.cfg.HandshakeTimeout)))
+	sleepCtx(ctx, d)
+}
+
+// fail sends a failed SecurityResult (with the reason in 3.8).
+func (hs *viewerHandshake) fail(reason string) error {
+	hs.h.Refuse(reason)
+	return errors.New(reason)
+}

@@ -1,0 +1,52 @@
+// Command lifebuoy-broker runs Lifebuoy's connection broker.
+//
+//	lifebuoy-broker [-config broker.json] [-data dir] [-agent-listen :5510] ...
+//
+// On start it prints "fingerprint sha256=<hex>" on a line of its own: the
+// certificate fingerprint agents pin.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"lifebuoy/broker"
+)
+
+func main() { os.Exit(run()) }
+
+func run() int {
+	cfg, err := broker.ConfigFromArgs("lifebuoy-broker", os.Args[1:], os.Stderr)
+	if errors.Is(err, flag.ErrHelp) {
+		return 0
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "lifebuoy-broker:", err)
+		return 2
+	}
+	log := slog.New(slog.NewTextHandler(os.Stderr, nil))
+	b, err := broker.New(cfg, log)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "lifebuoy-broker:", err)
+		return 1
+	}
+	defer b.Close()
+	if b.CreatedCertificate() {
+		log.Info("created a new broker certificate", "dir", cfg.DataDir)
+	}
+	fmt.Println("fingerprint sha256=" + b.Fingerprint())
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := b.Run(ctx); err != nil {
+		fmt.Fprintln(os.Stderr, "lifebuoy-broker:", err)
+		return 1
+	}
+	log.Info("broker stopped")
+	return 0
+}
