@@ -16,7 +16,54 @@ type Framebuffer struct {
 	mu     sync.RWMutex
 	img    *Image
 	cursor *cursorImage
+	filter func(img *Image, r image.Rectangle)
 	subs   map[*subscriber]struct{}
+}
+
+// SetFilter installs f, which may repaint every changed rectangle before
+// any client can see it: the agent paints everything outside the windows
+// the customer chose to share. f runs with the framebuffer locked and must
+// only touch r. Nil removes the filter. Areas whose filtering changes must
+// be captured again by the caller.
+func (fb *Framebuffer) SetFilter(f func(img *Image, r image.Rectangle)) {
+	fb.mu.Lock()
+	defer fb.mu.Unlock()
+	fb.filter = f
+}
+
+// applyFilter runs the filter over r. The caller holds the write lock.
+func (fb *Framebuffer) applyFilter(r image.Rectangle) {
+	if fb.filter == nil {
+		return
+	}
+	if r = r.Intersect(fb.img.Bounds()); !r.Empty() {
+		fb.filter(fb.img, r)
+	}
+}
+
+// Cursor returns a copy of the current cursor image (with alpha 0 for
+// transparent pixels) and its hot spot, or nil if none was set.
+func (fb *Framebuffer) Cursor() (image.Image, image.Point) {
+	fb.mu.RLock()
+	defer fb.mu.RUnlock()
+	c := fb.cursor
+	if c == nil {
+		return nil, image.Point{}
+	}
+	m := image.NewNRGBA(c.img.Bounds())
+	stride := (c.img.W + 7) / 8
+	for y := range c.img.H {
+		for x := range c.img.W {
+			if c.mask[y*stride+x/8]&(0x80>>(x%8)) != 0 {
+				i := y*c.img.Stride + x*4
+				m.Pix[y*m.Stride+x*4+0] = c.img.Pix[i+2]
+				m.Pix[y*m.Stride+x*4+1] = c.img.Pix[i+1]
+				m.Pix[y*m.Stride+x*4+2] = c.img.Pix[i]
+				m.Pix[y*m.Stride+x*4+3] = 0xff
+			}
+		}
+	}
+	return m, c.hotspot
 }
 
 // NewFramebuffer returns a black w×h framebuffer.
@@ -43,6 +90,9 @@ func (fb *Framebuffer) Update(draw func(img *Image) (changed []image.Rectangle))
 	fb.mu.Lock()
 	defer fb.mu.Unlock()
 	changed := draw(fb.img)
+	for _, r := range changed {
+		fb.applyFilter(r)
+	}
 	b := fb.img.Bounds()
 	for s := range fb.subs {
 		s.mu.Lock()
@@ -74,6 +124,7 @@ func (fb *Framebuffer) Move(dst image.Rectangle, src image.Point) {
 		return
 	}
 	fb.img.move(dst, dst.Min.Sub(delta))
+	fb.applyFilter(dst)
 	for s := range fb.subs {
 		s.mu.Lock()
 		s.addMove(dst, delta)
@@ -95,6 +146,7 @@ func (fb *Framebuffer) Resize(w, h int, init func(img *Image)) {
 	if init != nil {
 		init(fb.img)
 	}
+	fb.applyFilter(fb.img.Bounds())
 	for s := range fb.subs {
 		s.mu.Lock()
 		if resized {
