@@ -277,8 +277,10 @@ func (c *serverConn) setEncodings(list []Encoding) {
 }
 
 func (c *serverConn) encoderAvailable(e Encoding) bool {
-	_, ok := encoderFactories[e]
-	return ok
+	if _, ok := encoderFactories[e]; !ok {
+		return false
+	}
+	return len(c.s.opts.Encodings) == 0 || e == EncRaw || slices.Contains(c.s.opts.Encodings, e)
 }
 
 func (c *serverConn) request(m *FramebufferUpdateRequest) {

@@ -48,6 +48,11 @@ type Options struct {
 	// every request as prohibited.
 	OnDesktopSize func(w, h int, screens []Screen) DesktopSizeStatus
 
+	// Encodings, if set, limits the data encodings the server uses to
+	// these (Raw is always allowed): an administrator can turn off Tight,
+	// for example. Empty means every encoding this package has.
+	Encodings []Encoding
+
 	// JPEG encodes the photo-like areas of Tight updates for clients that
 	// allow lossy compression. Nil uses the standard library's image/jpeg.
 	JPEG JPEGEncoder
