@@ -2,9 +2,12 @@ package rfbtest
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"math/rand/v2"
 	"net"
 	"strconv"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -14,15 +17,30 @@ import (
 // take it before the peer binds it; prefer Listen when the listener is ours.
 func FreePort(t testing.TB) int {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+	// The kernel hands out local ports for outgoing connections from its
+	// ephemeral range (32768-60999 on Linux), so a port from there that is
+	// free now may be taken by any test's dial before the peer binds it.
+	// Ports below that range are only taken by listeners.
+	for range 200 {
+		port := 20000 + rand.IntN(12000)
+		if bindable("127.0.0.1", port) && bindable("::1", port) {
+			return port
+		}
+	}
+	t.Fatalf("rfbtest: no free port below the ephemeral range")
+	return 0
+}
+
+// bindable reports whether host:port can be listened on now. An address
+// family the machine lacks counts as bindable.
+func bindable(host string, port int) bool {
+	l, err := net.Listen("tcp", net.JoinHostPort(host, strconv.Itoa(port)))
 	if err != nil {
-		t.Fatalf("rfbtest: free port: %v", err)
+		var op *net.OpError
+		return errors.As(err, &op) && !errors.Is(err, syscall.EADDRINUSE) && host == "::1"
 	}
-	port := l.Addr().(*net.TCPAddr).Port
-	if err := l.Close(); err != nil {
-		t.Fatalf("rfbtest: free port: %v", err)
-	}
-	return port
+	l.Close()
+	return true
 }
 
 // Listen returns a TCP listener on 127.0.0.1 at a port chosen by the kernel,
