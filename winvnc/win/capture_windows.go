@@ -1,0 +1,333 @@
+//go:build windows
+
+package win
+
+import (
+	"context"
+	"fmt"
+	"image"
+	"runtime"
+	"sync/atomic"
+	"time"
+
+	"golang.org/x/sys/windows"
+
+	"lifebuoy/rfb"
+)
+
+// Defaults for the Capturer's pacing.
+const (
+	DefaultPoll     = 33 * time.Millisecond  // period while the screen changes
+	DefaultIdlePoll = 250 * time.Millisecond // period after IdleAfter without change
+	DefaultIdle     = time.Second
+)
+
+// maxCursor bounds the cursor bitmaps read; Windows' largest are 256×256.
+const maxCursor = 256
+
+// Capturer copies the virtual screen (all monitors) into a Framebuffer
+// with GDI.
+//
+// It keeps one screen DC, one memory DC and one 32-bit top-down DIB
+// section selected into it, allocated once and again only when the
+// virtual screen's size or origin changes (GetSystemMetrics, checked every
+// poll), which also resizes fb. Each poll BitBlts the whole virtual
+// screen into the DIB (SRCCOPY|CAPTUREBLT, so layered windows are
+// included), compares it with the previous frame in 64×64 tiles and
+// hands fb.Update only the changed tiles, joined into at most 64
+// rectangles. The DIB's layout is rfb.Image's, so pixels are copied
+// without conversion.
+//
+// Pacing: every Poll while the screen changes, every IdlePoll once it
+// has not changed for Idle. A 1080p BitBlt and compare take a few
+// milliseconds, so the idle cost is about 4 of them a second.
+//
+// The cursor is not in the BitBlt; GetCursorInfo is read every poll and,
+// when the cursor handle or its visibility changes, its image (GetIconInfo,
+// GetDIBits) goes to fb.SetCursor.
+//
+// When BitBlt fails (the input desktop switched to the secure desktop:
+// a UAC prompt, the lock screen), the capturer releases its DCs and tries
+// to move its thread to the current input desktop (OpenInputDesktop,
+// SetThreadDesktop). That succeeds only in a process running as SYSTEM in
+// the user's session; otherwise it keeps retrying at IdlePoll until the
+// user's desktop is back.
+//
+// DXGI Desktop Duplication (change rectangles and move rectangles from
+// the compositor, no full compare) is a later step.
+//
+// Set the exported fields before Run.
+type Capturer struct {
+	Poll     time.Duration // 0 means DefaultPoll
+	IdlePoll time.Duration // 0 means DefaultIdlePoll
+	Idle     time.Duration // 0 means DefaultIdle
+
+	d  *Display
+	fb *rfb.Framebuffer
+
+	screen   image.Rectangle // virtual screen the buffers were made for
+	screenDC hdc
+	memDC    hdc
+	dib      hgdiobj
+	oldBmp   hgdiobj // memDC's original bitmap, selected back before deleting
+	pix      []byte  // the DIB section's pixels
+	prev     []byte  // the previous frame
+	desk     windows.Handle
+
+	cursor      uintptr // handle of the cursor in fb
+	cursorShown bool
+	cursorKnown bool
+
+	frames  atomic.Int64
+	refresh chan struct{}
+}
+
+// NewCapturer returns a capturer of the virtual screen into fb. fb is
+// resized to the screen when Run starts.
+func NewCapturer(d *Display, fb *rfb.Framebuffer) *Capturer {
+	return &Capturer{d: d, fb: fb, refresh: make(chan struct{}, 1)}
+}
+
+// Refresh makes the running capturer send the whole screen once more,
+// soon: the agent calls it when the framebuffer's filter (the
+// application mask) changes. It never blocks and is safe for concurrent
+// use.
+func (c *Capturer) Refresh() {
+	select {
+	case c.refresh <- struct{}{}:
+	default:
+	}
+}
+
+// Frames returns how many captures have updated the framebuffer.
+func (c *Capturer) Frames() int64 { return c.frames.Load() }
+
+// Run captures until ctx ends, and returns nil then. It fails only if
+// the first capture fails; later failures are logged and retried. It
+// releases every GDI object before returning.
+func (c *Capturer) Run(ctx context.Context) error {
+	if c.Poll <= 0 {
+		c.Poll = DefaultPoll
+	}
+	if c.IdlePoll <= 0 {
+		c.IdlePoll = DefaultIdlePoll
+	}
+	if c.Idle <= 0 {
+		c.Idle = DefaultIdle
+	}
+	// GDI's DCs and the thread's desktop belong to one OS thread. The
+	// capture runs on a goroutine that stays locked to its thread until
+	// it ends, and Go then ends the thread too: a thread moved to another
+	// desktop must not go back to the scheduler for other goroutines.
+	errc := make(chan error, 1)
+	go func() {
+		runtime.LockOSThread()
+		errc <- c.run(ctx)
+	}()
+	return <-errc
+}
+
+func (c *Capturer) run(ctx context.Context) error {
+	defer c.free()
+	defer func() {
+		if c.desk != 0 {
+			closeDesktop(c.desk) // fails while the thread uses it; harmless
+		}
+	}()
+
+	if _, err := c.capture(true); err != nil {
+		return err
+	}
+	lastChange := time.Now()
+	failing := false
+	t := time.NewTimer(c.Poll)
+	defer t.Stop()
+	for {
+		full := false
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-t.C:
+		case <-c.refresh:
+			full = true
+		}
+		changed, err := c.capture(full)
+		switch {
+		case err != nil:
+			if !failing {
+				c.d.log.Warn("win: capture failed; following the input desktop", "err", err)
+			}
+			failing = true
+			c.free()
+			c.followInputDesktop()
+		case failing:
+			c.d.log.Info("win: capture works again")
+			failing = false
+		}
+		now := time.Now()
+		if changed {
+			lastChange = now
+		}
+		if err == nil {
+			c.updateCursor()
+		}
+		t.Reset(pollPeriod(now.Sub(lastChange), c.Idle, c.Poll, c.IdlePoll, failing))
+	}
+}
+
+// capture grabs the screen and updates fb with what changed, or with all
+// of it if full. It reports whether fb changed.
+func (c *Capturer) capture(full bool) (bool, error) {
+	vs := virtualScreen()
+	if vs.Empty() {
+		return false, fmt.Errorf("win: empty virtual screen %v", vs)
+	}
+	resized := false
+	if vs != c.screen || c.memDC == 0 {
+		c.free()
+		if err := c.alloc(vs); err != nil {
+			c.free()
+			return false, err
+		}
+		resized = true
+	}
+	w, h := vs.Dx(), vs.Dy()
+	if err := bitBlt(c.memDC, 0, 0, w, h, c.screenDC, vs.Min.X, vs.Min.Y, srcCopy|captureBlt); err != nil {
+		return false, err
+	}
+	gdiFlush()
+	changed, stale := publishFrame(c.fb, c.pix, c.prev, w, h, full, resized)
+	if stale {
+		c.screen = image.Rectangle{} // fb resized behind our back: start over
+	}
+	if changed {
+		c.frames.Add(1)
+	}
+	return changed, nil
+}
+
+// alloc creates the DCs and the DIB section for virtual screen vs.
+func (c *Capturer) alloc(vs image.Rectangle) error {
+	var err error
+	if c.screenDC, err = getDC(0); err != nil {
+		return err
+	}
+	if c.memDC, err = createCompatibleDC(c.screenDC); err != nil {
+		return err
+	}
+	if c.dib, c.pix, err = createDIBSection(c.screenDC, vs.Dx(), vs.Dy()); err != nil {
+		return err
+	}
+	if c.oldBmp, err = selectObject(c.memDC, c.dib); err != nil {
+		return err
+	}
+	if len(c.prev) != len(c.pix) {
+		c.prev = make([]byte, len(c.pix))
+	}
+	c.screen = vs
+	return nil
+}
+
+// free releases the DCs and the DIB section, in the reverse order of
+// alloc. The previous frame is kept.
+func (c *Capturer) free() {
+	if c.memDC != 0 {
+		if c.oldBmp != 0 {
+			selectObject(c.memDC, c.oldBmp)
+		}
+		deleteDC(c.memDC)
+	}
+	if c.dib != 0 {
+		deleteObject(c.dib)
+	}
+	if c.screenDC != 0 {
+		releaseDC(0, c.screenDC)
+	}
+	c.memDC, c.dib, c.oldBmp, c.screenDC, c.pix = 0, 0, 0, 0, nil
+	c.screen = image.Rectangle{}
+}
+
+// followInputDesktop moves the capture thread to the desktop that has the
+// input now. Called with the DCs released.
+func (c *Capturer) followInputDesktop() {
+	desk, err := openInputDesktop()
+	if err != nil {
+		c.d.log.Debug("win: input desktop", "err", err)
+		return
+	}
+	if err := setThreadDesktop(desk); err != nil {
+		c.d.log.Debug("win: input desktop", "err", err)
+		closeDesktop(desk)
+		return
+	}
+	if c.desk != 0 {
+		closeDesktop(c.desk)
+	}
+	c.desk = desk
+}
+
+// updateCursor sends the cursor image to fb when the cursor changed.
+func (c *Capturer) updateCursor() {
+	var ci cursorInfo
+	if err := getCursorInfo(&ci); err != nil {
+		return
+	}
+	shown := ci.flags&cursorShowing != 0 && ci.cursor != 0
+	if c.cursorKnown && shown == c.cursorShown && (!shown || ci.cursor == c.cursor) {
+		return
+	}
+	if !shown {
+		c.cursorKnown, c.cursorShown, c.cursor = true, false, 0
+		c.fb.SetCursor(nil, image.Point{})
+		return
+	}
+	img, hot, err := c.cursorImage(ci.cursor)
+	if err != nil {
+		c.d.log.Debug("win: cursor image", "err", err)
+		return
+	}
+	c.cursorKnown, c.cursorShown, c.cursor = true, true, ci.cursor
+	c.fb.SetCursor(img, hot)
+}
+
+// cursorImage reads cursor's bitmaps.
+func (c *Capturer) cursorImage(cursor uintptr) (image.Image, image.Point, error) {
+	var ii iconInfo
+	if err := getIconInfo(cursor, &ii); err != nil {
+		return nil, image.Point{}, err
+	}
+	if ii.mask != 0 {
+		defer deleteObject(hgdiobj(ii.mask))
+	}
+	if ii.color != 0 {
+		defer deleteObject(hgdiobj(ii.color))
+	}
+	mb, err := getObjectBitmap(hgdiobj(ii.mask))
+	if err != nil {
+		return nil, image.Point{}, err
+	}
+	w, mh := int(mb.width), int(mb.height)
+	h := mh / 2 // monochrome: AND mask above XOR mask
+	if ii.color != 0 {
+		h = mh
+	}
+	if w <= 0 || h <= 0 || w > maxCursor || h > maxCursor {
+		return nil, image.Point{}, fmt.Errorf("win: cursor of %d×%d", w, mh)
+	}
+	mask := make([]byte, (w+31)/32*4*mh)
+	bi := bitmapInfo{header: bitmapInfoHeader{width: int32(w), height: -int32(mh), planes: 1, bitCount: 1}}
+	bi.header.size = sizeofBitmapInfoHeader
+	if err := getDIBits(c.screenDC, hgdiobj(ii.mask), mh, mask, &bi); err != nil {
+		return nil, image.Point{}, err
+	}
+	var color []byte
+	if ii.color != 0 {
+		color = make([]byte, w*h*4)
+		bi = bitmapInfo{header: bitmapInfoHeader{width: int32(w), height: -int32(h), planes: 1, bitCount: 32}}
+		bi.header.size = sizeofBitmapInfoHeader
+		if err := getDIBits(c.screenDC, hgdiobj(ii.color), h, color, &bi); err != nil {
+			return nil, image.Point{}, err
+		}
+	}
+	return cursorImage(color, mask, w, h), image.Pt(int(ii.xHotspot), int(ii.yHotspot)), nil
+}

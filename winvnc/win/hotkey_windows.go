@@ -1,0 +1,182 @@
+//go:build windows
+
+package win
+
+import (
+	"errors"
+	"fmt"
+	"runtime"
+	"sync"
+
+	"golang.org/x/sys/windows"
+)
+
+// Hotkeys registers global hotkeys (RegisterHotKey, with MOD_NOREPEAT and
+// no other modifier) so that their presses reach the agent whichever
+// window has the focus: F12 (revoke control) and F11 (toggle file
+// transfer). Each press is sent on C as its keysym; presses are dropped
+// when C is full.
+//
+// A hotkey registered without a window belongs to the thread that
+// registered it and arrives as WM_HOTKEY in that thread's queue, so
+// Hotkeys runs a goroutine locked to its own OS thread with a message
+// loop. GrabKey hands the registration to that thread (a request plus a
+// posted wake-up message) and waits for the result; Close posts WM_QUIT,
+// and the thread unregisters everything and ends.
+//
+// Windows reports injected key presses as hotkeys too, so an Injector's
+// F12 would fire; the agent's rights filter keeps viewers from sending
+// the hotkeys' keysyms. Windows documents F12 as reserved for debuggers;
+// RegisterHotKey for it may fail on machines configured for one, and
+// GrabKey then returns the error.
+type Hotkeys struct {
+	C <-chan uint32 // keysyms of registered hotkeys as they are pressed
+
+	c    chan uint32
+	reqs chan hotkeyReq
+	tid  uint32        // the message loop's thread
+	done chan struct{} // closed when the loop has ended
+
+	mu     sync.Mutex
+	closed bool
+}
+
+type hotkeyReq struct {
+	keysym uint32
+	vk     uint16
+	reply  chan error
+}
+
+// wmHotkeysQuit asks the hotkey thread to end. (WM_QUIT posted to a
+// thread works too, but Windows documents PostQuitMessage from the thread
+// itself as the way to post it.)
+const wmHotkeysQuit = wmApp + 1
+
+// errHotkeysClosed is returned by GrabKey after Close.
+var errHotkeysClosed = errors.New("win: hotkeys closed")
+
+// NewHotkeys starts the hotkey thread with nothing registered yet.
+func NewHotkeys(d *Display) (*Hotkeys, error) {
+	h := &Hotkeys{
+		c:    make(chan uint32, 16),
+		reqs: make(chan hotkeyReq, 1),
+		done: make(chan struct{}),
+	}
+	h.C = h.c
+	ready := make(chan error, 1)
+	go h.loop(d, ready)
+	if err := <-ready; err != nil {
+		return nil, err
+	}
+	return h, nil
+}
+
+// loop is the hotkey thread. It never unlocks the OS thread: when the
+// goroutine ends, the thread ends with it, and with it its queue.
+func (h *Hotkeys) loop(d *Display, ready chan<- error) {
+	runtime.LockOSThread()
+	defer close(h.done)
+	var m msg
+	peekMessage(&m, wmUser, wmUser) // creates the thread's message queue
+	h.tid = windows.GetCurrentThreadId()
+	ready <- nil
+
+	ids := map[int32]uint32{} // hotkey id → keysym
+	byVK := map[uint16]bool{} // virtual keys registered
+	defer func() {
+		for id := range ids {
+			if err := unregisterHotKey(0, id); err != nil {
+				d.log.Debug("win: unregister hotkey", "err", err)
+			}
+		}
+	}()
+	for {
+		ok, err := getMessage(&m)
+		if err != nil {
+			d.log.Warn("win: hotkey loop", "err", err)
+			return
+		}
+		if !ok {
+			return // WM_QUIT, posted by someone else
+		}
+		switch m.message {
+		case wmHotkeysQuit:
+			return
+		case wmHotkey:
+			if ks, ok := ids[int32(m.wParam)]; ok {
+				select {
+				case h.c <- ks:
+				default:
+				}
+			}
+		case wmApp:
+			select {
+			case r := <-h.reqs:
+				if byVK[r.vk] {
+					r.reply <- nil
+					break
+				}
+				id := int32(len(ids) + 1) // applications use 0x0000-0xBFFF
+				err := registerHotKey(0, id, modNoRepeat, uint32(r.vk))
+				if err == nil {
+					ids[id], byVK[r.vk] = r.keysym, true
+				}
+				r.reply <- err
+			default:
+			}
+		}
+	}
+}
+
+// GrabKey registers the key for keysym, which must be one of the keys
+// that type no character (F1-F24, …), as a hotkey without modifiers.
+// It fails if another program holds it.
+func (h *Hotkeys) GrabKey(keysym uint32) error {
+	k, ok := keysymVK[keysym]
+	if !ok {
+		return fmt.Errorf("win: keysym %#x has no virtual key for a hotkey", keysym)
+	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.closed {
+		return errHotkeysClosed
+	}
+	r := hotkeyReq{keysym: keysym, vk: k.vk, reply: make(chan error, 1)}
+	h.reqs <- r // empty: requests are made one at a time, under mu
+	if err := postThreadMessage(h.tid, wmApp, 0, 0); err != nil {
+		select {
+		case <-h.reqs:
+		default:
+		}
+		return err
+	}
+	select {
+	case err := <-r.reply:
+		if err != nil {
+			return fmt.Errorf("win: hotkey for keysym %#x: %w", keysym, err)
+		}
+		return nil
+	case <-h.done:
+		return errHotkeysClosed
+	}
+}
+
+// Close unregisters every hotkey and ends the thread.
+func (h *Hotkeys) Close() error {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.closed {
+		return nil
+	}
+	h.closed = true
+	select {
+	case <-h.done:
+		return nil // the loop ended on an error
+	default:
+	}
+	if err := postThreadMessage(h.tid, wmHotkeysQuit, 0, 0); err != nil {
+		return err
+	}
+	<-h.done
+	return nil
+}

@@ -1,0 +1,225 @@
+package win
+
+import (
+	"bytes"
+	"image"
+	"time"
+
+	"lifebuoy/rfb"
+)
+
+// tileSize is the edge of the squares in which a new frame is compared
+// with the previous one.
+const tileSize = 64
+
+// maxRects bounds the rectangles one capture hands to the framebuffer.
+const maxRects = 64
+
+// diffTiles compares two frames of w×h pixels, 4 bytes each, rows stride
+// bytes apart, in 64×64 tiles, and returns the changed tiles joined into
+// at most limit rectangles (see joinTiles). Nil means no change.
+func diffTiles(cur, prev []byte, stride, w, h, limit int) []image.Rectangle {
+	cols, rows := (w+tileSize-1)/tileSize, (h+tileSize-1)/tileSize
+	var changed []bool
+	for ty := range rows {
+		y1 := min((ty+1)*tileSize, h)
+		for tx := range cols {
+			x0, x1 := tx*tileSize*4, min((tx+1)*tileSize, w)*4
+			for y := ty * tileSize; y < y1; y++ {
+				o := y * stride
+				if !bytes.Equal(cur[o+x0:o+x1], prev[o+x0:o+x1]) {
+					if changed == nil {
+						changed = make([]bool, cols*rows)
+					}
+					changed[ty*cols+tx] = true
+					break
+				}
+			}
+		}
+	}
+	if changed == nil {
+		return nil
+	}
+	return joinTiles(changed, cols, rows, image.Rect(0, 0, w, h), limit)
+}
+
+// joinTiles turns a grid of marked tiles into rectangles clipped to
+// bounds: horizontal runs in each tile row, a run extended downwards while
+// the next row has the same run. Beyond limit rectangles it falls back to
+// one rectangle per tile row spanning its marked tiles, and beyond that
+// to the bounding box of all of them, so the count never exceeds limit.
+func joinTiles(marked []bool, cols, rows int, bounds image.Rectangle, limit int) []image.Rectangle {
+	tile := func(x0, x1, y0, y1 int) image.Rectangle {
+		return image.Rect(x0*tileSize, y0*tileSize, x1*tileSize, y1*tileSize).Add(bounds.Min).Intersect(bounds)
+	}
+	var out []image.Rectangle
+	open := map[[2]int]int{} // run [lo,hi) in the row above → index in out
+	for ty := range rows {
+		next := map[[2]int]int{}
+		for tx := 0; tx < cols; {
+			if !marked[ty*cols+tx] {
+				tx++
+				continue
+			}
+			lo := tx
+			for tx < cols && marked[ty*cols+tx] {
+				tx++
+			}
+			run := [2]int{lo, tx}
+			if i, ok := open[run]; ok {
+				out[i].Max.Y = tile(lo, tx, ty, ty+1).Max.Y
+				next[run] = i
+				continue
+			}
+			next[run] = len(out)
+			out = append(out, tile(lo, tx, ty, ty+1))
+		}
+		open = next
+	}
+	if len(out) <= limit {
+		return out
+	}
+	out = out[:0]
+	var all image.Rectangle
+	for ty := range rows {
+		lo, hi := -1, -1
+		for tx := range cols {
+			if marked[ty*cols+tx] {
+				if lo < 0 {
+					lo = tx
+				}
+				hi = tx + 1
+			}
+		}
+		if lo >= 0 {
+			r := tile(lo, hi, ty, ty+1)
+			out = append(out, r)
+			all = all.Union(r)
+		}
+	}
+	if len(out) > limit {
+		return []image.Rectangle{all}
+	}
+	return out
+}
+
+// copyRect copies rectangle r of a frame of 4-byte B, G, R, X pixels
+// (a 32-bit top-down DIB section: the same layout as rfb.Image) into dst
+// at the same place. r must lie inside both.
+func copyRect(dst []byte, dstStride int, src []byte, srcStride int, r image.Rectangle) {
+	x0, x1 := r.Min.X*4, r.Max.X*4
+	for y := r.Min.Y; y < r.Max.Y; y++ {
+		copy(dst[y*dstStride+x0:y*dstStride+x1], src[y*srcStride+x0:y*srcStride+x1])
+	}
+}
+
+// copyFrame copies the rectangles rs of src into img and into prev (the
+// previous frame, of src's layout).
+func copyFrame(img *rfb.Image, prev, src []byte, stride int, rs []image.Rectangle) {
+	for _, r := range rs {
+		copyRect(img.Pix, img.Stride, src, stride, r)
+		copyRect(prev, stride, src, stride, r)
+	}
+}
+
+// cursorImage builds the cursor image from GetIconInfo's bitmaps as
+// GetDIBits returns them top-down. mask is the 1-bit AND mask (rows padded
+// to 4 bytes); for a monochrome cursor (color nil) it is twice as high,
+// the XOR mask below the AND mask. color, if not nil, is 32-bit B, G, R, A.
+//
+// A colour cursor with any alpha uses its alpha as it is; one without
+// alpha (an old-style colour cursor) is opaque where the AND bit is 0.
+// In a monochrome cursor AND 1 with XOR 0 is transparent, AND 0 gives
+// XOR's black or white, and AND 1 with XOR 1 (invert the screen, as the
+// text I-beam does) is drawn opaque black: RFB cursors cannot invert.
+func cursorImage(color, mask []byte, w, h int) *image.NRGBA {
+	img := image.NewNRGBA(image.Rect(0, 0, w, h))
+	mstride := (w + 31) / 32 * 4
+	bit := func(y, x int) bool {
+		i := y*mstride + x/8
+		return i < len(mask) && mask[i]&(0x80>>(x%8)) != 0
+	}
+	hasAlpha := false
+	if color != nil {
+		for i := 3; i < len(color) && i < w*h*4; i += 4 {
+			if color[i] != 0 {
+				hasAlpha = true
+				break
+			}
+		}
+	}
+	for y := range h {
+		for x := range w {
+			o := y*img.Stride + x*4
+			if color != nil {
+				i := (y*w + x) * 4
+				if i+3 >= len(color) {
+					continue
+				}
+				a := color[i+3]
+				if !hasAlpha {
+					a = 0xff
+					if bit(y, x) {
+						a = 0
+					}
+				}
+				img.Pix[o], img.Pix[o+1], img.Pix[o+2], img.Pix[o+3] = color[i+2], color[i+1], color[i], a
+				continue
+			}
+			and, xor := bit(y, x), bit(y+h, x)
+			var v byte
+			switch {
+			case and && !xor:
+				continue // transparent
+			case !and && xor:
+				v = 0xff
+			}
+			img.Pix[o], img.Pix[o+1], img.Pix[o+2], img.Pix[o+3] = v, v, v, 0xff
+		}
+	}
+	return img
+}
+
+// publishFrame hands a new frame (pix, w×h, rows w*4 bytes) to fb.
+// After a size change (resized) it resizes fb to the whole frame; when
+// full it sends the whole frame; otherwise only the tiles that differ
+// from prev. prev becomes the frame. It reports whether fb changed, and
+// stale when fb's size no longer matched (someone else resized it):
+// the caller should then resize again.
+func publishFrame(fb *rfb.Framebuffer, pix, prev []byte, w, h int, full, resized bool) (changed, stale bool) {
+	stride := w * 4
+	if resized {
+		copy(prev, pix)
+		fb.Resize(w, h, func(img *rfb.Image) {
+			copyRect(img.Pix, img.Stride, pix, stride, img.Bounds())
+		})
+		return true, false
+	}
+	var rects []image.Rectangle
+	if full {
+		rects = []image.Rectangle{image.Rect(0, 0, w, h)}
+	} else {
+		rects = diffTiles(pix, prev, stride, w, h, maxRects)
+	}
+	if len(rects) == 0 {
+		return false, false
+	}
+	fb.Update(func(img *rfb.Image) []image.Rectangle {
+		if img.W != w || img.H != h {
+			stale = true
+			return nil
+		}
+		copyFrame(img, prev, pix, stride, rects)
+		return rects
+	})
+	return !stale, stale
+}
+
+// pollPeriod is the capture period: fast while the screen changes, slow
+// once it has been still for idle, and slow while capture fails.
+func pollPeriod(sinceChange, idle, fast, slow time.Duration, failing bool) time.Duration {
+	if failing || sinceChange >= idle {
+		return slow
+	}
+	return fast
+}
