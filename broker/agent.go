@@ -104,15 +104,7 @@ func (b *Broker) controlLink(ctx context.Context, c *tls.Conn, hello *agentlink.
 	case hello.WantCode:
 		a.code, expires, err = b.codes.Issue(a)
 	default:
-		code := NormalizeCode(hello.JoinCode)
-		if !ValidCode(code, b.cfg.CodeDigits) {
-			err = ErrNoCode
-			break
-		}
-		expires, err = b.codes.Attach(code, a)
-		if err == nil {
-			a.code = code
-		}
+		a.code, expires, err = b.joinCode(ctx, c, hello.JoinCode, a)
 	}
 	if err != nil {
 		b.audit.Warn("agent refused", "remote", a.remote, "name", a.name, "err", err.Error())
@@ -137,15 +129,42 @@ func (b *Broker) controlLink(ctx context.Context, c *tls.Conn, hello *agentlink.
 		}
 	})
 	defer expiry.Stop()
-	go func() {
-		// A write error stops the Sender; that ends the link too.
-		<-a.out.Done()
-		a.close()
-	}()
+	// A write error stops the Sender, which closes the connection; the
+	// read in readLoop then fails and the link ends, so no goroutine
+	// needs to watch the Sender.
 	stop := context.AfterFunc(ctx, a.close)
 	defer stop()
 	a.readLoop()
 }
+
+// joinCode attaches a to the supporter's code it presents. A presented
+// code is a guess like a viewer's, so it goes through the same throttle,
+// and a code that is live but not waiting for an agent is refused with the
+// same words as an unknown one: the agent port must not tell an attacker
+// which codes are live.
+func (b *Broker) joinCode(ctx context.Context, c net.Conn, presented string, a *agentConn) (string, time.Time, error) {
+	addr := remoteAddr(c)
+	leave, ok := b.throttle.Enter(addr)
+	if !ok {
+		b.metrics.RefusedConns.Add(1)
+		return "", time.Time{}, errTooManyAttempts
+	}
+	defer leave()
+	code := NormalizeCode(presented)
+	var expires time.Time
+	err := ErrNoCode
+	if ValidCode(code, b.cfg.CodeDigits) {
+		expires, err = b.codes.Attach(code, a)
+	}
+	if err != nil {
+		b.guessFailed(ctx, c, addr, "agent", "")
+		return "", time.Time{}, ErrNoCode
+	}
+	b.throttle.Success(addr)
+	return code, expires, nil
+}
+
+var errTooManyAttempts = errors.New("too many attempts from this address; try again later")
 
 func (a *agentConn) readLoop() {
 	timeout := time.Duration(a.b.cfg.LinkTimeout)
@@ -193,6 +212,11 @@ func (a *agentConn) close() {
 		if a.out != nil {
 			a.out.Close()
 		}
+		a.mu.Lock()
+		for _, end := range a.ends {
+			end()
+		}
+		a.mu.Unlock()
 	})
 }
 
@@ -271,13 +295,14 @@ func (b *Broker) runSession(ctx context.Context, a *agentConn, sessionID string,
 		delete(a.ends, sessionID)
 		a.mu.Unlock()
 	}()
-	go func() {
-		select {
-		case <-a.done:
-			cancel()
-		case <-ctx.Done():
-		}
-	}()
+	// a.close ends every registered session; one registered after it
+	// closed sees a.done here. (No watcher goroutine: idle sessions are
+	// many, and each goroutine costs its stack.)
+	select {
+	case <-a.done:
+		cancel()
+	default:
+	}
 	b.codes.SetState(a.code, StateRelaying)
 	b.metrics.Sessions.Add(1)
 	b.metrics.SessionsTotal.Add(1)

@@ -78,6 +78,9 @@ func New(cfg Config, log *slog.Logger) (*Broker, error) {
 		pending:  map[string]*pendingSession{},
 	}
 	b.throttle.GlobalRate = cfg.GlobalFailureRate
+	if cfg.FailureMemory > 0 {
+		b.throttle.Memory = time.Duration(cfg.FailureMemory)
+	}
 	b.agentTLS = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS13}
 	b.viewerTLS = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
 	return b, nil

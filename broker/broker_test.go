@@ -41,7 +41,13 @@ func testConfig(t *testing.T) broker.Config {
 
 func startBroker(t *testing.T, cfg broker.Config) *testBroker {
 	t.Helper()
-	b, err := broker.New(cfg, slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelDebug})))
+	return startBrokerLog(t, cfg, slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelDebug})))
+}
+
+// startBrokerLog starts a broker that logs to log.
+func startBrokerLog(t *testing.T, cfg broker.Config, log *slog.Logger) *testBroker {
+	t.Helper()
+	b, err := broker.New(cfg, log)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -362,9 +368,9 @@ func TestFingerprintMismatch(t *testing.T) {
 }
 
 // TestKillAgent: the agent's side goes away mid-session; the viewer
-// learns within 2 s, and no goroutine is left behind.
+// learns within 2 s, and no goroutine or file descriptor is left behind.
 func TestKillAgent(t *testing.T) {
-	base := runtime.NumGoroutine()
+	leaks := leakBaseline(t)
 	func() {
 		tb := startBroker(t, testConfig(t))
 		defer tb.stop()
@@ -398,13 +404,13 @@ func TestKillAgent(t *testing.T) {
 		}
 		t.Logf("viewer saw the close after %v", time.Since(start))
 	}()
-	waitGoroutines(t, base)
+	leaks()
 }
 
 // TestKillViewer: the viewer goes away; the agent's data connection
 // closes and its link ends.
 func TestKillViewer(t *testing.T) {
-	base := runtime.NumGoroutine()
+	leaks := leakBaseline(t)
 	func() {
 		tb := startBroker(t, testConfig(t))
 		defer tb.stop()
@@ -431,12 +437,12 @@ func TestKillViewer(t *testing.T) {
 		}
 		a.done <- nil // for the cleanup
 	}()
-	waitGoroutines(t, base)
+	leaks()
 }
 
 // TestStopBroker: stopping the broker closes both sides.
 func TestStopBroker(t *testing.T) {
-	base := runtime.NumGoroutine()
+	leaks := leakBaseline(t)
 	func() {
 		tb := startBroker(t, testConfig(t))
 		img := rfbtest.Pattern(32, 32, 9)
@@ -463,7 +469,7 @@ func TestStopBroker(t *testing.T) {
 			t.Fatal("viewer still connected after the broker stopped")
 		}
 	}()
-	waitGoroutines(t, base)
+	leaks()
 }
 
 func waitGoroutines(t *testing.T, base int) {

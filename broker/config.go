@@ -46,7 +46,8 @@ type Config struct {
 	FailureDelay      Duration `json:"failure_delay"`     // first wrong code from an address
 	MaxFailureDelay   Duration `json:"max_failure_delay"` // the cap of the doubling
 	MaxHandshakesAddr int      `json:"max_handshakes_per_addr"`
-	GlobalFailureRate float64  `json:"global_failure_rate"` // per minute, before the global delay
+	GlobalFailureRate float64  `json:"global_failure_rate"` // the global budget, failures a minute (0: none)
+	FailureMemory     Duration `json:"failure_memory"`      // an address stays suspect this long after a failure (0: 24 h)
 }
 
 // Duration is a time.Duration written as "10m" in the config file.
@@ -90,7 +91,8 @@ func DefaultConfig() Config {
 		FailureDelay:         Duration(time.Second),
 		MaxFailureDelay:      Duration(time.Minute),
 		MaxHandshakesAddr:    8,
-		GlobalFailureRate:    60,
+		GlobalFailureRate:    30,
+		FailureMemory:        Duration(24 * time.Hour),
 	}
 }
 
@@ -114,6 +116,9 @@ func (c *Config) Validate() error {
 	}
 	if c.KeepAlive >= c.LinkTimeout {
 		errs = append(errs, errors.New("keep_alive must be shorter than link_timeout"))
+	}
+	if c.GlobalFailureRate < 0 || c.FailureMemory < 0 {
+		errs = append(errs, errors.New("global_failure_rate and failure_memory must not be negative"))
 	}
 	if c.SessionBandwidth < 0 || c.TotalBandwidth < 0 {
 		errs = append(errs, errors.New("bandwidth caps must not be negative"))

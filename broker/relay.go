@@ -56,9 +56,17 @@ func (b *Bucket) wait(ctx context.Context, n int) error {
 	}
 }
 
-// relayBuf is the copy buffer per direction: large enough for a frame
-// update's worth of TLS records, small enough for many sessions.
-const relayBuf = 32 << 10
+// relayBuf is the copy buffer per direction while bytes flow: large
+// enough for a frame update's worth of TLS records. An idle direction
+// holds only a small buffer and gives the large one back to a pool after
+// bufRelease without a byte, so that many idle sessions stay cheap.
+const (
+	relayBuf   = 32 << 10
+	smallBuf   = 2 << 10
+	bufRelease = 250 * time.Millisecond
+)
+
+var relayBufs = sync.Pool{New: func() any { b := make([]byte, relayBuf); return &b }}
 
 // relay copies bytes both ways between viewer and agent until either side
 // closes, the session sits idle for idle, or ctx ends. A side that closes
@@ -91,9 +99,19 @@ func relay(ctx context.Context, viewer, agent net.Conn, idle time.Duration, caps
 // pipe copies src to dst. It returns on EOF, on an error, or when neither
 // direction has moved a byte for idle.
 func pipe(ctx context.Context, dst, src net.Conn, idle time.Duration, last *atomic.Int64, caps []*Bucket, counts []*atomic.Int64) {
-	buf := make([]byte, relayBuf)
+	small := make([]byte, smallBuf)
+	var big *[]byte // from relayBufs while bytes flow
+	defer func() {
+		if big != nil {
+			relayBufs.Put(big)
+		}
+	}()
 	for {
-		src.SetReadDeadline(time.Now().Add(idle))
+		buf, wait := small, idle
+		if big != nil {
+			buf, wait = *big, min(idle, bufRelease)
+		}
+		src.SetReadDeadline(time.Now().Add(wait))
 		n, err := src.Read(buf)
 		if n > 0 {
 			last.Store(time.Now().UnixNano())
@@ -109,9 +127,16 @@ func pipe(ctx context.Context, dst, src net.Conn, idle time.Duration, last *atom
 			for _, c := range counts {
 				c.Add(int64(n))
 			}
+			if big == nil && n == len(small) {
+				big = relayBufs.Get().(*[]byte)
+			}
 		}
 		if err != nil {
 			if errors.Is(err, os.ErrDeadlineExceeded) {
+				if big != nil {
+					relayBufs.Put(big)
+					big = nil
+				}
 				// Quiet in this direction; the session is idle only if
 				// the other direction is quiet too.
 				if time.Since(time.Unix(0, last.Load())) < idle {

@@ -12,42 +12,68 @@ import (
 // Each failed attempt from an address doubles that address's delay, from
 // Base up to Max, and the broker waits that long before it answers the
 // failure. An address that succeeds, or stays quiet for Quiet, starts
-// over. Failures from all addresses feed a counter that decays with a
-// one-minute time constant; above GlobalRate failures a minute, every
-// failure costs an extra delay that grows with the rate, so a flood from
-// many addresses slows everyone's guesses. MaxPerAddr bounds the
-// handshakes one address may have open at once.
+// over. MaxPerAddr bounds the handshakes one address may have open at
+// once.
+//
+// Per-address delays alone do not stop an attacker with many addresses:
+// with A addresses each holding MaxPerAddr guesses for Max, they get
+// A·MaxPerAddr/Max guesses a second (see docs/BRUTEFORCE.md). So failures
+// also draw on one global budget, a token bucket of GlobalRate failures a
+// minute with a minute's burst:
+//
+//   - A clean address (no failure in the last Memory) with no other
+//     handshake open enters for free; if its guess fails, the failure
+//     is charged to the budget afterwards, which may go into debt.
+//   - Any other handshake (a suspect address, or a second one at once)
+//     must pay a token to enter, and is refused at once when the budget
+//     is empty.
+//
+// Every failure thus costs a token, and a distributed attacker gets about
+// GlobalRate guesses a minute plus one per address per Memory, however
+// many addresses they hold. A correct code from a clean address is always
+// checked, so legitimate supporters still pair during a flood; an address
+// that failed recently may be refused until the flood subsides.
+//
+// A decayed count of recent failures (one-minute time constant) is kept
+// for the metrics; above GlobalRate it also adds to the answer delay.
 //
 // IPv6 addresses are throttled by /64, since one host usually has a
 // whole /64.
 type Throttle struct {
 	Base, Max  time.Duration
 	Quiet      time.Duration
-	GlobalRate float64
+	Memory     time.Duration // how long an address stays suspect after a failure
+	GlobalRate float64       // failures a minute from everyone; 0 disables the budget
 	MaxPerAddr int
+	MaxTracked int // addresses remembered before new ones lose their free entry
 	now        func() time.Time
 
 	mu       sync.Mutex
 	addrs    map[netip.Addr]*addrState
+	sweepAt  int     // sweep the map when it grows past this
 	global   float64 // decayed failure count
 	globalAt time.Time
+	tokens   float64 // the global budget; negative is debt
+	tokensAt time.Time
 }
 
 type addrState struct {
 	fails  int
-	last   time.Time
+	last   time.Time // the last failure
 	active int
+	unpaid bool // a free handshake is open; its failure is charged later
 }
 
 const globalWindow = time.Minute
 
-// NewThrottle returns a throttle with the given per-address delays.
+// NewThrottle returns a throttle with the given per-address delays and
+// the default global budget (30 failures a minute, 24 h memory).
 func NewThrottle(base, max time.Duration, maxPerAddr int, now func() time.Time) *Throttle {
 	if now == nil {
 		now = time.Now
 	}
-	return &Throttle{Base: base, Max: max, Quiet: 10 * time.Minute, GlobalRate: 60,
-		MaxPerAddr: maxPerAddr, now: now, addrs: map[netip.Addr]*addrState{}}
+	return &Throttle{Base: base, Max: max, Quiet: 10 * time.Minute, Memory: 24 * time.Hour, GlobalRate: 30,
+		MaxPerAddr: maxPerAddr, MaxTracked: 1 << 20, now: now, addrs: map[netip.Addr]*addrState{}}
 }
 
 func throttleKey(a netip.Addr) netip.Addr {
@@ -60,22 +86,54 @@ func throttleKey(a netip.Addr) netip.Addr {
 }
 
 // Enter admits one handshake from addr, or refuses it when the address
-// already has MaxPerAddr open. The caller calls leave when it is done.
+// already has MaxPerAddr open or the handshake must pay (see Throttle)
+// and the global budget is empty. The caller calls leave when it is done.
 func (t *Throttle) Enter(addr netip.Addr) (leave func(), ok bool) {
 	k := throttleKey(addr)
 	t.mu.Lock()
 	defer t.mu.Unlock()
+	now := t.now()
 	s := t.stateLocked(k)
 	if t.MaxPerAddr > 0 && s.active >= t.MaxPerAddr {
 		return nil, false
 	}
+	// Past MaxTracked addresses (an attacker with many IPv6 /64s), new
+	// ones pay too, so the map cannot grow without bound.
+	free := s.active == 0 && !t.suspectLocked(s, now) && (t.MaxTracked <= 0 || len(t.addrs) <= t.MaxTracked)
+	if !free && t.GlobalRate > 0 {
+		if t.refillLocked(now) < 1 {
+			t.pruneLocked(k, s)
+			return nil, false
+		}
+		t.tokens--
+	}
 	s.active++
+	s.unpaid = free && t.GlobalRate > 0
 	return func() {
 		t.mu.Lock()
 		defer t.mu.Unlock()
 		s.active--
+		if free {
+			s.unpaid = false
+		}
 		t.pruneLocked(k, s)
 	}, true
+}
+
+func (t *Throttle) suspectLocked(s *addrState, now time.Time) bool {
+	return s.fails > 0 && now.Sub(s.last) < t.Memory
+}
+
+// refillLocked brings the global budget up to now and returns it.
+func (t *Throttle) refillLocked(now time.Time) float64 {
+	burst := max(t.GlobalRate, 1)
+	if t.tokensAt.IsZero() {
+		t.tokens = burst
+	} else {
+		t.tokens = min(t.tokens+now.Sub(t.tokensAt).Minutes()*t.GlobalRate, burst)
+	}
+	t.tokensAt = now
+	return t.tokens
 }
 
 // Failure records a failed attempt from addr and returns how long to wait
@@ -91,6 +149,12 @@ func (t *Throttle) Failure(addr netip.Addr) time.Duration {
 	}
 	s.fails++
 	s.last = now
+	if s.unpaid {
+		// A free handshake failed: charge the budget now.
+		s.unpaid = false
+		t.refillLocked(now)
+		t.tokens--
+	}
 	d := t.Base << min(s.fails-1, 30)
 	if d > t.Max || d <= 0 {
 		d = t.Max
@@ -134,8 +198,11 @@ func (t *Throttle) stateLocked(k netip.Addr) *addrState {
 	if s == nil {
 		s = &addrState{}
 		t.addrs[k] = s
-		if len(t.addrs) > 4096 {
+		if len(t.addrs) > max(t.sweepAt, 4096) {
+			// Sweeping only when the map has doubled since the last
+			// sweep keeps a flood from many addresses linear.
 			t.sweepLocked()
+			t.sweepAt = 2 * len(t.addrs)
 		}
 	}
 	return s
@@ -151,7 +218,7 @@ func (t *Throttle) pruneLocked(k netip.Addr, s *addrState) {
 func (t *Throttle) sweepLocked() {
 	now := t.now()
 	for k, s := range t.addrs {
-		if s.active == 0 && now.Sub(s.last) > t.Quiet {
+		if s.active == 0 && now.Sub(s.last) > max(t.Quiet, t.Memory) {
 			delete(t.addrs, k)
 		}
 	}

@@ -1,0 +1,308 @@
+package broker_test
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"lifebuoy/broker/agentlink"
+)
+
+// brokerProcess is cmd/lifebuoy-broker running as its own process, so
+// that its memory can be measured apart from the agents and viewers.
+type brokerProcess struct {
+	cmd                   *exec.Cmd
+	fingerprint           string
+	agentAddr, viewerAddr string
+	next                  atomic.Int64 // source addresses handed out
+}
+
+func startBrokerProcess(b *testing.B) *brokerProcess {
+	b.Helper()
+	dir := b.TempDir()
+	bin := filepath.Join(dir, "lifebuoy-broker")
+	if out, err := exec.Command("go", "build", "-o", bin, "lifebuoy/cmd/lifebuoy-broker").CombinedOutput(); err != nil {
+		b.Fatalf("go build: %v\n%s", err, out)
+	}
+	cmd := exec.Command(bin, "-data", filepath.Join(dir, "data"), "-agent-listen", "127.0.0.1:0",
+		"-viewer-listen", "127.0.0.1:0", "-repeater-listen", "127.0.0.1:0", "-admin-listen", "127.0.0.1:0")
+	stdout, _ := cmd.StdoutPipe()
+	stderr, _ := cmd.StderrPipe()
+	if err := cmd.Start(); err != nil {
+		b.Fatal(err)
+	}
+	p := &brokerProcess{cmd: cmd}
+	b.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	addrs := make(chan [2]string, 8)
+	go func() {
+		sc := bufio.NewScanner(stderr)
+		verbose := os.Getenv("LIFEBUOY_BENCH_BROKER_LOG") != ""
+		for sc.Scan() {
+			l := sc.Text()
+			if verbose {
+				fmt.Fprintln(os.Stderr, "broker:", l)
+			}
+			if !strings.Contains(l, "broker: listening") {
+				continue
+			}
+			var port, addr string
+			for _, f := range strings.Fields(l) {
+				if v, ok := strings.CutPrefix(f, "port="); ok {
+					port = v
+				}
+				if v, ok := strings.CutPrefix(f, "addr="); ok {
+					addr = v
+				}
+			}
+			addrs <- [2]string{port, addr}
+		}
+	}()
+	sc := bufio.NewScanner(stdout)
+	for sc.Scan() {
+		if v, ok := strings.CutPrefix(sc.Text(), "fingerprint sha256="); ok {
+			p.fingerprint = v
+			break
+		}
+	}
+	go func() {
+		for sc.Scan() {
+		}
+	}()
+	timeout := time.After(10 * time.Second)
+	for p.agentAddr == "" || p.viewerAddr == "" {
+		select {
+		case a := <-addrs:
+			switch a[0] {
+			case "agent":
+				p.agentAddr = a[1]
+			case "viewer":
+				p.viewerAddr = a[1]
+			}
+		case <-timeout:
+			b.Fatal("broker process did not report its listeners")
+		}
+	}
+	return p
+}
+
+// rssKiB is the process's resident set size.
+func (p *brokerProcess) rssKiB(b *testing.B) int {
+	s, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", p.cmd.Process.Pid))
+	if err != nil {
+		b.Fatal(err)
+	}
+	for _, l := range strings.Split(string(s), "\n") {
+		if v, ok := strings.CutPrefix(l, "VmRSS:"); ok {
+			n, _ := strconv.Atoi(strings.TrimSuffix(strings.TrimSpace(v), " kB"))
+			return n
+		}
+	}
+	b.Fatal("no VmRSS")
+	return 0
+}
+
+// cpuSeconds is the process's user and system CPU time so far.
+func (p *brokerProcess) cpuSeconds(b *testing.B) float64 {
+	s, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", p.cmd.Process.Pid))
+	if err != nil {
+		b.Fatal(err)
+	}
+	// The fields after the command name, which is in parentheses:
+	// utime and stime are the 12th and 13th, in clock ticks (100 Hz).
+	_, rest, _ := strings.Cut(string(s), ") ")
+	f := strings.Fields(rest)
+	ut, _ := strconv.Atoi(f[11])
+	st, _ := strconv.Atoi(f[12])
+	return float64(ut+st) / 100
+}
+
+// dialer dials from a fresh loopback source address each time, so that
+// neither the throttle's per-address cap nor the ephemeral ports of one
+// address limit the benchmark.
+func (p *brokerProcess) dialer() *net.Dialer {
+	i := int(p.next.Add(1))
+	return &net.Dialer{LocalAddr: &net.TCPAddr{IP: net.IPv4(127, byte(100+i/(250*250)), byte(i/250%250+1), byte(i%250+1))},
+		Timeout: 10 * time.Second}
+}
+
+// session is one paired, idle session's client ends.
+type session struct {
+	link         *agentlink.Link
+	viewer, data net.Conn
+}
+
+func (s *session) close() {
+	s.viewer.Close()
+	s.data.Close()
+	s.link.Close()
+}
+
+// pair makes a session: the agent's TLS link (customer first), a stock
+// viewer's VNC Authentication with the code, and the agent's TLS data
+// connection. The viewer is left after a successful SecurityResult.
+func (p *brokerProcess) pair(ctx context.Context) (*session, error) {
+	link, err := agentlink.Dial(ctx, agentlink.Config{Broker: p.agentAddr, Fingerprint: p.fingerprint, Proxy: "direct",
+		Dial: func(ctx context.Context, network, addr string) (net.Conn, error) {
+			return p.dialer().DialContext(ctx, network, addr)
+		}})
+	if err != nil {
+		return nil, err
+	}
+	s := &session{link: link}
+	verr := make(chan error, 1)
+	go func() {
+		c, err := p.dialer().DialContext(ctx, "tcp", p.viewerAddr)
+		if err != nil {
+			verr <- err
+			return
+		}
+		s.viewer = c
+		verr <- rawVNCAuth(c, link.Code())
+	}()
+	in, err := link.Accept(ctx)
+	if err == nil {
+		s.data, err = in.Open(ctx)
+	}
+	if verr := <-verr; err == nil {
+		err = verr
+	}
+	if err != nil {
+		link.Close()
+		if s.viewer != nil {
+			s.viewer.Close()
+		}
+		if s.data != nil {
+			s.data.Close()
+		}
+		return nil, err
+	}
+	return s, nil
+}
+
+// pairMany makes n sessions with w workers.
+func (p *brokerProcess) pairMany(b *testing.B, n, w int) []*session {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+	defer cancel()
+	out := make([]*session, n)
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	var errOnce sync.Once
+	var firstErr error
+	for range w {
+		wg.Go(func() {
+			for {
+				i := int(next.Add(1) - 1)
+				if i >= n || ctx.Err() != nil {
+					return
+				}
+				s, err := p.pair(ctx)
+				if err != nil {
+					errOnce.Do(func() { firstErr = err; cancel() })
+					return
+				}
+				out[i] = s
+			}
+		})
+	}
+	wg.Wait()
+	if firstErr != nil {
+		for _, s := range out {
+			if s != nil {
+				s.close()
+			}
+		}
+		b.Fatalf("pairing: %v", firstErr)
+	}
+	return out
+}
+
+// BenchmarkIdleSessions measures the broker process's RSS growth per
+// idle paired session (agent link and data connection in TLS, viewer in
+// plain RFB), at 1,000 and 5,000 sessions. Each session costs three
+// descriptors in the broker and three here, so 10,000 would need 30,000
+// per process, more than this machine's hard limit of 20,000; run it
+// with -benchtime 1x. The RSS is read 2 s after the last pairing, or
+// after LIFEBUOY_BENCH_SETTLE.
+func BenchmarkIdleSessions(b *testing.B) {
+	for _, n := range []int{1000, 5000} {
+		b.Run(strconv.Itoa(n), func(b *testing.B) {
+			p := startBrokerProcess(b)
+			// Warm up (TLS, the runtime's pools), then the baseline.
+			for _, s := range p.pairMany(b, 50, 8) {
+				s.close()
+			}
+			time.Sleep(time.Second)
+			before := p.rssKiB(b)
+			b.ResetTimer()
+			var all [][]*session
+			for range b.N {
+				all = append(all, p.pairMany(b, n, 8))
+			}
+			b.StopTimer()
+			// The runtime shrinks stacks and returns freed memory at its
+			// collections, the forced one every two minutes among them:
+			// LIFEBUOY_BENCH_SETTLE=130s measures that steady state.
+			settle := 2 * time.Second
+			if d, err := time.ParseDuration(os.Getenv("LIFEBUOY_BENCH_SETTLE")); err == nil {
+				settle = d
+			}
+			time.Sleep(settle)
+			after := p.rssKiB(b)
+			b.ReportMetric(float64(after-before)/float64(n*b.N), "KiB/session")
+			b.ReportMetric(float64(after), "broker-RSS-KiB")
+			for _, ss := range all {
+				for _, s := range ss {
+					s.close()
+				}
+			}
+		})
+	}
+}
+
+// BenchmarkPairings is pairings a second with fresh TLS handshakes: each
+// is a new agent link (TLS 1.3), a viewer's RFB handshake with VNC
+// Authentication, and a new TLS data connection, then everything is
+// closed. Against the broker process, with 16 pairings in flight; the
+// clients share the machine's two cores with it.
+func BenchmarkPairings(b *testing.B) {
+	p := startBrokerProcess(b)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+	defer cancel()
+	cpu0 := p.cpuSeconds(b)
+	b.ResetTimer()
+	start := time.Now()
+	var next atomic.Int64
+	var failed atomic.Int64
+	var wg sync.WaitGroup
+	for range 16 {
+		wg.Go(func() {
+			for next.Add(1) <= int64(b.N) {
+				s, err := p.pair(ctx)
+				if err != nil {
+					failed.Add(1)
+					continue
+				}
+				s.close()
+			}
+		})
+	}
+	wg.Wait()
+	b.StopTimer()
+	if f := failed.Load(); f > 0 {
+		b.Fatalf("%d of %d pairings failed", f, b.N)
+	}
+	b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "pairings/s")
+	// The agents and viewers here take about as much CPU as the broker;
+	// the broker's own CPU time per pairing says what it could do alone.
+	b.ReportMetric((p.cpuSeconds(b)-cpu0)*1000/float64(b.N), "broker-CPU-ms/pairing")
+}
