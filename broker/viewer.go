@@ -79,57 +79,7 @@ func (b *Broker) ServeViewer(ctx context.Context, c net.Conn) {
 		return
 	}
 	hs.conn.SetDeadline(time.Time{})
-	b.runSession(ctx, a, sessionID, unbuffer(hs.conn, c, hs.h.Security == rfb.SecVNCAuth), data)
-}
-
-// unbuffer returns the connection to relay for a viewer whose handshake
-// ran on c and left it as hc. With plain VNC Authentication (no TLS), hc
-// is c behind the RFB handshake's read buffer (32 KiB, which an idle
-// session would hold for its whole life); the bytes already in that
-// buffer are taken out, with a deadline that has passed so that nothing
-// is read from the socket, and c is relayed with them in front. After
-// VeNCrypt, hc is relayed as it is.
-func unbuffer(hc, c net.Conn, plain bool) net.Conn {
-	if hc == c || !plain {
-		return hc
-	}
-	hc.SetReadDeadline(time.Now())
-	defer hc.SetReadDeadline(time.Time{})
-	var pre []byte
-	buf := make([]byte, 1024)
-	for range 64 { // the buffer holds at most 32 KiB
-		n, err := hc.Read(buf)
-		pre = append(pre, buf[:n]...)
-		if err != nil || n == 0 {
-			break
-		}
-	}
-	if len(pre) == 0 {
-		return c
-	}
-	return &prefixConn{Conn: c, pre: pre}
-}
-
-// prefixConn reads pre before its connection.
-type prefixConn struct {
-	net.Conn
-	pre []byte
-}
-
-func (p *prefixConn) Read(b []byte) (int, error) {
-	if len(p.pre) > 0 {
-		n := copy(b, p.pre)
-		p.pre = p.pre[n:]
-		return n, nil
-	}
-	return p.Conn.Read(b)
-}
-
-func (p *prefixConn) CloseWrite() error {
-	if cw, ok := p.Conn.(interface{ CloseWrite() error }); ok {
-		return cw.CloseWrite()
-	}
-	return nil
+	b.runSession(ctx, a, sessionID, hs.conn, data)
 }
 
 // pair spends nothing (the caller did) but asks the agent for the data

@@ -73,7 +73,7 @@ type Handshake struct {
 //
 // It does not set deadlines; the caller bounds the time.
 func AcceptSecurity(conn net.Conn, cfg SecurityConfig) (*Handshake, error) {
-	hs := &Handshake{Conn: conn, r: newWireReader(conn)}
+	hs := &Handshake{Conn: conn, r: newHandshakeReader(conn)}
 	if err := hs.run(&cfg); err != nil {
 		return hs, err
 	}
@@ -216,7 +216,7 @@ func (hs *Handshake) veNCrypt(cfg *SecurityConfig) error {
 		return fmt.Errorf("rfb: VeNCrypt TLS handshake: %w", err)
 	}
 	hs.Conn = tc
-	hs.r = newWireReader(tc)
+	hs.r = newHandshakeReader(tc)
 	switch hs.Subtype {
 	case VeNCryptX509Vnc:
 		return hs.vncAuth()
@@ -278,10 +278,29 @@ type bufferedConn struct {
 }
 
 func (c *bufferedConn) Read(p []byte) (int, error) {
-	if c.r.Buffered() > 0 {
-		return c.r.Read(p)
+	if c.r != nil {
+		if c.r.Buffered() > 0 {
+			return c.r.Read(p)
+		}
+		c.r = nil // drained: a relaying broker need not keep it
 	}
 	return c.Conn.Read(p)
+}
+
+// CloseWrite half-closes the connection when it can (TCP, TLS), so a
+// relay can pass a half-close on.
+func (c *bufferedConn) CloseWrite() error {
+	if cw, ok := c.Conn.(interface{ CloseWrite() error }); ok {
+		return cw.CloseWrite()
+	}
+	return nil
+}
+
+// newHandshakeReader buffers little: handshake messages are a few bytes,
+// larger reads bypass the buffer, and a broker keeps the connection (and
+// so the buffer) for the whole session.
+func newHandshakeReader(c net.Conn) *wireReader {
+	return &wireReader{r: bufio.NewReaderSize(c, 256)}
 }
 
 // appendString appends a U32 length and s.
