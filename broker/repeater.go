@@ -33,20 +33,11 @@ const (
 // ServeRepeater serves one repeater-mode viewer. It closes c.
 func (b *Broker) ServeRepeater(ctx context.Context, c net.Conn) {
 	defer c.Close()
-	addr := remoteAddr(c)
-	leave, ok := b.throttle.Enter(addr)
+	addr, g, ok := b.admit(ctx, c)
 	if !ok {
-		b.metrics.RefusedConns.Add(1)
 		return
 	}
-	defer func() {
-		if leave != nil {
-			leave()
-		}
-	}()
-	stop := context.AfterFunc(ctx, func() { c.Close() })
-	defer stop()
-	c.SetDeadline(time.Now().Add(time.Duration(b.cfg.HandshakeTimeout)))
+	defer g.done()
 	if _, err := io.WriteString(c, repeaterGreeting); err != nil {
 		return
 	}
@@ -67,8 +58,7 @@ func (b *Broker) ServeRepeater(ctx context.Context, c net.Conn) {
 		return
 	}
 	b.throttle.Success(addr)
-	leave()
-	leave = nil
+	g.release()
 	c.SetDeadline(time.Time{})
 	data, sessionID, err := b.pair(ctx, a, code, agentlink.ModeRaw, 0, c.RemoteAddr().String())
 	if err != nil {

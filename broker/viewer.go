@@ -37,23 +37,48 @@ type viewerHandshake struct {
 	h    *rfb.Handshake
 }
 
-// ServeViewer serves one stock viewer on the viewer port. It closes c.
-func (b *Broker) ServeViewer(ctx context.Context, c net.Conn) {
-	defer c.Close()
+// admit takes a handshake slot in the throttle for c's address (refusing
+// c when the address has too many), closes c when ctx ends, and starts
+// the handshake deadline. The caller defers g.done().
+func (b *Broker) admit(ctx context.Context, c net.Conn) (netip.Addr, *admission, bool) {
 	addr := remoteAddr(c)
 	leave, ok := b.throttle.Enter(addr)
 	if !ok {
 		b.metrics.RefusedConns.Add(1)
+		return addr, nil, false
+	}
+	c.SetDeadline(time.Now().Add(time.Duration(b.cfg.HandshakeTimeout)))
+	return addr, &admission{leave: leave, stop: context.AfterFunc(ctx, func() { c.Close() })}, true
+}
+
+// admission is a connection let in by admit.
+type admission struct {
+	leave func()
+	stop  func() bool
+}
+
+// release gives the handshake slot back early: waiting for the customer's
+// consent does not count as a handshake held open.
+func (g *admission) release() {
+	if g.leave != nil {
+		g.leave()
+		g.leave = nil
+	}
+}
+
+func (g *admission) done() {
+	g.release()
+	g.stop()
+}
+
+// ServeViewer serves one stock viewer on the viewer port. It closes c.
+func (b *Broker) ServeViewer(ctx context.Context, c net.Conn) {
+	defer c.Close()
+	addr, g, ok := b.admit(ctx, c)
+	if !ok {
 		return
 	}
-	defer func() {
-		if leave != nil {
-			leave()
-		}
-	}()
-	stop := context.AfterFunc(ctx, func() { c.Close() })
-	defer stop()
-	c.SetDeadline(time.Now().Add(time.Duration(b.cfg.HandshakeTimeout)))
+	defer g.done()
 	hs := &viewerHandshake{b: b, conn: c, addr: addr}
 	code, a, err := hs.authenticate(ctx)
 	if err != nil {
@@ -62,8 +87,7 @@ func (b *Broker) ServeViewer(ctx context.Context, c net.Conn) {
 	}
 	// The wait for the customer's consent does not count as a handshake
 	// held open.
-	leave()
-	leave = nil
+	g.release()
 	hs.conn.SetDeadline(time.Time{})
 	data, sessionID, err := b.pair(ctx, a, code, agentlink.ModeAuthenticated, hs.h.Version, c.RemoteAddr().String())
 	if err != nil {
