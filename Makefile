@@ -9,7 +9,7 @@ FUZZTIME    ?= 10s
 BENCHCOUNT  ?= 6
 PLATFORMS   := linux/amd64 linux/arm64 windows/amd64
 
-.PHONY: test deps fmt vet staticcheck unit interop fuzz-short check bench fuzz run
+.PHONY: test deps fmt vet staticcheck unit interop fuzz-short check bench fuzz run agent demo
 .NOTPARALLEL:
 
 # Everything, in the order a failure is cheapest to read.
@@ -58,3 +58,24 @@ fuzz:
 
 run:
 	go run ./cmd/lifebuoy-broker
+
+# The customer's agent, stripped, with the broker baked in so that the
+# customer runs it with no arguments:
+#   make agent BROKER=help.example.com FINGERPRINT=<hex from lifebuoy-broker>
+# WINDOWSGUI=1 links winvnc.exe without a console window (for the tray UI).
+BROKER      ?=
+FINGERPRINT ?=
+WINDOWSGUI  ?=
+AGENT_LDFLAGS := -s -w -X main.defaultBroker=$(BROKER) -X main.defaultFingerprint=$(FINGERPRINT)
+
+agent:
+	@mkdir -p bin
+	CGO_ENABLED=0 GOOS=linux go build -trimpath -ldflags '$(AGENT_LDFLAGS)' -o bin/winvnc ./cmd/winvnc
+	CGO_ENABLED=0 GOOS=windows GOARCH=amd64 go build -trimpath \
+		-ldflags '$(AGENT_LDFLAGS)$(if $(WINDOWSGUI), -H=windowsgui)' -o bin/winvnc.exe ./cmd/winvnc
+	@ls -l bin/winvnc bin/winvnc.exe
+
+# Xvfb with an xterm and a clock, a broker and the agent; prints the code
+# and the vncviewer command. Ctrl-C stops everything.
+demo:
+	bash cmd/winvnc/demo.sh

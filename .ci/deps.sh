@@ -22,6 +22,7 @@ packages=(
 	socat:socat
 	tigervnc-scraping-server:x0tigervncserver
 	netpbm:pnmtopng
+	dbus-daemon:dbus-daemon   # the agent's tray test runs a private session bus
 	gcc:gcc             # go test -race needs cgo
 	libc6-dev:          # headers for cgo; no command of its own
 )

@@ -85,7 +85,8 @@ type Capturer struct {
 	cursor   uint32      // serial of the cursor image in fb
 	last     time.Time   // end of the last damage capture
 
-	frames atomic.Int64
+	frames  atomic.Int64
+	refresh chan struct{} // Refresh's request, buffered 1
 
 	onCursor func(image.Image, image.Point) // test hook, called after SetCursor
 }
@@ -93,7 +94,19 @@ type Capturer struct {
 // NewCapturer returns a capturer of d's default screen into fb. fb is
 // resized to the screen when Run starts.
 func NewCapturer(d *Display, fb *rfb.Framebuffer) *Capturer {
-	return &Capturer{d: d, fb: fb}
+	return &Capturer{d: d, fb: fb, refresh: make(chan struct{}, 1)}
+}
+
+// Refresh makes the running capturer capture the whole screen once more,
+// soon, as if all of it had changed: the agent calls it when the
+// framebuffer's filter (the application mask) changes. Requests made
+// before the capture coalesce. It never blocks and is safe for concurrent
+// use.
+func (c *Capturer) Refresh() {
+	select {
+	case c.refresh <- struct{}{}:
+	default:
+	}
 }
 
 // Frames returns how many captures have updated the framebuffer.
@@ -153,6 +166,10 @@ func (c *Capturer) Run(ctx context.Context) error {
 				return err
 			}
 			c.last = time.Now()
+		case <-c.refresh:
+			if err := c.captureRects([]image.Rectangle{image.Rect(0, 0, c.w, c.h)}); err != nil {
+				return err
+			}
 		case <-poll:
 			changed, err := c.captureTiles()
 			if err != nil {

@@ -1,0 +1,482 @@
+package winvnc
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"image"
+	"log/slog"
+	"os"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"lifebuoy/rfb"
+)
+
+// Config configures the agent. Either Broker (the normal case) or Listen
+// (direct mode) must be set.
+type Config struct {
+	// Broker is the broker's agent address, HOST or HOST:PORT (port 5510
+	// by default). Fingerprint pins its certificate (hex SHA-256).
+	Broker, Fingerprint string
+	// Code is a code the supporter got first; empty asks the broker for
+	// a new one.
+	Code string
+	// Name names this agent in the broker's log (the host name, say).
+	Name string
+	// Proxy overrides HTTPS_PROXY for the broker link ("direct": none).
+	Proxy string
+
+	// Listen serves RFB on this address with no broker (direct mode);
+	// PasswordFile's first line is the VNC password.
+	Listen, PasswordFile string
+
+	// Display is the X display; empty means $DISPLAY.
+	Display string
+
+	Logger *slog.Logger
+	// UI shows the state and takes the customer's commands; nil means a
+	// terminal UI on standard input and output.
+	UI UI
+
+	// openPlatform replaces the operating system, for tests.
+	openPlatform func(display string, log *slog.Logger) (platform, error)
+}
+
+// Timing of the agent's loop.
+const (
+	maskPoll       = 250 * time.Millisecond // application selection follows windows
+	dropSummary    = 10 * time.Second       // log line about dropped input
+	consentTimeout = 2 * time.Minute        // direct mode; the broker has its own
+)
+
+// Run runs the agent until its session ends, the customer ends it, or
+// ctx ends. It returns nil on a normal end, and an error the customer
+// should see otherwise. It leaves nothing behind: no files, no open
+// port, no key held down, the keyboard mapping as it was.
+func Run(ctx context.Context, cfg Config) error {
+	if (cfg.Broker == "") == (cfg.Listen == "") {
+		return errors.New("winvnc: give either a broker or a listen address")
+	}
+	var password string
+	if cfg.Listen != "" {
+		if cfg.PasswordFile == "" {
+			return errors.New("winvnc: direct mode needs a password file")
+		}
+		b, err := os.ReadFile(cfg.PasswordFile)
+		if err != nil {
+			return fmt.Errorf("winvnc: %w", err)
+		}
+		password, _, _ = strings.Cut(string(b), "\n")
+		password = strings.TrimRight(password, "\r")
+		if password == "" {
+			return fmt.Errorf("winvnc: %s: the first line (the password) is empty", cfg.PasswordFile)
+		}
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.UI == nil {
+		cfg.UI = NewTerminal(os.Stdin, os.Stdout)
+	}
+	open := cfg.openPlatform
+	if open == nil {
+		open = openPlatform
+	}
+	p, err := open(cfg.Display, cfg.Logger)
+	if err != nil {
+		return err
+	}
+	defer p.Close()
+	a := &agent{
+		cfg:       cfg,
+		log:       cfg.Logger,
+		ui:        cfg.UI,
+		p:         p,
+		password:  password,
+		rights:    NewRights(p.Injector()),
+		events:    make(chan Event, 16),
+		prompts:   make(chan *prompt),
+		withdrawn: make(chan *prompt),
+		enders:    map[*int]func(string){},
+	}
+	p.Framebuffer().SetFilter(a.mask.filter)
+	name := cfg.Name
+	if name == "" {
+		name = "lifebuoy"
+	}
+	a.srv = rfb.NewServer(p.Framebuffer(), rfb.Options{
+		Name:         name,
+		AlwaysShared: true,
+		OnKey:        a.rights.Key,
+		OnPointer:    a.rights.Pointer,
+		Logger:       cfg.Logger,
+	})
+	return a.run(ctx)
+}
+
+// agent is one run. Its loop (run) owns the UI and the selection; the
+// session goroutines talk to it through events and prompts.
+type agent struct {
+	cfg      Config
+	log      *slog.Logger
+	ui       UI
+	p        platform
+	password string
+	rights   *Rights
+	srv      *rfb.Server
+	mask     mask
+
+	events    chan Event   // to show, from other goroutines
+	prompts   chan *prompt // questions for the customer
+	withdrawn chan *prompt // questions whose asker gave up
+
+	endMu  sync.Mutex
+	enders map[*int]func(reason string) // live sessions' End
+
+	// Owned by run.
+	queue  []*prompt       // open questions, oldest first
+	state  EvState         // last state shown
+	code   EvCode          // the code, once known
+	listed []Window        // the last "windows" list
+	chosen map[uint32]bool // shared windows; nil: the whole screen
+}
+
+// prompt is a yes-or-no question and where its answer goes.
+type prompt struct {
+	question string
+	answer   chan bool // buffered 1
+}
+
+// event hands ev to the loop for the UI. It never blocks the caller for
+// long: the loop always drains events.
+func (a *agent) event(ctx context.Context, ev Event) {
+	select {
+	case a.events <- ev:
+	case <-ctx.Done():
+	}
+}
+
+// ask puts a question to the customer and waits for the answer; false if
+// ctx ends or timeout passes first.
+func (a *agent) ask(ctx context.Context, question string, timeout time.Duration) bool {
+	p := &prompt{question: question, answer: make(chan bool, 1)}
+	select {
+	case a.prompts <- p:
+	case <-ctx.Done():
+		return false
+	}
+	var expire <-chan time.Time
+	if timeout > 0 {
+		t := time.NewTimer(timeout)
+		defer t.Stop()
+		expire = t.C
+	}
+	select {
+	case yes := <-p.answer:
+		return yes
+	case <-expire:
+		a.withdrawPrompt(ctx, p)
+		a.event(ctx, EvMessage{"No answer; the request to see your screen was declined."})
+		return false
+	case <-ctx.Done():
+		a.withdrawPrompt(ctx, p)
+		return false
+	}
+}
+
+// withdrawPrompt takes back a question nobody waits for any more.
+func (a *agent) withdrawPrompt(ctx context.Context, p *prompt) {
+	select {
+	case a.withdrawn <- p:
+	case <-ctx.Done():
+	}
+}
+
+// addEnder registers a live session's way to tell the other side it
+// ends; the returned func unregisters it.
+func (a *agent) addEnder(end func(reason string)) (remove func()) {
+	key := new(int)
+	a.endMu.Lock()
+	a.enders[key] = end
+	a.endMu.Unlock()
+	return func() {
+		a.endMu.Lock()
+		delete(a.enders, key)
+		a.endMu.Unlock()
+	}
+}
+
+func (a *agent) endAll(reason string) {
+	a.endMu.Lock()
+	defer a.endMu.Unlock()
+	for _, end := range a.enders {
+		end(reason)
+	}
+}
+
+func (a *agent) show(ev Event) {
+	switch ev := ev.(type) {
+	case EvState:
+		a.state = ev
+	case EvCode:
+		a.code = ev
+	}
+	a.ui.Show(ev)
+}
+
+func (a *agent) showRights() { a.show(a.rights.Event()) }
+
+// run is the agent's loop.
+func (a *agent) run(parent context.Context) error {
+	ctx, cancel := context.WithCancel(parent)
+	var wg sync.WaitGroup
+	defer func() {
+		cancel()
+		wg.Wait()
+		a.rights.SetControl(false)
+	}()
+
+	captured := make(chan error, 1)
+	wg.Go(func() { captured <- a.p.Capture(ctx) })
+	cmds := make(chan Command)
+	wg.Go(func() {
+		if err := a.ui.Run(ctx, cmds); err != nil {
+			a.log.Warn("winvnc: reading commands", "err", err)
+		}
+	})
+	served := make(chan error, 1)
+	wg.Go(func() {
+		select {
+		case <-a.p.Ready():
+		case <-ctx.Done():
+			served <- nil
+			return
+		}
+		if a.cfg.Listen != "" {
+			served <- a.serveDirect(ctx)
+		} else {
+			served <- a.serveBroker(ctx)
+		}
+	})
+
+	a.showRights()
+	summary := time.NewTicker(dropSummary)
+	defer summary.Stop()
+	var maskTick <-chan time.Time
+	var maskTicker *time.Ticker
+	defer func() {
+		if maskTicker != nil {
+			maskTicker.Stop()
+		}
+	}()
+
+	for {
+		select {
+		case <-parent.Done():
+			a.endAll("the customer's agent stopped")
+			a.show(EvState{StateEnded, "The agent was stopped."})
+			return nil
+		case err := <-captured:
+			if err == nil {
+				err = errors.New("screen capture stopped")
+			}
+			a.endAll("the customer's screen is no longer available")
+			a.show(EvState{StateEnded, "The screen can no longer be captured."})
+			return fmt.Errorf("winvnc: %w", err)
+		case err := <-served:
+			a.drainEvents()
+			if err != nil {
+				a.show(EvState{StateEnded, err.Error()})
+				return err
+			}
+			if a.state.State != StateEnded {
+				a.show(EvState{StateEnded, "The session ended."})
+			}
+			return nil
+		case ev := <-a.events:
+			a.show(ev)
+		case p := <-a.prompts:
+			a.queue = append(a.queue, p)
+			if len(a.queue) == 1 {
+				a.show(EvPrompt{p.question})
+			}
+		case p := <-a.withdrawn:
+			if i := slices.Index(a.queue, p); i >= 0 {
+				a.queue = slices.Delete(a.queue, i, i+1)
+				if i == 0 {
+					a.showPromptHead()
+				}
+			}
+		case ks := <-a.p.Hotkeys():
+			switch ks {
+			case KeysymF12:
+				if a.rights.SetControl(false) {
+					a.show(EvMessage{"F12: remote control taken back."})
+				}
+				a.showRights()
+			case KeysymF11:
+				on := a.rights.ToggleFiles()
+				a.show(EvMessage{fmt.Sprintf("F11: file transfer %s.", map[bool]string{true: "allowed", false: "forbidden"}[on])})
+				a.showRights()
+			}
+		case <-summary.C:
+			if n := a.rights.DroppedSinceSummary(); n > 0 {
+				a.log.Info("winvnc: dropped remote input (no control granted)", "events", n, "total", a.rights.Dropped())
+			}
+		case <-maskTick:
+			a.updateMask()
+		case c := <-cmds:
+			if _, ok := c.(CmdEnd); ok {
+				a.endAll("the customer ended the session")
+				a.show(EvState{StateEnded, "You ended the session."})
+				return nil
+			}
+			a.command(c)
+			switch {
+			case a.chosen != nil && maskTicker == nil:
+				maskTicker = time.NewTicker(maskPoll)
+				maskTick = maskTicker.C
+			case a.chosen == nil && maskTicker != nil:
+				maskTicker.Stop()
+				maskTicker, maskTick = nil, nil
+			}
+		}
+	}
+}
+
+// drainEvents shows the events still queued, so that the last word the
+// customer reads is the latest.
+func (a *agent) drainEvents() {
+	for {
+		select {
+		case ev := <-a.events:
+			a.show(ev)
+		default:
+			return
+		}
+	}
+}
+
+// command carries out one of the customer's commands (not CmdEnd).
+func (a *agent) command(c Command) {
+	switch c := c.(type) {
+	case CmdControl:
+		if c.On && a.p.Injector() == nil {
+			a.show(EvMessage{"Remote control is not possible on this system."})
+			return
+		}
+		if a.rights.SetControl(c.On) {
+			if c.On {
+				a.show(EvMessage{"The supporter may now control your computer. Press F12 to take control back."})
+			} else {
+				a.show(EvMessage{"Remote control taken back."})
+			}
+		}
+		a.showRights()
+	case CmdFiles:
+		a.rights.SetFiles(c.On)
+		a.showRights()
+	case CmdWindows:
+		a.listWindows()
+	case CmdShareAll:
+		a.chosen = nil
+		a.applyMask(nil, true)
+		a.show(EvMessage{"Sharing the whole screen."})
+	case CmdShare:
+		if a.listed == nil && !a.listWindows() {
+			return
+		}
+		chosen := map[uint32]bool{}
+		var titles []string
+		for _, n := range c.Numbers {
+			if n > len(a.listed) {
+				a.show(EvMessage{fmt.Sprintf("There is no window %d; type \"windows\" for the list.", n)})
+				return
+			}
+			w := a.listed[n-1]
+			chosen[w.ID] = true
+			titles = append(titles, fmt.Sprintf("%q", w.Title))
+		}
+		a.chosen = chosen
+		a.updateMask()
+		a.show(EvMessage{"Sharing only " + strings.Join(titles, ", ") + "."})
+	case CmdStatus:
+		if a.code.Code != "" {
+			a.ui.Show(a.code)
+		}
+		a.ui.Show(a.state)
+		a.showRights()
+		if a.chosen == nil {
+			a.show(EvMessage{"Sharing the whole screen."})
+		} else {
+			a.show(EvMessage{fmt.Sprintf("Sharing %d chosen window(s).", len(a.chosen))})
+		}
+	case CmdAnswer:
+		if len(a.queue) == 0 {
+			a.show(EvMessage{"There is no question to answer."})
+			return
+		}
+		p := a.queue[0]
+		a.queue = a.queue[1:]
+		p.answer <- c.Yes
+		a.showPromptHead()
+	}
+}
+
+// showPromptHead shows the oldest open question, or that none is open.
+func (a *agent) showPromptHead() {
+	if len(a.queue) > 0 {
+		a.show(EvPrompt{a.queue[0].question})
+	} else {
+		a.show(EvPromptClosed{})
+	}
+}
+
+// listWindows shows the visible windows, topmost first, and remembers
+// the numbering for "share".
+func (a *agent) listWindows() bool {
+	ws, err := a.p.Windows()
+	if err != nil {
+		a.show(EvMessage{"Cannot list the windows: " + err.Error()})
+		return false
+	}
+	var visible []Window
+	for _, w := range slices.Backward(ws) {
+		if w.Visible && !w.Rect.Empty() {
+			visible = append(visible, w)
+		}
+	}
+	a.listed = visible
+	a.show(EvWindows{Windows: visible, Shared: a.chosen})
+	return true
+}
+
+// updateMask recomputes the visible parts of the chosen windows.
+func (a *agent) updateMask() {
+	if a.chosen == nil {
+		return
+	}
+	ws, err := a.p.Windows()
+	if err != nil {
+		// Unknown windows: show nothing rather than too much.
+		a.log.Warn("winvnc: listing windows", "err", err)
+		ws = nil
+	}
+	w, h := a.p.Framebuffer().Size()
+	a.applyMask(VisibleRegion(ws, a.chosen, image.Rect(0, 0, w, h)), false)
+}
+
+// applyMask installs a new mask. The framebuffer is masked at once
+// (hiding what must be hidden before any viewer can take it), and then
+// captured again to fill in what became visible.
+func (a *agent) applyMask(region []image.Rectangle, all bool) {
+	if !a.mask.set(region, all) {
+		return
+	}
+	fb := a.p.Framebuffer()
+	fb.Update(func(img *rfb.Image) []image.Rectangle { return []image.Rectangle{img.Bounds()} })
+	a.p.Refresh()
+}

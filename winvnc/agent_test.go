@@ -1,0 +1,235 @@
+package winvnc
+
+import (
+	"context"
+	"fmt"
+	"image"
+	"log/slog"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"lifebuoy/rfb"
+)
+
+// fakePlatform is a still picture with a recording injector, hotkeys the
+// test presses and a fixed list of windows.
+type fakePlatform struct {
+	fb      *rfb.Framebuffer
+	src     *rfb.Image
+	ready   chan struct{}
+	hotkeys chan uint32
+	windows []Window
+	refresh chan struct{}
+
+	mu     sync.Mutex
+	in     recorder
+	closed bool
+}
+
+func newFakePlatform(w, h int) *fakePlatform {
+	src := rfb.NewImage(w, h)
+	for y := range h {
+		for x := range w {
+			src.Pix[y*src.Stride+x*4] = byte(x)
+			src.Pix[y*src.Stride+x*4+1] = byte(y)
+			src.Pix[y*src.Stride+x*4+2] = byte(x + y)
+		}
+	}
+	return &fakePlatform{fb: rfb.NewFramebuffer(1, 1), src: src, ready: make(chan struct{}),
+		hotkeys: make(chan uint32, 1), refresh: make(chan struct{}, 1)}
+}
+
+func (p *fakePlatform) Framebuffer() *rfb.Framebuffer { return p.fb }
+func (p *fakePlatform) Ready() <-chan struct{}        { return p.ready }
+func (p *fakePlatform) Hotkeys() <-chan uint32        { return p.hotkeys }
+func (p *fakePlatform) Injector() Injector            { return p }
+func (p *fakePlatform) Windows() ([]Window, error)    { return p.windows, nil }
+
+func (p *fakePlatform) Refresh() {
+	select {
+	case p.refresh <- struct{}{}:
+	default:
+	}
+}
+
+// Capture shows the picture, and again on each Refresh.
+func (p *fakePlatform) Capture(ctx context.Context) error {
+	p.fb.SetImage(p.src)
+	close(p.ready)
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-p.refresh:
+			p.fb.Update(func(img *rfb.Image) []image.Rectangle {
+				img.DrawImage(image.Point{}, p.src, p.src.Bounds())
+				return []image.Rectangle{img.Bounds()}
+			})
+		}
+	}
+}
+
+func (p *fakePlatform) Key(ev rfb.KeyEvent) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.in.Key(ev)
+}
+
+func (p *fakePlatform) Pointer(ev rfb.PointerEvent) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.in.Pointer(ev)
+}
+
+func (p *fakePlatform) ReleaseAll() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.in.ReleaseAll()
+}
+
+func (p *fakePlatform) keys() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return len(p.in.keys)
+}
+
+func (p *fakePlatform) Close() error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.closed = true
+	return nil
+}
+
+func withFake(p *fakePlatform) func(string, *slog.Logger) (platform, error) {
+	return func(string, *slog.Logger) (platform, error) { return p, nil }
+}
+
+// The agent's loop through a real broker, without X: consent, view-only,
+// control, F12, the application mask, and end.
+func TestAgentThroughBroker(t *testing.T) {
+	p := newFakePlatform(64, 48)
+	p.windows = []Window{
+		{ID: 1, Title: "under", Rect: image.Rect(0, 0, 40, 30), Stack: 0, Visible: true},
+		{ID: 2, Title: "over", Rect: image.Rect(30, 20, 60, 40), Stack: 1, Visible: true},
+	}
+	tb := startBroker(t)
+	a := startAgent(t, Config{Broker: tb.agentAddr, Fingerprint: tb.Fingerprint(), Proxy: "direct", openPlatform: withFake(p)})
+	code := a.expect(`^code (\d{6})$`)[1]
+
+	ch := dialViewer(t, tb.viewerAddr, code)
+	a.expect(`^prompt Allow 127\.0\.0\.1:\d+ to see your screen\? \[y/n\]$`)
+	a.send("y")
+	v := mustViewer(t, ch)
+	v.syncTo("the picture", same(p.src))
+
+	v.c.KeyEvent(true, 'a')
+	v.c.KeyEvent(false, 'a')
+	waitFor(t, "two dropped key events", func() bool {
+		a.send("status")
+		return a.expect(`^rights .*$`)[0] == "rights control=off files=off dropped=2"
+	})
+
+	a.send("control on")
+	a.expect(`^rights control=on `)
+	v.c.KeyEvent(true, 'b')
+	v.c.KeyEvent(false, 'b')
+	v.c.KeyEvent(true, KeysymF12) // never passes
+	waitFor(t, "the keys", func() bool { return p.keys() == 2 })
+	p.hotkeys <- KeysymF12
+	a.expect(`^rights control=off `)
+
+	// Share window 2 (listed first: topmost first) and window 1's
+	// uncovered part is masked too.
+	a.send("windows")
+	a.expect(`^window 1 "over" 30x20\+30\+20$`)
+	a.expect(`^window 2 "under" 40x30\+0\+0$`)
+	a.send("share 1")
+	a.expect(`^say Sharing only "over"`)
+	v.syncTo("the mask", func(fb *rfb.Image) (bool, string) {
+		for y := range fb.H {
+			for x := range fb.W {
+				want := MaskColor(x, y)
+				if image.Pt(x, y).In(image.Rect(30, 20, 60, 40)) {
+					want = p.src.RGB(x, y)
+				}
+				if got := fb.RGB(x, y); got != want {
+					return false, fmt.Sprintf("pixel (%d,%d) is %06x, want %06x", x, y, got, want)
+				}
+			}
+		}
+		return true, ""
+	})
+	a.send("share all")
+	v.syncTo("the picture again", same(p.src))
+
+	a.send("end")
+	a.expect(`^state ended You ended the session`)
+	if err := a.wait(); err != nil {
+		t.Fatal(err)
+	}
+	if !p.closed {
+		t.Error("the platform was not closed")
+	}
+}
+
+// "n" declines with the reason; no screen is shown, and as the broker
+// spends the code, the agent ends.
+func TestAgentDecline(t *testing.T) {
+	p := newFakePlatform(16, 16)
+	tb := startBroker(t)
+	a := startAgent(t, Config{Broker: tb.agentAddr, Fingerprint: tb.Fingerprint(), Proxy: "direct", openPlatform: withFake(p)})
+	code := a.expect(`^code (\d{6})$`)[1]
+	ch := dialViewer(t, tb.viewerAddr, code)
+	a.expect(`^prompt `)
+	a.send("n")
+	r := <-ch
+	err, ok := r.(error)
+	if !ok || !strings.Contains(err.Error(), "the customer declined") {
+		t.Fatalf("viewer: %v, want a refusal with the reason", r)
+	}
+	a.expect(`^state waiting You declined`)
+	a.expect(`^state ended The code is used up`)
+	if err := a.wait(); err != nil {
+		t.Fatalf("Run: %v", err)
+	}
+}
+
+// A wrong fingerprint is the customer's error to see.
+func TestAgentWrongFingerprint(t *testing.T) {
+	p := newFakePlatform(16, 16)
+	tb := startBroker(t)
+	a := startAgent(t, Config{Broker: tb.agentAddr, Fingerprint: strings.Repeat("00", 32), Proxy: "direct", openPlatform: withFake(p)})
+	err := a.wait()
+	if err == nil || !strings.Contains(err.Error(), "certificate") {
+		t.Fatalf("Run: %v, want a certificate mismatch", err)
+	}
+}
+
+func same(want *rfb.Image) func(fb *rfb.Image) (bool, string) {
+	return func(fb *rfb.Image) (bool, string) {
+		if fb.W != want.W || fb.H != want.H {
+			return false, fmt.Sprintf("size %dx%d", fb.W, fb.H)
+		}
+		for y := range fb.H {
+			for x := range fb.W {
+				if fb.RGB(x, y) != want.RGB(x, y) {
+					return false, fmt.Sprintf("pixel (%d,%d) is %06x, want %06x", x, y, fb.RGB(x, y), want.RGB(x, y))
+				}
+			}
+		}
+		return true, ""
+	}
+}
+
+func waitFor(t *testing.T, what string, ok func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(waitTimeout)
+	for !ok() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}

@@ -1,0 +1,122 @@
+//go:build linux
+
+package winvnc
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"lifebuoy/rfb"
+	"lifebuoy/winvnc/x11"
+)
+
+// x11Platform is the agent's Linux platform: one X connection for
+// capture, input, hotkeys and windows.
+type x11Platform struct {
+	d       *x11.Display
+	fb      *rfb.Framebuffer
+	cap     *x11.Capturer
+	in      *x11.Injector // nil without XTEST
+	hotkeys *x11.Hotkeys  // nil if no hotkey could be grabbed
+	ready   chan struct{}
+}
+
+func openPlatform(display string, log *slog.Logger) (platform, error) {
+	d, err := x11.Open(display, log)
+	if err != nil {
+		return nil, fmt.Errorf("cannot open the X display: %w", err)
+	}
+	p := &x11Platform{d: d, fb: rfb.NewFramebuffer(1, 1), ready: make(chan struct{})}
+	p.cap = x11.NewCapturer(d, p.fb)
+	if p.in, err = x11.NewInjector(d); err != nil {
+		// View-only works without XTEST; control cannot be granted.
+		log.Warn("winvnc: no input injection; the supporter can only watch", "err", err)
+		p.in = nil
+	}
+	if h, err := x11.NewHotkeys(d); err != nil {
+		log.Warn("winvnc: no global hotkeys", "err", err)
+	} else {
+		var errs []error
+		for _, ks := range []uint32{KeysymF12, KeysymF11} {
+			if err := h.GrabKey(ks); err != nil {
+				errs = append(errs, err)
+			}
+		}
+		if len(errs) == 2 {
+			log.Warn("winvnc: F11 and F12 are not available as hotkeys", "err", errors.Join(errs...))
+			h.Close()
+		} else {
+			if len(errs) > 0 {
+				log.Warn("winvnc: hotkey not available", "err", errs[0])
+			}
+			p.hotkeys = h
+		}
+	}
+	return p, nil
+}
+
+func (p *x11Platform) Framebuffer() *rfb.Framebuffer { return p.fb }
+func (p *x11Platform) Ready() <-chan struct{}        { return p.ready }
+
+// Capture runs the capturer, and closes ready after its first frame.
+func (p *x11Platform) Capture(ctx context.Context) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	go func() {
+		t := time.NewTicker(5 * time.Millisecond)
+		defer t.Stop()
+		for p.cap.Frames() == 0 {
+			select {
+			case <-t.C:
+			case <-ctx.Done():
+				return
+			}
+		}
+		close(p.ready)
+	}()
+	return p.cap.Run(ctx)
+}
+func (p *x11Platform) Refresh() { p.cap.Refresh() }
+
+func (p *x11Platform) Injector() Injector {
+	if p.in == nil {
+		return nil // not a typed nil in the interface
+	}
+	return p.in
+}
+
+func (p *x11Platform) Hotkeys() <-chan uint32 {
+	if p.hotkeys == nil {
+		return nil
+	}
+	return p.hotkeys.C
+}
+
+func (p *x11Platform) Windows() ([]Window, error) {
+	xs, err := p.d.Windows()
+	if err != nil {
+		return nil, err
+	}
+	ws := make([]Window, len(xs))
+	for i, x := range xs {
+		ws[i] = Window{ID: x.ID, Title: x.Title, Rect: x.Rect, Stack: x.Stack, Visible: x.Map == x11.Viewable}
+	}
+	return ws, nil
+}
+
+func (p *x11Platform) Close() error {
+	var errs []error
+	if p.in != nil {
+		errs = append(errs, p.in.Close()) // releases keys, restores the keymap
+	}
+	if p.hotkeys != nil {
+		errs = append(errs, p.hotkeys.Close())
+	}
+	errs = append(errs, p.d.Close())
+	return errors.Join(errs...)
+}
+
+var _ platform = (*x11Platform)(nil)

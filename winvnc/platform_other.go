@@ -1,0 +1,16 @@
+//go:build !linux
+
+package winvnc
+
+import (
+	"errors"
+	"log/slog"
+)
+
+// errNoPlatform: this system's capture and input layer is not wired into
+// the agent yet (Windows: winvnc/win).
+var errNoPlatform = errors.New("winvnc: screen capture is not yet wired on this system")
+
+func openPlatform(display string, log *slog.Logger) (platform, error) {
+	return nil, errNoPlatform
+}

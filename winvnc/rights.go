@@ -1,0 +1,165 @@
+package winvnc
+
+import (
+	"fmt"
+	"sync"
+
+	"lifebuoy/rfb"
+)
+
+// Keysyms the customer's hotkeys use. A viewer may never send them: the
+// X server cannot tell injected keys from the customer's, so an injected
+// F12 would fire the customer's hotkey, and an injected F11 would grant
+// file transfer.
+const (
+	KeysymF11 = 0xffc8 // toggles file transfer
+	KeysymF12 = 0xffc9 // revokes control
+)
+
+// Injector is where allowed input goes: the platform's fake input.
+type Injector interface {
+	Key(rfb.KeyEvent)
+	Pointer(rfb.PointerEvent)
+	// ReleaseAll releases every key and button the injector holds down.
+	ReleaseAll()
+}
+
+// Rights are the customer's grants to the supporter, and the gate that
+// remote input passes. The zero value is not usable; see NewRights.
+//
+// Control starts off (view-only). While it is off every input event is
+// dropped and counted. Input is injected with the lock held, so once
+// SetControl(false) returns no event of the old grant can still arrive at
+// the injector: revoking releases every key and button under the same
+// lock, and nothing stays pressed.
+type Rights struct {
+	mu      sync.Mutex
+	in      Injector
+	control bool
+	files   bool
+	dropped uint64 // input events dropped since the start
+	summary uint64 // dropped at the last summary
+}
+
+// NewRights returns view-only rights in front of in.
+func NewRights(in Injector) *Rights { return &Rights{in: in} }
+
+// SetControl grants or revokes remote control and reports whether that
+// changed anything. Revoking releases whatever the supporter held down.
+func (r *Rights) SetControl(on bool) (changed bool) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.control == on {
+		return false
+	}
+	r.control = on
+	if !on && r.in != nil {
+		r.in.ReleaseAll()
+	}
+	return true
+}
+
+// SetFiles allows or forbids file transfer and reports whether that
+// changed anything.
+func (r *Rights) SetFiles(on bool) (changed bool) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	changed, r.files = r.files != on, on
+	return changed
+}
+
+// ToggleFiles flips the file-transfer permission (F11) and returns the new
+// value.
+func (r *Rights) ToggleFiles() bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.files = !r.files
+	return r.files
+}
+
+// Control reports whether remote control is granted.
+func (r *Rights) Control() bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.control
+}
+
+// Files reports whether file transfer is allowed.
+func (r *Rights) Files() bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.files
+}
+
+// Dropped returns how many input events were dropped so far.
+func (r *Rights) Dropped() uint64 {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.dropped
+}
+
+// DroppedSinceSummary returns how many events were dropped since the last
+// call, for the periodic log line.
+func (r *Rights) DroppedSinceSummary() uint64 {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	n := r.dropped - r.summary
+	r.summary = r.dropped
+	return n
+}
+
+// Key passes a viewer's key event to the injector if control is granted,
+// and never passes the hotkeys F11 and F12.
+func (r *Rights) Key(ev rfb.KeyEvent) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if !r.control || ev.Keysym == KeysymF11 || ev.Keysym == KeysymF12 || r.in == nil {
+		r.dropped++
+		return
+	}
+	r.in.Key(ev)
+}
+
+// Pointer passes a viewer's pointer event to the injector if control is
+// granted.
+func (r *Rights) Pointer(ev rfb.PointerEvent) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if !r.control || r.in == nil {
+		r.dropped++
+		return
+	}
+	r.in.Pointer(ev)
+}
+
+// ReleaseAll releases whatever the supporter holds down, as when a viewer
+// disconnects, without changing the grants.
+func (r *Rights) ReleaseAll() {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.in != nil {
+		r.in.ReleaseAll()
+	}
+}
+
+// Event returns the grants as the UI shows them.
+func (r *Rights) Event() EvRights {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return EvRights{Control: r.control, Files: r.files, Dropped: r.dropped}
+}
+
+// String is the state as the terminal UI shows it:
+// "control=off files=off dropped=12".
+func (r *Rights) String() string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return fmt.Sprintf("control=%s files=%s dropped=%d", onOff(r.control), onOff(r.files), r.dropped)
+}
+
+func onOff(b bool) string {
+	if b {
+		return "on"
+	}
+	return "off"
+}

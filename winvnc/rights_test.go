@@ -1,0 +1,90 @@
+package winvnc
+
+import (
+	"testing"
+
+	"lifebuoy/rfb"
+)
+
+// recorder is an Injector that remembers what reached it.
+type recorder struct {
+	keys     []rfb.KeyEvent
+	pointers []rfb.PointerEvent
+	releases int
+}
+
+func (r *recorder) Key(ev rfb.KeyEvent)         { r.keys = append(r.keys, ev) }
+func (r *recorder) Pointer(ev rfb.PointerEvent) { r.pointers = append(r.pointers, ev) }
+func (r *recorder) ReleaseAll()                 { r.releases++ }
+
+func TestRightsViewOnlyAtStart(t *testing.T) {
+	in := &recorder{}
+	r := NewRights(in)
+	r.Key(rfb.KeyEvent{Down: true, Keysym: 'a'})
+	r.Pointer(rfb.PointerEvent{X: 10, Y: 10})
+	if len(in.keys)+len(in.pointers) != 0 {
+		t.Fatalf("view-only passed input: %v %v", in.keys, in.pointers)
+	}
+	if got := r.Dropped(); got != 2 {
+		t.Fatalf("dropped = %d, want 2", got)
+	}
+	if got, want := r.String(), "control=off files=off dropped=2"; got != want {
+		t.Fatalf("String() = %q, want %q", got, want)
+	}
+}
+
+func TestRightsControl(t *testing.T) {
+	in := &recorder{}
+	r := NewRights(in)
+	if !r.SetControl(true) || r.SetControl(true) {
+		t.Fatal("SetControl(true) should change once")
+	}
+	r.Key(rfb.KeyEvent{Down: true, Keysym: 'a'})
+	r.Pointer(rfb.PointerEvent{Buttons: 1, X: 3, Y: 4})
+	if len(in.keys) != 1 || len(in.pointers) != 1 {
+		t.Fatalf("control on: keys %v pointers %v", in.keys, in.pointers)
+	}
+	// The hotkeys never pass, with control or without.
+	for _, ks := range []uint32{KeysymF11, KeysymF12} {
+		r.Key(rfb.KeyEvent{Down: true, Keysym: ks})
+		r.Key(rfb.KeyEvent{Down: false, Keysym: ks})
+	}
+	if len(in.keys) != 1 || r.Dropped() != 4 {
+		t.Fatalf("F11/F12 passed: keys %v dropped %d", in.keys, r.Dropped())
+	}
+	if !r.SetControl(false) || in.releases != 1 {
+		t.Fatalf("revoke: releases = %d, want 1", in.releases)
+	}
+	if r.SetControl(false) || in.releases != 1 {
+		t.Fatal("a second revoke changed something")
+	}
+	r.Key(rfb.KeyEvent{Down: true, Keysym: 'b'})
+	if len(in.keys) != 1 {
+		t.Fatal("input passed after revoke")
+	}
+	if n := r.DroppedSinceSummary(); n != 5 {
+		t.Fatalf("DroppedSinceSummary = %d, want 5", n)
+	}
+	if n := r.DroppedSinceSummary(); n != 0 {
+		t.Fatalf("second DroppedSinceSummary = %d, want 0", n)
+	}
+}
+
+func TestRightsFiles(t *testing.T) {
+	r := NewRights(nil)
+	if r.Files() {
+		t.Fatal("files allowed at start")
+	}
+	if !r.ToggleFiles() || !r.Files() || r.ToggleFiles() {
+		t.Fatal("ToggleFiles does not toggle")
+	}
+	if !r.SetFiles(true) || r.SetFiles(true) || !r.Files() {
+		t.Fatal("SetFiles")
+	}
+	// No injector: control can be set but input is still dropped.
+	r.SetControl(true)
+	r.Key(rfb.KeyEvent{Keysym: 'a'})
+	if r.Dropped() != 1 {
+		t.Fatal("input without injector not counted")
+	}
+}

@@ -1,0 +1,220 @@
+package winvnc
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"sync"
+	"time"
+
+	"lifebuoy/broker/agentlink"
+	"lifebuoy/rfb"
+)
+
+// serveBroker is the normal flow: dial the broker, show the code, ask the
+// customer when a supporter pairs, and serve that one session. The code
+// is spent once a session has run, so the agent's run ends with it.
+func (a *agent) serveBroker(ctx context.Context) error {
+	addr := BrokerAddr(a.cfg.Broker)
+	a.event(ctx, EvState{StateConnecting, "Connecting to " + addr + "."})
+	link, err := agentlink.Dial(ctx, agentlink.Config{
+		Broker:      addr,
+		Fingerprint: a.cfg.Fingerprint,
+		Code:        a.cfg.Code,
+		Name:        a.cfg.Name,
+		Proxy:       a.cfg.Proxy,
+		Logger:      a.log,
+	})
+	if err != nil {
+		if ctx.Err() != nil {
+			return nil
+		}
+		return brokerError(err)
+	}
+	defer link.Close()
+	a.event(ctx, EvCode{link.Code(), link.ExpiresAt()})
+	a.event(ctx, EvState{StateWaiting, "Connected. Waiting for the supporter."})
+	declined := false
+	for {
+		in, err := link.Accept(ctx)
+		if err != nil {
+			if ctx.Err() != nil {
+				return nil
+			}
+			if declined && errors.Is(err, agentlink.ErrClosed) {
+				// The broker spends a code on a declined session.
+				a.event(ctx, EvState{StateEnded, "The code is used up. Start the agent again for a new one."})
+				return nil
+			}
+			return brokerError(err)
+		}
+		a.event(ctx, EvState{StateAsking, in.Viewer + " wants to see your screen."})
+		if !a.ask(ctx, fmt.Sprintf("Allow %s to see your screen?", in.Viewer), 0) {
+			if ctx.Err() != nil {
+				return nil
+			}
+			if err := in.Decline("the customer declined"); err != nil {
+				return brokerError(err)
+			}
+			declined = true
+			a.log.Info("winvnc: customer declined", "viewer", in.Viewer, "session", in.SessionID)
+			a.event(ctx, EvState{StateWaiting, "You declined. Waiting for the supporter."})
+			continue
+		}
+		conn, err := in.Open(ctx)
+		if err != nil {
+			if ctx.Err() != nil {
+				return nil
+			}
+			return brokerError(err)
+		}
+		a.log.Info("winvnc: session starts", "viewer", in.Viewer, "session", in.SessionID)
+		a.event(ctx, EvState{StateSharing, in.Viewer + ` sees your screen. Type "control on" to let them control it, "end" to stop.`})
+		remove := a.addEnder(func(reason string) { in.End(reason) })
+		if in.Mode == agentlink.ModeAuthenticated {
+			err = a.srv.ServeAuthenticated(ctx, conn, in.Version)
+		} else {
+			err = a.srv.ServeConn(ctx, conn)
+		}
+		remove()
+		a.rights.ReleaseAll()
+		a.log.Info("winvnc: session ended", "viewer", in.Viewer, "session", in.SessionID, "err", err)
+		a.event(ctx, EvState{StateEnded, "The supporter's session ended."})
+		return nil
+	}
+}
+
+// brokerError says what went wrong with the broker in the customer's
+// words, keeping the cause for the log.
+func brokerError(err error) error {
+	var refused *agentlink.RefusedError
+	switch {
+	case errors.As(err, &refused):
+		return fmt.Errorf("the broker refused: %s", refused.Reason)
+	case errors.Is(err, agentlink.ErrFingerprint):
+		return fmt.Errorf("the broker is not the one this agent was made for (certificate mismatch): %w", err)
+	case errors.Is(err, agentlink.ErrClosed):
+		return errors.New("the connection to the broker was lost")
+	}
+	return fmt.Errorf("cannot reach the broker: %w", err)
+}
+
+// serveDirect serves RFB on the listen address as a plain VNC server
+// does, with the password and the customer's consent for each viewer. It
+// runs until ctx ends; viewers come and go.
+func (a *agent) serveDirect(ctx context.Context) error {
+	a.event(ctx, EvState{StateConnecting, "Opening " + a.cfg.Listen + "."})
+	l, err := net.Listen("tcp", a.cfg.Listen)
+	if err != nil {
+		return fmt.Errorf("cannot listen: %w", err)
+	}
+	defer l.Close()
+	stop := context.AfterFunc(ctx, func() { l.Close() })
+	defer stop()
+	a.event(ctx, EvState{StateWaiting, "Listening on " + l.Addr().String() + "; a viewer needs the password."})
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	th := &throttle{}
+	for {
+		c, err := l.Accept()
+		if err != nil {
+			if ctx.Err() != nil {
+				return nil
+			}
+			var ne net.Error
+			if errors.As(err, &ne) && ne.Timeout() {
+				continue
+			}
+			return fmt.Errorf("cannot accept viewers: %w", err)
+		}
+		wg.Go(func() { a.serveDirectConn(ctx, c, th) })
+	}
+}
+
+// Direct mode's handshake limits.
+const (
+	directHandshake = 10 * time.Second
+	failureDelay    = time.Second
+	maxFailureDelay = time.Minute
+)
+
+// throttle slows down password guessing in direct mode: after a wrong
+// password every viewer waits, twice as long after each failure.
+type throttle struct {
+	mu    sync.Mutex
+	delay time.Duration
+	until time.Time
+}
+
+func (t *throttle) wait(ctx context.Context) {
+	t.mu.Lock()
+	d := time.Until(t.until)
+	t.mu.Unlock()
+	if d <= 0 {
+		return
+	}
+	tm := time.NewTimer(d)
+	defer tm.Stop()
+	select {
+	case <-tm.C:
+	case <-ctx.Done():
+	}
+}
+
+func (t *throttle) fail() {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.delay = min(max(2*t.delay, failureDelay), maxFailureDelay)
+	t.until = time.Now().Add(t.delay)
+}
+
+func (t *throttle) ok() {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.delay = 0
+}
+
+// serveDirectConn checks one viewer's password, asks the customer, and
+// serves it. Consent comes after authentication, so that a stranger
+// without the password cannot make the customer's screen ask questions.
+func (a *agent) serveDirectConn(ctx context.Context, c net.Conn, th *throttle) {
+	defer c.Close()
+	stop := context.AfterFunc(ctx, func() { c.Close() })
+	defer stop()
+	remote := c.RemoteAddr().String()
+	c.SetDeadline(time.Now().Add(directHandshake))
+	hs, err := rfb.AcceptSecurity(c, rfb.SecurityConfig{Types: []rfb.SecurityType{rfb.SecVNCAuth}})
+	if err != nil {
+		a.log.Info("winvnc: viewer handshake failed", "remote", remote, "err", err)
+		return
+	}
+	th.wait(ctx)
+	if !hs.CheckVNCAuth(a.password) {
+		th.fail()
+		a.log.Warn("winvnc: wrong password", "remote", remote)
+		a.event(ctx, EvMessage{"A viewer at " + remote + " gave a wrong password."})
+		hs.Refuse("authentication failed")
+		return
+	}
+	th.ok()
+	c.SetDeadline(time.Time{})
+	a.event(ctx, EvState{StateAsking, remote + " wants to see your screen."})
+	if !a.ask(ctx, fmt.Sprintf("Allow %s to see your screen?", remote), consentTimeout) {
+		a.log.Info("winvnc: customer declined", "remote", remote)
+		hs.Refuse("the customer declined")
+		a.event(ctx, EvState{StateWaiting, "You declined " + remote + "."})
+		return
+	}
+	if err := hs.Accept(); err != nil {
+		return
+	}
+	a.log.Info("winvnc: session starts", "remote", remote)
+	a.event(ctx, EvState{StateSharing, remote + ` sees your screen. Type "control on" to let them control it, "end" to stop.`})
+	err = a.srv.ServeAuthenticated(ctx, hs.Conn, hs.Version)
+	a.rights.ReleaseAll()
+	a.log.Info("winvnc: session ended", "remote", remote, "err", err)
+	if ctx.Err() == nil {
+		a.event(ctx, EvState{StateWaiting, remote + " disconnected. Listening for viewers."})
+	}
+}
