@@ -2,6 +2,9 @@ package winvnc
 
 import (
 	"context"
+	"errors"
+	"log/slog"
+	"time"
 
 	"lifebuoy/rfb"
 )
@@ -29,4 +32,46 @@ type platform interface {
 	// Close releases input and restores the keyboard, ungrabs the
 	// hotkeys and closes the display. Capture must have returned.
 	Close() error
+}
+
+// closeWhenCaptured closes ready once frames reports the first capture,
+// or gives up when ctx ends.
+func closeWhenCaptured(ctx context.Context, frames func() int64, ready chan struct{}) {
+	t := time.NewTicker(5 * time.Millisecond)
+	defer t.Stop()
+	for frames() == 0 {
+		select {
+		case <-t.C:
+		case <-ctx.Done():
+			return
+		}
+	}
+	close(ready)
+}
+
+// hotkeyGrabber is a platform's global hotkeys.
+type hotkeyGrabber interface {
+	GrabKey(keysym uint32) error
+	Close() error
+}
+
+// grabHotkeys grabs F12 and F11 and reports whether at least one works;
+// when neither does it closes h.
+func grabHotkeys(h hotkeyGrabber, log *slog.Logger) bool {
+	var errs []error
+	for _, ks := range []uint32{KeysymF12, KeysymF11} {
+		if err := h.GrabKey(ks); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	switch len(errs) {
+	case 0:
+		return true
+	case 1:
+		log.Warn("winvnc: hotkey not available", "err", errs[0])
+		return true
+	}
+	log.Warn("winvnc: F11 and F12 are not available as hotkeys", "err", errors.Join(errs...))
+	h.Close()
+	return false
 }

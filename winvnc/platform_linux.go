@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"time"
 
 	"lifebuoy/rfb"
 	"lifebuoy/winvnc/x11"
@@ -38,22 +37,8 @@ func openPlatform(display string, log *slog.Logger) (platform, error) {
 	}
 	if h, err := x11.NewHotkeys(d); err != nil {
 		log.Warn("winvnc: no global hotkeys", "err", err)
-	} else {
-		var errs []error
-		for _, ks := range []uint32{KeysymF12, KeysymF11} {
-			if err := h.GrabKey(ks); err != nil {
-				errs = append(errs, err)
-			}
-		}
-		if len(errs) == 2 {
-			log.Warn("winvnc: F11 and F12 are not available as hotkeys", "err", errors.Join(errs...))
-			h.Close()
-		} else {
-			if len(errs) > 0 {
-				log.Warn("winvnc: hotkey not available", "err", errs[0])
-			}
-			p.hotkeys = h
-		}
+	} else if grabHotkeys(h, log) {
+		p.hotkeys = h
 	}
 	return p, nil
 }
@@ -65,18 +50,7 @@ func (p *x11Platform) Ready() <-chan struct{}        { return p.ready }
 func (p *x11Platform) Capture(ctx context.Context) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	go func() {
-		t := time.NewTicker(5 * time.Millisecond)
-		defer t.Stop()
-		for p.cap.Frames() == 0 {
-			select {
-			case <-t.C:
-			case <-ctx.Done():
-				return
-			}
-		}
-		close(p.ready)
-	}()
+	go closeWhenCaptured(ctx, p.cap.Frames, p.ready)
 	return p.cap.Run(ctx)
 }
 func (p *x11Platform) Refresh() { p.cap.Refresh() }

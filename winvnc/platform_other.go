@@ -1,4 +1,4 @@
-//go:build !linux
+//go:build !linux && !windows
 
 package winvnc
 
@@ -8,7 +8,7 @@ import (
 )
 
 // errNoPlatform: this system's capture and input layer is not wired into
-// the agent yet (Windows: winvnc/win).
+// the agent yet.
 var errNoPlatform = errors.New("winvnc: screen capture is not yet wired on this system")
 
 func openPlatform(display string, log *slog.Logger) (platform, error) {

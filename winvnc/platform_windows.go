@@ -1,0 +1,96 @@
+//go:build windows
+
+package winvnc
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+
+	"lifebuoy/rfb"
+	"lifebuoy/winvnc/win"
+)
+
+// winPlatform is the agent's Windows platform: GDI capture of the virtual
+// screen, SendInput and RegisterHotKey (winvnc/win).
+type winPlatform struct {
+	d       *win.Display
+	fb      *rfb.Framebuffer
+	cap     *win.Capturer
+	in      *win.Injector
+	hotkeys *win.Hotkeys // nil if no hotkey could be registered
+	ready   chan struct{}
+}
+
+// openPlatform opens the desktop; display is ignored on Windows.
+func openPlatform(display string, log *slog.Logger) (platform, error) {
+	d, err := win.Open(log)
+	if err != nil {
+		return nil, fmt.Errorf("cannot open the desktop: %w", err)
+	}
+	p := &winPlatform{d: d, fb: rfb.NewFramebuffer(1, 1), ready: make(chan struct{})}
+	p.cap = win.NewCapturer(d, p.fb)
+	if p.in, err = win.NewInjector(d); err != nil {
+		log.Warn("winvnc: no input injection; the supporter can only watch", "err", err)
+		p.in = nil
+	}
+	if h, err := win.NewHotkeys(d); err != nil {
+		log.Warn("winvnc: no global hotkeys", "err", err)
+	} else if grabHotkeys(h, log) {
+		p.hotkeys = h
+	}
+	return p, nil
+}
+
+func (p *winPlatform) Framebuffer() *rfb.Framebuffer { return p.fb }
+func (p *winPlatform) Ready() <-chan struct{}        { return p.ready }
+func (p *winPlatform) Refresh()                      { p.cap.Refresh() }
+
+// Capture runs the capturer, and closes ready after its first frame.
+func (p *winPlatform) Capture(ctx context.Context) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	go closeWhenCaptured(ctx, p.cap.Frames, p.ready)
+	return p.cap.Run(ctx)
+}
+
+func (p *winPlatform) Injector() Injector {
+	if p.in == nil {
+		return nil // not a typed nil in the interface
+	}
+	return p.in
+}
+
+func (p *winPlatform) Hotkeys() <-chan uint32 {
+	if p.hotkeys == nil {
+		return nil
+	}
+	return p.hotkeys.C
+}
+
+func (p *winPlatform) Windows() ([]Window, error) {
+	ws, err := p.d.Windows()
+	if err != nil {
+		return nil, err
+	}
+	out := make([]Window, len(ws))
+	for i, w := range ws {
+		out[i] = Window{ID: w.ID, Title: w.Title, Rect: w.Rect, Stack: w.Stack, Visible: w.Visible}
+	}
+	return out, nil
+}
+
+func (p *winPlatform) Close() error {
+	var errs []error
+	if p.in != nil {
+		errs = append(errs, p.in.Close()) // releases every key and button
+	}
+	if p.hotkeys != nil {
+		errs = append(errs, p.hotkeys.Close())
+	}
+	errs = append(errs, p.d.Close())
+	return errors.Join(errs...)
+}
+
+var _ platform = (*winPlatform)(nil)
