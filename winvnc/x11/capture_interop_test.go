@@ -288,6 +288,7 @@ func waitSize(t *testing.T, fb *rfb.Framebuffer, w, h int) {
 
 // TestIdleCPU runs the capturer on an idle display and reports the CPU
 // time the whole test process used. It is a figure, not a pass/fail.
+// IDLE_CPU_SPAN=60s measures over a minute, as the issue asks; CI uses 3 s.
 func TestIdleCPU(t *testing.T) {
 	for _, noDamage := range []bool{false, true} {
 		t.Run(fmt.Sprintf("noDamage=%v", noDamage), func(t *testing.T) {
@@ -296,7 +297,10 @@ func TestIdleCPU(t *testing.T) {
 			c, _ := startCapture(t, d, func(c *Capturer) { c.NoDamage = noDamage })
 			time.Sleep(200 * time.Millisecond) // let the start settle
 			frames := c.Frames()
-			const span = 3 * time.Second
+			span := 3 * time.Second
+			if v, err := time.ParseDuration(os.Getenv("IDLE_CPU_SPAN")); err == nil {
+				span = v
+			}
 			before := cpuTime(t)
 			time.Sleep(span)
 			used := cpuTime(t) - before
