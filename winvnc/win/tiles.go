@@ -1,106 +1,25 @@
 package win
 
 import (
-	"bytes"
 	"image"
 	"time"
 
 	"lifebuoy/rfb"
+	"lifebuoy/winvnc/internal/tiles"
 )
 
 // tileSize is the edge of the squares in which a new frame is compared
 // with the previous one.
-const tileSize = 64
+const tileSize = tiles.Size
 
 // maxRects bounds the rectangles one capture hands to the framebuffer.
 const maxRects = 64
 
 // diffTiles compares two frames of w×h pixels, 4 bytes each, rows stride
 // bytes apart, in 64×64 tiles, and returns the changed tiles joined into
-// at most limit rectangles (see joinTiles). Nil means no change.
+// at most limit rectangles. Nil means no change.
 func diffTiles(cur, prev []byte, stride, w, h, limit int) []image.Rectangle {
-	cols, rows := (w+tileSize-1)/tileSize, (h+tileSize-1)/tileSize
-	var changed []bool
-	for ty := range rows {
-		y1 := min((ty+1)*tileSize, h)
-		for tx := range cols {
-			x0, x1 := tx*tileSize*4, min((tx+1)*tileSize, w)*4
-			for y := ty * tileSize; y < y1; y++ {
-				o := y * stride
-				if !bytes.Equal(cur[o+x0:o+x1], prev[o+x0:o+x1]) {
-					if changed == nil {
-						changed = make([]bool, cols*rows)
-					}
-					changed[ty*cols+tx] = true
-					break
-				}
-			}
-		}
-	}
-	if changed == nil {
-		return nil
-	}
-	return joinTiles(changed, cols, rows, image.Rect(0, 0, w, h), limit)
-}
-
-// joinTiles turns a grid of marked tiles into rectangles clipped to
-// bounds: horizontal runs in each tile row, a run extended downwards while
-// the next row has the same run. Beyond limit rectangles it falls back to
-// one rectangle per tile row spanning its marked tiles, and beyond that
-// to the bounding box of all of them, so the count never exceeds limit.
-func joinTiles(marked []bool, cols, rows int, bounds image.Rectangle, limit int) []image.Rectangle {
-	tile := func(x0, x1, y0, y1 int) image.Rectangle {
-		return image.Rect(x0*tileSize, y0*tileSize, x1*tileSize, y1*tileSize).Add(bounds.Min).Intersect(bounds)
-	}
-	var out []image.Rectangle
-	open := map[[2]int]int{} // run [lo,hi) in the row above → index in out
-	for ty := range rows {
-		next := map[[2]int]int{}
-		for tx := 0; tx < cols; {
-			if !marked[ty*cols+tx] {
-				tx++
-				continue
-			}
-			lo := tx
-			for tx < cols && marked[ty*cols+tx] {
-				tx++
-			}
-			run := [2]int{lo, tx}
-			if i, ok := open[run]; ok {
-				out[i].Max.Y = tile(lo, tx, ty, ty+1).Max.Y
-				next[run] = i
-				continue
-			}
-			next[run] = len(out)
-			out = append(out, tile(lo, tx, ty, ty+1))
-		}
-		open = next
-	}
-	if len(out) <= limit {
-		return out
-	}
-	out = out[:0]
-	var all image.Rectangle
-	for ty := range rows {
-		lo, hi := -1, -1
-		for tx := range cols {
-			if marked[ty*cols+tx] {
-				if lo < 0 {
-					lo = tx
-				}
-				hi = tx + 1
-			}
-		}
-		if lo >= 0 {
-			r := tile(lo, hi, ty, ty+1)
-			out = append(out, r)
-			all = all.Union(r)
-		}
-	}
-	if len(out) > limit {
-		return []image.Rectangle{all}
-	}
-	return out
+	return tiles.Diff(cur, prev, stride, w, h, limit)
 }
 
 // copyRect copies rectangle r of a frame of 4-byte B, G, R, X pixels
