@@ -80,7 +80,7 @@ func TestInteropGVNCCaptureThroughBroker(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	trustForGTKVNC(t, pem)
+	rfbtest.TrustForGTKVNC(t, pem)
 	src := rfbtest.Pattern(400, 300, 13)
 	a := startAgent(t, tb, "", src, "")
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
@@ -101,25 +101,3 @@ func TestInteropGVNCCaptureThroughBroker(t *testing.T) {
 func must3[A, B any](a A, _ B, err error) A { return must(a, err) }
 
 var _ = rfb.Version38
-
-// trustForGTKVNC installs pem as gtk-vnc's CA for the test. gtk-vnc looks
-// in /etc/pki/CA and in the passwd entry's home (not $HOME); an existing
-// file is put back afterwards.
-func trustForGTKVNC(t *testing.T, pem []byte) {
-	t.Helper()
-	const dir, file = "/etc/pki/CA", "/etc/pki/CA/cacert.pem"
-	old, readErr := os.ReadFile(file)
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(file, pem, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if readErr == nil {
-			os.WriteFile(file, old, 0o644)
-		} else {
-			os.Remove(file)
-		}
-	})
-}

@@ -139,7 +139,7 @@ func TestInteropGVNCCaptureThroughBroker(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	trustForGTKVNC(t, pem)
+	rfbtest.TrustForGTKVNC(t, pem)
 	a := startAgent(t, Config{Broker: tb.agentAddr, Fingerprint: tb.Fingerprint(), Proxy: "direct", Display: x.Display})
 	code := a.expect(`^code (\d{6})$`)[1]
 	go func() {
@@ -161,27 +161,6 @@ func TestInteropGVNCCaptureThroughBroker(t *testing.T) {
 	if n, first, detail := rfbtest.Diff(got, want); n != 0 {
 		t.Fatalf("gvnccapture differs from xwd in %d pixels, first at %v: %s", n, first, detail)
 	}
-}
-
-// trustForGTKVNC installs pem as gtk-vnc's CA for the test (gtk-vnc looks
-// in /etc/pki/CA); an existing file is put back afterwards.
-func trustForGTKVNC(t *testing.T, pem []byte) {
-	t.Helper()
-	const dir, file = "/etc/pki/CA", "/etc/pki/CA/cacert.pem"
-	old, readErr := os.ReadFile(file)
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		t.Skipf("cannot install a CA for gtk-vnc: %v", err)
-	}
-	if err := os.WriteFile(file, pem, 0o644); err != nil {
-		t.Skipf("cannot install a CA for gtk-vnc: %v", err)
-	}
-	t.Cleanup(func() {
-		if readErr == nil {
-			os.WriteFile(file, old, 0o644)
-		} else {
-			os.Remove(file)
-		}
-	})
 }
 
 // "n" refuses the viewer with the reason, and the agent waits on.

@@ -1,0 +1,102 @@
+//go:build interop && linux
+
+package winvnc
+
+import (
+	"fmt"
+	"net"
+	"os"
+	"path/filepath"
+	"strconv"
+	"testing"
+	"time"
+
+	"lifebuoy/rfb"
+	"lifebuoy/rfb/rfbtest"
+)
+
+// TigerVNC's vncviewer, full screen in an Xvfb of its own, attaches
+// through the broker with the code as its VNC password. A capture of the
+// viewer's display must equal a capture of the customer's, first and
+// again after a window moves on the customer's screen.
+func TestInteropTigerVNCThroughBrokerToAgent(t *testing.T) {
+	rfbtest.LookPath(t, "vncviewer", "xsetroot", "xdotool", "xterm")
+	const w, h = 640, 400
+	customer := rfbtest.StartXvfb(t, w, h, 24)
+	xrun(t, customer, "xsetroot", "-solid", "#336699")
+	startXterm(t, customer, "moved", "30x6+20+30", filepath.Join(t.TempDir(), "out"))
+
+	tb := startBroker(t)
+	a := startAgent(t, Config{Broker: tb.agentAddr, Fingerprint: tb.Fingerprint(), Proxy: "direct", Display: customer.Display})
+	code := a.expect(`^code (\d{6})$`)[1]
+	go func() {
+		a.expect(`^prompt `)
+		a.send("y")
+	}()
+
+	pw := filepath.Join(t.TempDir(), "passwd")
+	if err := os.WriteFile(pw, rfbtest.VNCPasswdFile(code), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	_, port, _ := net.SplitHostPort(tb.viewerAddr)
+	viewerX := rfbtest.StartXvfb(t, w, h, 24)
+	viewer := rfbtest.Start(t, viewerX.Env(), "vncviewer", "-FullScreen", "-AutoSelect=0", "-NoJPEG=1",
+		"-SecurityTypes=VncAuth", "-passwd", pw, "127.0.0.1::"+port)
+
+	// The displays agree when captures of both are equal; the customer's
+	// screen is the reference of each round.
+	same := func(stage string) {
+		t.Helper()
+		deadline := time.Now().Add(30 * time.Second)
+		var last string
+		for time.Now().Before(deadline) {
+			want, err := customer.Capture()
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, err := viewerX.Capture()
+			if err != nil {
+				t.Fatal(err)
+			}
+			n, first, detail := rfbtest.Diff(got, want)
+			if n == 0 {
+				return
+			}
+			last = fmt.Sprintf("%d pixels differ, first at %v: %s", n, first, detail)
+			time.Sleep(100 * time.Millisecond)
+		}
+		t.Fatalf("%s: the viewer's display never matched the customer's: %s\nviewer output:\n%s", stage, last, viewer.Output())
+	}
+	same("initial")
+	xrun(t, customer, "xdotool", "search", "--name", "moved", "windowmove", "300", "200")
+	same("after the window moved")
+}
+
+// A resolution change on the customer's display (xrandr) reaches the
+// viewer as a new framebuffer size, and the pixels follow.
+func TestInteropResolutionChangeReachesViewer(t *testing.T) {
+	rfbtest.LookPath(t, "xrandr", "xsetroot")
+	customer := rfbtest.StartXvfb(t, 640, 480, 24)
+	xrun(t, customer, "xsetroot", "-solid", "#669933")
+	pwFile := writePassword(t, "482913")
+	a := startAgent(t, Config{Listen: "127.0.0.1:0", PasswordFile: pwFile, Display: customer.Display})
+	addr := a.expect(`^state waiting Listening on (\S+);`)[1]
+	ch := dialViewer(t, addr, "482913")
+	a.expect(`^prompt `)
+	a.send("y")
+	v := mustViewer(t, ch)
+	if err := v.c.SetEncodings(rfb.EncRaw, rfb.EncCopyRect, rfb.EncExtendedDesktopSize, rfb.EncDesktopSize); err != nil {
+		t.Fatal(err)
+	}
+	v.syncTo("initial", sameAsScreen(t, customer))
+
+	xrun(t, customer, "xrandr", "--newmode", "400x300", "10", "400", "401", "402", "403", "300", "301", "302", "303")
+	xrun(t, customer, "xrandr", "--addmode", "screen", "400x300")
+	xrun(t, customer, "xrandr", "--output", "screen", "--mode", "400x300")
+	v.syncTo("after xrandr 400x300", func(fb *rfb.Image) (bool, string) {
+		if fb.W != 400 || fb.H != 300 {
+			return false, "viewer size " + strconv.Itoa(fb.W) + "x" + strconv.Itoa(fb.H)
+		}
+		return sameAsScreen(t, customer)(fb)
+	})
+}
