@@ -92,13 +92,7 @@ func TestInteropTigerVNCHextileZRLE(t *testing.T) {
 				want := src.Clone()
 				check := func(stage string) {
 					t.Helper()
-					ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-					defer cancel()
-					got, err := rfbtest.WaitForImage(ctx, x.Capture, want, cmp)
-					if err != nil {
-						saveForDebug(t, stage, got)
-						t.Fatalf("%s: viewer does not show the source: %v\nviewer output:\n%s", stage, err, viewer.Output())
-					}
+					waitViewerShows(t, stage, x, viewer, want, cmp)
 				}
 				check("initial")
 				if !strings.Contains(log.String(), "using="+enc.String()) {

@@ -142,13 +142,7 @@ func TestInteropTightTigerVNC(t *testing.T) {
 			want := rfb.ImageFrom(src)
 			check := func(stage string) {
 				t.Helper()
-				ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-				defer cancel()
-				got, err := rfbtest.WaitForImage(ctx, x.Capture, want, cmp)
-				if err != nil {
-					saveForDebug(t, stage, got)
-					t.Fatalf("%s: viewer does not show the source: %v\nviewer output:\n%s", stage, err, viewer.Output())
-				}
+				got := waitViewerShows(t, stage, x, viewer, want, cmp)
 				if tc.jpeg {
 					t.Logf("%s: PSNR %.1f dB", stage, rfbtest.PSNR(got, want))
 				}

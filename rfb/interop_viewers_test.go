@@ -123,13 +123,7 @@ func TestInteropTigerVNC(t *testing.T) {
 			want := rfb.ImageFrom(src)
 			check := func(stage string) {
 				t.Helper()
-				ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-				defer cancel()
-				got, err := rfbtest.WaitForImage(ctx, x.Capture, want, cmp)
-				if err != nil {
-					saveForDebug(t, stage, got)
-					t.Fatalf("%s: viewer does not show the source: %v\nviewer output:\n%s", stage, err, viewer.Output())
-				}
+				waitViewerShows(t, stage, x, viewer, want, cmp)
 			}
 			check("initial")
 
@@ -171,6 +165,21 @@ func TestInteropTigerVNCX509(t *testing.T) {
 	if _, err := rfbtest.WaitForImage(ctx, x.Capture, src, exact); err != nil {
 		t.Fatalf("viewer does not show the source over X509Vnc: %v\nviewer output:\n%s", err, viewer.Output())
 	}
+}
+
+// waitViewerShows waits until the viewer's Xvfb shows want under cmp,
+// and fails the test with the viewer's output otherwise. It returns the
+// last capture.
+func waitViewerShows(t *testing.T, stage string, x *rfbtest.Xvfb, viewer *rfbtest.Proc, want image.Image, cmp func(got, want image.Image) bool) *image.RGBA {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	got, err := rfbtest.WaitForImage(ctx, x.Capture, want, cmp)
+	if err != nil {
+		saveForDebug(t, stage, got)
+		t.Fatalf("%s: viewer does not show the source: %v\nviewer output:\n%s", stage, err, viewer.Output())
+	}
+	return got
 }
 
 func saveForDebug(t *testing.T, stage string, img image.Image) {
