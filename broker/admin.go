@@ -28,6 +28,7 @@ func (b *Broker) Handler() http.Handler {
 	mux.HandleFunc("GET /metrics", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; version=0.0.4; charset=utf-8")
 		b.metrics.writeProm(w, b.codes.Counts(), b.throttle.GlobalFailures())
+		writeRuntimeProm(w)
 	})
 	mux.HandleFunc("POST /admin/codes", func(w http.ResponseWriter, r *http.Request) {
 		ap, err := netip.ParseAddrPort(r.RemoteAddr)

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"os"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -14,28 +15,37 @@ import (
 	"lifebuoy/broker/agentlink"
 )
 
-// agentConn is one agent's control link. Its reader runs in ServeAgent;
-// writes from any goroutine go through send.
+// agentConn is one agent's control link. No goroutine waits on it: the
+// broker's parker starts one when the agent has sent something (see
+// onReadable), and the Sender's timer keeps it alive, so a link costs its
+// connection and this struct while it waits for a supporter and while its
+// session runs. Writes from any goroutine go through out.
 type agentConn struct {
 	b      *Broker
 	conn   net.Conn
+	fr     *agentlink.FrameReader
 	remote string
 	name   string
 	code   string
 
 	out *agentlink.Sender // after the Welcome
 
-	done      chan struct{} // closed when the link is gone
-	closeOnce sync.Once
+	done    chan struct{} // closed when the link is gone
+	closed  atomic.Bool
+	onClose []func() // run by close, after done is closed
 
 	mu       sync.Mutex
+	blocking bool                   // read in a goroutine, not parked
+	unpark   func() bool            // while parked
 	declines map[string]chan string // session ID → decline reason
 	ends     map[string]func()      // session ID → ends the relay
 }
 
 // ServeAgent serves one connection on the agent port: a control link
-// (Hello) or a session's data connection (DataHello). It closes c, except
-// a data connection, which it hands to the waiting session.
+// (Hello) or a session's data connection (DataHello). It returns once the
+// link is registered; the link lives on without this goroutine. It
+// closes c, except a data connection, which it hands to the waiting
+// session, and a registered link, which closes itself.
 func (b *Broker) ServeAgent(ctx context.Context, c net.Conn) {
 	tc := tls.Server(c, b.agentTLS)
 	handoff := false
@@ -62,8 +72,7 @@ func (b *Broker) ServeAgent(ctx context.Context, c net.Conn) {
 	case *agentlink.DataHello:
 		handoff = b.dataConn(tc, m)
 	case *agentlink.Hello:
-		tc.SetDeadline(time.Time{})
-		b.controlLink(ctx, tc, m)
+		handoff = b.controlLink(ctx, tc, m)
 	default:
 		b.metrics.HandshakeErrors.Add(1)
 		agentlink.WriteMessage(tc, &agentlink.Error{Reason: "expected Hello or DataHello"})
@@ -89,10 +98,11 @@ func (b *Broker) dataConn(c *tls.Conn, m *agentlink.DataHello) bool {
 	return true
 }
 
-func (b *Broker) controlLink(ctx context.Context, c *tls.Conn, hello *agentlink.Hello) {
-	a := &agentConn{b: b, conn: c, remote: c.RemoteAddr().String(), name: hello.Name,
+// controlLink registers the agent's code and reports whether the link
+// now lives on its own (else the caller closes c).
+func (b *Broker) controlLink(ctx context.Context, c *tls.Conn, hello *agentlink.Hello) bool {
+	a := &agentConn{b: b, conn: c, fr: agentlink.NewFrameReader(c), remote: c.RemoteAddr().String(), name: hello.Name,
 		done: make(chan struct{}), declines: map[string]chan string{}, ends: map[string]func(){}}
-	defer a.close()
 	a.out = agentlink.NewSender(c, time.Duration(b.cfg.KeepAlive), time.Duration(b.cfg.LinkTimeout))
 	var expires time.Time
 	var err error
@@ -109,32 +119,37 @@ func (b *Broker) controlLink(ctx context.Context, c *tls.Conn, hello *agentlink.
 	if err != nil {
 		b.audit.Warn("agent refused", "remote", a.remote, "name", a.name, "err", err.Error())
 		a.out.SendAndClose(&agentlink.Error{Reason: err.Error()})
-		closeSoon(a)
-		return
+		return false
 	}
-	defer b.codes.End(a.code)
+	// From here the link is its own: close releases everything below.
+	b.wg.Add(1)
 	b.metrics.Agents.Add(1)
-	defer b.metrics.Agents.Add(-1)
+	a.onClose = append(a.onClose, func() {
+		b.codes.End(a.code)
+		b.metrics.Agents.Add(-1)
+		b.wg.Done()
+	})
 	b.audit.Info("agent registered", "remote", a.remote, "name", a.name, "code", a.code,
 		"flow", map[bool]string{true: "customer-first", false: "supporter-first"}[hello.WantCode], "expires", expires)
+	c.SetDeadline(time.Time{})
 	if err := a.send(&agentlink.Welcome{Code: a.code, ExpiresAt: expires}); err != nil {
-		return
+		a.close()
+		return true
 	}
-
 	// The code's expiry: if nobody paired by then, the link ends.
 	expiry := time.AfterFunc(time.Until(expires)+time.Millisecond, func() {
 		if _, live := b.codes.Lookup(a.code); !live || b.codes.Expire(a.code) {
 			b.audit.Info("code expired", "code", a.code, "remote", a.remote)
-			a.out.SendAndClose(&agentlink.Error{Reason: "the code expired"})
+			a.finish(&agentlink.Error{Reason: "the code expired"})
 		}
 	})
-	defer expiry.Stop()
-	// A write error stops the Sender, which closes the connection; the
-	// read in readLoop then fails and the link ends, so no goroutine
-	// needs to watch the Sender.
 	stop := context.AfterFunc(ctx, a.close)
-	defer stop()
-	a.readLoop()
+	a.onClose = append(a.onClose, func() { expiry.Stop(); stop() })
+	// A write error or a silent agent closes the Sender's connection;
+	// the parker then wakes onReadable, whose read fails and closes the
+	// link.
+	a.park()
+	return true
 }
 
 // joinCode attaches a to the supporter's code it presents. A presented
@@ -166,15 +181,51 @@ func (b *Broker) joinCode(ctx context.Context, c net.Conn, presented string, a *
 
 var errTooManyAttempts = errors.New("too many attempts from this address; try again later")
 
-func (a *agentConn) readLoop() {
-	timeout := time.Duration(a.b.cfg.LinkTimeout)
+// park waits, without a goroutine, for the agent's next message.
+func (a *agentConn) park() {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	select {
+	case <-a.done:
+		return
+	default:
+	}
+	u, ok := a.b.parker.park(a.conn, a.onReadable)
+	if !ok {
+		// Not a socket (a test's pipe) or the parker is gone: read in a
+		// goroutine, as without a parker.
+		a.blocking = true
+		go a.onReadable()
+		return
+	}
+	a.unpark = u
+}
+
+// onReadable reads and handles what the agent sent, then parks the link
+// again. Reads poll: the first waits up to pollWait for the rest of a
+// message, later ones only take what has arrived.
+func (a *agentConn) onReadable() {
+	a.mu.Lock()
+	a.unpark = nil
+	a.mu.Unlock()
+	wait := pollWait
 	for {
-		a.conn.SetReadDeadline(time.Now().Add(timeout))
-		m, err := agentlink.ReadMessage(a.conn)
-		if err != nil {
-			a.b.log.Debug("broker: agent link ended", "remote", a.remote, "code", a.code, "err", err)
+		if a.blocking {
+			wait = time.Duration(a.b.cfg.LinkTimeout)
+		}
+		a.conn.SetReadDeadline(time.Now().Add(wait))
+		wait = 0
+		m, err := a.fr.Read()
+		if errors.Is(err, os.ErrDeadlineExceeded) && !a.blocking {
+			a.park()
 			return
 		}
+		if err != nil {
+			a.b.log.Debug("broker: agent link ended", "remote", a.remote, "code", a.code, "err", err)
+			a.close()
+			return
+		}
+		a.out.Heard()
 		switch m := m.(type) {
 		case *agentlink.Ping:
 			a.out.TrySend(&agentlink.Pong{})
@@ -197,27 +248,47 @@ func (a *agentConn) readLoop() {
 				end()
 			}
 		default:
-			a.out.SendAndClose(&agentlink.Error{Reason: fmt.Sprintf("unexpected %v", m.Type())})
+			a.finish(&agentlink.Error{Reason: fmt.Sprintf("unexpected %v", m.Type())})
 			return
 		}
 	}
 }
 
+// pollWait is how long a woken link waits for the rest of a message.
+const pollWait = 100 * time.Millisecond
+
 func (a *agentConn) send(m agentlink.Message) error { return a.out.Send(m) }
 
+// finish sends the agent its last message and closes the link.
+func (a *agentConn) finish(m agentlink.Message) {
+	a.out.SendAndClose(m)
+	a.close()
+}
+
+// close ends the link and its sessions. It may be called again from
+// within (a session's end finishes the link), which returns at once.
 func (a *agentConn) close() {
-	a.closeOnce.Do(func() {
-		close(a.done)
-		a.conn.Close()
-		if a.out != nil {
-			a.out.Close()
-		}
-		a.mu.Lock()
-		for _, end := range a.ends {
-			end()
-		}
-		a.mu.Unlock()
-	})
+	if !a.closed.CompareAndSwap(false, true) {
+		return
+	}
+	close(a.done)
+	a.mu.Lock()
+	if a.unpark != nil {
+		a.unpark()
+		a.unpark = nil
+	}
+	ends := make([]func(), 0, len(a.ends))
+	for _, end := range a.ends {
+		ends = append(ends, end)
+	}
+	a.mu.Unlock()
+	a.out.Close()
+	for _, end := range ends {
+		end()
+	}
+	for _, f := range a.onClose {
+		f()
+	}
 }
 
 // Reasons a viewer is told when its session does not start.
@@ -282,52 +353,41 @@ func (b *Broker) openSession(ctx context.Context, a *agentConn, m *agentlink.Ope
 	}
 }
 
-// runSession relays between a paired viewer and the agent's data
-// connection, then voids the code and ends the agent's link.
+// runSession starts relaying between a paired viewer and the agent's
+// data connection and returns; when the session ends, the code is void
+// and the agent's link ends. The session is counted in b.wg until then.
 func (b *Broker) runSession(ctx context.Context, a *agentConn, sessionID string, viewer, data net.Conn) {
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	a.mu.Lock()
-	a.ends[sessionID] = cancel
-	a.mu.Unlock()
-	defer func() {
-		a.mu.Lock()
-		delete(a.ends, sessionID)
-		a.mu.Unlock()
-	}()
-	// a.close ends every registered session; one registered after it
-	// closed sees a.done here. (No watcher goroutine: idle sessions are
-	// many, and each goroutine costs its stack.)
-	select {
-	case <-a.done:
-		cancel()
-	default:
-	}
 	b.codes.SetState(a.code, StateRelaying)
 	b.metrics.Sessions.Add(1)
 	b.metrics.SessionsTotal.Add(1)
+	b.wg.Add(1)
 	start := time.Now()
 	var toViewer, toAgent atomic.Int64
-	relay(ctx, viewer, data, time.Duration(b.cfg.IdleTimeout),
-		[]*Bucket{NewBucket(b.cfg.SessionBandwidth), b.total},
-		[]*atomic.Int64{&toViewer, &b.metrics.BytesToViewer}, []*atomic.Int64{&toAgent, &b.metrics.BytesToAgent})
-	b.metrics.Sessions.Add(-1)
-	b.codes.End(a.code)
-	b.audit.Info("session end", "session", sessionID, "code", a.code, "viewer", viewer.RemoteAddr().String(),
-		"agent", a.remote, "duration", time.Since(start).Round(time.Millisecond).String(),
-		"bytes_to_viewer", toViewer.Load(), "bytes_to_agent", toAgent.Load())
-	a.out.SendAndClose(&agentlink.End{SessionID: sessionID, Reason: "session ended"})
-	closeSoon(a)
-}
-
-// closeSoon closes a's link once its last message is out, or after a
-// second if the agent does not take it.
-func closeSoon(a *agentConn) {
-	t := time.NewTimer(time.Second)
-	defer t.Stop()
-	select {
-	case <-a.out.Done():
-	case <-t.C:
+	r := &relay{viewer: viewer, agent: data, idle: time.Duration(b.cfg.IdleTimeout), park: b.parker,
+		caps:     []*Bucket{NewBucket(b.cfg.SessionBandwidth), b.total},
+		toViewer: []*atomic.Int64{&toViewer, &b.metrics.BytesToViewer},
+		toAgent:  []*atomic.Int64{&toAgent, &b.metrics.BytesToAgent}}
+	r.onEnd = func() {
+		a.mu.Lock()
+		delete(a.ends, sessionID)
+		a.mu.Unlock()
+		b.metrics.Sessions.Add(-1)
+		b.codes.End(a.code)
+		b.audit.Info("session end", "session", sessionID, "code", a.code, "viewer", viewer.RemoteAddr().String(),
+			"agent", a.remote, "duration", time.Since(start).Round(time.Millisecond).String(),
+			"bytes_to_viewer", toViewer.Load(), "bytes_to_agent", toAgent.Load())
+		a.finish(&agentlink.End{SessionID: sessionID, Reason: "session ended"})
+		b.wg.Done()
 	}
-	a.close()
+	startRelay(ctx, r)
+	a.mu.Lock()
+	a.ends[sessionID] = r.end
+	a.mu.Unlock()
+	// a.close ends every registered session; one registered after it
+	// closed sees a.done here.
+	select {
+	case <-a.done:
+		r.end()
+	default:
+	}
 }

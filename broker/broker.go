@@ -41,6 +41,8 @@ type Broker struct {
 	mu      sync.Mutex
 	pending map[string]*pendingSession // by session ID
 
+	parker *parker // idle links and sessions wait here; set by Serve
+
 	wg sync.WaitGroup // every connection's goroutine
 }
 
@@ -152,6 +154,13 @@ func (b *Broker) Run(ctx context.Context) error {
 // Serve serves the listeners until ctx is done, then closes them and
 // every connection, waits for all goroutines and returns nil.
 func (b *Broker) Serve(ctx context.Context, ls Listeners) error {
+	p, err := newParker()
+	if err != nil {
+		ls.close()
+		return err
+	}
+	b.parker = p
+	defer p.close()
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	defer b.wg.Wait()

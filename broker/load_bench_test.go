@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -24,6 +25,7 @@ type brokerProcess struct {
 	cmd                   *exec.Cmd
 	fingerprint           string
 	agentAddr, viewerAddr string
+	adminAddr             string
 	next                  atomic.Int64 // source addresses handed out
 }
 
@@ -79,7 +81,7 @@ func startBrokerProcess(b *testing.B) *brokerProcess {
 		}
 	}()
 	timeout := time.After(10 * time.Second)
-	for p.agentAddr == "" || p.viewerAddr == "" {
+	for p.agentAddr == "" || p.viewerAddr == "" || p.adminAddr == "" {
 		select {
 		case a := <-addrs:
 			switch a[0] {
@@ -87,6 +89,8 @@ func startBrokerProcess(b *testing.B) *brokerProcess {
 				p.agentAddr = a[1]
 			case "viewer":
 				p.viewerAddr = a[1]
+			case "admin":
+				p.adminAddr = a[1]
 			}
 		case <-timeout:
 			b.Fatal("broker process did not report its listeners")
@@ -109,6 +113,27 @@ func (p *brokerProcess) rssKiB(b *testing.B) int {
 	}
 	b.Fatal("no VmRSS")
 	return 0
+}
+
+// runtimeGauges reads the broker's go_* gauges from /metrics.
+func (p *brokerProcess) runtimeGauges(b *testing.B) map[string]float64 {
+	resp, err := http.Get("http://" + p.adminAddr + "/metrics")
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer resp.Body.Close()
+	out := map[string]float64{}
+	sc := bufio.NewScanner(resp.Body)
+	for sc.Scan() {
+		name, v, ok := strings.Cut(sc.Text(), " ")
+		if !ok || !strings.HasPrefix(name, "go_") {
+			continue
+		}
+		if f, err := strconv.ParseFloat(v, 64); err == nil {
+			out[name] = f
+		}
+	}
+	return out
 }
 
 // cpuSeconds is the process's user and system CPU time so far.
@@ -242,7 +267,7 @@ func BenchmarkIdleSessions(b *testing.B) {
 				s.close()
 			}
 			time.Sleep(time.Second)
-			before := p.rssKiB(b)
+			before, rt0 := p.rssKiB(b), p.runtimeGauges(b)
 			b.ResetTimer()
 			var all [][]*session
 			for range b.N {
@@ -257,8 +282,12 @@ func BenchmarkIdleSessions(b *testing.B) {
 				settle = d
 			}
 			time.Sleep(settle)
-			after := p.rssKiB(b)
+			after, rt1 := p.rssKiB(b), p.runtimeGauges(b)
+			per := func(k string) float64 { return (rt1[k] - rt0[k]) / float64(n*b.N) }
 			b.ReportMetric(float64(after-before)/float64(n*b.N), "KiB/session")
+			b.ReportMetric(per("go_goroutines"), "goroutines/session")
+			b.ReportMetric(per("go_stack_bytes")/1024, "stack-KiB/session")
+			b.ReportMetric(per("go_heap_live_bytes")/1024, "live-heap-KiB/session")
 			b.ReportMetric(float64(after), "broker-RSS-KiB")
 			for _, ss := range all {
 				for _, s := range ss {

@@ -57,77 +57,199 @@ func (b *Bucket) wait(ctx context.Context, n int) error {
 }
 
 // relayBuf is the copy buffer per direction while bytes flow: large
-// enough for a frame update's worth of TLS records. An idle direction
-// holds only a small buffer and gives the large one back to a pool after
-// bufRelease without a byte, so that many idle sessions stay cheap.
+// enough for a frame update's worth of TLS records. A direction that has
+// just gone quiet holds only a small buffer, giving the large one back to
+// a pool after bufRelease without a byte, and after parkAfter it parks:
+// its goroutine ends and the parker starts a new one when the next byte
+// arrives. An idle session therefore holds no goroutine and no buffer.
 const (
 	relayBuf   = 32 << 10
 	smallBuf   = 2 << 10
 	bufRelease = 250 * time.Millisecond
+	parkAfter  = 2 * time.Second
 )
 
-var relayBufs = sync.Pool{New: func() any { b := make([]byte, relayBuf); return &b }}
+var (
+	relayBufs = sync.Pool{New: func() any { b := make([]byte, relayBuf); return &b }}
+	smallBufs = sync.Pool{New: func() any { b := make([]byte, smallBuf); return &b }}
+)
 
-// relay copies bytes both ways between viewer and agent until either side
-// closes, the session sits idle for idle, or ctx ends. A side that closes
+// relay copies bytes both ways between a viewer and an agent until either
+// side closes, the session sits idle for idle, or end is called. Each
+// copy holds at most one buffer, so a slow reader stalls its writer
+// (back-pressure) and nothing queues without bound. A side that closes
 // its sending half is passed on as a half-close, and then both
 // connections are closed: in RFB neither side has anything to say alone.
-// Each copy holds at most one buffer, so a slow reader stalls its writer
-// (back-pressure) and nothing queues without bound.
-func relay(ctx context.Context, viewer, agent net.Conn, idle time.Duration, caps []*Bucket, toViewer, toAgent []*atomic.Int64) {
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	stop := context.AfterFunc(ctx, func() {
-		viewer.Close()
-		agent.Close()
-	})
-	defer stop()
-	var last atomic.Int64
-	last.Store(time.Now().UnixNano())
-	var wg sync.WaitGroup
-	wg.Go(func() {
-		pipe(ctx, viewer, agent, idle, &last, caps, toViewer)
-		cancel()
-	})
-	pipe(ctx, agent, viewer, idle, &last, caps, toAgent)
-	cancel()
-	wg.Wait()
-	viewer.Close()
-	agent.Close()
+type relay struct {
+	viewer, agent     net.Conn
+	idle              time.Duration
+	caps              []*Bucket
+	toViewer, toAgent []*atomic.Int64
+	park              *parker
+	onEnd             func()
+	last              atomic.Int64 // UnixNano of the last byte either way
+	idleTimer         *time.Timer
+	stopCtx           func() bool
+	mu                sync.Mutex
+	ended             bool
+	running           int             // copy goroutines alive
+	unpark            [2]func() bool  // a parked direction's withdrawal
+	ctx               context.Context // for the caps' waits
+	cancel            context.CancelFunc
 }
 
-// pipe copies src to dst. It returns on EOF, on an error, or when neither
-// direction has moved a byte for idle.
-func pipe(ctx context.Context, dst, src net.Conn, idle time.Duration, last *atomic.Int64, caps []*Bucket, counts []*atomic.Int64) {
-	small := make([]byte, smallBuf)
+// startRelay starts r's copies; r.onEnd runs once, after the session has
+// ended and no copy goroutine is left. ctx ending ends the session.
+func startRelay(ctx context.Context, r *relay) {
+	r.ctx, r.cancel = context.WithCancel(ctx)
+	r.last.Store(time.Now().UnixNano())
+	r.mu.Lock()
+	r.running = 3 // the two copies and the session itself (dropped by end)
+	r.mu.Unlock()
+	r.idleTimer = time.AfterFunc(r.idle, r.checkIdle)
+	r.stopCtx = context.AfterFunc(r.ctx, r.end)
+	go r.copy(toViewerDir)
+	go r.copy(toAgentDir)
+}
+
+const (
+	toViewerDir = 0 // agent → viewer
+	toAgentDir  = 1 // viewer → agent
+)
+
+// checkIdle ends the session once neither side has sent a byte for idle.
+func (r *relay) checkIdle() {
+	quiet := time.Since(time.Unix(0, r.last.Load()))
+	if quiet >= r.idle {
+		r.end()
+		return
+	}
+	r.idleTimer.Reset(r.idle - quiet)
+}
+
+// end ends the session: it withdraws parked directions and closes both
+// connections, which ends the copies still running.
+func (r *relay) end() {
+	r.mu.Lock()
+	if r.ended {
+		r.mu.Unlock()
+		return
+	}
+	r.ended = true
+	refs := 1 // the session's own
+	for d, u := range r.unpark {
+		// A withdrawn direction's callback will not run, so its
+		// reference is dropped here; one that fired already drops its
+		// own in resume.
+		if u != nil && u() {
+			refs++
+		}
+		r.unpark[d] = nil
+	}
+	r.mu.Unlock()
+	r.cancel()
+	r.idleTimer.Stop()
+	hardClose(r.viewer)
+	hardClose(r.agent)
+	for range refs {
+		r.release()
+	}
+}
+
+// release drops one reference: a copy's (running or parked) or, from
+// end, the session's own. The last one runs onEnd.
+func (r *relay) release() {
+	r.mu.Lock()
+	r.running--
+	last := r.ended && r.running == 0
+	r.mu.Unlock()
+	if last {
+		r.stopCtx()
+		r.onEnd()
+	}
+}
+
+// copy runs one direction until it ends (and with it the session) or
+// parks.
+func (r *relay) copy(d int) {
+	dst, src, counts := r.viewer, r.agent, r.toViewer
+	if d == toAgentDir {
+		dst, src, counts = r.agent, r.viewer, r.toAgent
+	}
+	for {
+		if !r.pipe(dst, src, counts) {
+			r.end()
+			break
+		}
+		// Quiet: park, still counted in running; the parker's callback
+		// continues this direction. A connection that cannot be parked
+		// is read on.
+		r.mu.Lock()
+		if r.ended {
+			r.mu.Unlock()
+			break
+		}
+		if u, ok := r.park.park(src, func() { r.resume(d) }); ok {
+			r.unpark[d] = u
+			r.mu.Unlock()
+			return
+		}
+		r.mu.Unlock()
+	}
+	r.release()
+}
+
+// resume continues a parked direction when its source has bytes.
+func (r *relay) resume(d int) {
+	r.mu.Lock()
+	if r.ended {
+		// end withdrew the others; this one fired first. Its reference
+		// is still held: drop it.
+		r.mu.Unlock()
+		r.release()
+		return
+	}
+	r.unpark[d] = nil
+	r.mu.Unlock()
+	r.copy(d)
+}
+
+// pipe copies src to dst until src has been quiet for parkAfter (true)
+// or the copy fails or ends (false).
+func (r *relay) pipe(dst, src net.Conn, counts []*atomic.Int64) bool {
+	small := smallBufs.Get().(*[]byte)
+	defer smallBufs.Put(small)
 	var big *[]byte // from relayBufs while bytes flow
 	defer func() {
 		if big != nil {
 			relayBufs.Put(big)
 		}
 	}()
+	quietSince := time.Now()
 	for {
-		buf, wait := small, idle
+		buf, wait := *small, parkAfter
 		if big != nil {
-			buf, wait = *big, min(idle, bufRelease)
+			buf, wait = *big, bufRelease
 		}
 		src.SetReadDeadline(time.Now().Add(wait))
 		n, err := src.Read(buf)
 		if n > 0 {
-			last.Store(time.Now().UnixNano())
-			for _, c := range caps {
-				if c.wait(ctx, n) != nil {
-					return
+			now := time.Now()
+			r.last.Store(now.UnixNano())
+			quietSince = now
+			for _, c := range r.caps {
+				if c.wait(r.ctx, n) != nil {
+					return false
 				}
 			}
-			dst.SetWriteDeadline(time.Now().Add(idle))
+			dst.SetWriteDeadline(time.Now().Add(r.idle))
 			if _, werr := dst.Write(buf[:n]); werr != nil {
-				return
+				return false
 			}
 			for _, c := range counts {
 				c.Add(int64(n))
 			}
-			if big == nil && n == len(small) {
+			if big == nil && n == len(buf) {
 				big = relayBufs.Get().(*[]byte)
 			}
 		}
@@ -137,19 +259,28 @@ func pipe(ctx context.Context, dst, src net.Conn, idle time.Duration, last *atom
 					relayBufs.Put(big)
 					big = nil
 				}
-				// Quiet in this direction; the session is idle only if
-				// the other direction is quiet too.
-				if time.Since(time.Unix(0, last.Load())) < idle {
-					continue
+				if time.Since(quietSince) >= parkAfter {
+					return true
 				}
-				return
+				continue
 			}
 			if err == io.EOF {
 				if cw, ok := dst.(interface{ CloseWrite() error }); ok {
 					cw.CloseWrite()
 				}
 			}
-			return
+			return false
 		}
 	}
+}
+
+// hardClose closes c at once. A TLS connection's Close first sends
+// close_notify, which waits for a write in progress (a stalled peer's,
+// up to its deadline) and then up to 5 s more; closing the socket under
+// it first ends both.
+func hardClose(c net.Conn) {
+	if nc, ok := c.(interface{ NetConn() net.Conn }); ok {
+		hardClose(nc.NetConn())
+	}
+	c.Close()
 }

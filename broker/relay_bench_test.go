@@ -109,11 +109,15 @@ func benchRelay(b *testing.B, chunk int, agentTLS bool) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	var toViewer, toAgent atomic.Int64
+	park, err := newParker()
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer park.close()
 	done := make(chan struct{})
-	go func() {
-		relay(ctx, viewerSide, agent, time.Minute, nil, []*atomic.Int64{&toViewer}, []*atomic.Int64{&toAgent})
-		close(done)
-	}()
+	startRelay(ctx, &relay{viewer: viewerSide, agent: agent, idle: time.Minute, park: park,
+		toViewer: []*atomic.Int64{&toViewer}, toAgent: []*atomic.Int64{&toAgent},
+		onEnd: func() { close(done) }})
 	pump(b, w, sink, chunk)
 	cancel()
 	<-done

@@ -32,7 +32,12 @@ const (
 
 // ServeRepeater serves one repeater-mode viewer. It closes c.
 func (b *Broker) ServeRepeater(ctx context.Context, c net.Conn) {
-	defer c.Close()
+	relaying := false
+	defer func() {
+		if !relaying {
+			c.Close()
+		}
+	}()
 	addr, g, ok := b.admit(ctx, c)
 	if !ok {
 		return
@@ -65,6 +70,7 @@ func (b *Broker) ServeRepeater(ctx context.Context, c net.Conn) {
 		return
 	}
 	b.runSession(ctx, a, sessionID, c, data)
+	relaying = true
 }
 
 // parseRepeaterID reads "ID:<code>" from the NUL-padded header.

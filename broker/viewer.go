@@ -73,7 +73,12 @@ func (g *admission) done() {
 
 // ServeViewer serves one stock viewer on the viewer port. It closes c.
 func (b *Broker) ServeViewer(ctx context.Context, c net.Conn) {
-	defer c.Close()
+	relaying := false
+	defer func() {
+		if !relaying {
+			c.Close()
+		}
+	}()
 	addr, g, ok := b.admit(ctx, c)
 	if !ok {
 		return
@@ -104,6 +109,7 @@ func (b *Broker) ServeViewer(ctx context.Context, c net.Conn) {
 	}
 	hs.conn.SetDeadline(time.Time{})
 	b.runSession(ctx, a, sessionID, hs.conn, data)
+	relaying = true
 }
 
 // pair spends nothing (the caller did) but asks the agent for the data
@@ -120,8 +126,7 @@ func (b *Broker) pair(ctx context.Context, a *agentConn, code string, mode agent
 		b.metrics.Declined.Add(1)
 		b.audit.Info("session refused", "code", code, "viewer", viewer, "agent", a.remote, "reason", err.Error())
 		b.codes.End(code)
-		a.out.SendAndClose(&agentlink.End{SessionID: m.SessionID, Reason: err.Error()})
-		closeSoon(a)
+		a.finish(&agentlink.End{SessionID: m.SessionID, Reason: err.Error()})
 		return nil, "", err
 	}
 	b.audit.Info("session start", "session", m.SessionID, "code", code, "viewer", viewer, "agent", a.remote)

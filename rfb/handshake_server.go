@@ -287,6 +287,11 @@ func (c *bufferedConn) Read(p []byte) (int, error) {
 	return c.Conn.Read(p)
 }
 
+// NetConn is the connection under the buffer, for a caller that waits on
+// its socket (a relay parking an idle connection). Bytes still buffered
+// are not in it: such a caller reads until a read would block first.
+func (c *bufferedConn) NetConn() net.Conn { return c.Conn }
+
 // CloseWrite half-closes the connection when it can (TCP, TLS), so a
 // relay can pass a half-close on.
 func (c *bufferedConn) CloseWrite() error {

@@ -237,6 +237,7 @@ func (l *Link) readLoop() {
 			l.fail(fmt.Errorf("%w: %w", ErrClosed, err))
 			return
 		}
+		l.out.Heard()
 		switch m := m.(type) {
 		case *Ping:
 			l.out.TrySend(&Pong{})

@@ -3,103 +3,114 @@ package agentlink
 import (
 	"net"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
-// Sender owns the writing side of a control connection, on both ends:
-// one goroutine writes the queued messages, and a Ping whenever the
-// connection has been quiet for half the keep-alive interval. Readers
-// only queue (a Pong, say) and never block on a write, so two peers
-// that ping each other at once cannot deadlock.
+// Sender owns the writing side of a control connection, on both ends,
+// and its liveness. Writes are made by the caller, one at a time, each
+// within the write timeout. A timer, not a goroutine, keeps the link
+// alive: whenever the connection has been quiet for half the keep-alive
+// interval it sends a Ping, and when nothing has been heard (see Heard)
+// for the timeout it closes the connection. An idle link therefore holds
+// no goroutine of its own, which matters on a broker with many of them.
 type Sender struct {
 	conn    net.Conn
-	out     chan outMsg
-	done    chan struct{}
-	once    sync.Once
 	keep    time.Duration
 	timeout time.Duration
+
+	mu        sync.Mutex // one write at a time
+	lastWrite atomic.Int64
+	lastHeard atomic.Int64
+	tmu       sync.Mutex
+	timer     *time.Timer
+
+	done chan struct{}
+	once sync.Once
 }
 
-type outMsg struct {
-	m          Message
-	closeAfter bool
-}
+// lastWords bounds the write of a message sent just before closing.
+const lastWords = 2 * time.Second
 
-// sendQueue bounds the messages waiting to be written.
-const sendQueue = 16
-
-// NewSender starts the writer for conn. Every write must finish within
-// timeout; a write error closes conn.
+// NewSender starts the keep-alive timer for conn. Every write must
+// finish within timeout; a write error closes conn.
 func NewSender(conn net.Conn, keepAlive, timeout time.Duration) *Sender {
-	s := &Sender{conn: conn, out: make(chan outMsg, sendQueue), done: make(chan struct{}),
-		keep: keepAlive, timeout: timeout}
-	go s.run()
+	s := &Sender{conn: conn, done: make(chan struct{}), keep: keepAlive, timeout: timeout}
+	now := time.Now().UnixNano()
+	s.lastWrite.Store(now)
+	s.lastHeard.Store(now)
+	s.tmu.Lock() // tick may run before the assignment is done
+	s.timer = time.AfterFunc(keepAlive/2, s.tick)
+	s.tmu.Unlock()
 	return s
 }
 
-func (s *Sender) run() {
-	t := time.NewTicker(s.keep / 2)
-	defer t.Stop()
-	last := time.Now()
-	write := func(m Message) bool {
-		s.conn.SetWriteDeadline(time.Now().Add(s.timeout))
-		last = time.Now()
-		if err := WriteMessage(s.conn, m); err != nil {
-			s.Close()
-			return false
-		}
-		return true
-	}
-	for {
-		select {
-		case <-s.done:
-			return
-		case o := <-s.out:
-			if !write(o.m) {
-				return
-			}
-			if o.closeAfter {
-				s.Close()
-				return
-			}
-		case <-t.C:
-			if time.Since(last) >= s.keep/2 && !write(&Ping{}) {
-				return
-			}
-		}
-	}
-}
-
-// Send queues m; it blocks only while the queue is full.
-func (s *Sender) Send(m Message) error {
+func (s *Sender) tick() {
 	select {
-	case s.out <- outMsg{m: m}:
-		return nil
 	case <-s.done:
-		return ErrClosed
-	}
-}
-
-// TrySend queues m unless the queue is full.
-func (s *Sender) TrySend(m Message) {
-	select {
-	case s.out <- outMsg{m: m}:
+		return
 	default:
 	}
-}
-
-// SendAndClose queues m and closes the connection once m is written.
-func (s *Sender) SendAndClose(m Message) {
-	select {
-	case s.out <- outMsg{m: m, closeAfter: true}:
-	case <-s.done:
+	now := time.Now()
+	if now.Sub(time.Unix(0, s.lastHeard.Load())) >= s.timeout {
+		s.Close() // the peer is gone
+		return
 	}
+	if now.Sub(time.Unix(0, s.lastWrite.Load())) >= s.keep/2 {
+		if s.write(&Ping{}, s.timeout) != nil {
+			return
+		}
+	}
+	s.tmu.Lock()
+	s.timer.Reset(s.keep / 2)
+	s.tmu.Unlock()
 }
 
-// Close stops the writer and closes the connection.
+// Heard notes that a message arrived: the peer is alive.
+func (s *Sender) Heard() { s.lastHeard.Store(time.Now().UnixNano()) }
+
+func (s *Sender) write(m Message, within time.Duration) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	select {
+	case <-s.done:
+		return ErrClosed
+	default:
+	}
+	now := time.Now()
+	s.conn.SetWriteDeadline(now.Add(within))
+	if err := WriteMessage(s.conn, m); err != nil {
+		s.Close()
+		return ErrClosed
+	}
+	s.lastWrite.Store(now.UnixNano())
+	return nil
+}
+
+// Send writes m; it blocks at most the write timeout.
+func (s *Sender) Send(m Message) error { return s.write(m, s.timeout) }
+
+// TrySend writes m in the background and ignores a failure, which closes
+// the connection and is seen by the reader. Readers answer with it (a
+// Pong), so that two peers whose Pings cross never both block writing
+// while neither reads.
+func (s *Sender) TrySend(m Message) { go s.write(m, s.timeout) }
+
+// SendAndClose writes m, giving it a short while, and closes the
+// connection.
+func (s *Sender) SendAndClose(m Message) {
+	s.write(m, min(s.timeout, lastWords))
+	s.Close()
+}
+
+// Close stops the timer and closes the connection.
 func (s *Sender) Close() {
 	s.once.Do(func() {
 		close(s.done)
+		s.tmu.Lock()
+		t := s.timer
+		s.tmu.Unlock()
+		t.Stop()
 		s.conn.Close()
 	})
 }

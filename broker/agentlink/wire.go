@@ -263,3 +263,52 @@ var (
 	_ Message = (*Decline)(nil)
 	_ Message = (*End)(nil)
 )
+
+// FrameReader reads frames from a connection whose reads may time out in
+// the middle of a frame: the bytes of a partial frame are kept for the
+// next call, so a reader can poll with short deadlines. It holds no
+// buffer between frames.
+type FrameReader struct {
+	r   io.Reader
+	buf []byte
+}
+
+// NewFrameReader reads frames from r.
+func NewFrameReader(r io.Reader) *FrameReader { return &FrameReader{r: r} }
+
+// Read returns the next message. After an error that is not a timeout
+// the reader is unusable.
+func (f *FrameReader) Read() (Message, error) {
+	for {
+		need := headerLen
+		if len(f.buf) >= headerLen {
+			n := binary.BigEndian.Uint32(f.buf[1:])
+			if n > MaxPayload {
+				return nil, ErrFrameTooLarge
+			}
+			if t := Type(f.buf[0]); int(t) >= len(parsers) || parsers[t] == nil {
+				return nil, &ProtocolError{fmt.Sprintf("unknown message type %d", f.buf[0])}
+			}
+			need = headerLen + int(n)
+			if len(f.buf) == need {
+				t, p := Type(f.buf[0]), f.buf[headerLen:]
+				f.buf = nil
+				return DecodeMessage(t, p)
+			}
+		}
+		if cap(f.buf) < need {
+			nb := make([]byte, len(f.buf), need)
+			copy(nb, f.buf)
+			f.buf = nb
+		}
+		// Read no further than this frame.
+		k, err := f.r.Read(f.buf[len(f.buf):need])
+		f.buf = f.buf[:len(f.buf)+k]
+		if err != nil && len(f.buf) < need {
+			if err == io.EOF && len(f.buf) > 0 {
+				err = io.ErrUnexpectedEOF
+			}
+			return nil, err
+		}
+	}
+}
