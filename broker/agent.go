@@ -38,7 +38,7 @@ type agentConn struct {
 	blocking bool                   // read in a goroutine, not parked
 	unpark   func() bool            // while parked
 	declines map[string]chan string // session ID → decline reason
-	ends     map[string]func()      // session ID → ends the relay
+	spliced  bool                   // the session runs; its relay ends the code
 }
 
 // ServeAgent serves one connection on the agent port: a control link
@@ -102,7 +102,7 @@ func (b *Broker) dataConn(c *tls.Conn, m *agentlink.DataHello) bool {
 // now lives on its own (else the caller closes c).
 func (b *Broker) controlLink(ctx context.Context, c *tls.Conn, hello *agentlink.Hello) bool {
 	a := &agentConn{b: b, conn: c, fr: agentlink.NewFrameReader(c), remote: c.RemoteAddr().String(), name: hello.Name,
-		done: make(chan struct{}), declines: map[string]chan string{}, ends: map[string]func(){}}
+		done: make(chan struct{}), declines: map[string]chan string{}}
 	a.out = agentlink.NewSender(c, time.Duration(b.cfg.KeepAlive), time.Duration(b.cfg.LinkTimeout))
 	var expires time.Time
 	var err error
@@ -125,7 +125,12 @@ func (b *Broker) controlLink(ctx context.Context, c *tls.Conn, hello *agentlink.
 	b.wg.Add(1)
 	b.metrics.Agents.Add(1)
 	a.onClose = append(a.onClose, func() {
-		b.codes.End(a.code)
+		a.mu.Lock()
+		spliced := a.spliced
+		a.mu.Unlock()
+		if !spliced {
+			b.codes.End(a.code)
+		}
 		b.metrics.Agents.Add(-1)
 		b.wg.Done()
 	})
@@ -241,12 +246,10 @@ func (a *agentConn) onReadable() {
 				}
 			}
 		case *agentlink.End:
-			a.mu.Lock()
-			end := a.ends[m.SessionID]
-			a.mu.Unlock()
-			if end != nil {
-				end()
-			}
+			// Before its session runs: the agent gave up waiting.
+			a.b.log.Debug("broker: agent ended", "remote", a.remote, "code", a.code, "reason", m.Reason)
+			a.close()
+			return
 		default:
 			a.finish(&agentlink.Error{Reason: fmt.Sprintf("unexpected %v", m.Type())})
 			return
@@ -265,8 +268,8 @@ func (a *agentConn) finish(m agentlink.Message) {
 	a.close()
 }
 
-// close ends the link and its sessions. It may be called again from
-// within (a session's end finishes the link), which returns at once.
+// close ends the link. It may be called again from within, which
+// returns at once.
 func (a *agentConn) close() {
 	if !a.closed.CompareAndSwap(false, true) {
 		return
@@ -277,15 +280,8 @@ func (a *agentConn) close() {
 		a.unpark()
 		a.unpark = nil
 	}
-	ends := make([]func(), 0, len(a.ends))
-	for _, end := range a.ends {
-		ends = append(ends, end)
-	}
 	a.mu.Unlock()
 	a.out.Close()
-	for _, end := range ends {
-		end()
-	}
 	for _, f := range a.onClose {
 		f()
 	}
@@ -354,40 +350,33 @@ func (b *Broker) openSession(ctx context.Context, a *agentConn, m *agentlink.Ope
 }
 
 // runSession starts relaying between a paired viewer and the agent's
-// data connection and returns; when the session ends, the code is void
-// and the agent's link ends. The session is counted in b.wg until then.
+// data connection and returns. The control link has done its work: the
+// agent is told so and the link closed, and the session lives on its two
+// connections alone. When it ends, the code is void. The session is
+// counted in b.wg until then.
 func (b *Broker) runSession(ctx context.Context, a *agentConn, sessionID string, viewer, data net.Conn) {
 	b.codes.SetState(a.code, StateRelaying)
 	b.metrics.Sessions.Add(1)
 	b.metrics.SessionsTotal.Add(1)
 	b.wg.Add(1)
 	start := time.Now()
+	code, agent := a.code, a.remote
 	var toViewer, toAgent atomic.Int64
 	r := &relay{viewer: viewer, agent: data, idle: time.Duration(b.cfg.IdleTimeout), park: b.parker,
 		caps:     []*Bucket{NewBucket(b.cfg.SessionBandwidth), b.total},
 		toViewer: []*atomic.Int64{&toViewer, &b.metrics.BytesToViewer},
 		toAgent:  []*atomic.Int64{&toAgent, &b.metrics.BytesToAgent}}
 	r.onEnd = func() {
-		a.mu.Lock()
-		delete(a.ends, sessionID)
-		a.mu.Unlock()
 		b.metrics.Sessions.Add(-1)
-		b.codes.End(a.code)
-		b.audit.Info("session end", "session", sessionID, "code", a.code, "viewer", viewer.RemoteAddr().String(),
-			"agent", a.remote, "duration", time.Since(start).Round(time.Millisecond).String(),
+		b.codes.End(code)
+		b.audit.Info("session end", "session", sessionID, "code", code, "viewer", viewer.RemoteAddr().String(),
+			"agent", agent, "duration", time.Since(start).Round(time.Millisecond).String(),
 			"bytes_to_viewer", toViewer.Load(), "bytes_to_agent", toAgent.Load())
-		a.finish(&agentlink.End{SessionID: sessionID, Reason: "session ended"})
 		b.wg.Done()
 	}
-	startRelay(ctx, r)
 	a.mu.Lock()
-	a.ends[sessionID] = r.end
+	a.spliced = true
 	a.mu.Unlock()
-	// a.close ends every registered session; one registered after it
-	// closed sees a.done here.
-	select {
-	case <-a.done:
-		r.end()
-	default:
-	}
+	startRelay(ctx, r)
+	a.finish(&agentlink.Spliced{SessionID: sessionID})
 }

@@ -174,6 +174,7 @@ func (b *Broker) Serve(ctx context.Context, ls Listeners) error {
 		b.log.Info("broker: listening", "port", name, "addr", l.Addr().String())
 		wg.Go(func() { errc <- b.acceptLoop(ctx, l, serve) })
 	}
+	wg.Go(func() { b.trimAfterBursts(ctx) })
 	accept(ls.Agent, "agent", b.ServeAgent)
 	accept(ls.Viewer, "viewer", b.ServeViewer)
 	accept(ls.Repeater, "repeater", b.ServeRepeater)

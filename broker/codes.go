@@ -174,12 +174,17 @@ func (c *Codes) SpendVNCAuth(challenge, response []byte) (string, *agentConn, er
 	return code, found.agent, nil
 }
 
-// SetState moves a live code's session on (to relaying).
+// SetState moves a live code's session on (to relaying). A relaying
+// session has no use for its agent's control link, so the entry lets go
+// of it, and with it the link's memory.
 func (c *Codes) SetState(code string, s State) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if e := c.live[code]; e != nil {
 		e.state = s
+		if s >= StateRelaying {
+			e.agent = nil
+		}
 	}
 }
 

@@ -54,6 +54,9 @@ var (
 	ErrFingerprint = errors.New("agentlink: broker certificate does not match the pinned fingerprint")
 	// ErrClosed: the link is closed (by Close, the broker, or a dead peer).
 	ErrClosed = errors.New("agentlink: link closed")
+	// ErrSpliced: the broker closed the link because its session runs on
+	// the data connection now. It wraps ErrClosed.
+	ErrSpliced = fmt.Errorf("%w: the session runs on its data connection", ErrClosed)
 )
 
 // RefusedError is the broker's Error message: the user should see Reason.
@@ -253,6 +256,10 @@ func (l *Link) readLoop() {
 			default:
 				l.out.TrySend(&Decline{SessionID: m.SessionID, Reason: "the agent is busy"})
 			}
+		case *Spliced:
+			l.log.Debug("agentlink: the session runs on its data connection", "session", m.SessionID)
+			l.fail(ErrSpliced)
+			return
 		case *End:
 			l.log.Info("agentlink: session ended by the broker", "session", m.SessionID, "reason", m.Reason)
 			l.fail(fmt.Errorf("%w: session ended: %s", ErrClosed, m.Reason))
@@ -332,7 +339,9 @@ func (in *Incoming) Decline(reason string) error {
 	return in.link.send(&Decline{SessionID: in.SessionID, Reason: reason})
 }
 
-// End ends the session from the agent's side.
+// End ends the session from the agent's side before it runs. Once the
+// data connection is open, closing it ends the session; the broker
+// closes the control link as soon as it splices the data connection.
 func (in *Incoming) End(reason string) error {
 	return in.link.send(&End{SessionID: in.SessionID, Reason: reason})
 }

@@ -26,8 +26,13 @@ import (
 //	B: OpenData{session_id, token, mode, version, viewer}  (a viewer paired)
 //	A: Decline{session_id, reason}  (the customer refused), or dials a new
 //	   data connection (below)
-//	either side: End{session_id, reason}; the broker then closes the link:
-//	the code was spent, and a link carries one session.
+//	either side, before the session runs: End{session_id, reason}; the
+//	broker then closes the link: the code was spent, and a link carries
+//	one session.
+//	B: Spliced{session_id} once the data connection is spliced with the
+//	   viewer's, and the broker closes the link: from here the session is
+//	   its data connection alone, and closing that ends it. (An idle
+//	   session then costs the broker one TLS connection, not two.)
 //
 // A data connection, one per session, is a new TLS connection:
 //
@@ -49,6 +54,7 @@ const (
 	TypeDataHello Type = 7
 	TypeDecline   Type = 8
 	TypeEnd       Type = 9
+	TypeSpliced   Type = 10
 )
 
 func (t Type) String() string {
@@ -71,6 +77,8 @@ func (t Type) String() string {
 		return "Decline"
 	case TypeEnd:
 		return "End"
+	case TypeSpliced:
+		return "Spliced"
 	}
 	return fmt.Sprintf("Type(%d)", uint8(t))
 }
@@ -84,7 +92,8 @@ const MaxPayload = 64 << 10
 const headerLen = 5
 
 // Message is one of the agent channel's messages: *Hello, *Welcome,
-// *Error, *Ping, *Pong, *OpenData, *DataHello, *Decline or *End.
+// *Error, *Ping, *Pong, *OpenData, *DataHello, *Decline, *End or
+// *Spliced.
 type Message interface {
 	Type() Type
 }
@@ -153,6 +162,12 @@ type Decline struct {
 	Reason    string `json:"reason,omitempty"`
 }
 
+// Spliced hands the session over to its data connection; the broker
+// closes the control link after it.
+type Spliced struct {
+	SessionID string `json:"session_id"`
+}
+
 // End ends a session.
 type End struct {
 	SessionID string `json:"session_id,omitempty"`
@@ -168,6 +183,7 @@ func (*OpenData) Type() Type  { return TypeOpenData }
 func (*DataHello) Type() Type { return TypeDataHello }
 func (*Decline) Type() Type   { return TypeDecline }
 func (*End) Type() Type       { return TypeEnd }
+func (*Spliced) Type() Type   { return TypeSpliced }
 
 // ErrFrameTooLarge is returned for a frame longer than MaxPayload.
 var ErrFrameTooLarge = errors.New("agentlink: frame too large")
@@ -189,6 +205,7 @@ var parsers = [...]func() Message{
 	TypeDataHello: func() Message { return new(DataHello) },
 	TypeDecline:   func() Message { return new(Decline) },
 	TypeEnd:       func() Message { return new(End) },
+	TypeSpliced:   func() Message { return new(Spliced) },
 }
 
 // AppendFrame appends m's frame to b.
@@ -262,6 +279,7 @@ var (
 	_ Message = (*DataHello)(nil)
 	_ Message = (*Decline)(nil)
 	_ Message = (*End)(nil)
+	_ Message = (*Spliced)(nil)
 )
 
 // FrameReader reads frames from a connection whose reads may time out in
