@@ -84,6 +84,8 @@ func New(cfg Config, log *slog.Logger) (*Broker, error) {
 		b.throttle.Memory = time.Duration(cfg.FailureMemory)
 	}
 	b.agentTLS = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS13}
+	// An agent's control link gets a session ticket, which its data
+	// connection resumes (agentlink.Incoming.Open).
 	b.viewerTLS = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
 	return b, nil
 }

@@ -46,6 +46,8 @@ type Config struct {
 	KeepAlive, Timeout time.Duration
 
 	Logger *slog.Logger
+
+	sessions tls.ClientSessionCache // the link's, for its data connections
 }
 
 // Errors a caller branches on.
@@ -92,7 +94,11 @@ func Dial(ctx context.Context, cfg Config) (*Link, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
-	conn, err := dialTLS(ctx, &cfg)
+	// The control link's session ticket lets the data connections resume
+	// it: their handshakes skip the certificate and its signature. Only
+	// the pinned broker holds the ticket's secret, so the pin holds.
+	cfg.sessions = tls.NewLRUClientSessionCache(1)
+	conn, err := dialTLS(ctx, &cfg, false)
 	if err != nil {
 		return nil, err
 	}
@@ -141,8 +147,9 @@ func Dial(ctx context.Context, cfg Config) (*Link, error) {
 }
 
 // dialTLS dials the broker (through a proxy if one applies) and runs a
-// TLS 1.3 handshake that accepts exactly the pinned certificate.
-func dialTLS(ctx context.Context, cfg *Config) (*tls.Conn, error) {
+// TLS 1.3 handshake that accepts exactly the pinned certificate. With
+// resume, it resumes the link's session: see Incoming.Open.
+func dialTLS(ctx context.Context, cfg *Config, resume bool) (*tls.Conn, error) {
 	want, err := hex.DecodeString(strings.ReplaceAll(cfg.Fingerprint, ":", ""))
 	if err != nil || len(want) != sha256.Size {
 		return nil, fmt.Errorf("agentlink: fingerprint %q is not a hex SHA-256", cfg.Fingerprint)
@@ -152,9 +159,15 @@ func dialTLS(ctx context.Context, cfg *Config) (*tls.Conn, error) {
 		return nil, err
 	}
 	host, _, _ := net.SplitHostPort(cfg.Broker)
+	var curves []tls.CurveID // the default: X25519MLKEM768 first
+	if resume {
+		curves = []tls.CurveID{tls.X25519}
+	}
 	tc := tls.Client(raw, &tls.Config{
-		MinVersion: tls.VersionTLS13,
-		ServerName: host,
+		CurvePreferences:   curves,
+		MinVersion:         tls.VersionTLS13,
+		ClientSessionCache: cfg.sessions,
+		ServerName:         host,
 		// The certificate is self-signed and pinned: the usual chain
 		// check is replaced by the fingerprint comparison.
 		InsecureSkipVerify: true,
@@ -176,8 +189,14 @@ func dialTLS(ctx context.Context, cfg *Config) (*tls.Conn, error) {
 		}
 		return nil, fmt.Errorf("agentlink: TLS handshake with %s: %w", cfg.Broker, err)
 	}
+	if resume && !tc.ConnectionState().DidResume {
+		tc.Close()
+		return nil, errNotResumed
+	}
 	return tc, nil
 }
+
+var errNotResumed = errors.New("agentlink: the broker did not resume the session")
 
 func dialRaw(ctx context.Context, cfg *Config) (net.Conn, error) {
 	if cfg.Dial != nil {
@@ -320,8 +339,17 @@ type Incoming struct {
 
 // Open dials the session's data connection. The broker splices it with
 // the viewer's connection; closing it ends the session.
+//
+// The data connection resumes the control link's TLS session, and so
+// needs no certificate and no post-quantum key exchange of its own: its
+// keys come from the link's X25519MLKEM768 handshake (through the
+// resumption secret) and a fresh X25519 exchange for forward secrecy.
+// Should the broker not resume, it dials again with a full handshake.
 func (in *Incoming) Open(ctx context.Context) (net.Conn, error) {
-	c, err := dialTLS(ctx, &in.link.cfg)
+	c, err := dialTLS(ctx, &in.link.cfg, true)
+	if errors.Is(err, errNotResumed) {
+		c, err = dialTLS(ctx, &in.link.cfg, false)
+	}
 	if err != nil {
 		return nil, err
 	}
