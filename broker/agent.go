@@ -105,6 +105,7 @@ func (b *Broker) controlLink(ctx context.Context, c *tls.Conn, hello *agentlink.
 		done: make(chan struct{}), declines: map[string]chan string{}}
 	a.out = agentlink.NewSender(c, time.Duration(b.cfg.KeepAlive), time.Duration(b.cfg.LinkTimeout))
 	var expires time.Time
+	var viewer *viewerWait // a viewer came first and waits
 	var err error
 	switch {
 	case hello.Version != agentlink.ProtocolVersion:
@@ -114,7 +115,7 @@ func (b *Broker) controlLink(ctx context.Context, c *tls.Conn, hello *agentlink.
 	case hello.WantCode:
 		a.code, expires, err = b.codes.Issue(a)
 	default:
-		a.code, expires, err = b.joinCode(ctx, c, hello.JoinCode, a)
+		a.code, expires, viewer, err = b.joinCode(ctx, c, hello.JoinCode, a)
 	}
 	if err != nil {
 		b.audit.Warn("agent refused", "remote", a.remote, "name", a.name, "err", err.Error())
@@ -139,6 +140,13 @@ func (b *Broker) controlLink(ctx context.Context, c *tls.Conn, hello *agentlink.
 	c.SetDeadline(time.Time{})
 	if err := a.send(&agentlink.Welcome{Code: a.code, ExpiresAt: expires}); err != nil {
 		a.close()
+	}
+	if viewer != nil {
+		// Paired already: the viewer's goroutine takes it from here
+		// (and sees a.done if the Welcome failed).
+		viewer.agent <- a
+	}
+	if a.closed.Load() {
 		return true
 	}
 	// The code's expiry: if nobody paired by then, the link ends.
@@ -162,26 +170,29 @@ func (b *Broker) controlLink(ctx context.Context, c *tls.Conn, hello *agentlink.
 // and a code that is live but not waiting for an agent is refused with the
 // same words as an unknown one: the agent port must not tell an attacker
 // which codes are live.
-func (b *Broker) joinCode(ctx context.Context, c net.Conn, presented string, a *agentConn) (string, time.Time, error) {
+//
+// w is a viewer that came first and waits for this agent.
+func (b *Broker) joinCode(ctx context.Context, c net.Conn, presented string, a *agentConn) (string, time.Time, *viewerWait, error) {
 	addr := remoteAddr(c)
 	leave, ok := b.throttle.Enter(addr)
 	if !ok {
 		b.metrics.RefusedConns.Add(1)
-		return "", time.Time{}, errTooManyAttempts
+		return "", time.Time{}, nil, errTooManyAttempts
 	}
 	defer leave()
 	code := NormalizeCode(presented)
 	var expires time.Time
+	var w *viewerWait
 	err := ErrNoCode
 	if ValidCode(code, b.cfg.CodeDigits) {
-		expires, err = b.codes.Attach(code, a)
+		expires, w, err = b.codes.Attach(code, a)
 	}
 	if err != nil {
 		b.guessFailed(ctx, c, addr, "agent", "")
-		return "", time.Time{}, ErrNoCode
+		return "", time.Time{}, nil, ErrNoCode
 	}
 	b.throttle.Success(addr)
-	return code, expires, nil
+	return code, expires, w, nil
 }
 
 var errTooManyAttempts = errors.New("too many attempts from this address; try again later")

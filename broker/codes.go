@@ -15,25 +15,32 @@ import (
 // State is where a code's session is in its life.
 //
 //	issued ──agent presents it──▶ waiting ──viewer pairs──▶ paired ──data──▶ relaying ──▶ closed
-//	(supporter first)             (customer first starts here)
+//	(supporter first)             (customer first starts here)    ▲
+//	  │                                                            │
+//	  └─viewer first──▶ viewer-waiting ──agent presents it──────────┘
 //
 // A code that is never paired expires; one that paired is spent, and void
-// when its session ends.
+// when its session ends. A viewer that comes with an issued code before
+// its agent waits for the agent until the code expires; a newer viewer
+// with the same code takes the wait over.
 type State uint8
 
 // Session states.
 const (
-	StateIssued   State = iota // supporter first: issued, no agent yet
-	StateWaiting               // an agent holds it and waits for a viewer
-	StatePaired                // a viewer matched; the agent is opening its data connection
-	StateRelaying              // bytes flow
-	StateClosed                // ended; the code is void
+	StateIssued        State = iota // supporter first: issued, no agent yet
+	StateViewerWaiting              // issued, and a viewer waits for the agent
+	StateWaiting                    // an agent holds it and waits for a viewer
+	StatePaired                     // a viewer matched; the agent is opening its data connection
+	StateRelaying                   // bytes flow
+	StateClosed                     // ended; the code is void
 )
 
 func (s State) String() string {
 	switch s {
 	case StateIssued:
 		return "issued"
+	case StateViewerWaiting:
+		return "viewer-waiting"
 	case StateWaiting:
 		return "waiting"
 	case StatePaired:
@@ -68,6 +75,18 @@ type codeEntry struct {
 	state   State
 	expires time.Time
 	agent   *agentConn
+	wait    *viewerWait // in StateViewerWaiting, and Paired from it
+}
+
+// viewerWait is a viewer's wait for the agent of an issued code.
+type viewerWait struct {
+	agent      chan *agentConn // gets the agent once it has its Welcome
+	superseded chan struct{}   // closed when a newer viewer takes over
+	expires    time.Time       // the code's expiry: the wait's end
+}
+
+func newViewerWait(expires time.Time) *viewerWait {
+	return &viewerWait{agent: make(chan *agentConn, 1), superseded: make(chan struct{}), expires: expires}
 }
 
 // NewCodes returns a set of codes with digits digits (no leading zero)
@@ -110,20 +129,27 @@ func (c *Codes) Issue(a *agentConn) (code string, expires time.Time, err error) 
 }
 
 // Attach gives an issued code to the agent that presented it; the code
-// then waits for a viewer, with a fresh time to live.
-func (c *Codes) Attach(code string, a *agentConn) (expires time.Time, err error) {
+// then waits for a viewer, with a fresh time to live. If a viewer already
+// waits for it, the code is paired at once and that viewer's wait is
+// returned: the caller hands it the agent (w.agent <- a) once the agent
+// has had its Welcome.
+func (c *Codes) Attach(code string, a *agentConn) (expires time.Time, w *viewerWait, err error) {
 	code = NormalizeCode(code)
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	e := c.lookupLocked(code)
 	if e == nil {
-		return time.Time{}, ErrNoCode
+		return time.Time{}, nil, ErrNoCode
 	}
-	if e.state != StateIssued {
-		return time.Time{}, ErrCodeInUse
+	switch e.state {
+	case StateIssued:
+		e.state, e.agent, e.expires = StateWaiting, a, c.now().Add(c.ttl)
+		return e.expires, nil, nil
+	case StateViewerWaiting:
+		e.state, e.agent, e.expires = StatePaired, a, c.now().Add(c.ttl)
+		return e.expires, e.wait, nil
 	}
-	e.state, e.agent, e.expires = StateWaiting, a, c.now().Add(c.ttl)
-	return e.expires, nil
+	return time.Time{}, nil, ErrCodeInUse
 }
 
 // Lookup reports a live code's state.
@@ -137,30 +163,46 @@ func (c *Codes) Lookup(code string) (State, bool) {
 	return e.state, true
 }
 
-// Spend pairs a waiting code with a viewer: the code is used up, and its
-// agent returned.
-func (c *Codes) Spend(code string) (*agentConn, error) {
+// Spend pairs a code with a viewer. A code whose agent waits is used up
+// and its agent returned. An issued code whose agent has not come yet
+// returns a wait instead (see viewerWait), which supersedes an older
+// viewer's wait for the same code.
+func (c *Codes) Spend(code string) (*agentConn, *viewerWait, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	e := c.lookupLocked(NormalizeCode(code))
-	if e == nil || e.state != StateWaiting {
-		return nil, ErrNoCode
+	if e == nil {
+		return nil, nil, ErrNoCode
 	}
-	e.state = StatePaired
-	return e.agent, nil
+	return c.spendLocked(e)
 }
 
-// SpendVNCAuth finds the waiting code whose VNC Authentication response to
-// challenge is response, and spends it. Every waiting code is tried, so
-// the time taken does not tell which one matched.
-func (c *Codes) SpendVNCAuth(challenge, response []byte) (string, *agentConn, error) {
+func (c *Codes) spendLocked(e *codeEntry) (*agentConn, *viewerWait, error) {
+	switch e.state {
+	case StateWaiting:
+		e.state = StatePaired
+		return e.agent, nil, nil
+	case StateIssued, StateViewerWaiting:
+		if e.wait != nil {
+			close(e.wait.superseded)
+		}
+		e.state, e.wait = StateViewerWaiting, newViewerWait(e.expires)
+		return nil, e.wait, nil
+	}
+	return nil, nil, ErrNoCode
+}
+
+// SpendVNCAuth finds the code whose VNC Authentication response to
+// challenge is response, and spends it as Spend does. Every live code is
+// tried, so the time taken does not tell which one matched.
+func (c *Codes) SpendVNCAuth(challenge, response []byte) (string, *agentConn, *viewerWait, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	now := c.now()
 	var code string
 	var found *codeEntry
 	for k, e := range c.live {
-		if e.state != StateWaiting || !now.Before(e.expires) {
+		if e.state > StateWaiting || !now.Before(e.expires) {
 			continue
 		}
 		if rfb.VNCAuthMatches(challenge, response, k) && found == nil {
@@ -168,10 +210,27 @@ func (c *Codes) SpendVNCAuth(challenge, response []byte) (string, *agentConn, er
 		}
 	}
 	if found == nil {
-		return "", nil, ErrNoCode
+		return "", nil, nil, ErrNoCode
 	}
-	found.state = StatePaired
-	return code, found.agent, nil
+	a, w, err := c.spendLocked(found)
+	return code, a, w, err
+}
+
+// Abandon ends viewer wait w for code when it times out or its viewer
+// goes. It reports whether the agent came after all (w.agent will get
+// it); else the code, if w still holds it, is void.
+func (c *Codes) Abandon(code string, w *viewerWait) (agentComing bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	e := c.live[code]
+	if e == nil || e.wait != w {
+		return false
+	}
+	if e.state == StatePaired {
+		return true
+	}
+	delete(c.live, code)
+	return false
 }
 
 // SetState moves a live code's session on (to relaying). A relaying

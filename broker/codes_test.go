@@ -65,14 +65,14 @@ func TestCodesExpiry(t *testing.T) {
 		if !c.Expire(code) {
 			t.Fatal("Expire did not void an expired code")
 		}
-		if _, err := c.Spend(code); !errors.Is(err, ErrNoCode) {
+		if _, _, err := c.Spend(code); !errors.Is(err, ErrNoCode) {
 			t.Fatalf("Spend after expiry: %v", err)
 		}
 		// An expired code is not found by VNC authentication either.
 		code2, _, _ := c.Issue(&agentConn{})
 		time.Sleep(11 * time.Minute)
 		ch := make([]byte, 16)
-		if _, _, err := c.SpendVNCAuth(ch, rfb.VNCAuthResponse(ch, code2)); !errors.Is(err, ErrNoCode) {
+		if _, _, _, err := c.SpendVNCAuth(ch, rfb.VNCAuthResponse(ch, code2)); !errors.Is(err, ErrNoCode) {
 			t.Fatalf("SpendVNCAuth after expiry: %v", err)
 		}
 		if c.Len() != 0 {
@@ -87,17 +87,17 @@ func TestCodesSingleUseAndVoid(t *testing.T) {
 		a := &agentConn{}
 		code, _, _ := c.Issue(a)
 		ch := []byte("0123456789abcdef")
-		if _, _, err := c.SpendVNCAuth(ch, rfb.VNCAuthResponse(ch, "000000")); !errors.Is(err, ErrNoCode) {
+		if _, _, _, err := c.SpendVNCAuth(ch, rfb.VNCAuthResponse(ch, "000000")); !errors.Is(err, ErrNoCode) {
 			t.Fatalf("wrong code: %v", err)
 		}
-		got, ga, err := c.SpendVNCAuth(ch, rfb.VNCAuthResponse(ch, code))
-		if err != nil || got != code || ga != a {
+		got, ga, w, err := c.SpendVNCAuth(ch, rfb.VNCAuthResponse(ch, code))
+		if err != nil || got != code || ga != a || w != nil {
 			t.Fatalf("SpendVNCAuth = %q %p %v", got, ga, err)
 		}
 		if st, _ := c.Lookup(code); st != StatePaired {
 			t.Fatalf("state %v, want paired", st)
 		}
-		if _, err := c.Spend(code); !errors.Is(err, ErrNoCode) {
+		if _, _, err := c.Spend(code); !errors.Is(err, ErrNoCode) {
 			t.Fatalf("second use: %v", err)
 		}
 		// A paired code does not expire under its session.
@@ -120,35 +120,87 @@ func TestCodesSupporterFirst(t *testing.T) {
 		if st, _ := c.Lookup(code); st != StateIssued {
 			t.Fatalf("state %v, want issued", st)
 		}
-		if _, err := c.Spend(code); !errors.Is(err, ErrNoCode) {
-			t.Fatalf("a viewer paired with a code no agent holds: %v", err)
-		}
 		time.Sleep(5 * time.Minute)
 		a := &agentConn{}
-		exp, err := c.Attach(GroupCode(code), a)
-		if err != nil {
-			t.Fatal(err)
+		exp, w, err := c.Attach(GroupCode(code), a)
+		if err != nil || w != nil {
+			t.Fatal(err, w)
 		}
 		if time.Until(exp) != 10*time.Minute {
 			t.Fatalf("attach did not renew the time to live: %v", time.Until(exp))
 		}
-		if _, err := c.Attach(code, &agentConn{}); !errors.Is(err, ErrCodeInUse) {
+		if _, _, err := c.Attach(code, &agentConn{}); !errors.Is(err, ErrCodeInUse) {
 			t.Fatalf("second agent: %v", err)
 		}
-		if ga, err := c.Spend(code); err != nil || ga != a {
-			t.Fatalf("Spend: %p %v", ga, err)
+		if ga, w, err := c.Spend(code); err != nil || ga != a || w != nil {
+			t.Fatalf("Spend: %p %v %v", ga, w, err)
 		}
 		// An issued code nobody presents expires.
 		code2, _, _ := c.Issue(nil)
 		time.Sleep(10 * time.Minute)
-		if _, err := c.Attach(code2, a); !errors.Is(err, ErrNoCode) {
+		if _, _, err := c.Attach(code2, a); !errors.Is(err, ErrNoCode) {
 			t.Fatalf("attach after expiry: %v", err)
 		}
 	})
 }
 
+// TestCodesViewerFirst: a viewer with an issued code waits for its agent;
+// a newer viewer takes the wait over; the agent is handed to the waiting
+// viewer; a wait that times out voids the code.
+func TestCodesViewerFirst(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		c := NewCodes(6, 10*time.Minute, nil)
+		code, exp, _ := c.Issue(nil)
+		ga, w1, err := c.Spend(code)
+		if err != nil || ga != nil || w1 == nil || !w1.expires.Equal(exp) {
+			t.Fatalf("viewer first: %p %v %v", ga, w1, err)
+		}
+		if st, _ := c.Lookup(code); st != StateViewerWaiting {
+			t.Fatalf("state %v, want viewer-waiting", st)
+		}
+		ch := []byte("0123456789abcdef")
+		_, _, w2, err := c.SpendVNCAuth(ch, rfb.VNCAuthResponse(ch, code))
+		if err != nil || w2 == nil || w2 == w1 {
+			t.Fatalf("second viewer: %v %v", w2, err)
+		}
+		select {
+		case <-w1.superseded:
+		default:
+			t.Fatal("the first viewer's wait was not superseded")
+		}
+		if c.Abandon(code, w1) {
+			t.Fatal("a superseded wait saw an agent coming")
+		}
+		a := &agentConn{}
+		_, w, err := c.Attach(code, a)
+		if err != nil || w != w2 {
+			t.Fatalf("Attach: %v %v", w, err)
+		}
+		if st, _ := c.Lookup(code); st != StatePaired {
+			t.Fatalf("state %v, want paired", st)
+		}
+		if !c.Abandon(code, w2) {
+			t.Fatal("a wait ending as its agent came did not see it coming")
+		}
+		if _, _, err := c.Spend(code); !errors.Is(err, ErrNoCode) {
+			t.Fatalf("a third viewer got the paired code: %v", err)
+		}
+
+		// A wait that times out voids its code.
+		code3, _, _ := c.Issue(nil)
+		_, w3, _ := c.Spend(code3)
+		time.Sleep(5 * time.Minute)
+		if c.Abandon(code3, w3) {
+			t.Fatal("no agent came")
+		}
+		if _, ok := c.Lookup(code3); ok {
+			t.Fatal("an abandoned code is still live")
+		}
+	})
+}
+
 func TestStateString(t *testing.T) {
-	for s, want := range map[State]string{StateIssued: "issued", StateWaiting: "waiting", StatePaired: "paired",
+	for s, want := range map[State]string{StateIssued: "issued", StateViewerWaiting: "viewer-waiting", StateWaiting: "waiting", StatePaired: "paired",
 		StateRelaying: "relaying", StateClosed: "closed", 9: "State(9)"} {
 		if s.String() != want {
 			t.Errorf("%d: %q, want %q", s, s.String(), want)

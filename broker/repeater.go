@@ -20,10 +20,15 @@ import (
 //	bytes are spliced and the whole RFB protocol, from the agent's own
 //	"RFB 003.008\n" on, runs end to end (rfb.Server.ServeConn).
 //
-// A wrong code just closes the connection: the header has no answer.
-// UltraVNC's "REP 000.000\n" keep-alive goes to servers that wait at a
-// repeater; agents wait on the agent channel instead, which has its own
-// Ping, and a viewer here never waits for an agent, so none is sent.
+// A wrong code just closes the connection: the header has no answer. A
+// viewer with a supporter-first code whose agent has not come yet waits
+// for it, as at UltraVNC's repeater, until the code expires (awaitAgent).
+// It gets no in-band keep-alive while it waits: UltraVNC's repeater sends
+// "REP 000.000\n" only to waiting servers (winvnc skips it), and the
+// UltraVNC viewer, noVNC and libvncclient would all take it for a bad
+// server version. The operating system's TCP keep-alives hold the
+// waiting connection instead. Agents wait on the agent channel, which
+// has its own Ping.
 
 const (
 	repeaterGreeting = "RFB 000.000\n"
@@ -57,7 +62,7 @@ func (b *Broker) ServeRepeater(ctx context.Context, c net.Conn) {
 		b.guessFailed(ctx, c, addr, "repeater", "")
 		return
 	}
-	a, err := b.codes.Spend(code)
+	a, w, err := b.codes.Spend(code)
 	if err != nil {
 		b.guessFailed(ctx, c, addr, "repeater", "")
 		return
@@ -65,6 +70,13 @@ func (b *Broker) ServeRepeater(ctx context.Context, c net.Conn) {
 	b.throttle.Success(addr)
 	g.release()
 	c.SetDeadline(time.Time{})
+	if w != nil {
+		// The header has no answer: a viewer whose agent does not come
+		// sees the connection close.
+		if a, err = b.awaitAgent(ctx, code, w, c.RemoteAddr().String()); err != nil {
+			return
+		}
+	}
 	data, sessionID, err := b.pair(ctx, a, code, agentlink.ModeRaw, 0, c.RemoteAddr().String())
 	if err != nil {
 		return

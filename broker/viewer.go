@@ -85,15 +85,22 @@ func (b *Broker) ServeViewer(ctx context.Context, c net.Conn) {
 	}
 	defer g.done()
 	hs := &viewerHandshake{b: b, conn: c, addr: addr}
-	code, a, err := hs.authenticate(ctx)
+	code, a, w, err := hs.authenticate(ctx)
 	if err != nil {
 		b.log.Debug("broker: viewer handshake", "remote", c.RemoteAddr().String(), "err", err)
 		return
 	}
-	// The wait for the customer's consent does not count as a handshake
-	// held open.
+	// The waits for the customer's agent and consent do not count as a
+	// handshake held open.
 	g.release()
 	hs.conn.SetDeadline(time.Time{})
+	if w != nil {
+		if a, err = b.awaitAgent(ctx, code, w, c.RemoteAddr().String()); err != nil {
+			hs.conn.SetDeadline(time.Now().Add(time.Duration(b.cfg.HandshakeTimeout)))
+			hs.fail(err.Error())
+			return
+		}
+	}
 	data, sessionID, err := b.pair(ctx, a, code, agentlink.ModeAuthenticated, hs.h.Version, c.RemoteAddr().String())
 	if err != nil {
 		hs.conn.SetDeadline(time.Now().Add(time.Duration(b.cfg.HandshakeTimeout)))
@@ -133,10 +140,46 @@ func (b *Broker) pair(ctx context.Context, a *agentConn, code string, mode agent
 	return data, m.SessionID, nil
 }
 
+// Reasons a viewer that came before the agent is told.
+var (
+	errNoAgent    = errors.New("the customer did not connect in time")
+	errSuperseded = errors.New("another viewer with this code took over")
+)
+
+// awaitAgent waits for the agent of the issued code a viewer came with,
+// until the code expires or a newer viewer with the code takes over.
+// Nothing can be sent to the viewer meanwhile (it waits for its
+// SecurityResult); the operating system's TCP keep-alives hold the
+// connection through NAT.
+func (b *Broker) awaitAgent(ctx context.Context, code string, w *viewerWait, viewer string) (*agentConn, error) {
+	b.audit.Info("viewer waits for the agent", "code", code, "viewer", viewer, "until", w.expires)
+	t := time.NewTimer(time.Until(w.expires))
+	defer t.Stop()
+	var err error
+	select {
+	case a := <-w.agent:
+		return a, nil
+	case <-w.superseded:
+		b.audit.Info("viewer wait superseded", "code", code, "viewer", viewer)
+		return nil, errSuperseded
+	case <-t.C:
+		err = errNoAgent
+	case <-ctx.Done():
+		err = ctx.Err()
+	}
+	if b.codes.Abandon(code, w) {
+		// The agent came as the wait ended: it is on its way.
+		return <-w.agent, nil
+	}
+	b.audit.Info("viewer gave up waiting", "code", code, "viewer", viewer, "reason", err.Error())
+	return nil, err
+}
+
 // authenticate runs the handshake up to the VNC Authentication response
-// and returns the code it matched, spent. A failure is answered only
-// after the throttle's delay.
-func (hs *viewerHandshake) authenticate(ctx context.Context) (string, *agentConn, error) {
+// and returns the code it matched, spent, with its agent, or a wait for
+// the agent of an issued code. A failure is answered only after the
+// throttle's delay.
+func (hs *viewerHandshake) authenticate(ctx context.Context) (string, *agentConn, *viewerWait, error) {
 	types := []rfb.SecurityType{rfb.SecVeNCrypt}
 	if hs.b.plainAllowed(hs.addr) {
 		types = append(types, rfb.SecVNCAuth)
@@ -149,16 +192,16 @@ func (hs *viewerHandshake) authenticate(ctx context.Context) (string, *agentConn
 	hs.h = h
 	if err != nil {
 		hs.b.metrics.HandshakeErrors.Add(1)
-		return "", nil, err
+		return "", nil, nil, err
 	}
 	hs.conn = h.Conn
-	code, a, err := hs.b.codes.SpendVNCAuth(h.Challenge, h.Response)
+	code, a, w, err := hs.b.codes.SpendVNCAuth(h.Challenge, h.Response)
 	if err != nil {
 		hs.b.guessFailed(ctx, hs.conn, hs.addr, "viewer", "")
-		return "", nil, hs.fail("wrong, expired or used session code")
+		return "", nil, nil, hs.fail("wrong, expired or used session code")
 	}
 	hs.b.throttle.Success(hs.addr)
-	return code, a, nil
+	return code, a, w, nil
 }
 
 // guessFailed counts and audits a wrong code, then waits the throttle's
