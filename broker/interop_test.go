@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"lifebuoy/broker"
 	"lifebuoy/rfb"
 	"lifebuoy/rfb/rfbtest"
 )
@@ -41,9 +42,11 @@ func TestInteropTigerVNCThroughBroker(t *testing.T) {
 	for _, tc := range []struct {
 		name, security string
 		supporterFirst bool
+		viewerFirst    bool // the viewer comes before the agent and waits
 	}{
-		{"vncauth-customer-first", "VncAuth", false},
-		{"x509vnc-supporter-first", "X509Vnc", true},
+		{"vncauth-customer-first", "VncAuth", false, false},
+		{"x509vnc-supporter-first", "X509Vnc", true, false},
+		{"x509vnc-viewer-before-agent", "X509Vnc", true, true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			src := rfbtest.Pattern(w, h, 12)
@@ -51,15 +54,31 @@ func TestInteropTigerVNCThroughBroker(t *testing.T) {
 			if tc.supporterFirst {
 				code = must3(tb.Codes().Issue(nil))
 			}
-			a := startAgent(t, tb, code, src, "")
+			var a *testAgent
+			if !tc.viewerFirst {
+				a = startAgent(t, tb, code, src, "")
+				code = a.link.Code()
+			}
 			pwFile := filepath.Join(t.TempDir(), "passwd")
-			if err := os.WriteFile(pwFile, rfbtest.VNCPasswdFile(a.link.Code()), 0o600); err != nil {
+			if err := os.WriteFile(pwFile, rfbtest.VNCPasswdFile(code), 0o600); err != nil {
 				t.Fatal(err)
 			}
 			x := rfbtest.StartXvfb(t, w, h, 24)
 			viewer := rfbtest.Start(t, x.Env(), "vncviewer", "-FullScreen", "-AutoSelect=0", "-NoJPEG=1",
 				"-SecurityTypes="+tc.security, "-X509CA="+filepath.Join(tb.dir, "broker-cert.pem"),
 				"-passwd", pwFile, fmt.Sprintf("127.0.0.1::%d", port(tb.viewerAddr)))
+			if tc.viewerFirst {
+				for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+					if st, _ := tb.Codes().Lookup(code); st == broker.StateViewerWaiting {
+						break
+					}
+					if time.Now().After(deadline) {
+						t.Fatalf("vncviewer did not start waiting for the agent\nviewer output:\n%s", viewer.Output())
+					}
+				}
+				time.Sleep(2 * time.Second) // a late customer
+				startAgent(t, tb, code, src, "")
+			}
 			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 			defer cancel()
 			if _, err := rfbtest.WaitForImage(ctx, x.Capture, src, exact); err != nil {
