@@ -31,21 +31,24 @@ func BenchmarkRelay(b *testing.B) {
 	b.Run("socat-b32k", func(b *testing.B) { benchSocat(b, chunk, "-b", "32768") })
 }
 
-// tcpPair returns both ends of a loopback TCP connection.
-func tcpPair(b *testing.B) (client, server net.Conn) {
+// tcpPair returns both ends of a loopback TCP connection, closed at the
+// end of the test.
+func tcpPair(tb testing.TB) (client, server net.Conn) {
+	tb.Helper()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
-		b.Fatal(err)
+		tb.Fatal(err)
 	}
 	defer l.Close()
 	client, err = net.Dial("tcp", l.Addr().String())
 	if err != nil {
-		b.Fatal(err)
+		tb.Fatal(err)
 	}
 	server, err = l.Accept()
 	if err != nil {
-		b.Fatal(err)
+		tb.Fatal(err)
 	}
+	tb.Cleanup(func() { client.Close(); server.Close() })
 	return client, server
 }
 

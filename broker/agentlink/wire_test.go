@@ -94,3 +94,84 @@ func FuzzReadMessage(f *testing.F) {
 		}
 	})
 }
+
+// stutterReader hands out its bytes in pieces of the sizes in steps, and
+// a timeout before every piece whose size is odd, as a connection polled
+// with short deadlines does.
+type stutterReader struct {
+	b       []byte
+	steps   []byte
+	i       int
+	stalled bool
+}
+
+type timeoutError struct{}
+
+func (timeoutError) Error() string { return "i/o timeout" }
+func (timeoutError) Timeout() bool { return true }
+
+func (r *stutterReader) Read(p []byte) (int, error) {
+	if len(r.b) == 0 {
+		return 0, io.EOF
+	}
+	step := 1
+	if len(r.steps) > 0 {
+		step = int(r.steps[r.i%len(r.steps)])%7 + 1
+		r.i++
+	}
+	if step%2 == 1 && !r.stalled {
+		r.stalled = true
+		return 0, timeoutError{}
+	}
+	r.stalled = false
+	n := copy(p, r.b[:min(step, len(r.b))])
+	r.b = r.b[n:]
+	return n, nil
+}
+
+// FuzzFrameReader: a FrameReader fed in pieces, with timeouts between
+// them, yields the same messages and the same final error as ReadMessage
+// reading the stream whole.
+func FuzzFrameReader(f *testing.F) {
+	for _, m := range wireCases {
+		b, _ := AppendFrame(nil, m)
+		f.Add(append(b, b...), []byte{1, 2, 3})
+	}
+	f.Fuzz(func(t *testing.T, b, steps []byte) {
+		var want []Message
+		var wantErr error
+		whole := bytes.NewReader(b)
+		for {
+			m, err := ReadMessage(whole)
+			if err != nil {
+				wantErr = err
+				break
+			}
+			want = append(want, m)
+		}
+		fr := NewFrameReader(&stutterReader{b: b, steps: steps})
+		var got []Message
+		var gotErr error
+		for timeouts := 0; ; {
+			m, err := fr.Read()
+			var te timeoutError
+			if errors.As(err, &te) {
+				if timeouts++; timeouts > 8*len(b)+8 {
+					t.Fatal("no progress")
+				}
+				continue
+			}
+			if err != nil {
+				gotErr = err
+				break
+			}
+			got = append(got, m)
+		}
+		if !reflect.DeepEqual(got, want) {
+			t.Fatalf("messages %+v, want %+v", got, want)
+		}
+		if (gotErr == nil) != (wantErr == nil) || gotErr.Error() != wantErr.Error() {
+			t.Fatalf("error %v, want %v", gotErr, wantErr)
+		}
+	})
+}
