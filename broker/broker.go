@@ -14,6 +14,7 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -43,7 +44,8 @@ type Broker struct {
 
 	parker *parker // idle links and sessions wait here; set by Serve
 
-	wg sync.WaitGroup // every connection's goroutine
+	wg       sync.WaitGroup // every connection's goroutine
+	accepted atomic.Int64   // connections accepted, for trimAfterBursts
 }
 
 // pendingSession waits for its agent's data connection.
@@ -226,6 +228,7 @@ func (b *Broker) acceptLoop(ctx context.Context, l net.Listener, serve func(cont
 			return err
 		}
 		delay = 0
+		b.accepted.Add(1)
 		b.wg.Go(func() { serve(ctx, c) })
 	}
 }

@@ -299,6 +299,62 @@ func BenchmarkIdleSessions(b *testing.B) {
 	}
 }
 
+// BenchmarkIdleAgents measures the broker's RSS growth per agent that
+// holds a code and waits for its supporter (customer first), the state a
+// help desk's customers are in while they read the code over the phone.
+// One TLS control link each, parked, with the keep-alive timer.
+func BenchmarkIdleAgents(b *testing.B) {
+	const n = 5000
+	p := startBrokerProcess(b)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+	defer cancel()
+	dial := func() (*agentlink.Link, error) {
+		return agentlink.Dial(ctx, agentlink.Config{Broker: p.agentAddr, Fingerprint: p.fingerprint, Proxy: "direct",
+			Dial: func(ctx context.Context, network, addr string) (net.Conn, error) {
+				return p.dialer().DialContext(ctx, network, addr)
+			}})
+	}
+	for range 50 {
+		if l, err := dial(); err == nil {
+			l.Close()
+		}
+	}
+	time.Sleep(time.Second)
+	before, rt0 := p.rssKiB(b), p.runtimeGauges(b)
+	b.ResetTimer()
+	links := make([]*agentlink.Link, 0, n*b.N)
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	var next atomic.Int64
+	for range 8 {
+		wg.Go(func() {
+			for next.Add(1) <= int64(n*b.N) {
+				l, err := dial()
+				if err != nil {
+					b.Error(err)
+					return
+				}
+				mu.Lock()
+				links = append(links, l)
+				mu.Unlock()
+			}
+		})
+	}
+	wg.Wait()
+	b.StopTimer()
+	settle := 25 * time.Second
+	if d, err := time.ParseDuration(os.Getenv("LIFEBUOY_BENCH_SETTLE")); err == nil {
+		settle = d
+	}
+	time.Sleep(settle)
+	after, rt1 := p.rssKiB(b), p.runtimeGauges(b)
+	b.ReportMetric(float64(after-before)/float64(len(links)), "KiB/agent")
+	b.ReportMetric((rt1["go_goroutines"]-rt0["go_goroutines"])/float64(len(links)), "goroutines/agent")
+	for _, l := range links {
+		l.Close()
+	}
+}
+
 // BenchmarkPairings is pairings a second with fresh TLS handshakes: each
 // is a new agent link (TLS 1.3), a viewer's RFB handshake with VNC
 // Authentication, and a new TLS data connection, then everything is

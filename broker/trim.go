@@ -6,12 +6,12 @@ import (
 	"time"
 )
 
-// trimQuiet is how long the broker must have gone without a pairing,
-// after some, before it trims its memory.
+// trimQuiet is how long the broker must have gone without accepting a
+// connection, after a burst of them, before it trims its memory.
 const trimQuiet = 10 * time.Second
 
-// trimAfterBursts gives memory back to the OS once a burst of pairings is
-// over. Handshakes leave garbage, pooled buffers and goroutine stacks
+// trimAfterBursts gives memory back to the OS once a burst of
+// connections (pairings, agents registering, a flood) is over. Handshakes leave garbage, pooled buffers and goroutine stacks
 // behind; the runtime would return them only after its next collections,
 // which an idle broker holding thousands of quiet sessions seldom runs,
 // so its resident memory stayed at the burst's peak. One forced
@@ -20,14 +20,14 @@ const trimQuiet = 10 * time.Second
 func (b *Broker) trimAfterBursts(ctx context.Context) {
 	t := time.NewTicker(trimQuiet)
 	defer t.Stop()
-	last, dirty := b.metrics.Pairings.Load(), false
+	last, dirty := b.accepted.Load(), false
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case <-t.C:
 		}
-		n := b.metrics.Pairings.Load()
+		n := b.accepted.Load()
 		switch {
 		case n != last:
 			last, dirty = n, true
