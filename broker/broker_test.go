@@ -136,6 +136,20 @@ func startAgent(t *testing.T, tb *testBroker, code string, img image.Image, decl
 	return a
 }
 
+// rfbOver runs RFB end to end over conn (a repeater connection after
+// its header) and waits until the client shows want.
+func rfbOver(t *testing.T, conn net.Conn, want image.Image) *rfb.Client {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	c, err := rfb.NewClient(ctx, conn, rfb.ClientConfig{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	syncTo(t, c, want)
+	return c
+}
+
 // syncTo reads updates until the client's framebuffer is want.
 func syncTo(t *testing.T, c *rfb.Client, want image.Image) {
 	t.Helper()
@@ -335,14 +349,7 @@ func TestRepeater(t *testing.T) {
 	if _, err := conn.Write(hdr); err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	c, err := rfb.NewClient(ctx, conn, rfb.ClientConfig{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	syncTo(t, c, img)
+	defer rfbOver(t, conn, img).Close()
 
 	// A wrong ID is dropped without an answer.
 	conn2, _ := net.Dial("tcp", tb.repeaterAddr)

@@ -274,15 +274,7 @@ func BenchmarkIdleSessions(b *testing.B) {
 				all = append(all, p.pairMany(b, n, 8))
 			}
 			b.StopTimer()
-			// The broker trims its memory 10 to 20 s after a burst of
-			// pairings (trimAfterBursts); the figure is its steady state
-			// after that. LIFEBUOY_BENCH_SETTLE=2s measures the burst's
-			// peak instead.
-			settle := 25 * time.Second
-			if d, err := time.ParseDuration(os.Getenv("LIFEBUOY_BENCH_SETTLE")); err == nil {
-				settle = d
-			}
-			time.Sleep(settle)
+			settle()
 			after, rt1 := p.rssKiB(b), p.runtimeGauges(b)
 			per := func(k string) float64 { return (rt1[k] - rt0[k]) / float64(n*b.N) }
 			b.ReportMetric(float64(after-before)/float64(n*b.N), "KiB/session")
@@ -297,6 +289,18 @@ func BenchmarkIdleSessions(b *testing.B) {
 			}
 		})
 	}
+}
+
+// settle waits before the broker's memory is read. The broker trims its
+// memory 10 to 20 s after a burst of connections (trimAfterBursts); the
+// figure is its steady state after that. LIFEBUOY_BENCH_SETTLE=2s
+// measures the burst's peak instead.
+func settle() {
+	d := 25 * time.Second
+	if v, err := time.ParseDuration(os.Getenv("LIFEBUOY_BENCH_SETTLE")); err == nil {
+		d = v
+	}
+	time.Sleep(d)
 }
 
 // BenchmarkIdleAgents measures the broker's RSS growth per agent that
@@ -342,11 +346,7 @@ func BenchmarkIdleAgents(b *testing.B) {
 	}
 	wg.Wait()
 	b.StopTimer()
-	settle := 25 * time.Second
-	if d, err := time.ParseDuration(os.Getenv("LIFEBUOY_BENCH_SETTLE")); err == nil {
-		settle = d
-	}
-	time.Sleep(settle)
+	settle()
 	after, rt1 := p.rssKiB(b), p.runtimeGauges(b)
 	b.ReportMetric(float64(after-before)/float64(len(links)), "KiB/agent")
 	b.ReportMetric((rt1["go_goroutines"]-rt0["go_goroutines"])/float64(len(links)), "goroutines/agent")

@@ -117,14 +117,7 @@ func TestRepeaterViewerFirst(t *testing.T) {
 	conn.SetReadDeadline(time.Time{})
 	img := rfbtest.Pattern(40, 30, 12)
 	startAgent(t, tb, code, img, "")
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	c, err := rfb.NewClient(ctx, conn, rfb.ClientConfig{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	syncTo(t, c, img)
+	rfbOver(t, conn, img).Close()
 }
 
 func isTimeout(err error) bool {
