@@ -218,8 +218,10 @@ func (c *Codes) SpendVNCAuth(challenge, response []byte) (string, *agentConn, *v
 
 // Abandon ends viewer wait w for code when it times out or its viewer
 // goes. It reports whether the agent came after all (w.agent will get
-// it); else the code, if w still holds it, is void.
-func (c *Codes) Abandon(code string, w *viewerWait) (agentComing bool) {
+// it). Else, if w still holds the code, the code is void, or with keep
+// (the viewer left before its agent came: the supporter may try again)
+// issued again.
+func (c *Codes) Abandon(code string, w *viewerWait, keep bool) (agentComing bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	e := c.live[code]
@@ -228,6 +230,10 @@ func (c *Codes) Abandon(code string, w *viewerWait) (agentComing bool) {
 	}
 	if e.state == StatePaired {
 		return true
+	}
+	if keep {
+		e.state, e.wait = StateIssued, nil
+		return false
 	}
 	delete(c.live, code)
 	return false

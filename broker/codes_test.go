@@ -168,7 +168,7 @@ func TestCodesViewerFirst(t *testing.T) {
 		default:
 			t.Fatal("the first viewer's wait was not superseded")
 		}
-		if c.Abandon(code, w1) {
+		if c.Abandon(code, w1, false) {
 			t.Fatal("a superseded wait saw an agent coming")
 		}
 		a := &agentConn{}
@@ -179,18 +179,26 @@ func TestCodesViewerFirst(t *testing.T) {
 		if st, _ := c.Lookup(code); st != StatePaired {
 			t.Fatalf("state %v, want paired", st)
 		}
-		if !c.Abandon(code, w2) {
+		if !c.Abandon(code, w2, false) {
 			t.Fatal("a wait ending as its agent came did not see it coming")
 		}
 		if _, _, err := c.Spend(code); !errors.Is(err, ErrNoCode) {
 			t.Fatalf("a third viewer got the paired code: %v", err)
 		}
 
-		// A wait that times out voids its code.
+		// A viewer that leaves gives the code back; one that times out
+		// voids it.
 		code3, _, _ := c.Issue(nil)
 		_, w3, _ := c.Spend(code3)
+		if c.Abandon(code3, w3, true) {
+			t.Fatal("no agent came")
+		}
+		if st, ok := c.Lookup(code3); !ok || st != StateIssued {
+			t.Fatalf("code after its viewer left: %v %v, want issued", st, ok)
+		}
+		_, w3, _ = c.Spend(code3)
 		time.Sleep(5 * time.Minute)
-		if c.Abandon(code3, w3) {
+		if c.Abandon(code3, w3, false) {
 			t.Fatal("no agent came")
 		}
 		if _, ok := c.Lookup(code3); ok {

@@ -36,7 +36,7 @@ type parker struct {
 
 type parkedConn struct {
 	rc syscall.RawConn
-	fn func()
+	fn func(hup bool)
 }
 
 // newParker starts the parker's goroutine.
@@ -70,6 +70,13 @@ func newParker() (*parker, error) {
 // (not a socket, closed, or a nil or closed parker): its owner keeps
 // reading in its own goroutine.
 func (p *parker) park(c net.Conn, fn func()) (unpark func() bool, ok bool) {
+	return p.parkHup(c, func(bool) { fn() })
+}
+
+// parkHup is park whose callback also learns whether the peer has closed
+// its side (or the socket failed), which epoll reports even while bytes
+// it sent before are still unread.
+func (p *parker) parkHup(c net.Conn, fn func(hup bool)) (unpark func() bool, ok bool) {
 	if p == nil {
 		return nil, false
 	}
@@ -146,7 +153,8 @@ func (p *parker) run() {
 			}
 			if pc := p.take(key); pc != nil {
 				pc.forget(p.epfd)
-				go pc.fn()
+				hup := ev.Events&(unix.EPOLLRDHUP|unix.EPOLLHUP|unix.EPOLLERR) != 0
+				go pc.fn(hup)
 			}
 		}
 	}
@@ -171,7 +179,7 @@ func (p *parker) close() {
 	<-p.done
 	for _, pc := range left {
 		pc.forget(p.epfd)
-		go pc.fn()
+		go pc.fn(false)
 	}
 	unix.Close(p.epfd)
 	unix.Close(p.wake)

@@ -15,6 +15,12 @@ type parker struct{}
 func newParker() (*parker, error) { return &parker{}, nil }
 
 func (p *parker) park(c net.Conn, fn func()) (unpark func() bool, ok bool) {
+	return p.parkHup(c, func(bool) { fn() })
+}
+
+// parkHup is park; away from Linux the callback never learns of a hang-up
+// (hup is false).
+func (p *parker) parkHup(c net.Conn, fn func(hup bool)) (unpark func() bool, ok bool) {
 	rc, ok := rawConn(c)
 	if p == nil || !ok {
 		return nil, false
@@ -30,7 +36,7 @@ func (p *parker) park(c net.Conn, fn func()) (unpark func() bool, ok bool) {
 			return true
 		})
 		if state.CompareAndSwap(0, 1) {
-			fn()
+			fn(false)
 		}
 	}()
 	return func() bool { return state.CompareAndSwap(0, 2) }, true

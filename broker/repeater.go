@@ -73,7 +73,7 @@ func (b *Broker) ServeRepeater(ctx context.Context, c net.Conn) {
 	if w != nil {
 		// The header has no answer: a viewer whose agent does not come
 		// sees the connection close.
-		if a, err = b.awaitAgent(ctx, code, w, c.RemoteAddr().String()); err != nil {
+		if a, err = b.awaitAgent(ctx, c, code, w); err != nil {
 			return
 		}
 	}

@@ -95,7 +95,7 @@ func (b *Broker) ServeViewer(ctx context.Context, c net.Conn) {
 	g.release()
 	hs.conn.SetDeadline(time.Time{})
 	if w != nil {
-		if a, err = b.awaitAgent(ctx, code, w, c.RemoteAddr().String()); err != nil {
+		if a, err = b.awaitAgent(ctx, hs.conn, code, w); err != nil {
 			hs.conn.SetDeadline(time.Now().Add(time.Duration(b.cfg.HandshakeTimeout)))
 			hs.fail(err.Error())
 			return
@@ -144,19 +144,34 @@ func (b *Broker) pair(ctx context.Context, a *agentConn, code string, mode agent
 var (
 	errNoAgent    = errors.New("the customer did not connect in time")
 	errSuperseded = errors.New("another viewer with this code took over")
+	errViewerGone = errors.New("the viewer left before the customer's agent came")
 )
 
 // awaitAgent waits for the agent of the issued code a viewer came with,
-// until the code expires or a newer viewer with the code takes over.
-// Nothing can be sent to the viewer meanwhile (it waits for its
-// SecurityResult); the operating system's TCP keep-alives hold the
-// connection through NAT.
-func (b *Broker) awaitAgent(ctx context.Context, code string, w *viewerWait, viewer string) (*agentConn, error) {
+// until the code expires, a newer viewer with the code takes over, or the
+// viewer leaves (the code is then issued again). Nothing can be sent to
+// the viewer meanwhile (it waits for its SecurityResult); the operating
+// system's TCP keep-alives hold the connection through NAT.
+func (b *Broker) awaitAgent(ctx context.Context, conn net.Conn, code string, w *viewerWait) (*agentConn, error) {
+	viewer := conn.RemoteAddr().String()
 	b.audit.Info("viewer waits for the agent", "code", code, "viewer", viewer, "until", w.expires)
 	t := time.NewTimer(time.Until(w.expires))
 	defer t.Stop()
+	// The viewer's side closing. Bytes it sends first (a pipelined
+	// ClientInit, a TLS alert) stay unread for the session.
+	gone := make(chan struct{})
+	if unpark, ok := b.parker.parkHup(conn, func(hup bool) {
+		if hup {
+			close(gone)
+		}
+	}); ok {
+		defer unpark()
+	}
 	var err error
+	keep := false
 	select {
+	case <-gone:
+		err, keep = errViewerGone, true
 	case a := <-w.agent:
 		return a, nil
 	case <-w.superseded:
@@ -167,7 +182,7 @@ func (b *Broker) awaitAgent(ctx context.Context, code string, w *viewerWait, vie
 	case <-ctx.Done():
 		err = ctx.Err()
 	}
-	if b.codes.Abandon(code, w) {
+	if b.codes.Abandon(code, w, keep) {
 		// The agent came as the wait ended: it is on its way.
 		return <-w.agent, nil
 	}

@@ -37,20 +37,8 @@ func TestViewerFirst(t *testing.T) {
 		}()
 		return ch
 	}
-	waitState := func(want broker.State) {
-		t.Helper()
-		for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(5 * time.Millisecond) {
-			if st, _ := tb.Codes().Lookup(code); st == want {
-				return
-			}
-			if time.Now().After(deadline) {
-				st, ok := tb.Codes().Lookup(code)
-				t.Fatalf("code state %v %v, want %v", st, ok, want)
-			}
-		}
-	}
 	first := dial()
-	waitState(broker.StateViewerWaiting)
+	waitCode(t, tb, code, broker.StateViewerWaiting)
 	second := dial()
 	r := <-first
 	var re *rfb.AuthError
@@ -66,6 +54,54 @@ func TestViewerFirst(t *testing.T) {
 	}
 	defer r.c.Close()
 	syncTo(t, r.c, img)
+}
+
+// TestViewerFirstLeaves: a waiting viewer that disconnects gives its
+// code back, so the supporter can connect again, and the agent that comes
+// later pairs with the new viewer.
+func TestViewerFirstLeaves(t *testing.T) {
+	tb := startBroker(t, testConfig(t))
+	code, _, _ := tb.Codes().Issue(nil)
+	for _, tls := range []bool{false, true} {
+		conn, err := net.Dial("tcp", tb.viewerAddr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		cfg := rfb.ClientConfig{Password: code, Security: []rfb.SecurityType{rfb.SecVNCAuth}}
+		if tls {
+			cfg = rfb.ClientConfig{Password: code, TLSConfig: tb.brokerTLS(), Security: []rfb.SecurityType{rfb.SecVeNCrypt}}
+		}
+		go func() {
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			rfb.NewClient(ctx, conn, cfg)
+		}()
+		waitCode(t, tb, code, broker.StateViewerWaiting)
+		conn.Close()
+		waitCode(t, tb, code, broker.StateIssued)
+	}
+	img := rfbtest.Pattern(24, 24, 14)
+	startAgent(t, tb, code, img, "")
+	c, err := dialViewer(t, tb, rfb.ClientConfig{Password: code, Security: []rfb.SecurityType{rfb.SecVNCAuth}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	syncTo(t, c, img)
+}
+
+// waitCode waits up to 5 s for code to be in state want.
+func waitCode(t *testing.T, tb *testBroker, code string, want broker.State) {
+	t.Helper()
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(5 * time.Millisecond) {
+		if st, _ := tb.Codes().Lookup(code); st == want {
+			return
+		}
+		if time.Now().After(deadline) {
+			st, ok := tb.Codes().Lookup(code)
+			t.Fatalf("code state %v %v, want %v", st, ok, want)
+		}
+	}
 }
 
 // TestViewerFirstTimesOut: a viewer whose agent never comes is refused
