@@ -15,6 +15,12 @@
 // the relay in relay.go. Every refusal, pairing and session end goes to
 // the audit log, JSON lines in the data directory.
 //
+// Idle connections hold no goroutine: an agent's control link waiting for
+// its supporter, and a spliced session with nothing to relay, wait in the
+// broker's own epoll set (park_linux.go), and a goroutine starts when a
+// byte arrives. A spliced session is its two connections alone: the
+// agent's control link closes once its data connection is spliced.
+//
 // The smallest real use:
 //
 //	b, err := broker.New(broker.DefaultConfig(), logger)

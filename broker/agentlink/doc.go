@@ -3,8 +3,10 @@
 //
 // An agent dials out, pins the broker's certificate by its SHA-256
 // fingerprint, and gets a session code (or presents one a supporter got).
-// For each viewer that pairs with the code, it asks the customer and
-// opens a data connection that carries the viewer's RFB stream:
+// When a viewer pairs with the code, it asks the customer and opens a
+// data connection (resuming the link's TLS session) that carries the
+// viewer's RFB stream; once the broker has spliced it, the broker closes
+// the link (ErrSpliced) and the session is that connection alone:
 //
 //	link, err := agentlink.Dial(ctx, agentlink.Config{
 //		Broker: "broker.example:5510", Fingerprint: fp})
