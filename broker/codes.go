@@ -72,6 +72,7 @@ type Codes struct {
 }
 
 type codeEntry struct {
+	key     *rfb.VNCAuthKey // the code as a VNC password, for SpendVNCAuth
 	state   State
 	expires time.Time
 	agent   *agentConn
@@ -120,7 +121,7 @@ func (c *Codes) Issue(a *agentConn) (code string, expires time.Time, err error) 
 			break
 		}
 	}
-	e := &codeEntry{state: StateWaiting, expires: c.now().Add(c.ttl), agent: a}
+	e := &codeEntry{key: rfb.NewVNCAuthKey(code), state: StateWaiting, expires: c.now().Add(c.ttl), agent: a}
 	if a == nil {
 		e.state = StateIssued
 	}
@@ -194,7 +195,8 @@ func (c *Codes) spendLocked(e *codeEntry) (*agentConn, *viewerWait, error) {
 
 // SpendVNCAuth finds the code whose VNC Authentication response to
 // challenge is response, and spends it as Spend does. Every live code is
-// tried, so the time taken does not tell which one matched.
+// tried, so the time taken does not tell which one matched; each code
+// keeps its DES key schedule, so a try is two block encryptions.
 func (c *Codes) SpendVNCAuth(challenge, response []byte) (string, *agentConn, *viewerWait, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -205,7 +207,7 @@ func (c *Codes) SpendVNCAuth(challenge, response []byte) (string, *agentConn, *v
 		if e.state > StateWaiting || !now.Before(e.expires) {
 			continue
 		}
-		if rfb.VNCAuthMatches(challenge, response, k) && found == nil {
+		if e.key.Matches(challenge, response) && found == nil {
 			code, found = k, e
 		}
 	}

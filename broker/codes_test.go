@@ -292,3 +292,17 @@ func TestThrottleGlobal(t *testing.T) {
 		}
 	})
 }
+
+// BenchmarkSpendVNCAuth is one wrong guess tried against 1,000 live
+// codes, the work a viewer's VNC Authentication costs the broker.
+func BenchmarkSpendVNCAuth(b *testing.B) {
+	c := NewCodes(6, time.Hour, nil)
+	for range 1000 {
+		c.Issue(&agentConn{})
+	}
+	ch := []byte("0123456789abcdef")
+	resp := rfb.VNCAuthResponse(ch, "000000")
+	for b.Loop() {
+		c.SpendVNCAuth(ch, resp)
+	}
+}

@@ -1,6 +1,7 @@
 package rfb
 
 import (
+	"crypto/cipher"
 	"crypto/des"
 	"crypto/subtle"
 	"fmt"
@@ -70,15 +71,7 @@ const vncAuthChallengeLen = 16
 // truncated or zero-padded to 8 bytes, as key. VNC feeds each key byte to
 // DES with its bits reversed.
 func VNCAuthResponse(challenge []byte, password string) []byte {
-	var key [8]byte
-	copy(key[:], password)
-	for i, b := range key {
-		key[i] = reverseBits(b)
-	}
-	block, err := des.NewCipher(key[:])
-	if err != nil {
-		panic(err) // unreachable: the key is always 8 bytes
-	}
+	block := NewVNCAuthKey(password).block
 	out := make([]byte, vncAuthChallengeLen)
 	block.Encrypt(out[:8], challenge[:8])
 	block.Encrypt(out[8:], challenge[8:16])
@@ -88,7 +81,39 @@ func VNCAuthResponse(challenge []byte, password string) []byte {
 // VNCAuthMatches reports, in constant time, whether response answers
 // challenge for password.
 func VNCAuthMatches(challenge, response []byte, password string) bool {
-	return subtle.ConstantTimeCompare(VNCAuthResponse(challenge, password), response) == 1
+	return NewVNCAuthKey(password).Matches(challenge, response)
+}
+
+// VNCAuthKey is a password's DES key schedule, made once, for a server
+// that checks many responses against it (a broker trying every live
+// code): the schedule is most of the cost of one check.
+type VNCAuthKey struct{ block cipher.Block }
+
+// NewVNCAuthKey makes password's key (its first 8 bytes, as VNC
+// Authentication uses).
+func NewVNCAuthKey(password string) *VNCAuthKey {
+	var key [8]byte
+	copy(key[:], password)
+	for i, b := range key {
+		key[i] = reverseBits(b)
+	}
+	block, err := des.NewCipher(key[:])
+	if err != nil {
+		panic(err) // unreachable: the key is always 8 bytes
+	}
+	return &VNCAuthKey{block}
+}
+
+// Matches reports, in constant time, whether response is the password's
+// answer to challenge.
+func (k *VNCAuthKey) Matches(challenge, response []byte) bool {
+	if len(challenge) != vncAuthChallengeLen || len(response) != vncAuthChallengeLen {
+		return false
+	}
+	var want [vncAuthChallengeLen]byte
+	k.block.Encrypt(want[:8], challenge[:8])
+	k.block.Encrypt(want[8:], challenge[8:16])
+	return subtle.ConstantTimeCompare(want[:], response) == 1
 }
 
 func reverseBits(b byte) byte {
