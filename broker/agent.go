@@ -30,11 +30,13 @@ type agentConn struct {
 
 	out *agentlink.Sender // after the Welcome
 
+	ready   chan struct{} // closed once the Welcome is out and the link set up
 	done    chan struct{} // closed when the link is gone
 	closed  atomic.Bool
-	onClose []func() // run by close, after done is closed
+	onClose []func() // run by close, after done is closed; under mu
 
 	mu       sync.Mutex
+	refs     int                    // the registered link's, and a wait's or reader's
 	blocking bool                   // read in a goroutine, not parked
 	unpark   func() bool            // while parked
 	declines map[string]chan string // session ID → decline reason
@@ -85,7 +87,12 @@ func (b *Broker) dataConn(c *tls.Conn, m *agentlink.DataHello) bool {
 	p := b.pending[m.SessionID]
 	ok := p != nil && subtle.ConstantTimeCompare([]byte(p.token), []byte(m.Token)) == 1
 	if ok {
+		// Handed over under the lock: openSession, once it has removed
+		// the entry under the same lock, finds the connection in p.data
+		// or the entry gone.
 		delete(b.pending, m.SessionID)
+		c.SetDeadline(time.Time{})
+		p.data <- c
 	}
 	b.mu.Unlock()
 	if !ok {
@@ -93,8 +100,6 @@ func (b *Broker) dataConn(c *tls.Conn, m *agentlink.DataHello) bool {
 		b.audit.Warn("data connection refused", "remote", c.RemoteAddr().String(), "session", m.SessionID)
 		return false
 	}
-	c.SetDeadline(time.Time{})
-	p.data <- c
 	return true
 }
 
@@ -102,8 +107,12 @@ func (b *Broker) dataConn(c *tls.Conn, m *agentlink.DataHello) bool {
 // now lives on its own (else the caller closes c).
 func (b *Broker) controlLink(ctx context.Context, c *tls.Conn, hello *agentlink.Hello) bool {
 	a := &agentConn{b: b, conn: c, fr: agentlink.NewFrameReader(c), remote: c.RemoteAddr().String(), name: hello.Name,
-		done: make(chan struct{}), declines: map[string]chan string{}}
+		ready: make(chan struct{}), done: make(chan struct{}), declines: map[string]chan string{}}
 	a.out = agentlink.NewSender(c, time.Duration(b.cfg.KeepAlive), time.Duration(b.cfg.LinkTimeout))
+	// The Sender closes the connection of a silent agent or on a write
+	// error; a parked link would not notice (a closed socket leaves the
+	// epoll set without an event), so the Sender tells it.
+	a.out.SetOnClose(func() { go a.close() })
 	var expires time.Time
 	var viewer *viewerWait // a viewer came first and waits
 	var err error
@@ -125,29 +134,21 @@ func (b *Broker) controlLink(ctx context.Context, c *tls.Conn, hello *agentlink.
 	// From here the link is its own: close releases everything below.
 	b.wg.Add(1)
 	b.metrics.Agents.Add(1)
-	a.onClose = append(a.onClose, func() {
+	a.refs = 1 // the link's own, dropped by close
+	a.whenClosed(func() {
 		a.mu.Lock()
 		spliced := a.spliced
 		a.mu.Unlock()
 		if !spliced {
 			b.codes.End(a.code)
 		}
-		b.metrics.Agents.Add(-1)
-		b.wg.Done()
+		a.release()
 	})
 	b.audit.Info("agent registered", "remote", a.remote, "name", a.name, "code", a.code,
 		"flow", map[bool]string{true: "customer-first", false: "supporter-first"}[hello.WantCode], "expires", expires)
 	c.SetDeadline(time.Time{})
 	if err := a.send(&agentlink.Welcome{Code: a.code, ExpiresAt: expires}); err != nil {
 		a.close()
-	}
-	if viewer != nil {
-		// Paired already: the viewer's goroutine takes it from here
-		// (and sees a.done if the Welcome failed).
-		viewer.agent <- a
-	}
-	if a.closed.Load() {
-		return true
 	}
 	// The code's expiry: if nobody paired by then, the link ends.
 	expiry := time.AfterFunc(time.Until(expires)+time.Millisecond, func() {
@@ -157,12 +158,29 @@ func (b *Broker) controlLink(ctx context.Context, c *tls.Conn, hello *agentlink.
 		}
 	})
 	stop := context.AfterFunc(ctx, a.close)
-	a.onClose = append(a.onClose, func() { expiry.Stop(); stop() })
-	// A write error or a silent agent closes the Sender's connection;
-	// the parker then wakes onReadable, whose read fails and closes the
-	// link.
+	a.whenClosed(func() { expiry.Stop(); stop() })
 	a.park()
+	// Viewers that matched the code wait for this before they use a
+	// (openSession): the agent must have its Welcome before an OpenData.
+	close(a.ready)
+	if viewer != nil {
+		// Paired already: the viewer's goroutine takes it from here
+		// (and sees a.done if the Welcome failed).
+		viewer.agent <- a
+	}
 	return true
+}
+
+// whenClosed has close run f, or runs it now if the link is closed.
+func (a *agentConn) whenClosed(f func()) {
+	a.mu.Lock()
+	if !a.closed.Load() {
+		a.onClose = append(a.onClose, f)
+		a.mu.Unlock()
+		return
+	}
+	a.mu.Unlock()
+	f()
 }
 
 // joinCode attaches a to the supporter's code it presents. A presented
@@ -206,6 +224,9 @@ func (a *agentConn) park() {
 		return
 	default:
 	}
+	// The wait holds a reference to the link, which the reader it
+	// starts drops when it ends (or close, withdrawing the wait).
+	a.refs++
 	u, ok := a.b.parker.park(a.conn, a.onReadable)
 	if !ok {
 		// Not a socket (a test's pipe) or the parker is gone: read in a
@@ -217,10 +238,24 @@ func (a *agentConn) park() {
 	a.unpark = u
 }
 
+// release drops a reference to the registered link; the last one (the
+// link closed, no reader running) lets the broker's Serve return.
+func (a *agentConn) release() {
+	a.mu.Lock()
+	a.refs--
+	last := a.refs == 0
+	a.mu.Unlock()
+	if last {
+		a.b.metrics.Agents.Add(-1)
+		a.b.wg.Done()
+	}
+}
+
 // onReadable reads and handles what the agent sent, then parks the link
 // again. Reads poll: the first waits up to pollWait for the rest of a
 // message, later ones only take what has arrived.
 func (a *agentConn) onReadable() {
+	defer a.release()
 	a.mu.Lock()
 	a.unpark = nil
 	a.mu.Unlock()
@@ -288,12 +323,16 @@ func (a *agentConn) close() {
 	close(a.done)
 	a.mu.Lock()
 	if a.unpark != nil {
-		a.unpark()
+		if a.unpark() {
+			a.refs-- // the withdrawn wait's; the link's own stays for onClose
+		}
 		a.unpark = nil
 	}
+	fs := a.onClose
+	a.onClose = nil
 	a.mu.Unlock()
 	a.out.Close()
-	for _, f := range a.onClose {
+	for _, f := range fs {
 		f()
 	}
 }
@@ -341,6 +380,13 @@ func (b *Broker) openSession(ctx context.Context, a *agentConn, m *agentlink.Ope
 		default:
 		}
 	}()
+	select {
+	case <-a.ready:
+	case <-a.done:
+		return nil, errAgentGone
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
 	if err := a.send(m); err != nil {
 		return nil, errAgentGone
 	}

@@ -70,13 +70,18 @@ func newParker() (*parker, error) {
 // (not a socket, closed, or a nil or closed parker): its owner keeps
 // reading in its own goroutine.
 func (p *parker) park(c net.Conn, fn func()) (unpark func() bool, ok bool) {
-	return p.parkHup(c, func(bool) { fn() })
+	return p.register(c, unix.EPOLLIN|unix.EPOLLRDHUP, func(bool) { fn() })
 }
 
-// parkHup is park whose callback also learns whether the peer has closed
-// its side (or the socket failed), which epoll reports even while bytes
-// it sent before are still unread.
-func (p *parker) parkHup(c net.Conn, fn func(hup bool)) (unpark func() bool, ok bool) {
+// parkHangup calls fn in a new goroutine once c's peer has closed its
+// side or the socket fails, which epoll reports even while bytes the peer
+// sent before are unread; bytes alone do not wake it. unpark and ok are
+// as for park.
+func (p *parker) parkHangup(c net.Conn, fn func()) (unpark func() bool, ok bool) {
+	return p.register(c, unix.EPOLLRDHUP, func(bool) { fn() })
+}
+
+func (p *parker) register(c net.Conn, events uint32, fn func(hup bool)) (unpark func() bool, ok bool) {
 	if p == nil {
 		return nil, false
 	}
@@ -84,9 +89,12 @@ func (p *parker) parkHup(c net.Conn, fn func(hup bool)) (unpark func() bool, ok 
 	if !ok {
 		return nil, false
 	}
+	// The registration is made under p.mu, so close cannot hand the
+	// entry back between its insertion and the epoll_ctl: fn runs once,
+	// or ok is false and it never runs.
 	p.mu.Lock()
+	defer p.mu.Unlock()
 	if p.closed {
-		p.mu.Unlock()
 		return nil, false
 	}
 	key := p.next
@@ -94,18 +102,16 @@ func (p *parker) parkHup(c net.Conn, fn func(hup bool)) (unpark func() bool, ok 
 		key++
 	}
 	p.next = key + 1
-	p.parked[key] = &parkedConn{rc: rc, fn: fn}
-	p.mu.Unlock()
 	var err error
 	cerr := rc.Control(func(fd uintptr) {
-		ev := unix.EpollEvent{Events: unix.EPOLLIN | unix.EPOLLRDHUP | unix.EPOLLONESHOT, Fd: int32(key)}
+		ev := unix.EpollEvent{Events: events | unix.EPOLLONESHOT, Fd: int32(key)}
 		err = unix.EpollCtl(p.epfd, unix.EPOLL_CTL_ADD, int(fd), &ev)
 	})
 	if err != nil || cerr != nil {
 		// A closed connection: let its owner read and see the error.
-		p.take(key)
 		return nil, false
 	}
+	p.parked[key] = &parkedConn{rc: rc, fn: fn}
 	return func() bool {
 		pc := p.take(key)
 		if pc == nil {
@@ -142,8 +148,9 @@ func (p *parker) run() {
 		}
 		if err != nil {
 			// Not expected; hand every parked connection back to its
-			// owner, who reads as before.
-			p.close()
+			// owner, who reads as before. (close waits for this
+			// goroutine's end.)
+			go p.close()
 			return
 		}
 		for _, ev := range events[:n] {

@@ -14,13 +14,11 @@ type parker struct{}
 
 func newParker() (*parker, error) { return &parker{}, nil }
 
-func (p *parker) park(c net.Conn, fn func()) (unpark func() bool, ok bool) {
-	return p.parkHup(c, func(bool) { fn() })
-}
+// parkHangup cannot be had here (a goroutine waiting for readability
+// wakes for bytes too): ok is false and the caller goes without.
+func (p *parker) parkHangup(net.Conn, func()) (unpark func() bool, ok bool) { return nil, false }
 
-// parkHup is park; away from Linux the callback never learns of a hang-up
-// (hup is false).
-func (p *parker) parkHup(c net.Conn, fn func(hup bool)) (unpark func() bool, ok bool) {
+func (p *parker) park(c net.Conn, fn func()) (unpark func() bool, ok bool) {
 	rc, ok := rawConn(c)
 	if p == nil || !ok {
 		return nil, false
@@ -36,7 +34,7 @@ func (p *parker) parkHup(c net.Conn, fn func(hup bool)) (unpark func() bool, ok 
 			return true
 		})
 		if state.CompareAndSwap(0, 1) {
-			fn(false)
+			fn()
 		}
 	}()
 	return func() bool { return state.CompareAndSwap(0, 2) }, true

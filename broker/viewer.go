@@ -160,11 +160,7 @@ func (b *Broker) awaitAgent(ctx context.Context, conn net.Conn, code string, w *
 	// The viewer's side closing. Bytes it sends first (a pipelined
 	// ClientInit, a TLS alert) stay unread for the session.
 	gone := make(chan struct{})
-	if unpark, ok := b.parker.parkHup(conn, func(hup bool) {
-		if hup {
-			close(gone)
-		}
-	}); ok {
+	if unpark, ok := b.parker.parkHangup(conn, func() { close(gone) }); ok {
 		defer unpark()
 	}
 	var err error

@@ -24,6 +24,8 @@ type Sender struct {
 	lastHeard atomic.Int64
 	tmu       sync.Mutex
 	timer     *time.Timer
+	onClose   func()
+	ponging   atomic.Bool // a TrySend in flight
 
 	done chan struct{}
 	once sync.Once
@@ -93,8 +95,25 @@ func (s *Sender) Send(m Message) error { return s.write(m, s.timeout) }
 // TrySend writes m in the background and ignores a failure, which closes
 // the connection and is seen by the reader. Readers answer with it (a
 // Pong), so that two peers whose Pings cross never both block writing
-// while neither reads.
-func (s *Sender) TrySend(m Message) { go s.write(m, s.timeout) }
+// while neither reads. While one TrySend is still writing, another is
+// dropped: a peer that floods Pings and reads nothing gets one Pong.
+func (s *Sender) TrySend(m Message) {
+	if !s.ponging.CompareAndSwap(false, true) {
+		return
+	}
+	go func() {
+		defer s.ponging.Store(false)
+		s.write(m, s.timeout)
+	}()
+}
+
+// SetOnClose has f run (once) when the Sender closes the connection, for
+// whatever reason: a write error, a silent peer, Close. f must not block.
+func (s *Sender) SetOnClose(f func()) {
+	s.tmu.Lock()
+	s.onClose = f
+	s.tmu.Unlock()
+}
 
 // SendAndClose writes m, giving it a short while, and closes the
 // connection.
@@ -108,10 +127,13 @@ func (s *Sender) Close() {
 	s.once.Do(func() {
 		close(s.done)
 		s.tmu.Lock()
-		t := s.timer
+		t, f := s.timer, s.onClose
 		s.tmu.Unlock()
 		t.Stop()
 		s.conn.Close()
+		if f != nil {
+			f()
+		}
 	})
 }
 
