@@ -242,15 +242,15 @@ func (c *Codes) Abandon(code string, w *viewerWait, keep bool) (agentComing bool
 }
 
 // SetState moves a live code's session on (to relaying). A relaying
-// session has no use for its agent's control link, so the entry lets go
-// of it, and with it the link's memory.
+// session has no use for its agent's control link or its code's key, so
+// the entry lets go of them, and of their memory.
 func (c *Codes) SetState(code string, s State) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if e := c.live[code]; e != nil {
 		e.state = s
 		if s >= StateRelaying {
-			e.agent = nil
+			e.agent, e.key = nil, nil // a spent code is never tried again
 		}
 	}
 }
