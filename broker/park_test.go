@@ -7,6 +7,7 @@ import (
 	"io"
 	"net"
 	"runtime"
+	"slices"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -183,5 +184,47 @@ func TestRelayParks(t *testing.T) {
 	viewer.SetReadDeadline(time.Now().Add(time.Second))
 	if _, err := viewer.Read(one); err == nil {
 		t.Fatal("viewer still connected after the end")
+	}
+}
+
+// BenchmarkRelayWake is the time from a byte written at the agent's end
+// to its arrival at the viewer's, through a relay, after 30 ms of quiet:
+// "parked" parks each direction after 10 ms, so every byte wakes a parked
+// copy through the parker; "hot" never parks. Medians in the metrics.
+func BenchmarkRelayWake(b *testing.B) {
+	for _, tc := range []struct {
+		name  string
+		quiet time.Duration
+	}{{"parked", 10 * time.Millisecond}, {"hot", time.Hour}} {
+		b.Run(tc.name, func(b *testing.B) {
+			p, err := newParker()
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer p.close()
+			viewer, vb := tcpPair(b)
+			agent, ab := tcpPair(b)
+			ended := make(chan struct{})
+			startRelay(context.Background(), &relay{viewer: vb, agent: ab, idle: time.Hour, park: p,
+				parkAfter: tc.quiet, onEnd: func() { close(ended) }})
+			one := make([]byte, 1)
+			lat := make([]time.Duration, 0, b.N)
+			for b.Loop() {
+				b.StopTimer()
+				time.Sleep(30 * time.Millisecond)
+				b.StartTimer()
+				start := time.Now()
+				agent.Write(one)
+				if _, err := io.ReadFull(viewer, one); err != nil {
+					b.Fatal(err)
+				}
+				lat = append(lat, time.Since(start))
+			}
+			slices.Sort(lat)
+			b.ReportMetric(float64(lat[len(lat)/2].Microseconds()), "median-µs")
+			b.ReportMetric(float64(lat[len(lat)*95/100].Microseconds()), "p95-µs")
+			viewer.Close()
+			<-ended
+		})
 	}
 }

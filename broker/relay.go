@@ -1,6 +1,7 @@
 package broker
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"io"
@@ -86,6 +87,7 @@ type relay struct {
 	caps              []*Bucket
 	toViewer, toAgent []*atomic.Int64
 	park              *parker
+	parkAfter         time.Duration // quiet before a direction parks; 0: parkAfter
 	onEnd             func()
 	last              atomic.Int64 // UnixNano of the last byte either way
 	idleTimer         *time.Timer
@@ -227,7 +229,8 @@ func (r *relay) pipe(dst, src net.Conn, counts []*atomic.Int64) bool {
 	}()
 	quietSince := time.Now()
 	for {
-		buf, wait := *small, parkAfter
+		quiet := cmp.Or(r.parkAfter, parkAfter)
+		buf, wait := *small, quiet
 		if big != nil {
 			buf, wait = *big, bufRelease
 		}
@@ -259,7 +262,7 @@ func (r *relay) pipe(dst, src net.Conn, counts []*atomic.Int64) bool {
 					relayBufs.Put(big)
 					big = nil
 				}
-				if time.Since(quietSince) >= parkAfter {
+				if time.Since(quietSince) >= quiet {
 					return true
 				}
 				continue
