@@ -134,11 +134,14 @@ func TestFlood(t *testing.T) {
 				case 0: // connect and go
 				case 1:
 					c.Write(garbage)
+				// Wrong codes that can never be a live one: a real code
+				// guessed here could be a legitimate pair's (6-digit
+				// codes are random) and spend it.
 				case 2:
-					rawVNCAuth(c, fmt.Sprintf("%06d", 100000+i))
+					rawVNCAuth(c, fmt.Sprintf("x%05d", i))
 				case 3:
 					hdr := make([]byte, 250)
-					copy(hdr, fmt.Sprintf("ID:%06d", 100000+i))
+					copy(hdr, fmt.Sprintf("ID:0%05d", i))
 					io.ReadFull(c, make([]byte, 12))
 					c.Write(hdr)
 				}
