@@ -35,14 +35,9 @@ const (
 	repeaterIDLen    = 250
 )
 
-// ServeRepeater serves one repeater-mode viewer. It closes c.
+// ServeRepeater serves one repeater-mode viewer. It closes c unless a
+// session took it.
 func (b *Broker) ServeRepeater(ctx context.Context, c net.Conn) {
-	relaying := false
-	defer func() {
-		if !relaying {
-			c.Close()
-		}
-	}()
 	addr, g, ok := b.admit(ctx, c)
 	if !ok {
 		return
@@ -82,7 +77,7 @@ func (b *Broker) ServeRepeater(ctx context.Context, c net.Conn) {
 		return
 	}
 	b.runSession(ctx, a, sessionID, c, data)
-	relaying = true
+	g.keep()
 }
 
 // parseRepeaterID reads "ID:<code>" from the NUL-padded header.

@@ -38,24 +38,31 @@ type viewerHandshake struct {
 }
 
 // admit takes a handshake slot in the throttle for c's address (refusing
-// c when the address has too many), closes c when ctx ends, and starts
-// the handshake deadline. The caller defers g.done().
+// and closing c when the address has too many), closes c when ctx ends,
+// and starts the handshake deadline. The caller defers g.done(), which
+// closes c unless g.keep() handed it to a session.
 func (b *Broker) admit(ctx context.Context, c net.Conn) (netip.Addr, *admission, bool) {
 	addr := remoteAddr(c)
 	leave, ok := b.throttle.Enter(addr)
 	if !ok {
 		b.metrics.RefusedConns.Add(1)
+		c.Close()
 		return addr, nil, false
 	}
 	c.SetDeadline(time.Now().Add(time.Duration(b.cfg.HandshakeTimeout)))
-	return addr, &admission{leave: leave, stop: context.AfterFunc(ctx, func() { c.Close() })}, true
+	return addr, &admission{conn: c, leave: leave, stop: context.AfterFunc(ctx, func() { c.Close() })}, true
 }
 
 // admission is a connection let in by admit.
 type admission struct {
+	conn  net.Conn
 	leave func()
 	stop  func() bool
+	kept  bool
 }
+
+// keep hands the connection over to a session: done leaves it open.
+func (g *admission) keep() { g.kept = true }
 
 // release gives the handshake slot back early: waiting for the customer's
 // consent does not count as a handshake held open.
@@ -69,16 +76,14 @@ func (g *admission) release() {
 func (g *admission) done() {
 	g.release()
 	g.stop()
+	if !g.kept {
+		g.conn.Close()
+	}
 }
 
-// ServeViewer serves one stock viewer on the viewer port. It closes c.
+// ServeViewer serves one stock viewer on the viewer port. It closes c
+// unless a session took it.
 func (b *Broker) ServeViewer(ctx context.Context, c net.Conn) {
-	relaying := false
-	defer func() {
-		if !relaying {
-			c.Close()
-		}
-	}()
 	addr, g, ok := b.admit(ctx, c)
 	if !ok {
 		return
@@ -116,7 +121,7 @@ func (b *Broker) ServeViewer(ctx context.Context, c net.Conn) {
 	}
 	hs.conn.SetDeadline(time.Time{})
 	b.runSession(ctx, a, sessionID, hs.conn, data)
-	relaying = true
+	g.keep()
 }
 
 // pair spends nothing (the caller did) but asks the agent for the data
