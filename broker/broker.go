@@ -16,6 +16,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"lifebuoy/rfb"
 )
 
 // AuditFile is the audit log's name in the data directory.
@@ -212,22 +214,14 @@ func (b *Broker) Serve(ctx context.Context, ls Listeners) error {
 
 func (b *Broker) acceptLoop(ctx context.Context, l net.Listener, serve func(context.Context, net.Conn)) error {
 	context.AfterFunc(ctx, func() { l.Close() })
-	var delay time.Duration
 	for {
-		c, err := l.Accept()
+		c, err := rfb.Accept(ctx, l)
 		if err != nil {
 			if ctx.Err() != nil {
 				return nil
 			}
-			var ne net.Error
-			if errors.As(err, &ne) && ne.Timeout() || isTooManyFiles(err) {
-				delay = min(max(2*delay, 5*time.Millisecond), time.Second)
-				time.Sleep(delay)
-				continue
-			}
 			return err
 		}
-		delay = 0
 		b.accepted.Add(1)
 		b.wg.Go(func() { serve(ctx, c) })
 	}

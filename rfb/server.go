@@ -133,6 +133,37 @@ func (s *Server) veNCryptSubtypes() []VeNCryptSubtype {
 	return st
 }
 
+// Accept accepts the next connection on l, riding out failures that
+// pass (a timeout, the process out of file descriptors) with a delay
+// that doubles from 5 ms to 1 s, as a server's accept loop must: a
+// failing Accept would otherwise end the loop or spin. It returns any
+// other error, and ctx's error once ctx is done (the caller closes l
+// then, which ends a waiting Accept).
+func Accept(ctx context.Context, l net.Listener) (net.Conn, error) {
+	var delay time.Duration
+	for {
+		c, err := l.Accept()
+		if err == nil {
+			return c, nil
+		}
+		if ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
+		var ne net.Error
+		if !(errors.As(err, &ne) && ne.Timeout() || errors.Is(err, errTooManyFiles)) {
+			return nil, err
+		}
+		delay = min(max(2*delay, 5*time.Millisecond), time.Second)
+		t := time.NewTimer(delay)
+		select {
+		case <-t.C:
+		case <-ctx.Done():
+			t.Stop()
+			return nil, ctx.Err()
+		}
+	}
+}
+
 // Serve accepts connections on l and serves each until ctx is done. It
 // closes l and every connection before it returns, and returns nil after a
 // cancelled ctx.
@@ -143,22 +174,14 @@ func (s *Server) Serve(ctx context.Context, l net.Listener) error {
 	defer stop()
 	var wg sync.WaitGroup
 	defer wg.Wait()
-	var delay time.Duration
 	for {
-		c, err := l.Accept()
+		c, err := Accept(ctx, l)
 		if err != nil {
 			if ctx.Err() != nil {
 				return nil
 			}
-			var ne net.Error
-			if errors.As(err, &ne) && ne.Timeout() || errors.Is(err, errTooManyFiles) {
-				delay = min(max(2*delay, 5*time.Millisecond), time.Second)
-				time.Sleep(delay)
-				continue
-			}
 			return err
 		}
-		delay = 0
 		wg.Go(func() {
 			if err := s.ServeConn(ctx, c); err != nil && !isClosedErr(err) {
 				s.log.Info("rfb: connection ended", "remote", c.RemoteAddr().String(), "err", err)

@@ -117,14 +117,10 @@ func (a *agent) serveDirect(ctx context.Context) error {
 	defer wg.Wait()
 	th := &throttle{}
 	for {
-		c, err := l.Accept()
+		c, err := rfb.Accept(ctx, l)
 		if err != nil {
 			if ctx.Err() != nil {
 				return nil
-			}
-			var ne net.Error
-			if errors.As(err, &ne) && ne.Timeout() {
-				continue
 			}
 			return fmt.Errorf("cannot accept viewers: %w", err)
 		}
