@@ -36,7 +36,7 @@ type parker struct {
 
 type parkedConn struct {
 	rc syscall.RawConn
-	fn func(hup bool)
+	fn func()
 }
 
 // newParker starts the parker's goroutine.
@@ -70,7 +70,7 @@ func newParker() (*parker, error) {
 // (not a socket, closed, or a nil or closed parker): its owner keeps
 // reading in its own goroutine.
 func (p *parker) park(c net.Conn, fn func()) (unpark func() bool, ok bool) {
-	return p.register(c, unix.EPOLLIN|unix.EPOLLRDHUP, func(bool) { fn() })
+	return p.register(c, unix.EPOLLIN|unix.EPOLLRDHUP, fn)
 }
 
 // parkHangup calls fn in a new goroutine once c's peer has closed its
@@ -78,10 +78,10 @@ func (p *parker) park(c net.Conn, fn func()) (unpark func() bool, ok bool) {
 // sent before are unread; bytes alone do not wake it. unpark and ok are
 // as for park.
 func (p *parker) parkHangup(c net.Conn, fn func()) (unpark func() bool, ok bool) {
-	return p.register(c, unix.EPOLLRDHUP, func(bool) { fn() })
+	return p.register(c, unix.EPOLLRDHUP, fn)
 }
 
-func (p *parker) register(c net.Conn, events uint32, fn func(hup bool)) (unpark func() bool, ok bool) {
+func (p *parker) register(c net.Conn, events uint32, fn func()) (unpark func() bool, ok bool) {
 	if p == nil {
 		return nil, false
 	}
@@ -160,8 +160,7 @@ func (p *parker) run() {
 			}
 			if pc := p.take(key); pc != nil {
 				pc.forget(p.epfd)
-				hup := ev.Events&(unix.EPOLLRDHUP|unix.EPOLLHUP|unix.EPOLLERR) != 0
-				go pc.fn(hup)
+				go pc.fn()
 			}
 		}
 	}
@@ -186,7 +185,7 @@ func (p *parker) close() {
 	<-p.done
 	for _, pc := range left {
 		pc.forget(p.epfd)
-		go pc.fn(false)
+		go pc.fn()
 	}
 	unix.Close(p.epfd)
 	unix.Close(p.wake)
