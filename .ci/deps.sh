@@ -23,6 +23,8 @@ packages=(
 	tigervnc-scraping-server:x0tigervncserver
 	netpbm:pnmtopng
 	dbus-daemon:dbus-daemon   # the agent's tray test runs a private session bus
+	chromium:chromium   # noVNC and the console, driven by playwright-core
+	tinyproxy:tinyproxy # a real HTTP proxy in front of the agent (CONNECT)
 	gcc:gcc             # go test -race needs cgo
 	libc6-dev:          # headers for cgo; no command of its own
 )
@@ -63,6 +65,13 @@ staticcheck="$(go env GOPATH | cut -d: -f1)/bin/staticcheck"
 if [[ ! -x $staticcheck ]]; then
 	echo "deps.sh: installing staticcheck v0.8.2 into $staticcheck"
 	go install honnef.co/go/tools/cmd/staticcheck@v0.8.2
+fi
+
+# The browser viewer (noVNC) and playwright-core, pinned by the lock file.
+web="$(dirname "${BASH_SOURCE[0]}")/../viewer/web"
+if [[ ! -f $web/node_modules/.package-lock.json ]] || ! cmp -s "$web/package-lock.json" "$web/node_modules/.lock-copy"; then
+	echo "deps.sh: npm ci in viewer/web"
+	(cd "$web" && npm ci --ignore-scripts --no-audit --no-fund && cp package-lock.json node_modules/.lock-copy)
 fi
 
 if [[ ${#missing[@]} -eq 0 && -x $staticcheck ]]; then
