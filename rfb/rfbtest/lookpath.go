@@ -24,6 +24,8 @@ var debianPackage = map[string]string{
 	"socat":            "socat",
 	"convert":          "imagemagick",
 	"pnmtopng":         "netpbm",
+	"node":             "nodejs",
+	"chromium":         "chromium",
 }
 
 // LookPath fails the test unless every named program is on PATH. Interop
