@@ -10,3 +10,5 @@ require (
 	golang.org/x/image v0.47.0
 	golang.org/x/sys v0.49.0
 )
+
+require github.com/coder/websocket v1.8.15 // indirect
