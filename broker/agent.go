@@ -43,31 +43,43 @@ type agentConn struct {
 	spliced  bool                   // the session runs; its relay ends the code
 }
 
-// ServeAgent serves one connection on the agent port: a control link
-// (Hello) or a session's data connection (DataHello). It returns once the
-// link is registered; the link lives on without this goroutine. It
-// closes c, except a data connection, which it hands to the waiting
-// session, and a registered link, which closes itself.
+// ServeAgent serves one connection on the agent port (or an agent's
+// WebSocket on the HTTPS front): a control link (Hello) or a session's
+// data connection (DataHello), inside TLS 1.3. It returns once the link
+// is registered; the link lives on without this goroutine. It closes c,
+// except a data connection, which it hands to the waiting session, and a
+// registered link, which closes itself.
 func (b *Broker) ServeAgent(ctx context.Context, c net.Conn) {
 	tc := tls.Server(c, b.agentTLS)
+	stop := context.AfterFunc(ctx, func() { hardClose(c) })
+	tc.SetDeadline(time.Now().Add(time.Duration(b.cfg.HandshakeTimeout)))
+	err := tc.HandshakeContext(ctx)
+	stop()
+	if err != nil {
+		b.metrics.HandshakeErrors.Add(1)
+		b.log.Debug("broker: agent TLS handshake", "remote", c.RemoteAddr().String(), "err", err)
+		hardClose(tc)
+		return
+	}
+	b.serveAgentTLS(ctx, tc)
+}
+
+// serveAgentTLS serves an agent connection whose TLS handshake is done:
+// from ServeAgent, or from the HTTPS front for ALPN lifebuoy-agent/1.
+func (b *Broker) serveAgentTLS(ctx context.Context, tc *tls.Conn) {
 	handoff := false
 	defer func() {
 		if !handoff {
-			tc.Close()
+			hardClose(tc)
 		}
 	}()
-	stop := context.AfterFunc(ctx, func() { c.Close() })
+	stop := context.AfterFunc(ctx, func() { hardClose(tc) })
 	defer stop()
 	tc.SetDeadline(time.Now().Add(time.Duration(b.cfg.HandshakeTimeout)))
-	if err := tc.HandshakeContext(ctx); err != nil {
-		b.metrics.HandshakeErrors.Add(1)
-		b.log.Debug("broker: agent TLS handshake", "remote", c.RemoteAddr().String(), "err", err)
-		return
-	}
 	m, err := agentlink.ReadMessage(tc)
 	if err != nil {
 		b.metrics.HandshakeErrors.Add(1)
-		b.log.Info("broker: agent first message", "remote", c.RemoteAddr().String(), "err", err)
+		b.log.Info("broker: agent first message", "remote", tc.RemoteAddr().String(), "err", err)
 		return
 	}
 	switch m := m.(type) {

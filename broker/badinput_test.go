@@ -253,7 +253,9 @@ func TestProxyConnect(t *testing.T) {
 					return
 				}
 				gotAuth = req.Header.Get("Proxy-Authorization")
-				up, err := net.Dial("tcp", req.Host)
+				// The broker's name resolves only here, at the proxy, as
+				// in a network that allows nothing but the proxy.
+				up, err := net.Dial("tcp", tb.agentAddr)
 				if err != nil {
 					io.WriteString(c, "HTTP/1.1 502 Bad Gateway\r\n\r\n")
 					return
@@ -266,6 +268,7 @@ func TestProxyConnect(t *testing.T) {
 		}
 	}()
 	cfg := tb.linkConfig("")
+	cfg.Broker = "broker.invalid:5510"
 	cfg.Proxy = "http://user:pw@" + pl.Addr().String()
 	link, err := agentlink.Dial(context.Background(), cfg)
 	if err != nil {
@@ -274,5 +277,8 @@ func TestProxyConnect(t *testing.T) {
 	defer link.Close()
 	if !broker.ValidCode(link.Code(), 6) || gotAuth != "Basic dXNlcjpwdw==" {
 		t.Fatalf("code %q, proxy auth %q", link.Code(), gotAuth)
+	}
+	if p := link.Path(); p.Kind != agentlink.PathTLS || p.Proxy == nil {
+		t.Fatalf("path %v, want TLS through the proxy", p)
 	}
 }

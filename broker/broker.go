@@ -17,6 +17,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"golang.org/x/crypto/acme"
+
 	"lifebuoy/rfb"
 )
 
@@ -29,9 +31,9 @@ type Broker struct {
 	log       *slog.Logger
 	audit     *slog.Logger
 	auditFile *os.File
-	cert      tls.Certificate
-	created   bool
+	certs     *certSource
 	plainNets []netip.Prefix
+	desk      atomic.Pointer[Desk]
 
 	codes    *Codes
 	throttle *Throttle
@@ -40,6 +42,7 @@ type Broker struct {
 
 	agentTLS  *tls.Config
 	viewerTLS *tls.Config
+	frontTLS  *tls.Config
 
 	mu      sync.Mutex
 	pending map[string]*pendingSession // by session ID
@@ -66,7 +69,7 @@ func New(cfg Config, log *slog.Logger) (*Broker, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	cert, created, err := loadOrCreateCert(cfg.DataDir)
+	certs, err := newCertSource(&cfg, log)
 	if err != nil {
 		return nil, err
 	}
@@ -77,7 +80,7 @@ func New(cfg Config, log *slog.Logger) (*Broker, error) {
 	nets, _ := cfg.plainNets()
 	b := &Broker{
 		cfg: cfg, log: log, audit: slog.New(slog.NewJSONHandler(af, nil)), auditFile: af,
-		cert: cert, created: created, plainNets: nets,
+		certs: certs, plainNets: nets,
 		codes:    NewCodes(cfg.CodeDigits, time.Duration(cfg.CodeTTL), nil),
 		throttle: NewThrottle(time.Duration(cfg.FailureDelay), time.Duration(cfg.MaxFailureDelay), cfg.MaxHandshakesAddr, nil),
 		total:    NewBucket(cfg.TotalBandwidth),
@@ -87,22 +90,41 @@ func New(cfg Config, log *slog.Logger) (*Broker, error) {
 	if cfg.FailureMemory > 0 {
 		b.throttle.Memory = time.Duration(cfg.FailureMemory)
 	}
-	b.agentTLS = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS13}
 	// An agent's control link gets a session ticket, which its data
-	// connection resumes (agentlink.Incoming.Open).
-	b.viewerTLS = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
+	// connection resumes (agentlink.Incoming.Open). Agents may ask for
+	// the agent protocol by ALPN, as they must on the HTTPS front.
+	b.agentTLS = &tls.Config{GetCertificate: certs.GetCertificate, MinVersion: tls.VersionTLS13,
+		NextProtos: []string{ALPNAgent}}
+	b.viewerTLS = &tls.Config{GetCertificate: certs.GetCertificate, MinVersion: tls.VersionTLS12}
+	b.frontTLS = &tls.Config{GetCertificate: certs.GetCertificate, MinVersion: tls.VersionTLS12,
+		NextProtos: []string{"h2", "http/1.1", ALPNAgent}}
+	if certs.acme != nil {
+		b.frontTLS.NextProtos = append(b.frontTLS.NextProtos, acme.ALPNProto)
+	}
 	return b, nil
 }
 
-// Fingerprint is the hex SHA-256 of the broker's certificate, which
+// Fingerprint is the hex SHA-256 of the broker's own certificate, which
 // agents pin.
-func (b *Broker) Fingerprint() string { return Fingerprint(b.cert) }
+func (b *Broker) Fingerprint() string { return Fingerprint(b.certs.Own()) }
 
-// Certificate is the broker's certificate, which VeNCrypt viewers trust.
-func (b *Broker) Certificate() tls.Certificate { return b.cert }
+// Certificate is the broker's own certificate, which VeNCrypt viewers
+// trust when there is no ACME certificate.
+func (b *Broker) Certificate() tls.Certificate { return b.certs.Own() }
 
 // CreatedCertificate reports whether New made the certificate (first start).
-func (b *Broker) CreatedCertificate() bool { return b.created }
+func (b *Broker) CreatedCertificate() bool { return b.certs.created }
+
+// ReloadCertificate reads the broker's own certificate again (the
+// administrator's renewed -cert and -key files, say). New handshakes
+// present it; running sessions go on.
+func (b *Broker) ReloadCertificate() error {
+	if err := b.certs.Reload(); err != nil {
+		return err
+	}
+	b.log.Info("broker: certificate reloaded", "fingerprint", b.Fingerprint())
+	return nil
+}
 
 // Codes is the broker's live codes.
 func (b *Broker) Codes() *Codes { return b.codes }
@@ -116,6 +138,8 @@ func (b *Broker) Close() error { return b.auditFile.Close() }
 // Listeners are the broker's listeners; a nil one is not served.
 type Listeners struct {
 	Agent, Viewer, Repeater, Admin net.Listener
+	HTTPS                          net.Listener // the HTTPS front
+	ACMEHTTP                       net.Listener // plain HTTP for ACME's HTTP-01 check
 }
 
 // Listen opens the configured addresses.
@@ -134,6 +158,8 @@ func (b *Broker) Listen() (Listeners, error) {
 	ls.Viewer = open(b.cfg.ViewerAddr)
 	ls.Repeater = open(b.cfg.RepeaterAddr)
 	ls.Admin = open(b.cfg.AdminAddr)
+	ls.HTTPS = open(b.cfg.HTTPSAddr)
+	ls.ACMEHTTP = open(b.cfg.ACMEHTTPAddr)
 	if err != nil {
 		ls.close()
 	}
@@ -141,7 +167,7 @@ func (b *Broker) Listen() (Listeners, error) {
 }
 
 func (ls Listeners) close() {
-	for _, l := range []net.Listener{ls.Agent, ls.Viewer, ls.Repeater, ls.Admin} {
+	for _, l := range []net.Listener{ls.Agent, ls.Viewer, ls.Repeater, ls.Admin, ls.HTTPS, ls.ACMEHTTP} {
 		if l != nil {
 			l.Close()
 		}
@@ -171,7 +197,7 @@ func (b *Broker) Serve(ctx context.Context, ls Listeners) error {
 	defer cancel()
 	defer b.wg.Wait()
 	defer ls.close()
-	errc := make(chan error, 4)
+	errc := make(chan error, 8)
 	var wg sync.WaitGroup
 	accept := func(l net.Listener, name string, serve func(context.Context, net.Conn)) {
 		if l == nil {
@@ -184,12 +210,19 @@ func (b *Broker) Serve(ctx context.Context, ls Listeners) error {
 	accept(ls.Agent, "agent", b.ServeAgent)
 	accept(ls.Viewer, "viewer", b.ServeViewer)
 	accept(ls.Repeater, "repeater", b.ServeRepeater)
-	if ls.Admin != nil {
-		srv := &http.Server{Handler: b.Handler(), ReadHeaderTimeout: 10 * time.Second,
+	if ls.HTTPS != nil {
+		b.log.Info("broker: listening", "port", "https", "addr", ls.HTTPS.Addr().String())
+		wg.Go(func() { errc <- b.serveFront(ctx, ls.HTTPS) })
+	}
+	serveHTTP := func(l net.Listener, name string, h http.Handler) {
+		if l == nil {
+			return
+		}
+		srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second,
 			BaseContext: func(net.Listener) context.Context { return ctx }}
-		b.log.Info("broker: listening", "port", "admin", "addr", ls.Admin.Addr().String())
+		b.log.Info("broker: listening", "port", name, "addr", l.Addr().String())
 		wg.Go(func() {
-			err := srv.Serve(ls.Admin)
+			err := srv.Serve(l)
 			if errors.Is(err, http.ErrServerClosed) {
 				err = nil
 			}
@@ -201,6 +234,11 @@ func (b *Broker) Serve(ctx context.Context, ls Listeners) error {
 			srv.Shutdown(sctx)
 		})
 	}
+	serveHTTP(ls.Admin, "admin", b.Handler())
+	if ls.ACMEHTTP != nil && b.certs.acme != nil {
+		serveHTTP(ls.ACMEHTTP, "acme-http", b.certs.acmeHTTPHandler(portOf(ls.HTTPS)))
+	}
+	go b.certs.obtain(ctx)
 	var first error
 	select {
 	case <-ctx.Done():
@@ -243,6 +281,15 @@ func (b *Broker) plainAllowed(a netip.Addr) bool {
 		}
 	}
 	return false
+}
+
+// portOf is a listener's port ("" for none).
+func portOf(l net.Listener) string {
+	if l == nil {
+		return ""
+	}
+	_, p, _ := net.SplitHostPort(l.Addr().String())
+	return p
 }
 
 func randomHex(n int) string {

@@ -25,6 +25,7 @@ type testBroker struct {
 	*broker.Broker
 	dir                                        string
 	agentAddr, viewerAddr, repeaterAddr, admin string
+	httpsAddr                                  string
 	cancel                                     context.CancelFunc
 	done                                       chan error
 }
@@ -58,10 +59,11 @@ func startBrokerLog(t *testing.T, cfg broker.Config, log *slog.Logger) *testBrok
 		}
 		return l
 	}
-	ls := broker.Listeners{Agent: listen(), Viewer: listen(), Repeater: listen(), Admin: listen()}
+	ls := broker.Listeners{Agent: listen(), Viewer: listen(), Repeater: listen(), Admin: listen(), HTTPS: listen()}
 	ctx, cancel := context.WithCancel(context.Background())
 	tb := &testBroker{Broker: b, dir: cfg.DataDir, agentAddr: ls.Agent.Addr().String(), viewerAddr: ls.Viewer.Addr().String(),
-		repeaterAddr: ls.Repeater.Addr().String(), admin: ls.Admin.Addr().String(), cancel: cancel, done: make(chan error, 1)}
+		repeaterAddr: ls.Repeater.Addr().String(), admin: ls.Admin.Addr().String(), httpsAddr: ls.HTTPS.Addr().String(),
+		cancel: cancel, done: make(chan error, 1)}
 	go func() { tb.done <- b.Serve(ctx, ls) }()
 	t.Cleanup(tb.stop)
 	return tb
@@ -100,8 +102,14 @@ type testAgent struct {
 // decline, if set, refuses it with that reason.
 func startAgent(t *testing.T, tb *testBroker, code string, img image.Image, decline string) *testAgent {
 	t.Helper()
+	return startAgentConfig(t, tb.linkConfig(code), img, decline)
+}
+
+// startAgentConfig is startAgent with the link configured by cfg.
+func startAgentConfig(t *testing.T, cfg agentlink.Config, img image.Image, decline string) *testAgent {
+	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
-	link, err := agentlink.Dial(ctx, tb.linkConfig(code))
+	link, err := agentlink.Dial(ctx, cfg)
 	if err != nil {
 		cancel()
 		t.Fatal(err)

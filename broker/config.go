@@ -23,6 +23,20 @@ type Config struct {
 	ViewerAddr   string `json:"viewer_addr"`   // stock viewers, RFB (5511)
 	RepeaterAddr string `json:"repeater_addr"` // UltraVNC repeater mode II (5514)
 	AdminAddr    string `json:"admin_addr"`    // health, metrics, admin API (5515)
+	HTTPSAddr    string `json:"https_addr"`    // the HTTPS front: console, RFB and agents over WebSocket (5512 or 443)
+
+	// CertFile and KeyFile replace the self-signed certificate of the
+	// data directory with the administrator's (reloaded on SIGHUP).
+	CertFile string `json:"cert_file"`
+	KeyFile  string `json:"key_file"`
+	// ACME: a certificate for ACMEDomain from an ACME CA (Let's Encrypt by
+	// default, ACMEDirectory for another). The CA checks the domain on
+	// port 443 (TLS-ALPN-01, when HTTPSAddr is on 443) or port 80
+	// (HTTP-01, served on ACMEHTTPAddr), never on 5512.
+	ACMEDomain    string `json:"acme_domain"`
+	ACMEEmail     string `json:"acme_email"`
+	ACMEDirectory string `json:"acme_directory"`
+	ACMEHTTPAddr  string `json:"acme_http_addr"`
 
 	CodeTTL    Duration `json:"code_ttl"`
 	CodeDigits int      `json:"code_digits"`
@@ -80,6 +94,7 @@ func DefaultConfig() Config {
 		ViewerAddr:           ":5511",
 		RepeaterAddr:         ":5514",
 		AdminAddr:            "127.0.0.1:5515",
+		HTTPSAddr:            ":5512",
 		CodeTTL:              Duration(10 * time.Minute),
 		CodeDigits:           6,
 		PlainVNCAuthNetworks: []string{"127.0.0.0/8", "::1/128"},
@@ -123,7 +138,29 @@ func (c *Config) Validate() error {
 	if c.SessionBandwidth < 0 || c.TotalBandwidth < 0 {
 		errs = append(errs, errors.New("bandwidth caps must not be negative"))
 	}
+	if (c.CertFile == "") != (c.KeyFile == "") {
+		errs = append(errs, errors.New("cert_file and key_file go together"))
+	}
+	if c.ACMEDomain != "" {
+		if !strings.Contains(strings.Trim(c.ACMEDomain, "."), ".") {
+			errs = append(errs, fmt.Errorf("acme_domain %q must be a full domain name (like help.example.com)", c.ACMEDomain))
+		}
+		if c.ACMEHTTPAddr == "" && addrPort(c.HTTPSAddr) != "443" {
+			errs = append(errs, errors.New("ACME checks the domain on port 443 or 80 only: put https_addr on :443 "+
+				"(-https-listen :443) or answer HTTP-01 on port 80 (-acme-http-listen :80)"))
+		}
+	} else if c.ACMEHTTPAddr != "" {
+		errs = append(errs, errors.New("acme_http_addr needs acme_domain"))
+	}
 	return errors.Join(errs...)
+}
+
+// addrPort is the port of a listen address ("" if it has none).
+func addrPort(addr string) string {
+	if i := strings.LastIndexByte(addr, ':'); i >= 0 {
+		return addr[i+1:]
+	}
+	return ""
 }
 
 func (c *Config) plainNets() ([]netip.Prefix, error) {
@@ -169,6 +206,13 @@ func ConfigFromArgs(name string, args []string, stderr io.Writer) (Config, error
 	fs.StringVar(&f.ViewerAddr, "viewer-listen", c.ViewerAddr, "stock VNC viewer `address`")
 	fs.StringVar(&f.RepeaterAddr, "repeater-listen", c.RepeaterAddr, "UltraVNC repeater mode II `address`")
 	fs.StringVar(&f.AdminAddr, "admin-listen", c.AdminAddr, "health, metrics and admin API `address`")
+	fs.StringVar(&f.HTTPSAddr, "https-listen", c.HTTPSAddr, "HTTPS front `address`: web console, RFB and agents over WebSocket (\"\": none)")
+	fs.StringVar(&f.CertFile, "cert", "", "certificate `file` (PEM, with its chain) instead of the self-signed one; reloaded on SIGHUP")
+	fs.StringVar(&f.KeyFile, "key", "", "private key `file` (PEM) of -cert")
+	fs.StringVar(&f.ACMEDomain, "acme-domain", "", "get a certificate for this `domain` by ACME (needs port 443 or 80)")
+	fs.StringVar(&f.ACMEEmail, "acme-email", "", "contact `address` for the ACME account")
+	fs.StringVar(&f.ACMEDirectory, "acme-directory", "", "ACME directory `URL` of a private CA (default: Let's Encrypt)")
+	fs.StringVar(&f.ACMEHTTPAddr, "acme-http-listen", "", "plain HTTP `address` (:80) for ACME's HTTP-01 check and redirects")
 	fs.DurationVar((*time.Duration)(&f.CodeTTL), "code-ttl", time.Duration(c.CodeTTL), "how long an unpaired code lives")
 	fs.IntVar(&f.CodeDigits, "code-digits", c.CodeDigits, "digits in a session code")
 	fs.Func("plain-vnc-auth", "comma-separated `networks` allowed VNC Authentication without TLS", func(s string) error {
@@ -201,6 +245,20 @@ func ConfigFromArgs(name string, args []string, stderr io.Writer) (Config, error
 			c.RepeaterAddr = f.RepeaterAddr
 		case "admin-listen":
 			c.AdminAddr = f.AdminAddr
+		case "https-listen":
+			c.HTTPSAddr = f.HTTPSAddr
+		case "cert":
+			c.CertFile = f.CertFile
+		case "key":
+			c.KeyFile = f.KeyFile
+		case "acme-domain":
+			c.ACMEDomain = f.ACMEDomain
+		case "acme-email":
+			c.ACMEEmail = f.ACMEEmail
+		case "acme-directory":
+			c.ACMEDirectory = f.ACMEDirectory
+		case "acme-http-listen":
+			c.ACMEHTTPAddr = f.ACMEHTTPAddr
 		case "code-ttl":
 			c.CodeTTL = f.CodeTTL
 		case "code-digits":

@@ -31,10 +31,18 @@ import (
 //	agent's RFB server (rfb.Server.ServeAuthenticated)
 
 type viewerHandshake struct {
-	b    *Broker
-	conn net.Conn // becomes the TLS connection inside VeNCrypt
-	addr netip.Addr
-	h    *rfb.Handshake
+	b     *Broker
+	conn  net.Conn // becomes the TLS connection inside VeNCrypt
+	addr  netip.Addr
+	h     *rfb.Handshake
+	front viewerFront
+}
+
+// viewerFront says how a viewer reached the broker.
+type viewerFront struct {
+	port      string    // for the audit: "viewer" (5511) or "wss" (the HTTPS front's /rfb)
+	tls       bool      // the transport is TLS already: VNC Authentication alone is safe
+	supporter Supporter // who the desk says this is; zero for an unidentified viewer
 }
 
 // admit takes a handshake slot in the throttle for c's address (refusing
@@ -84,12 +92,17 @@ func (g *admission) done() {
 // ServeViewer serves one stock viewer on the viewer port. It closes c
 // unless a session took it.
 func (b *Broker) ServeViewer(ctx context.Context, c net.Conn) {
+	b.serveViewer(ctx, c, viewerFront{port: "viewer"})
+}
+
+// serveViewer admits a viewer from any front with 5511's handshake.
+func (b *Broker) serveViewer(ctx context.Context, c net.Conn, front viewerFront) {
 	addr, g, ok := b.admit(ctx, c)
 	if !ok {
 		return
 	}
 	defer g.done()
-	hs := &viewerHandshake{b: b, conn: c, addr: addr}
+	hs := &viewerHandshake{b: b, conn: c, addr: addr, front: front}
 	code, a, w, err := hs.authenticate(ctx)
 	if err != nil {
 		b.log.Debug("broker: viewer handshake", "remote", c.RemoteAddr().String(), "err", err)
@@ -197,7 +210,12 @@ func (b *Broker) awaitAgent(ctx context.Context, conn net.Conn, code string, w *
 // throttle's delay.
 func (hs *viewerHandshake) authenticate(ctx context.Context) (string, *agentConn, *viewerWait, error) {
 	types := []rfb.SecurityType{rfb.SecVeNCrypt}
-	if hs.b.plainAllowed(hs.addr) {
+	switch {
+	case hs.front.tls:
+		// Inside TLS already (wss): noVNC and the bridge do VNC
+		// Authentication, and VeNCrypt would only nest TLS.
+		types = []rfb.SecurityType{rfb.SecVNCAuth}
+	case hs.b.plainAllowed(hs.addr):
 		types = append(types, rfb.SecVNCAuth)
 	}
 	h, err := rfb.AcceptSecurity(hs.conn, rfb.SecurityConfig{
@@ -213,7 +231,7 @@ func (hs *viewerHandshake) authenticate(ctx context.Context) (string, *agentConn
 	hs.conn = h.Conn
 	code, a, w, err := hs.b.codes.SpendVNCAuth(h.Challenge, h.Response)
 	if err != nil {
-		hs.b.guessFailed(ctx, hs.conn, hs.addr, "viewer", "")
+		hs.b.guessFailed(ctx, hs.conn, hs.addr, hs.front.port, "")
 		return "", nil, nil, hs.fail("wrong, expired or used session code")
 	}
 	hs.b.throttle.Success(hs.addr)

@@ -2,11 +2,8 @@ package agentlink
 
 import (
 	"context"
-	"crypto/sha256"
-	"crypto/subtle"
 	"crypto/tls"
 	"crypto/x509"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -22,10 +19,20 @@ import (
 type Config struct {
 	// Broker is the broker's agent address, host:port.
 	Broker string
+	// HTTPSPorts are the broker's HTTPS front ports, tried over WebSocket
+	// when the agent port cannot be reached (nil: 5512 alone).
+	HTTPSPorts []string
 	// Fingerprint is the hex SHA-256 of the broker certificate's DER, as
-	// the broker prints it. The link trusts that certificate and no other;
-	// there is no CA.
+	// the broker prints it: a self-signed broker is trusted by it.
+	// Whether it is set or not, a certificate valid for the broker's name
+	// under Roots is trusted too (an ACME or company certificate).
 	Fingerprint string
+	// Roots are the CAs trusted for the broker's name; nil: the system's.
+	Roots *x509.CertPool
+	// AttemptTimeout bounds each way to the broker tried (default 3 s);
+	// Stagger is how long one attempt runs alone before the next starts
+	// beside it (default 1 s). See paths.go.
+	AttemptTimeout, Stagger time.Duration
 	// Code presents a code that a supporter got (supporter first). Empty
 	// asks the broker for a new code (customer first).
 	Code string
@@ -71,6 +78,7 @@ type Link struct {
 	cfg       Config
 	log       *slog.Logger
 	conn      *tls.Conn
+	path      Path
 	code      string
 	expiresAt time.Time
 
@@ -98,11 +106,16 @@ func Dial(ctx context.Context, cfg Config) (*Link, error) {
 	// it: their handshakes skip the certificate and its signature. Only
 	// the pinned broker holds the ticket's secret, so the pin holds.
 	cfg.sessions = tls.NewLRUClientSessionCache(1)
-	conn, err := dialTLS(ctx, &cfg, false)
+	paths, err := cfg.paths()
 	if err != nil {
 		return nil, err
 	}
-	l := &Link{cfg: cfg, log: cfg.Logger, conn: conn,
+	conn, path, err := dialAny(ctx, &cfg, paths, false)
+	if err != nil {
+		return nil, err
+	}
+	cfg.Logger.Info("agentlink: connected", "path", path.String())
+	l := &Link{cfg: cfg, log: cfg.Logger, conn: conn, path: path,
 		incoming: make(chan *Incoming, 4), done: make(chan struct{})}
 	hello := &Hello{Version: ProtocolVersion, Name: cfg.Name}
 	if cfg.Code != "" {
@@ -146,72 +159,11 @@ func Dial(ctx context.Context, cfg Config) (*Link, error) {
 	return l, nil
 }
 
-// dialTLS dials the broker (through a proxy if one applies) and runs a
-// TLS 1.3 handshake that accepts exactly the pinned certificate. With
-// resume, it resumes the link's session: see Incoming.Open.
-func dialTLS(ctx context.Context, cfg *Config, resume bool) (*tls.Conn, error) {
-	want, err := hex.DecodeString(strings.ReplaceAll(cfg.Fingerprint, ":", ""))
-	if err != nil || len(want) != sha256.Size {
-		return nil, fmt.Errorf("agentlink: fingerprint %q is not a hex SHA-256", cfg.Fingerprint)
-	}
-	raw, err := dialRaw(ctx, cfg)
-	if err != nil {
-		return nil, err
-	}
-	host, _, _ := net.SplitHostPort(cfg.Broker)
-	var curves []tls.CurveID // the default: X25519MLKEM768 first
-	if resume {
-		curves = []tls.CurveID{tls.X25519}
-	}
-	tc := tls.Client(raw, &tls.Config{
-		CurvePreferences:   curves,
-		MinVersion:         tls.VersionTLS13,
-		ClientSessionCache: cfg.sessions,
-		ServerName:         host,
-		// The certificate is self-signed and pinned: the usual chain
-		// check is replaced by the fingerprint comparison.
-		InsecureSkipVerify: true,
-		VerifyPeerCertificate: func(certs [][]byte, _ [][]*x509.Certificate) error {
-			if len(certs) == 0 {
-				return ErrFingerprint
-			}
-			got := sha256.Sum256(certs[0])
-			if subtle.ConstantTimeCompare(got[:], want) != 1 {
-				return ErrFingerprint
-			}
-			return nil
-		},
-	})
-	if err := tc.HandshakeContext(ctx); err != nil {
-		raw.Close()
-		if errors.Is(err, ErrFingerprint) {
-			return nil, ErrFingerprint
-		}
-		return nil, fmt.Errorf("agentlink: TLS handshake with %s: %w", cfg.Broker, err)
-	}
-	if resume && !tc.ConnectionState().DidResume {
-		tc.Close()
-		return nil, errNotResumed
-	}
-	return tc, nil
-}
-
 var errNotResumed = errors.New("agentlink: the broker did not resume the session")
 
-func dialRaw(ctx context.Context, cfg *Config) (net.Conn, error) {
-	if cfg.Dial != nil {
-		return cfg.Dial(ctx, "tcp", cfg.Broker)
-	}
-	proxy, err := proxyFor(cfg.Proxy, cfg.Broker)
-	if err != nil {
-		return nil, err
-	}
-	if proxy != nil {
-		return dialConnect(ctx, proxy, cfg.Broker)
-	}
-	var d net.Dialer
-	return d.DialContext(ctx, "tcp", cfg.Broker)
-}
+// Path is the way to the broker that the link uses, and its session's
+// data connection.
+func (l *Link) Path() Path { return l.path }
 
 // Code is the session code: the broker's new one, or the one presented.
 func (l *Link) Code() string { return l.code }
@@ -346,9 +298,17 @@ type Incoming struct {
 // resumption secret) and a fresh X25519 exchange for forward secrecy.
 // Should the broker not resume, it dials again with a full handshake.
 func (in *Incoming) Open(ctx context.Context) (net.Conn, error) {
-	c, err := dialTLS(ctx, &in.link.cfg, true)
+	cfg, path := &in.link.cfg, []Path{in.link.path}
+	c, _, err := dialAny(ctx, cfg, path, true)
 	if errors.Is(err, errNotResumed) {
-		c, err = dialTLS(ctx, &in.link.cfg, false)
+		c, _, err = dialAny(ctx, cfg, path, false)
+	}
+	if err != nil && !errors.Is(err, ErrFingerprint) && !errors.Is(err, ErrUntrusted) && ctx.Err() == nil {
+		// The link's way out failed for the data connection: look again.
+		var paths []Path
+		if paths, err = cfg.paths(); err == nil {
+			c, _, err = dialAny(ctx, cfg, paths, false)
+		}
 	}
 	if err != nil {
 		return nil, err

@@ -1,0 +1,333 @@
+package agentlink
+
+import (
+	"context"
+	"crypto/sha256"
+	"crypto/subtle"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"net"
+	"net/url"
+	"strings"
+	"time"
+
+	"lifebuoy/broker/wsconn"
+)
+
+// How an agent finds its way out. A customer's network may drop 5510
+// silently, allow it only through an HTTP proxy, or pass only HTTPS,
+// perhaps through a proxy that inspects TLS. The agent tries, in order:
+//
+//	1. TLS to the broker's agent port (5510) directly
+//	2. the same through the HTTP proxy (HTTPS_PROXY, or Config.Proxy)
+//	3. for each HTTPS port of the broker (5512, then 443 where the broker
+//	   serves it): wss://HOST:PORT/agent directly, then through the proxy
+//
+// Each attempt is bounded by AttemptTimeout (3 s); the next starts when
+// the previous failed or after Stagger (1 s), whichever is first, so a
+// silently dropped 5510 costs about a second, and the first attempt to
+// finish its handshake wins (the others are closed). Over WebSocket the
+// agent runs the very TLS 1.3 of 5510 inside the WebSocket stream, so
+// the pinned certificate holds end to end and a proxy sees ciphertext
+// only; the outer TLS only carries it and is not what the agent trusts.
+// The path that worked is kept for the session's data connections.
+
+// Defaults of the search.
+const (
+	DefaultAttemptTimeout = 3 * time.Second
+	DefaultStagger        = time.Second
+	DefaultHTTPSPort      = "5512"
+)
+
+// PathKind is how a Path reaches the broker.
+type PathKind uint8
+
+const (
+	PathTLS       PathKind = iota + 1 // TLS to the agent port (ALPN lifebuoy-agent/1)
+	PathWebSocket                     // TLS inside wss://HOST:PORT/agent
+)
+
+// Path is one way to the broker.
+type Path struct {
+	Kind  PathKind
+	Addr  string   // host:port dialled
+	Proxy *url.URL // the HTTP proxy tunnelled through; nil: direct
+}
+
+func (p Path) String() string {
+	var s string
+	switch p.Kind {
+	case PathTLS:
+		s = "TLS to " + p.Addr
+	case PathWebSocket:
+		s = "WebSocket wss://" + p.Addr + "/agent"
+	default:
+		s = "no path"
+	}
+	if p.Proxy != nil {
+		s += " through the proxy " + p.Proxy.Host
+	}
+	return s
+}
+
+// paths lists the ways to try, in order.
+func (cfg *Config) paths() ([]Path, error) {
+	host, _, err := net.SplitHostPort(cfg.Broker)
+	if err != nil {
+		return nil, fmt.Errorf("agentlink: broker address %q: %w", cfg.Broker, err)
+	}
+	var out []Path
+	add := func(kind PathKind, addr string) error {
+		out = append(out, Path{Kind: kind, Addr: addr})
+		if cfg.Dial != nil {
+			return nil // a test's dialler stands for the network, proxies included
+		}
+		proxy, err := proxyFor(cfg.Proxy, addr)
+		if err != nil {
+			return err
+		}
+		if proxy != nil {
+			out = append(out, Path{Kind: kind, Addr: addr, Proxy: proxy})
+		}
+		return nil
+	}
+	if err := add(PathTLS, cfg.Broker); err != nil {
+		return nil, err
+	}
+	ports := cfg.HTTPSPorts
+	if ports == nil {
+		ports = []string{DefaultHTTPSPort}
+	}
+	for _, p := range ports {
+		if err := add(PathWebSocket, net.JoinHostPort(host, p)); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}
+
+// dialAny tries paths as the package comment says and returns the first
+// connection whose (inner) TLS handshake completed, and its path.
+func dialAny(ctx context.Context, cfg *Config, paths []Path, resume bool) (*tls.Conn, Path, error) {
+	timeout := cfg.AttemptTimeout
+	if timeout <= 0 {
+		timeout = DefaultAttemptTimeout
+	}
+	stagger := cfg.Stagger
+	if stagger <= 0 {
+		stagger = DefaultStagger
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	type result struct {
+		conn *tls.Conn
+		path Path
+		err  error
+	}
+	results := make(chan result, len(paths))
+	start := func(p Path) {
+		go func() {
+			actx, acancel := context.WithTimeout(ctx, timeout)
+			defer acancel()
+			c, err := dialPath(actx, cfg, p, resume)
+			if err != nil && actx.Err() == context.DeadlineExceeded && ctx.Err() == nil {
+				err = fmt.Errorf("no answer within %v", timeout)
+			}
+			results <- result{c, p, err}
+		}()
+	}
+	next, running := 0, 0
+	var errs []error
+	t := time.NewTimer(0)
+	defer t.Stop()
+	for {
+		select {
+		case <-t.C:
+			if next < len(paths) {
+				start(paths[next])
+				next++
+				running++
+				t.Reset(stagger)
+			}
+			continue
+		case r := <-results:
+			running--
+			if r.err == nil {
+				cancel()
+				// Close the connections of attempts still under way.
+				go func(n int) {
+					for range n {
+						if l := <-results; l.conn != nil {
+							l.conn.Close()
+						}
+					}
+				}(running)
+				return r.conn, r.path, nil
+			}
+			errs = append(errs, fmt.Errorf("%v: %w", r.path, r.err))
+			cfg.Logger.Debug("agentlink: path failed", "path", r.path.String(), "err", r.err)
+			if errors.Is(r.err, ErrFingerprint) || errors.Is(r.err, ErrUntrusted) {
+				// The broker answered with the wrong certificate: another
+				// path to the same name will not do better, and it must
+				// not be trusted.
+				cancel()
+				go func(n int) {
+					for range n {
+						if l := <-results; l.conn != nil {
+							l.conn.Close()
+						}
+					}
+				}(running)
+				return nil, Path{}, r.err
+			}
+			if next < len(paths) {
+				start(paths[next])
+				next++
+				running++
+				t.Reset(stagger)
+				continue
+			}
+			if running == 0 {
+				return nil, Path{}, fmt.Errorf("agentlink: cannot reach the broker by any path: %w", errors.Join(errs...))
+			}
+		case <-ctx.Done():
+			go func(n int) {
+				for range n {
+					if l := <-results; l.conn != nil {
+						l.conn.Close()
+					}
+				}
+			}(running)
+			return nil, Path{}, context.Cause(ctx)
+		}
+	}
+}
+
+// dialPath opens one path and runs the pinned TLS handshake on it.
+func dialPath(ctx context.Context, cfg *Config, p Path, resume bool) (*tls.Conn, error) {
+	raw, err := dialNet(ctx, cfg, p)
+	if err != nil {
+		return nil, err
+	}
+	inner := raw
+	if p.Kind == PathWebSocket {
+		ws, err := wsconn.Dial(ctx, "wss://"+p.Addr+"/agent", wsconn.DialOptions{
+			// The outer TLS only carries the inner, pinned one; a proxy
+			// that inspects TLS may present its own certificate here.
+			TLS:     &tls.Config{InsecureSkipVerify: true, ServerName: hostOf(p.Addr)},
+			NetDial: func(context.Context, string, string) (net.Conn, error) { return raw, nil },
+		})
+		if err != nil {
+			raw.Close()
+			return nil, err
+		}
+		inner = ws
+	}
+	return handshakeTLS(ctx, cfg, inner, resume, p.Kind == PathTLS)
+}
+
+// dialNet opens the TCP connection of a path, or its proxy tunnel.
+func dialNet(ctx context.Context, cfg *Config, p Path) (net.Conn, error) {
+	if cfg.Dial != nil {
+		return cfg.Dial(ctx, "tcp", p.Addr)
+	}
+	if p.Proxy != nil {
+		return dialConnect(ctx, p.Proxy, p.Addr)
+	}
+	var d net.Dialer
+	return d.DialContext(ctx, "tcp", p.Addr)
+}
+
+func hostOf(addr string) string {
+	h, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return addr
+	}
+	return h
+}
+
+// ErrUntrusted: the broker's certificate is neither the pinned one nor
+// valid for its name under the trusted roots.
+var ErrUntrusted = errors.New("agentlink: the broker's certificate is not trusted")
+
+// handshakeTLS runs the agent's TLS 1.3 handshake on c. The broker is
+// trusted when its certificate is the pinned one (Fingerprint) or, for
+// a broker with a certificate from a public or configured CA, when the
+// chain is valid for the broker's name (Roots, or the system's).
+func handshakeTLS(ctx context.Context, cfg *Config, c net.Conn, resume, alpn bool) (*tls.Conn, error) {
+	var want []byte
+	if cfg.Fingerprint != "" {
+		var err error
+		want, err = hex.DecodeString(strings.ReplaceAll(cfg.Fingerprint, ":", ""))
+		if err != nil || len(want) != sha256.Size {
+			c.Close()
+			return nil, fmt.Errorf("agentlink: fingerprint %q is not a hex SHA-256", cfg.Fingerprint)
+		}
+	}
+	host := hostOf(cfg.Broker)
+	var curves []tls.CurveID // the default: X25519MLKEM768 first
+	if resume {
+		curves = []tls.CurveID{tls.X25519}
+	}
+	var protos []string
+	if alpn {
+		protos = []string{"lifebuoy-agent/1"}
+	}
+	tc := tls.Client(c, &tls.Config{
+		CurvePreferences:   curves,
+		MinVersion:         tls.VersionTLS13,
+		ClientSessionCache: cfg.sessions,
+		ServerName:         host,
+		NextProtos:         protos,
+		// The usual chain check is replaced by VerifyConnection, which
+		// also accepts the pinned self-signed certificate.
+		InsecureSkipVerify: true,
+		VerifyConnection: func(cs tls.ConnectionState) error {
+			return verifyBroker(cs, want, host, cfg.Roots)
+		},
+	})
+	if err := tc.HandshakeContext(ctx); err != nil {
+		c.Close()
+		switch {
+		case errors.Is(err, ErrFingerprint):
+			return nil, ErrFingerprint
+		case errors.Is(err, ErrUntrusted):
+			return nil, err
+		}
+		return nil, fmt.Errorf("TLS handshake: %w", err)
+	}
+	if resume && !tc.ConnectionState().DidResume {
+		tc.Close()
+		return nil, errNotResumed
+	}
+	return tc, nil
+}
+
+// verifyBroker accepts the pinned certificate or a valid chain for host.
+func verifyBroker(cs tls.ConnectionState, pin []byte, host string, roots *x509.CertPool) error {
+	if len(cs.PeerCertificates) == 0 {
+		return ErrUntrusted
+	}
+	leaf := cs.PeerCertificates[0]
+	if pin != nil {
+		got := sha256.Sum256(leaf.Raw)
+		if subtle.ConstantTimeCompare(got[:], pin) == 1 {
+			return nil
+		}
+	}
+	inter := x509.NewCertPool()
+	for _, c := range cs.PeerCertificates[1:] {
+		inter.AddCert(c)
+	}
+	_, err := leaf.Verify(x509.VerifyOptions{DNSName: host, Roots: roots, Intermediates: inter})
+	if err == nil {
+		return nil
+	}
+	if pin != nil {
+		return ErrFingerprint
+	}
+	return fmt.Errorf("%w: %w", ErrUntrusted, err)
+}
