@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"lifebuoy/broker/agentlink"
+	"lifebuoy/broker/wsconn"
 )
 
 // agentConn is one agent's control link. No goroutine waits on it: the
@@ -27,6 +28,7 @@ type agentConn struct {
 	remote string
 	name   string
 	code   string
+	path   string // how the agent came: "tls" (5510), "alpn" (the front's port), "wss"
 
 	out *agentlink.Sender // after the Welcome
 
@@ -61,12 +63,16 @@ func (b *Broker) ServeAgent(ctx context.Context, c net.Conn) {
 		hardClose(tc)
 		return
 	}
-	b.serveAgentTLS(ctx, tc)
+	path := "tls"
+	if _, ok := c.(*wsconn.Conn); ok {
+		path = "wss"
+	}
+	b.serveAgentTLS(ctx, tc, path)
 }
 
 // serveAgentTLS serves an agent connection whose TLS handshake is done:
 // from ServeAgent, or from the HTTPS front for ALPN lifebuoy-agent/1.
-func (b *Broker) serveAgentTLS(ctx context.Context, tc *tls.Conn) {
+func (b *Broker) serveAgentTLS(ctx context.Context, tc *tls.Conn, path string) {
 	handoff := false
 	defer func() {
 		if !handoff {
@@ -86,7 +92,7 @@ func (b *Broker) serveAgentTLS(ctx context.Context, tc *tls.Conn) {
 	case *agentlink.DataHello:
 		handoff = b.dataConn(tc, m)
 	case *agentlink.Hello:
-		handoff = b.controlLink(ctx, tc, m)
+		handoff = b.controlLink(ctx, tc, m, path)
 	default:
 		b.metrics.HandshakeErrors.Add(1)
 		agentlink.WriteMessage(tc, &agentlink.Error{Reason: "expected Hello or DataHello"})
@@ -117,8 +123,8 @@ func (b *Broker) dataConn(c *tls.Conn, m *agentlink.DataHello) bool {
 
 // controlLink registers the agent's code and reports whether the link
 // now lives on its own (else the caller closes c).
-func (b *Broker) controlLink(ctx context.Context, c *tls.Conn, hello *agentlink.Hello) bool {
-	a := &agentConn{b: b, conn: c, fr: agentlink.NewFrameReader(c), remote: c.RemoteAddr().String(), name: hello.Name,
+func (b *Broker) controlLink(ctx context.Context, c *tls.Conn, hello *agentlink.Hello, path string) bool {
+	a := &agentConn{b: b, conn: c, fr: agentlink.NewFrameReader(c), remote: c.RemoteAddr().String(), name: hello.Name, path: path,
 		ready: make(chan struct{}), done: make(chan struct{}), declines: map[string]chan string{}}
 	a.out = agentlink.NewSender(c, time.Duration(b.cfg.KeepAlive), time.Duration(b.cfg.LinkTimeout))
 	// The Sender closes the connection of a silent agent or on a write
@@ -156,8 +162,14 @@ func (b *Broker) controlLink(ctx context.Context, c *tls.Conn, hello *agentlink.
 		}
 		a.release()
 	})
-	b.audit.Info("agent registered", "remote", a.remote, "name", a.name, "code", a.code,
-		"flow", map[bool]string{true: "customer-first", false: "supporter-first"}[hello.WantCode], "expires", expires)
+	flow := map[bool]string{true: flowCustomerFirst, false: flowSupporterFirst}[hello.WantCode]
+	b.codes.update(a.code, func(e *codeEntry) {
+		if e.desk.flow == "" {
+			e.desk.flow, e.desk.since = flow, time.Now()
+		}
+	})
+	b.audit.Info("agent registered", "remote", a.remote, "name", a.name, "code", a.code, "path", path,
+		"flow", flow, "expires", expires)
 	c.SetDeadline(time.Time{})
 	if err := a.send(&agentlink.Welcome{Code: a.code, ExpiresAt: expires}); err != nil {
 		a.close()
@@ -303,8 +315,17 @@ func (a *agentConn) onReadable() {
 				default:
 				}
 			}
+		case *agentlink.Rights:
+			a.b.codes.update(a.code, func(e *codeEntry) {
+				if e.desk.sessionID == m.SessionID {
+					e.desk.rightsKnown, e.desk.control, e.desk.files = true, m.Control, m.Files
+				}
+			})
+			a.b.audit.Info("rights", "code", a.code, "session", m.SessionID, "agent", a.remote,
+				"control", m.Control, "files", m.Files)
 		case *agentlink.End:
-			// Before its session runs: the agent gave up waiting.
+			// The agent gave up waiting, or the customer ended the
+			// session (closing the data connection ends it too).
 			a.b.log.Debug("broker: agent ended", "remote", a.remote, "code", a.code, "reason", m.Reason)
 			a.close()
 			return
@@ -419,11 +440,11 @@ func (b *Broker) openSession(ctx context.Context, a *agentConn, m *agentlink.Ope
 }
 
 // runSession starts relaying between a paired viewer and the agent's
-// data connection and returns. The control link has done its work: the
-// agent is told so and the link closed, and the session lives on its two
-// connections alone. When it ends, the code is void. The session is
-// counted in b.wg until then.
-func (b *Broker) runSession(ctx context.Context, a *agentConn, sessionID string, viewer, data net.Conn) {
+// data connection and returns. The control link stays open beside it
+// (parked while quiet) for the customer's rights and the supporter's
+// requests. When the session ends, the code is void and the link closed.
+// The session is counted in b.wg until then.
+func (b *Broker) runSession(ctx context.Context, a *agentConn, sessionID string, viewer, data net.Conn, supporter Supporter) {
 	b.codes.SetState(a.code, StateRelaying)
 	b.metrics.Sessions.Add(1)
 	b.metrics.SessionsTotal.Add(1)
@@ -439,13 +460,20 @@ func (b *Broker) runSession(ctx context.Context, a *agentConn, sessionID string,
 		b.metrics.Sessions.Add(-1)
 		b.codes.End(code)
 		b.audit.Info("session end", "session", sessionID, "code", code, "viewer", viewer.RemoteAddr().String(),
-			"agent", agent, "duration", time.Since(start).Round(time.Millisecond).String(),
+			"agent", agent, "supporter", supporter.Account, "duration", time.Since(start).Round(time.Millisecond).String(),
 			"bytes_to_viewer", toViewer.Load(), "bytes_to_agent", toAgent.Load())
+		a.finish(&agentlink.End{SessionID: sessionID, Reason: "the session ended"})
 		b.wg.Done()
 	}
 	a.mu.Lock()
 	a.spliced = true
 	a.mu.Unlock()
+	b.codes.update(code, func(e *codeEntry) {
+		e.desk.sessionID, e.desk.since = sessionID, start
+		e.desk.toViewer, e.desk.toAgent, e.desk.end = &toViewer, &toAgent, r.end
+	})
 	startRelay(ctx, r)
-	a.finish(&agentlink.Spliced{SessionID: sessionID})
+	if err := a.send(&agentlink.Spliced{SessionID: sessionID}); err != nil {
+		a.close()
+	}
 }

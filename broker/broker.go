@@ -30,7 +30,9 @@ type Broker struct {
 	cfg       Config
 	log       *slog.Logger
 	audit     *slog.Logger
+	auditTo   *auditHandler
 	auditFile *os.File
+	watchers  watchers // Subscribe
 	certs     *certSource
 	plainNets []netip.Prefix
 	desk      atomic.Pointer[Desk]
@@ -78,14 +80,16 @@ func New(cfg Config, log *slog.Logger) (*Broker, error) {
 		return nil, fmt.Errorf("audit log: %w", err)
 	}
 	nets, _ := cfg.plainNets()
+	ah := &auditHandler{file: slog.NewJSONHandler(af, nil)}
 	b := &Broker{
-		cfg: cfg, log: log, audit: slog.New(slog.NewJSONHandler(af, nil)), auditFile: af,
+		cfg: cfg, log: log, audit: slog.New(ah), auditTo: ah, auditFile: af,
 		certs: certs, plainNets: nets,
 		codes:    NewCodes(cfg.CodeDigits, time.Duration(cfg.CodeTTL), nil),
 		throttle: NewThrottle(time.Duration(cfg.FailureDelay), time.Duration(cfg.MaxFailureDelay), cfg.MaxHandshakesAddr, nil),
 		total:    NewBucket(cfg.TotalBandwidth),
 		pending:  map[string]*pendingSession{},
 	}
+	b.codes.onChange = b.watchers.notify
 	b.throttle.GlobalRate = cfg.GlobalFailureRate
 	if cfg.FailureMemory > 0 {
 		b.throttle.Memory = time.Duration(cfg.FailureMemory)

@@ -5,8 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"math/big"
+	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"lifebuoy/rfb"
@@ -67,8 +69,9 @@ type Codes struct {
 	ttl    time.Duration
 	now    func() time.Time
 
-	mu   sync.Mutex
-	live map[string]*codeEntry
+	mu       sync.Mutex
+	live     map[string]*codeEntry
+	onChange func() // called after a change, under mu; must not block
 }
 
 type codeEntry struct {
@@ -77,12 +80,32 @@ type codeEntry struct {
 	expires time.Time
 	agent   *agentConn
 	wait    *viewerWait // in StateViewerWaiting, and Paired from it
+	desk    deskInfo
+}
+
+// deskInfo is what the supporter's console lists of a code beyond its
+// state. It changes under Codes.mu.
+type deskInfo struct {
+	issuedBy  Supporter // supporter first: who asked for the code
+	supporter Supporter // who redeemed it
+	flow      string
+	since     time.Time // issued, registered, or the session's start
+	viewer    string
+	front     string
+	sessionID string
+
+	rightsKnown, control, files bool
+
+	// While relaying: the session's byte counts and its end.
+	toViewer, toAgent *atomic.Int64
+	end               func()
 }
 
 // viewerWait is a viewer's wait for the agent of an issued code.
 type viewerWait struct {
 	agent      chan *agentConn // gets the agent once it has its Welcome
-	superseded chan struct{}   // closed when a newer viewer takes over
+	superseded chan struct{}   // closed when a newer viewer takes over, or the code is ended
+	ended      string          // why, when the code was ended (set before superseded closes)
 	expires    time.Time       // the code's expiry: the wait's end
 }
 
@@ -126,7 +149,25 @@ func (c *Codes) Issue(a *agentConn) (code string, expires time.Time, err error) 
 		e.state = StateIssued
 	}
 	c.live[code] = e
+	c.changedLocked()
 	return code, e.expires, nil
+}
+
+// changedLocked tells the watcher that the list of codes changed.
+func (c *Codes) changedLocked() {
+	if c.onChange != nil {
+		c.onChange()
+	}
+}
+
+// update changes a live code's entry under the lock.
+func (c *Codes) update(code string, f func(*codeEntry)) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if e := c.live[code]; e != nil {
+		f(e)
+		c.changedLocked()
+	}
 }
 
 // Attach gives an issued code to the agent that presented it; the code
@@ -145,9 +186,11 @@ func (c *Codes) Attach(code string, a *agentConn) (expires time.Time, w *viewerW
 	switch e.state {
 	case StateIssued:
 		e.state, e.agent, e.expires = StateWaiting, a, c.now().Add(c.ttl)
+		c.changedLocked()
 		return e.expires, nil, nil
 	case StateViewerWaiting:
 		e.state, e.agent, e.expires = StatePaired, a, c.now().Add(c.ttl)
+		c.changedLocked()
 		return e.expires, e.wait, nil
 	}
 	return time.Time{}, nil, ErrCodeInUse
@@ -179,6 +222,7 @@ func (c *Codes) Spend(code string) (*agentConn, *viewerWait, error) {
 }
 
 func (c *Codes) spendLocked(e *codeEntry) (*agentConn, *viewerWait, error) {
+	defer c.changedLocked()
 	switch e.state {
 	case StateWaiting:
 		e.state = StatePaired
@@ -233,6 +277,7 @@ func (c *Codes) Abandon(code string, w *viewerWait, keep bool) (agentComing bool
 	if e.state == StatePaired {
 		return true
 	}
+	defer c.changedLocked()
 	if keep {
 		e.state, e.wait = StateIssued, nil
 		return false
@@ -250,8 +295,9 @@ func (c *Codes) SetState(code string, s State) {
 	if e := c.live[code]; e != nil {
 		e.state = s
 		if s >= StateRelaying {
-			e.agent, e.key = nil, nil // a spent code is never tried again
+			e.key = nil // a spent code is never tried again
 		}
+		c.changedLocked()
 	}
 }
 
@@ -259,7 +305,77 @@ func (c *Codes) SetState(code string, s State) {
 func (c *Codes) End(code string) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	delete(c.live, code)
+	if _, ok := c.live[code]; ok {
+		delete(c.live, code)
+		c.changedLocked()
+	}
+}
+
+// endTarget finds what EndSession must end: a running session (end), an
+// agent that waits or asks (a), or else a code without an agent, whose
+// waiting viewer, if any, is sent away with reason. st is StateClosed
+// for no live code.
+func (c *Codes) endTarget(code, reason string) (st State, a *agentConn, end func()) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	e := c.lookupLocked(NormalizeCode(code))
+	if e == nil {
+		return StateClosed, nil, nil
+	}
+	if e.agent == nil && e.wait != nil {
+		e.wait.ended = reason
+		close(e.wait.superseded)
+		e.wait = nil
+	}
+	return e.state, e.agent, e.desk.end
+}
+
+// requestTarget finds the agent and session of a running session.
+func (c *Codes) requestTarget(code string) (State, *agentConn, string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	e := c.lookupLocked(NormalizeCode(code))
+	if e == nil {
+		return StateClosed, nil, ""
+	}
+	return e.state, e.agent, e.desk.sessionID
+}
+
+// sessions lists the live codes for the desk, oldest first.
+func (c *Codes) sessions() []SessionInfo {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.sweepLocked()
+	out := make([]SessionInfo, 0, len(c.live))
+	for code, e := range c.live {
+		d := &e.desk
+		si := SessionInfo{Code: code, State: e.state.deskName(), Flow: d.flow, Supporter: d.supporter,
+			Viewer: d.viewer, Path: d.front, Since: d.since, RightsKnown: d.rightsKnown,
+			Control: d.control, Files: d.files}
+		if !si.Supporter.Known() {
+			si.Supporter = d.issuedBy
+		}
+		if e.state <= StateWaiting {
+			si.Expires = e.expires
+		}
+		if a := e.agent; a != nil {
+			si.Customer, si.CustomerAddr, si.AgentPath = a.name, a.remote, a.path
+		}
+		if d.toViewer != nil {
+			si.BytesToViewer, si.BytesToAgent = d.toViewer.Load(), d.toAgent.Load()
+		}
+		out = append(out, si)
+	}
+	slices.SortFunc(out, func(a, b SessionInfo) int { return a.Since.Compare(b.Since) })
+	return out
+}
+
+// deskName is the state as the console shows it.
+func (s State) deskName() string {
+	if s == StatePaired {
+		return "asking"
+	}
+	return s.String()
 }
 
 // Expire voids code if it is still unpaired and its time is up, and
@@ -272,6 +388,7 @@ func (c *Codes) Expire(code string) bool {
 		return false
 	}
 	delete(c.live, code)
+	c.changedLocked()
 	return true
 }
 
@@ -302,6 +419,7 @@ func (c *Codes) lookupLocked(code string) *codeEntry {
 	}
 	if e.state <= StateWaiting && !c.now().Before(e.expires) {
 		delete(c.live, code)
+		c.changedLocked()
 		return nil
 	}
 	return e
@@ -312,6 +430,7 @@ func (c *Codes) sweepLocked() {
 	for k, e := range c.live {
 		if e.state <= StateWaiting && !now.Before(e.expires) {
 			delete(c.live, k)
+			c.changedLocked()
 		}
 	}
 }

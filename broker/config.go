@@ -41,6 +41,12 @@ type Config struct {
 	CodeTTL    Duration `json:"code_ttl"`
 	CodeDigits int      `json:"code_digits"`
 
+	// AnonymousViewers lets viewers without a desk account redeem codes
+	// (stock viewers on 5511 and 5514, noVNC without the console). When
+	// false, only supporters the desk names (the console's viewer, the
+	// bridge) can: guessing a code then needs a stolen account.
+	AnonymousViewers bool `json:"anonymous_viewers"`
+
 	// PlainVNCAuthNetworks may use VNC Authentication without TLS; the
 	// code then crosses the network in a form that can be brute-forced
 	// offline, so the default is loopback only.
@@ -98,6 +104,7 @@ func DefaultConfig() Config {
 		CodeTTL:              Duration(10 * time.Minute),
 		CodeDigits:           6,
 		PlainVNCAuthNetworks: []string{"127.0.0.0/8", "::1/128"},
+		AnonymousViewers:     true,
 		HandshakeTimeout:     Duration(10 * time.Second),
 		ConsentTimeout:       Duration(2 * time.Minute),
 		IdleTimeout:          Duration(30 * time.Minute),
@@ -219,6 +226,7 @@ func ConfigFromArgs(name string, args []string, stderr io.Writer) (Config, error
 		f.PlainVNCAuthNetworks = splitComma(s)
 		return nil
 	})
+	fs.BoolVar(&f.AnonymousViewers, "anonymous-viewers", c.AnonymousViewers, "let viewers without an account redeem codes (stock viewers on 5511 and 5514)")
 	fs.DurationVar((*time.Duration)(&f.IdleTimeout), "idle-timeout", time.Duration(c.IdleTimeout), "end a session idle this long")
 	fs.Int64Var(&f.SessionBandwidth, "session-bandwidth", 0, "per-session cap in bytes/s (0: none)")
 	fs.Int64Var(&f.TotalBandwidth, "total-bandwidth", 0, "total cap in bytes/s (0: none)")
@@ -265,6 +273,8 @@ func ConfigFromArgs(name string, args []string, stderr io.Writer) (Config, error
 			c.CodeDigits = f.CodeDigits
 		case "plain-vnc-auth":
 			c.PlainVNCAuthNetworks = f.PlainVNCAuthNetworks
+		case "anonymous-viewers":
+			c.AnonymousViewers = f.AnonymousViewers
 		case "idle-timeout":
 			c.IdleTimeout = f.IdleTimeout
 		case "session-bandwidth":

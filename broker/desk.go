@@ -1,18 +1,19 @@
 package broker
 
 import (
+	"errors"
+	"log/slog"
 	"net/http"
+	"sync"
+	"time"
+
+	"lifebuoy/broker/agentlink"
 )
 
-// Supporter names whoever issues or redeems a code.
-type Supporter struct {
-	Account string `json:"account,omitempty"` // the desk's account (login name); "" for an unidentified viewer
-	Name    string `json:"name,omitempty"`    // display name: "Anna Berger"
-	Team    string `json:"team,omitempty"`    // "Acme Support"
-}
-
-// Known reports whether the desk named this supporter.
-func (s Supporter) Known() bool { return s.Account != "" }
+// Supporter names whoever issues or redeems a code: Account (the desk's
+// login name, "" for an unidentified viewer), Name ("Anna Berger") and
+// Team ("Acme Support").
+type Supporter = agentlink.Supporter
 
 // Desk is the supporter's desk (package viewer) as the broker sees it.
 type Desk interface {
@@ -28,3 +29,140 @@ type Desk interface {
 // SetDesk mounts the supporter's desk on the HTTPS front. Call it before
 // Serve.
 func (b *Broker) SetDesk(d Desk) { b.desk.Store(&d) }
+
+// SetAuditSink sends every audit record to h as well as to the audit
+// log file (the desk stores them to search them).
+func (b *Broker) SetAuditSink(h slog.Handler) { b.auditTo.sink.Store(&h) }
+
+// SessionInfo is one live code as the supporter's console lists it: a
+// code waiting for its customer or supporter, or a running session.
+type SessionInfo struct {
+	Code  string
+	State string // "issued", "viewer-waiting", "waiting", "asking", "relaying"
+	Flow  string // "customer-first" or "supporter-first"
+	// Supporter redeemed the code (or, before that, issued it).
+	Supporter    Supporter
+	Customer     string // the agent's name (user@host)
+	CustomerAddr string
+	Viewer       string // the viewer's address
+	Path         string // how the viewer came: "5511", "5514", "wss"
+	AgentPath    string // how the agent came: "tls", "wss", "alpn"
+	Since        time.Time
+	Expires      time.Time // for a code not yet paired
+	// The customer's rights, as the agent reports them (RightsKnown).
+	RightsKnown, Control, Files bool
+	BytesToViewer, BytesToAgent int64
+}
+
+// Errors of the desk API, for the console to show.
+var (
+	ErrNoSession   = errors.New("no such code or session")
+	ErrNotRelaying = errors.New("the session has not started")
+	ErrNoLink      = errors.New("the customer's agent cannot be reached for requests")
+)
+
+// IssueCode makes a supporter-first code for by.
+func (b *Broker) IssueCode(by Supporter) (string, time.Time, error) {
+	code, exp, err := b.codes.Issue(nil)
+	if err != nil {
+		return "", time.Time{}, err
+	}
+	b.codes.update(code, func(e *codeEntry) {
+		e.desk.issuedBy, e.desk.flow, e.desk.since = by, flowSupporterFirst, time.Now()
+	})
+	b.audit.Info("code issued", "code", code, "flow", flowSupporterFirst, "supporter", by.Account, "expires", exp)
+	return code, exp, nil
+}
+
+// Sessions lists the live codes and running sessions, oldest first.
+func (b *Broker) Sessions() []SessionInfo { return b.codes.sessions() }
+
+// EndSession ends a running session or voids a code that waits, on by's
+// word; reason is told to the customer and the audit.
+func (b *Broker) EndSession(code string, by Supporter, reason string) error {
+	if reason == "" {
+		reason = "ended by " + by.Label("the broker")
+	}
+	st, a, end := b.codes.endTarget(code, reason)
+	if st == StateClosed {
+		return ErrNoSession
+	}
+	b.audit.Info("session ended by supporter", "code", code, "supporter", by.Account, "state", st.String(), "reason", reason)
+	switch {
+	case end != nil:
+		if a != nil {
+			a.out.TrySend(&agentlink.End{Reason: reason})
+		}
+		end()
+	case a != nil:
+		a.finish(&agentlink.End{Reason: reason})
+	default:
+		b.codes.End(code)
+	}
+	return nil
+}
+
+// RequestControl asks the customer of a running session to grant by
+// remote control; the customer decides in the agent.
+func (b *Broker) RequestControl(code string, by Supporter) error {
+	st, a, id := b.codes.requestTarget(code)
+	switch {
+	case st == StateClosed:
+		return ErrNoSession
+	case st != StateRelaying:
+		return ErrNotRelaying
+	case a == nil || a.closed.Load():
+		return ErrNoLink
+	}
+	if err := a.send(&agentlink.Request{SessionID: id, Right: agentlink.RightControl, Supporter: by}); err != nil {
+		return ErrNoLink
+	}
+	b.audit.Info("control requested", "code", code, "session", id, "supporter", by.Account)
+	return nil
+}
+
+// Subscribe returns a channel that gets a value (coalesced) whenever the
+// list of Sessions may have changed, and the function that stops it.
+func (b *Broker) Subscribe() (changed <-chan struct{}, cancel func()) {
+	ch := make(chan struct{}, 1)
+	b.watchers.add(ch)
+	return ch, func() { b.watchers.remove(ch) }
+}
+
+// watchers is the set of Subscribe channels.
+type watchers struct {
+	mu  sync.Mutex
+	chs map[chan struct{}]struct{}
+}
+
+func (w *watchers) add(ch chan struct{}) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.chs == nil {
+		w.chs = map[chan struct{}]struct{}{}
+	}
+	w.chs[ch] = struct{}{}
+}
+
+func (w *watchers) remove(ch chan struct{}) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	delete(w.chs, ch)
+}
+
+// notify tells every watcher, never blocking.
+func (w *watchers) notify() {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	for ch := range w.chs {
+		select {
+		case ch <- struct{}{}:
+		default:
+		}
+	}
+}
+
+const (
+	flowCustomerFirst  = "customer-first"
+	flowSupporterFirst = "supporter-first"
+)

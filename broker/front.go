@@ -116,7 +116,7 @@ func (b *Broker) frontConn(ctx context.Context, c net.Conn, hl *connListener) {
 			tc.Close()
 			return
 		}
-		b.serveAgentTLS(ctx, tc)
+		b.serveAgentTLS(ctx, tc, "alpn")
 		return
 	}
 	tc.SetDeadline(time.Time{})

@@ -51,6 +51,11 @@ func (b *Broker) ServeRepeater(ctx context.Context, c net.Conn) {
 		b.metrics.HandshakeErrors.Add(1)
 		return
 	}
+	if !b.cfg.AnonymousViewers {
+		// A repeater viewer has no account to show.
+		b.audit.Info("anonymous viewer refused", "remote", c.RemoteAddr().String(), "port", "repeater")
+		return
+	}
 	code, err := parseRepeaterID(hdr, b.cfg.CodeDigits)
 	if err != nil {
 		b.metrics.HandshakeErrors.Add(1)
@@ -72,11 +77,12 @@ func (b *Broker) ServeRepeater(ctx context.Context, c net.Conn) {
 			return
 		}
 	}
-	data, sessionID, err := b.pair(ctx, a, code, agentlink.ModeRaw, 0, c.RemoteAddr().String())
+	front := viewerFront{port: "repeater"}
+	data, sessionID, err := b.pair(ctx, a, code, agentlink.ModeRaw, 0, c.RemoteAddr().String(), front)
 	if err != nil {
 		return
 	}
-	b.runSession(ctx, a, sessionID, c, data)
+	b.runSession(ctx, a, sessionID, c, data, front.supporter)
 	g.keep()
 }
 

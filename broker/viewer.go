@@ -38,6 +38,17 @@ type viewerHandshake struct {
 	front viewerFront
 }
 
+// deskPath names the front for the console's list.
+func (f viewerFront) deskPath() string {
+	switch f.port {
+	case "viewer":
+		return "5511"
+	case "repeater":
+		return "5514"
+	}
+	return f.port
+}
+
 // viewerFront says how a viewer reached the broker.
 type viewerFront struct {
 	port      string    // for the audit: "viewer" (5511) or "wss" (the HTTPS front's /rfb)
@@ -119,7 +130,7 @@ func (b *Broker) serveViewer(ctx context.Context, c net.Conn, front viewerFront)
 			return
 		}
 	}
-	data, sessionID, err := b.pair(ctx, a, code, agentlink.ModeAuthenticated, hs.h.Version, c.RemoteAddr().String())
+	data, sessionID, err := b.pair(ctx, a, code, agentlink.ModeAuthenticated, hs.h.Version, c.RemoteAddr().String(), front)
 	if err != nil {
 		hs.conn.SetDeadline(time.Now().Add(time.Duration(b.cfg.HandshakeTimeout)))
 		hs.fail(err.Error())
@@ -133,19 +144,23 @@ func (b *Broker) serveViewer(ctx context.Context, c net.Conn, front viewerFront)
 		return
 	}
 	hs.conn.SetDeadline(time.Time{})
-	b.runSession(ctx, a, sessionID, hs.conn, data)
+	b.runSession(ctx, a, sessionID, hs.conn, data, front.supporter)
 	g.keep()
 }
 
 // pair spends nothing (the caller did) but asks the agent for the data
 // connection and audits the outcome.
-func (b *Broker) pair(ctx context.Context, a *agentConn, code string, mode agentlink.Mode, v rfb.Version, viewer string) (net.Conn, string, error) {
-	m := &agentlink.OpenData{Mode: mode, Viewer: viewer}
+func (b *Broker) pair(ctx context.Context, a *agentConn, code string, mode agentlink.Mode, v rfb.Version, viewer string, front viewerFront) (net.Conn, string, error) {
+	m := &agentlink.OpenData{Mode: mode, Viewer: viewer, Supporter: front.supporter}
 	if mode == agentlink.ModeAuthenticated {
 		m.Version = int(v)
 	}
 	b.metrics.Pairings.Add(1)
-	b.audit.Info("paired", "code", code, "viewer", viewer, "agent", a.remote, "mode", string(mode))
+	b.codes.update(code, func(e *codeEntry) {
+		e.desk.supporter, e.desk.viewer, e.desk.front = front.supporter, viewer, front.deskPath()
+	})
+	b.audit.Info("paired", "code", code, "viewer", viewer, "agent", a.remote, "mode", string(mode),
+		"port", front.port, "supporter", front.supporter.Account)
 	data, err := b.openSession(ctx, a, m)
 	if err != nil {
 		b.metrics.Declined.Add(1)
@@ -154,9 +169,15 @@ func (b *Broker) pair(ctx context.Context, a *agentConn, code string, mode agent
 		a.finish(&agentlink.End{SessionID: m.SessionID, Reason: err.Error()})
 		return nil, "", err
 	}
-	b.audit.Info("session start", "session", m.SessionID, "code", code, "viewer", viewer, "agent", a.remote)
+	b.audit.Info("session start", "session", m.SessionID, "code", code, "viewer", viewer, "agent", a.remote,
+		"supporter", front.supporter.Account)
 	return data, m.SessionID, nil
 }
+
+// errSignInFirst refuses a viewer without an account where anonymous
+// viewers are switched off.
+var errSignInFirst = errors.New("this help desk admits signed-in supporters only: " +
+	"open the session from the web console, or use \"lifebuoy connect CODE\" for a VNC viewer")
 
 // Reasons a viewer that came before the agent is told.
 var (
@@ -189,6 +210,9 @@ func (b *Broker) awaitAgent(ctx context.Context, conn net.Conn, code string, w *
 	case a := <-w.agent:
 		return a, nil
 	case <-w.superseded:
+		if w.ended != "" {
+			return nil, errors.New(w.ended)
+		}
 		b.audit.Info("viewer wait superseded", "code", code, "viewer", viewer)
 		return nil, errSuperseded
 	case <-t.C:
@@ -229,6 +253,10 @@ func (hs *viewerHandshake) authenticate(ctx context.Context) (string, *agentConn
 		return "", nil, nil, err
 	}
 	hs.conn = h.Conn
+	if !hs.b.cfg.AnonymousViewers && !hs.front.supporter.Known() {
+		hs.b.audit.Info("anonymous viewer refused", "remote", hs.conn.RemoteAddr().String(), "port", hs.front.port)
+		return "", nil, nil, hs.fail(errSignInFirst.Error())
+	}
 	code, a, w, err := hs.b.codes.SpendVNCAuth(h.Challenge, h.Response)
 	if err != nil {
 		hs.b.guessFailed(ctx, hs.conn, hs.addr, hs.front.port, "")

@@ -5,8 +5,9 @@
 // fingerprint, and gets a session code (or presents one a supporter got).
 // When a viewer pairs with the code, it asks the customer and opens a
 // data connection (resuming the link's TLS session) that carries the
-// viewer's RFB stream; once the broker has spliced it, the broker closes
-// the link (ErrSpliced) and the session is that connection alone:
+// viewer's RFB stream. The link stays open while the session runs, for
+// the customer's rights (SendRights) and the supporter's requests
+// (Requests); the broker's End or the link's loss ends the session:
 //
 //	link, err := agentlink.Dial(ctx, agentlink.Config{
 //		Broker: "broker.example:5510", Fingerprint: fp})

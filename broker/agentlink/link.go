@@ -63,9 +63,6 @@ var (
 	ErrFingerprint = errors.New("agentlink: broker certificate does not match the pinned fingerprint")
 	// ErrClosed: the link is closed (by Close, the broker, or a dead peer).
 	ErrClosed = errors.New("agentlink: link closed")
-	// ErrSpliced: the broker closed the link because its session runs on
-	// the data connection now. It wraps ErrClosed.
-	ErrSpliced = fmt.Errorf("%w: the session runs on its data connection", ErrClosed)
 )
 
 // RefusedError is the broker's Error message: the user should see Reason.
@@ -85,6 +82,7 @@ type Link struct {
 	out *Sender // after the Welcome
 
 	incoming  chan *Incoming
+	requests  chan *Request
 	done      chan struct{}
 	closeOnce sync.Once
 	errMu     sync.Mutex
@@ -116,7 +114,7 @@ func Dial(ctx context.Context, cfg Config) (*Link, error) {
 	}
 	cfg.Logger.Info("agentlink: connected", "path", path.String())
 	l := &Link{cfg: cfg, log: cfg.Logger, conn: conn, path: path,
-		incoming: make(chan *Incoming, 4), done: make(chan struct{})}
+		incoming: make(chan *Incoming, 4), requests: make(chan *Request, 4), done: make(chan struct{})}
 	hello := &Hello{Version: ProtocolVersion, Name: cfg.Name}
 	if cfg.Code != "" {
 		hello.JoinCode = strings.ReplaceAll(cfg.Code, " ", "")
@@ -229,8 +227,11 @@ func (l *Link) readLoop() {
 			}
 		case *Spliced:
 			l.log.Debug("agentlink: the session runs on its data connection", "session", m.SessionID)
-			l.fail(ErrSpliced)
-			return
+		case *Request:
+			select {
+			case l.requests <- m:
+			default: // the customer has questions enough open
+			}
 		case *End:
 			l.log.Info("agentlink: session ended by the broker", "session", m.SessionID, "reason", m.Reason)
 			l.fail(fmt.Errorf("%w: session ended: %s", ErrClosed, m.Reason))
@@ -246,7 +247,7 @@ func (l *Link) readLoop() {
 }
 
 func (l *Link) newIncoming(m *OpenData) (*Incoming, error) {
-	in := &Incoming{link: l, SessionID: m.SessionID, token: m.Token, Mode: m.Mode, Viewer: m.Viewer}
+	in := &Incoming{link: l, SessionID: m.SessionID, token: m.Token, Mode: m.Mode, Viewer: m.Viewer, Supporter: m.Supporter}
 	switch m.Mode {
 	case ModeRaw:
 	case ModeAuthenticated:
@@ -260,6 +261,16 @@ func (l *Link) newIncoming(m *OpenData) (*Incoming, error) {
 		return nil, fmt.Errorf("unsupported mode %q", m.Mode)
 	}
 	return in, nil
+}
+
+// Requests delivers the supporter's requests for rights during the
+// session; the customer decides (SendRights tells the outcome).
+func (l *Link) Requests() <-chan *Request { return l.requests }
+
+// SendRights tells the broker the customer's rights over the session, at
+// its start and on every change, for the supporter's console.
+func (l *Link) SendRights(sessionID string, control, files bool) error {
+	return l.send(&Rights{SessionID: sessionID, Control: control, Files: files})
 }
 
 // Accept waits for a viewer to pair with the code.
@@ -285,9 +296,15 @@ type Incoming struct {
 	// ModeRaw with rfb.Server.ServeConn.
 	Mode    Mode
 	Version rfb.Version
-	// Viewer names the viewer (its address) for the consent prompt.
+	// Viewer is the viewer's address.
 	Viewer string
+	// Supporter is who the broker's desk says the viewer is.
+	Supporter Supporter
 }
+
+// Who names the viewer for the customer: "Anna Berger (Acme Support)"
+// or "an unidentified viewer at ADDRESS".
+func (in *Incoming) Who() string { return in.Supporter.Label(in.Viewer) }
 
 // Open dials the session's data connection. The broker splices it with
 // the viewer's connection; closing it ends the session.
@@ -327,9 +344,8 @@ func (in *Incoming) Decline(reason string) error {
 	return in.link.send(&Decline{SessionID: in.SessionID, Reason: reason})
 }
 
-// End ends the session from the agent's side before it runs. Once the
-// data connection is open, closing it ends the session; the broker
-// closes the control link as soon as it splices the data connection.
+// End ends the session from the agent's side. Once the data connection
+// is open, closing it ends the session too.
 func (in *Incoming) End(reason string) error {
 	return in.link.send(&End{SessionID: in.SessionID, Reason: reason})
 }

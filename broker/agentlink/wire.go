@@ -23,16 +23,23 @@ import (
 //	B: Welcome{code, expires_at}  or  Error{reason} and close
 //	either side, when it has sent nothing for KeepAlive: Ping; the other
 //	answers Pong. A side that hears nothing for Timeout closes.
-//	B: OpenData{session_id, token, mode, version, viewer}  (a viewer paired)
+//	B: OpenData{session_id, token, mode, version, viewer, supporter}
+//	   (a viewer paired; supporter names them if the desk knows them)
 //	A: Decline{session_id, reason}  (the customer refused), or dials a new
 //	   data connection (below)
 //	either side, before the session runs: End{session_id, reason}; the
 //	broker then closes the link: the code was spent, and a link carries
 //	one session.
 //	B: Spliced{session_id} once the data connection is spliced with the
-//	   viewer's, and the broker closes the link: from here the session is
-//	   its data connection alone, and closing that ends it. (An idle
-//	   session then costs the broker one TLS connection, not two.)
+//	   viewer's. The link stays open while the session runs (it parks,
+//	   holding no goroutine, when quiet), for what is said beside the
+//	   RFB stream:
+//	A: Rights{session_id, control, files} at the start and whenever the
+//	   customer changes them, for the supporter's console
+//	B: Request{session_id, right, supporter} the supporter asks for a
+//	   right; the agent asks its customer, who may grant it (Rights)
+//	B: End{session_id, reason} the session was ended from the console;
+//	   closing the data connection also ends it, from either side.
 //
 // A data connection, one per session, is a new TLS connection:
 //
@@ -55,6 +62,8 @@ const (
 	TypeDecline   Type = 8
 	TypeEnd       Type = 9
 	TypeSpliced   Type = 10
+	TypeRights    Type = 11
+	TypeRequest   Type = 12
 )
 
 func (t Type) String() string {
@@ -79,6 +88,10 @@ func (t Type) String() string {
 		return "End"
 	case TypeSpliced:
 		return "Spliced"
+	case TypeRights:
+		return "Rights"
+	case TypeRequest:
+		return "Request"
 	}
 	return fmt.Sprintf("Type(%d)", uint8(t))
 }
@@ -93,7 +106,7 @@ const headerLen = 5
 
 // Message is one of the agent channel's messages: *Hello, *Welcome,
 // *Error, *Ping, *Pong, *OpenData, *DataHello, *Decline, *End or
-// *Spliced.
+// *Spliced, *Rights or *Request.
 type Message interface {
 	Type() Type
 }
@@ -146,9 +159,58 @@ type OpenData struct {
 	// Version is the RFB version negotiated with the viewer (33, 37 or
 	// 38) in ModeAuthenticated.
 	Version int `json:"version,omitempty"`
-	// Viewer names the viewer for the consent prompt.
+	// Viewer is the viewer's address.
 	Viewer string `json:"viewer"`
+	// Supporter is who the broker's desk says the viewer is; empty for a
+	// viewer without an account.
+	Supporter Supporter `json:"supporter,omitzero"`
 }
+
+// Supporter names a supporter, as the broker's desk knows them.
+type Supporter struct {
+	Account string `json:"account,omitempty"` // the desk's account (login name); "" for an unidentified viewer
+	Name    string `json:"name,omitempty"`    // display name: "Anna Berger"
+	Team    string `json:"team,omitempty"`    // "Acme Support"
+}
+
+// Known reports whether the desk named this supporter.
+func (s Supporter) Known() bool { return s.Account != "" }
+
+// Label is how the customer is told who watches: "Anna Berger (Acme
+// Support)", or "an unidentified viewer at ADDRESS" when the desk does
+// not know them.
+func (s Supporter) Label(addr string) string {
+	name := s.Name
+	if name == "" {
+		name = s.Account
+	}
+	switch {
+	case name == "":
+		return "an unidentified viewer at " + addr
+	case s.Team == "":
+		return name
+	}
+	return name + " (" + s.Team + ")"
+}
+
+// Rights are the customer's rights over a running session, reported by
+// the agent at the start and on every change.
+type Rights struct {
+	SessionID string `json:"session_id"`
+	Control   bool   `json:"control"`
+	Files     bool   `json:"files"`
+}
+
+// Request asks the agent's customer for a right on the supporter's
+// behalf; the customer decides.
+type Request struct {
+	SessionID string    `json:"session_id"`
+	Right     string    `json:"right"` // "control"
+	Supporter Supporter `json:"supporter,omitzero"`
+}
+
+// RightControl is the Request for remote control.
+const RightControl = "control"
 
 // DataHello is the first and only frame on a data connection.
 type DataHello struct {
@@ -184,6 +246,8 @@ func (*DataHello) Type() Type { return TypeDataHello }
 func (*Decline) Type() Type   { return TypeDecline }
 func (*End) Type() Type       { return TypeEnd }
 func (*Spliced) Type() Type   { return TypeSpliced }
+func (*Rights) Type() Type    { return TypeRights }
+func (*Request) Type() Type   { return TypeRequest }
 
 // ErrFrameTooLarge is returned for a frame longer than MaxPayload.
 var ErrFrameTooLarge = errors.New("agentlink: frame too large")
@@ -206,6 +270,8 @@ var parsers = [...]func() Message{
 	TypeDecline:   func() Message { return new(Decline) },
 	TypeEnd:       func() Message { return new(End) },
 	TypeSpliced:   func() Message { return new(Spliced) },
+	TypeRights:    func() Message { return new(Rights) },
+	TypeRequest:   func() Message { return new(Request) },
 }
 
 // AppendFrame appends m's frame to b.
@@ -280,6 +346,8 @@ var (
 	_ Message = (*Decline)(nil)
 	_ Message = (*End)(nil)
 	_ Message = (*Spliced)(nil)
+	_ Message = (*Rights)(nil)
+	_ Message = (*Request)(nil)
 )
 
 // FrameReader reads frames from a connection whose reads may time out in
