@@ -65,8 +65,9 @@ run:
 # WINDOWSGUI=1 links winvnc.exe without a console window (for the tray UI).
 BROKER      ?=
 FINGERPRINT ?=
+HTTPS_PORTS ?= 5512
 WINDOWSGUI  ?=
-AGENT_LDFLAGS := -s -w -X main.defaultBroker=$(BROKER) -X main.defaultFingerprint=$(FINGERPRINT)
+AGENT_LDFLAGS := -s -w -X main.defaultBroker=$(BROKER) -X main.defaultFingerprint=$(FINGERPRINT) -X main.defaultHTTPSPorts=$(HTTPS_PORTS)
 
 agent:
 	@mkdir -p bin

@@ -91,7 +91,7 @@ func (b *Broker) EndSession(code string, by Supporter, reason string) error {
 	switch {
 	case end != nil:
 		if a != nil {
-			a.out.TrySend(&agentlink.End{Reason: reason})
+			a.finish(&agentlink.End{Reason: reason}) // before the data connection closes
 		}
 		end()
 	case a != nil:

@@ -28,6 +28,9 @@ type Config struct {
 	Name string
 	// Proxy overrides HTTPS_PROXY for the broker link ("direct": none).
 	Proxy string
+	// HTTPSPorts are the broker's HTTPS front ports, tried over
+	// WebSocket when its agent port cannot be reached (nil: 5512).
+	HTTPSPorts []string
 
 	// Listen serves RFB on this address with no broker (direct mode);
 	// PasswordFile's first line is the VNC password.
@@ -101,6 +104,8 @@ func Run(ctx context.Context, cfg Config) error {
 		prompts:   make(chan *prompt),
 		withdrawn: make(chan *prompt),
 		enders:    map[*int]func(string){},
+
+		rightsChanged: make(chan struct{}, 1),
 	}
 	p.Framebuffer().SetFilter(a.mask.filter)
 	name := cfg.Name
@@ -135,6 +140,8 @@ type agent struct {
 
 	endMu  sync.Mutex
 	enders map[*int]func(reason string) // live sessions' End
+
+	rightsChanged chan struct{} // buffered 1: the rights shown changed (for the broker)
 
 	// Owned by run.
 	queue  []*prompt       // open questions, oldest first
@@ -223,6 +230,11 @@ func (a *agent) show(ev Event) {
 		a.state = ev
 	case EvCode:
 		a.code = ev
+	case EvRights:
+		select {
+		case a.rightsChanged <- struct{}{}:
+		default:
+		}
 	}
 	a.ui.Show(ev)
 }

@@ -119,7 +119,7 @@ func TestAgentThroughBroker(t *testing.T) {
 	code := a.expect(`^code (\d{6})$`)[1]
 
 	ch := dialViewer(t, tb.viewerAddr, code)
-	a.expect(`^prompt Allow 127\.0\.0\.1:\d+ to see your screen\? \[y/n\]$`)
+	a.expect(`^prompt Allow an unidentified viewer at 127\.0\.0\.1:\d+ to see your screen\? \[y/n\]$`)
 	a.send("y")
 	v := mustViewer(t, ch)
 	v.syncTo("the picture", same(p.src))

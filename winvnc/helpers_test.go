@@ -33,7 +33,7 @@ func testLogger(t testing.TB) *slog.Logger {
 // testBroker is an in-process broker on loopback ports.
 type testBroker struct {
 	*broker.Broker
-	dir, agentAddr, viewerAddr string
+	dir, agentAddr, viewerAddr, httpsAddr string
 }
 
 func startBroker(t *testing.T) *testBroker {
@@ -52,7 +52,7 @@ func startBroker(t *testing.T) *testBroker {
 		}
 		return l
 	}
-	ls := broker.Listeners{Agent: listen(), Viewer: listen(), Repeater: listen(), Admin: listen()}
+	ls := broker.Listeners{Agent: listen(), Viewer: listen(), Repeater: listen(), Admin: listen(), HTTPS: listen()}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- b.Serve(ctx, ls) }()
@@ -61,7 +61,8 @@ func startBroker(t *testing.T) *testBroker {
 		<-done
 		b.Close()
 	})
-	return &testBroker{Broker: b, dir: cfg.DataDir, agentAddr: ls.Agent.Addr().String(), viewerAddr: ls.Viewer.Addr().String()}
+	return &testBroker{Broker: b, dir: cfg.DataDir, agentAddr: ls.Agent.Addr().String(), viewerAddr: ls.Viewer.Addr().String(),
+		httpsAddr: ls.HTTPS.Addr().String()}
 }
 
 // lines collects what the terminal UI prints, line by line, without ever

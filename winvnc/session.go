@@ -20,6 +20,7 @@ func (a *agent) serveBroker(ctx context.Context) error {
 	a.event(ctx, EvState{StateConnecting, "Connecting to " + addr + "."})
 	link, err := agentlink.Dial(ctx, agentlink.Config{
 		Broker:      addr,
+		HTTPSPorts:  a.cfg.HTTPSPorts,
 		Fingerprint: a.cfg.Fingerprint,
 		Code:        a.cfg.Code,
 		Name:        a.cfg.Name,
@@ -34,7 +35,7 @@ func (a *agent) serveBroker(ctx context.Context) error {
 	}
 	defer link.Close()
 	a.event(ctx, EvCode{link.Code(), link.ExpiresAt()})
-	a.event(ctx, EvState{StateWaiting, "Connected. Waiting for the supporter."})
+	a.event(ctx, EvState{StateWaiting, "Connected (" + link.Path().String() + "). Waiting for the supporter."})
 	declined := false
 	for {
 		in, err := link.Accept(ctx)
@@ -49,8 +50,9 @@ func (a *agent) serveBroker(ctx context.Context) error {
 			}
 			return brokerError(err)
 		}
-		a.event(ctx, EvState{StateAsking, in.Viewer + " wants to see your screen."})
-		if !a.ask(ctx, fmt.Sprintf("Allow %s to see your screen?", in.Viewer), 0) {
+		who := in.Who()
+		a.event(ctx, EvState{StateAsking, capitalize(who) + " wants to see your screen."})
+		if !a.ask(ctx, fmt.Sprintf("Allow %s to see your screen?", who), 0) {
 			if ctx.Err() != nil {
 				return nil
 			}
@@ -58,7 +60,7 @@ func (a *agent) serveBroker(ctx context.Context) error {
 				return brokerError(err)
 			}
 			declined = true
-			a.log.Info("winvnc: customer declined", "viewer", in.Viewer, "session", in.SessionID)
+			a.log.Info("winvnc: customer declined", "viewer", in.Viewer, "supporter", in.Supporter.Account, "session", in.SessionID)
 			a.event(ctx, EvState{StateWaiting, "You declined. Waiting for the supporter."})
 			continue
 		}
@@ -69,20 +71,99 @@ func (a *agent) serveBroker(ctx context.Context) error {
 			}
 			return brokerError(err)
 		}
-		a.log.Info("winvnc: session starts", "viewer", in.Viewer, "session", in.SessionID)
-		a.event(ctx, EvState{StateSharing, in.Viewer + ` sees your screen. Type "control on" to let them control it, "end" to stop.`})
+		a.log.Info("winvnc: session starts", "viewer", in.Viewer, "supporter", in.Supporter.Account, "session", in.SessionID)
+		a.event(ctx, EvState{StateSharing, capitalize(who) + ` sees your screen. Type "control on" to let them control it, "end" to stop.`})
 		remove := a.addEnder(func(reason string) { in.End(reason) })
+		sctx, stop := context.WithCancel(ctx)
+		var side sync.WaitGroup
+		side.Go(func() { a.reportRights(sctx, link, in.SessionID) })
+		side.Go(func() { a.answerRequests(sctx, link, who) })
+		side.Go(func() {
+			// The broker's End (the supporter's console) ends the session.
+			select {
+			case <-link.Done():
+				var ended *agentlink.EndedError
+				if errors.As(link.Err(), &ended) {
+					stop()
+				}
+			case <-sctx.Done():
+			}
+		})
 		if in.Mode == agentlink.ModeAuthenticated {
-			err = a.srv.ServeAuthenticated(ctx, conn, in.Version)
+			err = a.srv.ServeAuthenticated(sctx, conn, in.Version)
 		} else {
-			err = a.srv.ServeConn(ctx, conn)
+			err = a.srv.ServeConn(sctx, conn)
 		}
+		stop()
+		conn.Close()
+		side.Wait()
 		remove()
 		a.rights.ReleaseAll()
 		a.log.Info("winvnc: session ended", "viewer", in.Viewer, "session", in.SessionID, "err", err)
-		a.event(ctx, EvState{StateEnded, "The supporter's session ended."})
+		// The broker says why on the link as the session ends; give it a
+		// moment to arrive.
+		select {
+		case <-link.Done():
+		case <-time.After(2 * time.Second):
+		case <-ctx.Done():
+		}
+		var ended *agentlink.EndedError
+		if errors.As(link.Err(), &ended) && ended.Reason != "the session ended" {
+			a.event(ctx, EvState{StateEnded, "The session was ended: " + ended.Reason + "."})
+		} else {
+			a.event(ctx, EvState{StateEnded, "The supporter's session ended."})
+		}
 		return nil
 	}
+}
+
+// reportRights tells the broker the customer's rights now and after each
+// change, for the supporter's console.
+func (a *agent) reportRights(ctx context.Context, link *agentlink.Link, sessionID string) {
+	for {
+		ev := a.rights.Event()
+		if err := link.SendRights(sessionID, ev.Control, ev.Files); err != nil {
+			return
+		}
+		select {
+		case <-a.rightsChanged:
+		case <-ctx.Done():
+			return
+		}
+	}
+}
+
+// answerRequests puts the supporter's requests for control to the
+// customer; only a yes grants it.
+func (a *agent) answerRequests(ctx context.Context, link *agentlink.Link, who string) {
+	for {
+		select {
+		case r := <-link.Requests():
+			if r.Right != agentlink.RightControl || a.rights.Control() {
+				continue
+			}
+			asker := r.Supporter.Label(who)
+			if !r.Supporter.Known() {
+				asker = who
+			}
+			if a.ask(ctx, fmt.Sprintf("%s asks to control your mouse and keyboard. Allow? (F12 takes control back)", capitalize(asker)), consentTimeout) {
+				if a.rights.SetControl(true) {
+					a.event(ctx, a.rights.Event())
+				}
+			}
+		case <-ctx.Done():
+			return
+		}
+	}
+}
+
+// capitalize starts a sentence with an upper-case letter ("an
+// unidentified viewer" → "An unidentified viewer").
+func capitalize(s string) string {
+	if s == "" || s[0] < 'a' || s[0] > 'z' {
+		return s
+	}
+	return string(s[0]-'a'+'A') + s[1:]
 }
 
 // brokerError says what went wrong with the broker in the customer's

@@ -65,6 +65,13 @@ var (
 	ErrClosed = errors.New("agentlink: link closed")
 )
 
+// EndedError is the broker's End: the session was ended (from the
+// supporter's console, say). It wraps ErrClosed.
+type EndedError struct{ Reason string }
+
+func (e *EndedError) Error() string { return "agentlink: session ended: " + e.Reason }
+func (e *EndedError) Unwrap() error { return ErrClosed }
+
 // RefusedError is the broker's Error message: the user should see Reason.
 type RefusedError struct{ Reason string }
 
@@ -234,7 +241,7 @@ func (l *Link) readLoop() {
 			}
 		case *End:
 			l.log.Info("agentlink: session ended by the broker", "session", m.SessionID, "reason", m.Reason)
-			l.fail(fmt.Errorf("%w: session ended: %s", ErrClosed, m.Reason))
+			l.fail(&EndedError{m.Reason})
 			return
 		case *Error:
 			l.fail(&RefusedError{m.Reason})

@@ -43,6 +43,25 @@ func run() int {
 	fmt.Println("fingerprint sha256=" + b.Fingerprint())
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	// SIGHUP reads the certificate files again (renewed by the admin's
+	// tooling); running sessions are not touched.
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+	go func() {
+		for {
+			select {
+			case <-hup:
+				if err := b.ReloadCertificate(); err != nil {
+					log.Error("certificate reload failed; keeping the old one", "err", err)
+				} else {
+					fmt.Println("fingerprint sha256=" + b.Fingerprint())
+				}
+			case <-ctx.Done():
+				return
+			}
+		}
+	}()
 	if err := b.Run(ctx); err != nil {
 		fmt.Fprintln(os.Stderr, "lifebuoy-broker:", err)
 		return 1

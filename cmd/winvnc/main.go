@@ -16,18 +16,22 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"strconv"
+	"strings"
 	"syscall"
 
 	"lifebuoy/winvnc"
 )
 
-// Build-time defaults, set with
-// -ldflags "-X main.defaultBroker=HOST -X main.defaultFingerprint=HEX"
-// (make agent BROKER=... FINGERPRINT=...), so that the customer runs the
-// file with no arguments.
+// Build-time defaults, set with -ldflags "-X main.defaultBroker=HOST
+// -X main.defaultFingerprint=HEX -X main.defaultHTTPSPorts=5512,443"
+// (make agent BROKER=... FINGERPRINT=... HTTPS_PORTS=...), so that the
+// customer runs the file with no arguments. Without a fingerprint the
+// broker's certificate must be valid for its name (ACME, a company CA).
 var (
 	defaultBroker      string
 	defaultFingerprint string
+	defaultHTTPSPorts  = "5512" // comma-separated; "5512,443" where the broker also serves 443
 )
 
 func main() {
@@ -84,7 +88,8 @@ func parseFlags(args []string, stderr io.Writer) (cfg winvnc.Config, opts option
 	fs := flag.NewFlagSet(args[0], flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.StringVar(&cfg.Broker, "broker", defaultBroker, "broker `HOST[:PORT]` (port 5510 by default)")
-	fs.StringVar(&cfg.Fingerprint, "fingerprint", defaultFingerprint, "the broker certificate's SHA-256 `hex` fingerprint")
+	fs.StringVar(&cfg.Fingerprint, "fingerprint", defaultFingerprint, "the broker certificate's SHA-256 `hex` fingerprint (not needed when its certificate is from a CA this computer trusts)")
+	httpsPorts := fs.String("https-ports", defaultHTTPSPorts, "the broker's HTTPS `ports`, comma-separated, tried over WebSocket when its agent port is blocked")
 	fs.StringVar(&cfg.Code, "code", "", "session `code` from the supporter (default: from the file name, else ask the broker for one)")
 	fs.StringVar(&cfg.Name, "name", "", "this computer's name for the broker's log (default: host name)")
 	fs.StringVar(&cfg.Proxy, "proxy", "", "HTTP proxy `URL` for the broker (default: $HTTPS_PROXY; \"direct\" for none)")
@@ -113,8 +118,16 @@ func parseFlags(args []string, stderr io.Writer) (cfg winvnc.Config, opts option
 		if cfg.Broker == "" {
 			return cfg, opts, errors.New("no broker: give -broker HOST (or -listen ADDR -password-file FILE)")
 		}
-		if cfg.Fingerprint == "" {
-			return cfg, opts, errors.New("no broker fingerprint: give -fingerprint (the broker prints it)")
+		for _, p := range strings.Split(*httpsPorts, ",") {
+			if p = strings.TrimSpace(p); p != "" {
+				if n, err := strconv.Atoi(p); err != nil || n <= 0 || n > 65535 {
+					return cfg, opts, fmt.Errorf("-https-ports: %q is not a port", p)
+				}
+				cfg.HTTPSPorts = append(cfg.HTTPSPorts, p)
+			}
+		}
+		if cfg.HTTPSPorts == nil {
+			cfg.HTTPSPorts = []string{} // none: the agent port only
 		}
 	}
 	if cfg.Code == "" {
