@@ -25,6 +25,8 @@ packages=(
 	dbus-daemon:dbus-daemon   # the agent's tray test runs a private session bus
 	chromium:chromium   # noVNC and the console, driven by playwright-core
 	tinyproxy:tinyproxy # a real HTTP proxy in front of the agent (CONNECT)
+	iproute2:ip         # network namespaces: a customer's network that blocks ports
+	nftables:nft        # the DROP rules of that network
 	gcc:gcc             # go test -race needs cgo
 	libc6-dev:          # headers for cgo; no command of its own
 )

@@ -48,12 +48,18 @@ func startBroker(t *testing.T, cfg broker.Config) *testBroker {
 // startBrokerLog starts a broker that logs to log.
 func startBrokerLog(t *testing.T, cfg broker.Config, log *slog.Logger) *testBroker {
 	t.Helper()
+	return startBrokerAt(t, cfg, log, "127.0.0.1")
+}
+
+// startBrokerAt starts a broker listening on host's ports.
+func startBrokerAt(t *testing.T, cfg broker.Config, log *slog.Logger, host string) *testBroker {
+	t.Helper()
 	b, err := broker.New(cfg, log)
 	if err != nil {
 		t.Fatal(err)
 	}
 	listen := func() net.Listener {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
+		l, err := net.Listen("tcp", net.JoinHostPort(host, "0"))
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -6,7 +6,6 @@ import (
 	_ "embed"
 	"encoding/base64"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"image"
 	"image/png"
@@ -107,27 +106,18 @@ func StartBrowser(t testing.TB, opts BrowserOptions) *Browser {
 	return b
 }
 
-// nodeModules finds viewer/web/node_modules above the working directory
-// (tests run in their package's folder inside the module).
+// nodeModules finds viewer/web/node_modules in the module (tests run in
+// their package's folder inside it).
 func nodeModules() (string, error) {
-	dir, err := os.Getwd()
+	root, err := moduleRoot()
 	if err != nil {
 		return "", err
 	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			nm := filepath.Join(dir, "viewer", "web", "node_modules")
-			if _, err := os.Stat(filepath.Join(nm, "playwright-core", "package.json")); err != nil {
-				return "", fmt.Errorf("playwright-core is not installed in %s", nm)
-			}
-			return nm, nil
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			return "", errors.New("no go.mod above the working directory")
-		}
-		dir = parent
+	nm := filepath.Join(root, "viewer", "web", "node_modules")
+	if _, err := os.Stat(filepath.Join(nm, "playwright-core", "package.json")); err != nil {
+		return "", fmt.Errorf("playwright-core is not installed in %s", nm)
 	}
+	return nm, nil
 }
 
 // NodeModules is the folder that holds the pinned npm packages

@@ -1,0 +1,156 @@
+//go:build interop && linux
+
+package broker_test
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"os"
+	"path/filepath"
+	"strconv"
+	"testing"
+	"time"
+
+	"lifebuoy/rfb"
+	"lifebuoy/rfb/rfbtest"
+)
+
+// customerNet is a customer's computer in a network namespace of its
+// own, with the agent's display, and a broker on the test's side of the
+// link.
+type customerNet struct {
+	ns    *rfbtest.NetNS
+	tb    *testBroker
+	x     *rfbtest.Xvfb
+	agent string // the winvnc binary
+}
+
+func startCustomerNet(t *testing.T) *customerNet {
+	t.Helper()
+	rfbtest.LookPath(t, "ip", "nft", "xsetroot")
+	ns := rfbtest.StartNetNS(t)
+	cfg := testConfig(t)
+	cfg.PlainVNCAuthNetworks = []string{ns.HostIP.String() + "/32"}
+	tb := startBrokerAt(t, cfg, nil, ns.HostIP.String())
+	x := rfbtest.StartXvfb(t, 160, 100, 24)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if _, err := rfbtest.Run(t, ctx, x.Env(), "xsetroot", "-solid", "#208040"); err != nil {
+		t.Fatal(err)
+	}
+	return &customerNet{ns: ns, tb: tb, x: x, agent: rfbtest.BuildGo(t, "./cmd/winvnc")}
+}
+
+// runAgent starts the agent inside the namespace, customer first, with
+// extra environment, and returns its terminal once it has its code.
+func (c *customerNet) runAgent(t *testing.T, env []string, args ...string) (*rfbtest.Terminal, string) {
+	t.Helper()
+	base := []string{"-broker", c.tb.agentAddr, "-https-ports", strconv.Itoa(port(c.tb.httpsAddr)),
+		"-fingerprint", c.tb.Fingerprint(), "-display", c.x.Display, "-ui", "terminal"}
+	name, argv := c.ns.Command(c.agent, append(base, args...)...)
+	term := rfbtest.StartTerminal(t, append(c.x.Env(), env...), name, argv...)
+	code := term.Expect(`^code (\d{6})$`, 20*time.Second)[1]
+	return term, code
+}
+
+// viewAndEnd pairs a viewer with code, checks the screen's pixels, and
+// ends the session from the agent.
+func (c *customerNet) viewAndEnd(t *testing.T, term *rfbtest.Terminal, code string) {
+	t.Helper()
+	done := make(chan *rfb.Client, 1)
+	go func() {
+		cl, err := dialViewer(t, c.tb, rfb.ClientConfig{Password: code, Security: []rfb.SecurityType{rfb.SecVNCAuth}})
+		if err != nil {
+			t.Error(err)
+		}
+		done <- cl
+	}()
+	term.Expect(`^prompt Allow .* to see your screen\?`, 20*time.Second)
+	term.Send("y")
+	cl := <-done
+	if cl == nil {
+		t.FailNow()
+	}
+	defer cl.Close()
+	want, err := c.x.Capture()
+	if err != nil {
+		t.Fatal(err)
+	}
+	syncTo(t, cl, want)
+	term.Send("end")
+	if err := term.Wait(20 * time.Second); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// tinyproxy starts Debian's tinyproxy on the test's side, letting
+// CONNECT through to connectPorts only, and returns its URL.
+func (c *customerNet) tinyproxy(t *testing.T, connectPorts ...int) (string, int) {
+	t.Helper()
+	rfbtest.LookPath(t, "tinyproxy")
+	l, err := net.Listen("tcp", net.JoinHostPort(c.ns.HostIP.String(), "0"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := port(l.Addr().String())
+	l.Close()
+	conf := fmt.Sprintf("User nobody\nGroup nogroup\nPort %d\nListen %s\nTimeout 60\nMaxClients 50\n"+
+		"Allow %s\nLogLevel Info\nDisableViaHeader Yes\n", p, c.ns.HostIP, c.ns.NSIP)
+	for _, cp := range connectPorts {
+		conf += fmt.Sprintf("ConnectPort %d\n", cp)
+	}
+	file := filepath.Join(t.TempDir(), "tinyproxy.conf")
+	if err := os.WriteFile(file, []byte(conf), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	rfbtest.Start(t, nil, "tinyproxy", "-d", "-c", file)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	for {
+		if conn, err := net.Dial("tcp", net.JoinHostPort(c.ns.HostIP.String(), strconv.Itoa(p))); err == nil {
+			conn.Close()
+			break
+		}
+		if ctx.Err() != nil {
+			t.Fatal("tinyproxy did not start")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	return fmt.Sprintf("http://%s:%d", c.ns.HostIP, p), p
+}
+
+// The agent finds its way out of networks that block it, as a customer's
+// would: the agent port dropped without an answer, then only a real HTTP
+// proxy (Debian's tinyproxy) open, first letting CONNECT through to the
+// agent port and then, like squid's default, to the HTTPS port only.
+// Each time the state line names the path, and a viewer sees the screen.
+func TestInteropAgentFindsItsWay(t *testing.T) {
+	c := startCustomerNet(t)
+	agentPort, frontPort := port(c.tb.agentAddr), port(c.tb.httpsAddr)
+
+	t.Run("agent port dropped", func(t *testing.T) {
+		c.ns.Drop(agentPort)
+		start := time.Now()
+		term, code := c.runAgent(t, nil, "-proxy", "direct")
+		t.Logf("reached the broker in %v", time.Since(start).Round(time.Millisecond))
+		term.Expect(`^state waiting Connected \(WebSocket wss://`+c.ns.HostIP.String()+`:`+strconv.Itoa(frontPort)+`/agent\)`, 5*time.Second)
+		c.viewAndEnd(t, term, code)
+	})
+
+	t.Run("only a proxy", func(t *testing.T) {
+		proxy, proxyPort := c.tinyproxy(t, agentPort, frontPort)
+		c.ns.AllowOnly(proxyPort)
+		term, code := c.runAgent(t, []string{"HTTPS_PROXY=" + proxy})
+		term.Expect(`^state waiting Connected \(TLS to `+c.tb.agentAddr+` through the proxy `, 5*time.Second)
+		c.viewAndEnd(t, term, code)
+	})
+
+	t.Run("a proxy for HTTPS only", func(t *testing.T) {
+		proxy, proxyPort := c.tinyproxy(t, frontPort)
+		c.ns.AllowOnly(proxyPort)
+		term, code := c.runAgent(t, []string{"HTTPS_PROXY=" + proxy})
+		term.Expect(`^state waiting Connected \(WebSocket wss://.*/agent through the proxy `, 5*time.Second)
+		c.viewAndEnd(t, term, code)
+	})
+}
