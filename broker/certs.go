@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"path/filepath"
 	"strings"
 	"sync/atomic"
@@ -49,7 +50,7 @@ func newCertSource(cfg *Config, log *slog.Logger) (*certSource, error) {
 		s.acme = &autocert.Manager{
 			Prompt:     autocert.AcceptTOS,
 			Cache:      autocert.DirCache(filepath.Join(cfg.DataDir, "acme")),
-			HostPolicy: autocert.HostWhitelist(s.domain),
+			HostPolicy: s.hostPolicy,
 			Email:      cfg.ACMEEmail,
 		}
 		if cfg.ACMEDirectory != "" {
@@ -57,6 +58,19 @@ func newCertSource(cfg *Config, log *slog.Logger) (*certSource, error) {
 		}
 	}
 	return s, nil
+}
+
+// hostPolicy lets autocert answer for the ACME domain only. The CA's
+// HTTP-01 request names the host with its port when the check runs on a
+// port other than 80 (a test CA's), so the port is not part of the name.
+func (s *certSource) hostPolicy(_ context.Context, host string) error {
+	if h, _, err := net.SplitHostPort(host); err == nil {
+		host = h
+	}
+	if !strings.EqualFold(strings.TrimSuffix(host, "."), s.domain) {
+		return fmt.Errorf("acme: %q is not this broker's domain", host)
+	}
+	return nil
 }
 
 // load reads the broker's own certificate: the administrator's files, or

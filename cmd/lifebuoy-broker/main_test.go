@@ -5,6 +5,7 @@ import (
 	"context"
 	"io"
 	"net"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
@@ -26,10 +27,28 @@ type brokerRun struct {
 	done        chan struct{}
 }
 
-func startBinary(t *testing.T, bin, data string) *brokerRun {
+// startBinary starts the broker on loopback ports chosen by the kernel;
+// extra flags (with their env, "NAME=value" entries first) are added.
+func startBinary(t *testing.T, bin, data string, extra ...string) *brokerRun {
 	t.Helper()
-	cmd := exec.Command(bin, "-data", data, "-agent-listen", "127.0.0.1:0", "-viewer-listen", "127.0.0.1:0",
-		"-repeater-listen", "127.0.0.1:0", "-admin-listen", "127.0.0.1:0")
+	var env []string
+	for len(extra) > 0 && strings.Contains(extra[0], "=") && !strings.HasPrefix(extra[0], "-") {
+		env, extra = append(env, extra[0]), extra[1:]
+	}
+	args := append([]string{"-data", data, "-agent-listen", "127.0.0.1:0", "-viewer-listen", "127.0.0.1:0",
+		"-repeater-listen", "127.0.0.1:0", "-admin-listen", "127.0.0.1:0", "-https-listen", "127.0.0.1:0"}, extra...)
+	cmd := exec.Command(bin, args...)
+	if env != nil {
+		cmd.Env = append(os.Environ(), env...)
+	}
+	// A later flag wins: count the distinct listeners.
+	seen := map[string]bool{}
+	for i := 0; i+1 < len(args); i++ {
+		if strings.HasSuffix(args[i], "-listen") {
+			seen[args[i]] = true
+		}
+	}
+	listeners := len(seen)
 	stdout, _ := cmd.StdoutPipe()
 	stderr, _ := cmd.StderrPipe()
 	if err := cmd.Start(); err != nil {
@@ -43,7 +62,7 @@ func startBinary(t *testing.T, bin, data string) *brokerRun {
 	go func() {
 		defer close(logDone)
 		sc := bufio.NewScanner(stderr)
-		re := regexp.MustCompile(`broker: listening" port=(\w+) addr=(\S+)`)
+		re := regexp.MustCompile(`broker: listening" port=([\w-]+) addr=(\S+)`)
 		for sc.Scan() {
 			r.stderr.WriteString(sc.Text() + "\n")
 			if m := re.FindStringSubmatch(sc.Text()); m != nil {
@@ -62,7 +81,7 @@ func startBinary(t *testing.T, bin, data string) *brokerRun {
 		t.Fatalf("fingerprint line %q", line)
 	}
 	r.fingerprint = m[1]
-	for len(r.addrs) < 4 {
+	for len(r.addrs) < listeners {
 		select {
 		case a := <-listening:
 			r.addrs[a[0]] = a[1]
