@@ -3,6 +3,7 @@ package broker_test
 import (
 	"bufio"
 	"context"
+	"crypto/tls"
 	"fmt"
 	"net"
 	"net/http"
@@ -17,6 +18,7 @@ import (
 	"time"
 
 	"lifebuoy/broker/agentlink"
+	"lifebuoy/broker/wsconn"
 )
 
 // brokerProcess is cmd/lifebuoy-broker running as its own process, so
@@ -25,7 +27,7 @@ type brokerProcess struct {
 	cmd                   *exec.Cmd
 	fingerprint           string
 	agentAddr, viewerAddr string
-	adminAddr             string
+	adminAddr, httpsAddr  string
 	next                  atomic.Int64 // source addresses handed out
 }
 
@@ -37,7 +39,8 @@ func startBrokerProcess(b *testing.B) *brokerProcess {
 		b.Fatalf("go build: %v\n%s", err, out)
 	}
 	cmd := exec.Command(bin, "-data", filepath.Join(dir, "data"), "-agent-listen", "127.0.0.1:0",
-		"-viewer-listen", "127.0.0.1:0", "-repeater-listen", "127.0.0.1:0", "-admin-listen", "127.0.0.1:0")
+		"-viewer-listen", "127.0.0.1:0", "-repeater-listen", "127.0.0.1:0", "-admin-listen", "127.0.0.1:0",
+		"-https-listen", "127.0.0.1:0")
 	stdout, _ := cmd.StdoutPipe()
 	stderr, _ := cmd.StderrPipe()
 	if err := cmd.Start(); err != nil {
@@ -81,7 +84,7 @@ func startBrokerProcess(b *testing.B) *brokerProcess {
 		}
 	}()
 	timeout := time.After(10 * time.Second)
-	for p.agentAddr == "" || p.viewerAddr == "" || p.adminAddr == "" {
+	for p.agentAddr == "" || p.viewerAddr == "" || p.adminAddr == "" || p.httpsAddr == "" {
 		select {
 		case a := <-addrs:
 			switch a[0] {
@@ -91,6 +94,8 @@ func startBrokerProcess(b *testing.B) *brokerProcess {
 				p.viewerAddr = a[1]
 			case "admin":
 				p.adminAddr = a[1]
+			case "https":
+				p.httpsAddr = a[1]
 			}
 		case <-timeout:
 			b.Fatal("broker process did not report its listeners")
@@ -172,21 +177,40 @@ func (s *session) close() {
 	s.link.Close()
 }
 
+// Transports a benchmark's sessions use.
+const (
+	overTLS       = "tls" // the agent on 5510, the viewer on 5511
+	overWebSocket = "wss" // the agent on /agent, the viewer on /rfb (the HTTPS front)
+)
+
 // pair makes a session: the agent's TLS link (customer first), a stock
 // viewer's VNC Authentication with the code, and the agent's TLS data
 // connection. The viewer is left after a successful SecurityResult.
-func (p *brokerProcess) pair(ctx context.Context) (*session, error) {
-	link, err := agentlink.Dial(ctx, agentlink.Config{Broker: p.agentAddr, Fingerprint: p.fingerprint, Proxy: "direct",
+// Over WebSocket, the agent's link and data connection are its TLS
+// inside wss://…/agent, and the viewer is noVNC's wss://…/rfb.
+func (p *brokerProcess) pair(ctx context.Context, transport string) (*session, error) {
+	cfg := agentlink.Config{Broker: p.agentAddr, Fingerprint: p.fingerprint, Proxy: "direct",
 		Dial: func(ctx context.Context, network, addr string) (net.Conn, error) {
 			return p.dialer().DialContext(ctx, network, addr)
-		}})
+		}}
+	if transport == overWebSocket {
+		cfg.Paths = []agentlink.Path{{Kind: agentlink.PathWebSocket, Addr: p.httpsAddr}}
+	}
+	link, err := agentlink.Dial(ctx, cfg)
 	if err != nil {
 		return nil, err
 	}
 	s := &session{link: link}
 	verr := make(chan error, 1)
 	go func() {
-		c, err := p.dialer().DialContext(ctx, "tcp", p.viewerAddr)
+		var c net.Conn
+		var err error
+		if transport == overWebSocket {
+			c, err = wsconn.Dial(ctx, "wss://"+p.httpsAddr+"/rfb", wsconn.DialOptions{
+				TLS: &tls.Config{InsecureSkipVerify: true}, NetDial: p.dialer().DialContext})
+		} else {
+			c, err = p.dialer().DialContext(ctx, "tcp", p.viewerAddr)
+		}
 		if err != nil {
 			verr <- err
 			return
@@ -215,7 +239,7 @@ func (p *brokerProcess) pair(ctx context.Context) (*session, error) {
 }
 
 // pairMany makes n sessions with w workers.
-func (p *brokerProcess) pairMany(b *testing.B, n, w int) []*session {
+func (p *brokerProcess) pairMany(b *testing.B, n, w int, transport string) []*session {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	defer cancel()
 	out := make([]*session, n)
@@ -230,7 +254,7 @@ func (p *brokerProcess) pairMany(b *testing.B, n, w int) []*session {
 				if i >= n || ctx.Err() != nil {
 					return
 				}
-				s, err := p.pair(ctx)
+				s, err := p.pair(ctx, transport)
 				if err != nil {
 					errOnce.Do(func() { firstErr = err; cancel() })
 					return
@@ -252,18 +276,28 @@ func (p *brokerProcess) pairMany(b *testing.B, n, w int) []*session {
 }
 
 // BenchmarkIdleSessions measures the broker process's RSS growth per
-// idle paired session (the agent's data connection in TLS, the viewer in
-// plain RFB), at 1,000, 5,000 and 9,950 sessions. A session costs two
-// descriptors in the broker and two here; with the broker's dozen of its
-// own, 9,950 is about the most that fits under this machine's hard limit
-// of 20,000 descriptors a process (10,000 would need 20,014). Run it with
-// -benchtime 1x. The RSS is read after LIFEBUOY_BENCH_SETTLE (25 s).
+// idle paired session (the agent's data connection and control link in
+// TLS, the viewer in plain RFB), at 1,000, 5,000 and 6,600 sessions, and
+// over WebSocket (wss-N: the agent's TLS inside wss://…/agent, the viewer
+// on wss://…/rfb) at 1,000 and 5,000. A session costs three descriptors in
+// the broker and three here; with the broker's dozen of its own, 6,600 is
+// about the most that fits under this machine's hard limit of 20,000
+// descriptors a process. Run it with -benchtime 1x. The RSS is read after
+// LIFEBUOY_BENCH_SETTLE (25 s).
 func BenchmarkIdleSessions(b *testing.B) {
-	for _, n := range []int{1000, 5000, 9950} {
-		b.Run(strconv.Itoa(n), func(b *testing.B) {
+	for _, tc := range []struct {
+		n         int
+		transport string
+	}{{1000, overTLS}, {5000, overTLS}, {6600, overTLS}, {1000, overWebSocket}, {5000, overWebSocket}} {
+		name := strconv.Itoa(tc.n)
+		if tc.transport == overWebSocket {
+			name = "wss-" + name
+		}
+		b.Run(name, func(b *testing.B) {
+			n := tc.n
 			p := startBrokerProcess(b)
 			// Warm up (TLS, the runtime's pools), then the baseline.
-			for _, s := range p.pairMany(b, 50, 8) {
+			for _, s := range p.pairMany(b, 50, 8, tc.transport) {
 				s.close()
 			}
 			time.Sleep(time.Second)
@@ -271,7 +305,7 @@ func BenchmarkIdleSessions(b *testing.B) {
 			b.ResetTimer()
 			var all [][]*session
 			for range b.N {
-				all = append(all, p.pairMany(b, n, 8))
+				all = append(all, p.pairMany(b, n, 8, tc.transport))
 			}
 			b.StopTimer()
 			settle()
@@ -358,9 +392,18 @@ func BenchmarkIdleAgents(b *testing.B) {
 // BenchmarkPairings is pairings a second with fresh TLS handshakes: each
 // is a new agent link (TLS 1.3), a viewer's RFB handshake with VNC
 // Authentication, and a new TLS data connection, then everything is
-// closed. Against the broker process, with 16 pairings in flight; the
-// clients share the machine's two cores with it.
+// closed; "tls" on 5510 and 5511, "wss" through the HTTPS front (the
+// agent's TLS inside wss://…/agent, the viewer on wss://…/rfb, so three
+// TLS handshakes of the front's besides the agent's two). Against the
+// broker process, with 32 pairings in flight; the clients share the
+// machine's two cores with it.
 func BenchmarkPairings(b *testing.B) {
+	for _, transport := range []string{overTLS, overWebSocket} {
+		b.Run(transport, func(b *testing.B) { benchPairings(b, transport) })
+	}
+}
+
+func benchPairings(b *testing.B, transport string) {
 	p := startBrokerProcess(b)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	defer cancel()
@@ -377,7 +420,7 @@ func BenchmarkPairings(b *testing.B) {
 	for range inFlight {
 		wg.Go(func() {
 			for next.Add(1) <= int64(b.N) {
-				s, err := p.pair(ctx)
+				s, err := p.pair(ctx, transport)
 				if err != nil {
 					failed.Add(1)
 					continue

@@ -6,11 +6,14 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/http"
 	"os/exec"
 	"strconv"
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"lifebuoy/broker/wsconn"
 )
 
 // BenchmarkRelay moves one session's stream, agent to viewer, through the
@@ -20,13 +23,22 @@ import (
 //	source ─TCP─▶ relay ─TCP─▶ sink
 //
 // "plain" has TCP on both sides of the relay, "agent-tls" has the agent
-// side in TLS 1.3 (the broker decrypts, as on the agent port). socat runs
+// side in TLS 1.3 (the broker decrypts, as on the agent port). On the
+// HTTPS front, "rfb-wss" has the viewer's stream in WebSocket frames in
+// TLS (noVNC on /rfb) and the agent on TLS, "agent-wss" the agent's TLS
+// in WebSocket frames in TLS (/agent, an agent behind a firewall) and the
+// viewer on TCP, and "both-wss" both. socat runs
 // as "socat TCP-LISTEN:p,reuseaddr,fork TCP:127.0.0.1:q", with its default
 // 8 KiB block and with -b 32768, the relay's own buffer size.
 func BenchmarkRelay(b *testing.B) {
 	const chunk = 1 << 20
-	b.Run("broker-plain", func(b *testing.B) { benchRelay(b, chunk, false) })
-	b.Run("broker-agent-tls", func(b *testing.B) { benchRelay(b, chunk, true) })
+	b.Run("broker-plain", func(b *testing.B) { benchRelay(b, chunk, relaySides{}) })
+	b.Run("broker-agent-tls", func(b *testing.B) { benchRelay(b, chunk, relaySides{agentTLS: true}) })
+	b.Run("broker-rfb-wss", func(b *testing.B) { benchRelay(b, chunk, relaySides{agentTLS: true, viewerWS: true}) })
+	b.Run("broker-agent-wss", func(b *testing.B) { benchRelay(b, chunk, relaySides{agentTLS: true, agentWS: true}) })
+	b.Run("broker-both-wss", func(b *testing.B) {
+		benchRelay(b, chunk, relaySides{agentTLS: true, agentWS: true, viewerWS: true})
+	})
 	b.Run("socat", func(b *testing.B) { benchSocat(b, chunk) })
 	b.Run("socat-b32k", func(b *testing.B) { benchSocat(b, chunk, "-b", "32768") })
 }
@@ -85,14 +97,28 @@ func pump(b *testing.B, src io.WriteCloser, sink net.Conn, chunk int) {
 	b.StopTimer()
 }
 
-func benchRelay(b *testing.B, chunk int, agentTLS bool) {
-	src, agentSide := tcpPair(b)
-	viewerSide, sink := tcpPair(b)
+// relaySides says what carries each side of a benchmarked relay.
+type relaySides struct {
+	agentTLS, agentWS, viewerWS bool
+}
+
+func benchRelay(b *testing.B, chunk int, sides relaySides) {
+	var src, agentSide, viewerSide, sink net.Conn
+	if sides.agentWS {
+		src, agentSide = wsPair(b)
+	} else {
+		src, agentSide = tcpPair(b)
+	}
+	if sides.viewerWS {
+		viewerSide, sink = wsPair(b)
+	} else {
+		viewerSide, sink = tcpPair(b)
+	}
 	defer src.Close()
 	defer sink.Close()
 	var w io.WriteCloser = src
 	var agent net.Conn = agentSide
-	if agentTLS {
+	if sides.agentTLS {
 		cert, _, err := loadOrCreateCert(b.TempDir())
 		if err != nil {
 			b.Fatal(err)
@@ -124,6 +150,42 @@ func benchRelay(b *testing.B, chunk int, agentTLS bool) {
 	pump(b, w, sink, chunk)
 	cancel()
 	<-done
+}
+
+// wsPair returns both ends of a WebSocket connection in TLS over
+// loopback TCP, upgraded by an HTTP server as on the HTTPS front.
+func wsPair(tb testing.TB) (client, server net.Conn) {
+	tb.Helper()
+	cert, _, err := loadOrCreateCert(tb.TempDir())
+	if err != nil {
+		tb.Fatal(err)
+	}
+	l, err := tls.Listen("tcp", "127.0.0.1:0", &tls.Config{Certificates: []tls.Certificate{cert}, NextProtos: []string{"http/1.1"}})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	defer l.Close()
+	got := make(chan net.Conn, 1)
+	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		c, err := wsconn.Upgrade(w, r, wsconn.Options{})
+		if err != nil {
+			got <- nil
+			return
+		}
+		got <- c
+	})}
+	go srv.Serve(l)
+	client, err = wsconn.Dial(context.Background(), "wss://"+l.Addr().String()+"/", wsconn.DialOptions{
+		TLS: &tls.Config{InsecureSkipVerify: true}})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	server = <-got
+	if server == nil {
+		tb.Fatal("upgrade failed")
+	}
+	tb.Cleanup(func() { client.Close(); server.Close() })
+	return client, server
 }
 
 func benchSocat(b *testing.B, chunk int, opts ...string) {

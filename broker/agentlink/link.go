@@ -29,6 +29,9 @@ type Config struct {
 	Fingerprint string
 	// Roots are the CAs trusted for the broker's name; nil: the system's.
 	Roots *x509.CertPool
+	// Paths replaces the search order of paths.go with these ways to the
+	// broker (a test's or benchmark's choice of one way).
+	Paths []Path
 	// AttemptTimeout bounds each way to the broker tried (default 3 s);
 	// Stagger is how long one attempt runs alone before the next starts
 	// beside it (default 1 s). See paths.go.

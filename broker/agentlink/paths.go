@@ -75,6 +75,9 @@ func (p Path) String() string {
 
 // paths lists the ways to try, in order.
 func (cfg *Config) paths() ([]Path, error) {
+	if cfg.Paths != nil {
+		return cfg.Paths, nil
+	}
 	host, _, err := net.SplitHostPort(cfg.Broker)
 	if err != nil {
 		return nil, fmt.Errorf("agentlink: broker address %q: %w", cfg.Broker, err)

@@ -255,3 +255,24 @@ func TestKeepAlivePings(t *testing.T) {
 }
 
 var _ = tls.VersionTLS13
+
+// maskBytes agrees with the byte-at-a-time definition at every offset
+// and length.
+func TestMaskBytes(t *testing.T) {
+	key := [4]byte{0x12, 0x34, 0x56, 0x78}
+	for pos := range 8 {
+		for n := range 80 {
+			b := make([]byte, n)
+			for i := range b {
+				b[i] = byte(i * 31)
+			}
+			want := append([]byte(nil), b...)
+			for i := range want {
+				want[i] ^= key[(pos+i)&3]
+			}
+			if got := maskBytes(key, pos, b); got != pos+n || !bytes.Equal(b, want) {
+				t.Fatalf("pos %d, %d bytes: wrong mask", pos, n)
+			}
+		}
+	}
+}
