@@ -56,6 +56,10 @@ type Config struct {
 	ConsentTimeout   Duration `json:"consent_timeout"`   // agent's answer to a paired viewer
 	IdleTimeout      Duration `json:"idle_timeout"`      // a session with no bytes either way
 	KeepAlive        Duration `json:"keep_alive"`        // Ping after this much quiet
+	// WebSocketPing pings a quiet WebSocket on the HTTPS front after this
+	// long, below the 60 s after which many proxies cut a quiet
+	// connection.
+	WebSocketPing Duration `json:"websocket_ping"`
 	LinkTimeout      Duration `json:"link_timeout"`      // a link silent this long is dead
 
 	// Bandwidth caps in bytes per second; 0 means none.
@@ -109,6 +113,7 @@ func DefaultConfig() Config {
 		ConsentTimeout:       Duration(2 * time.Minute),
 		IdleTimeout:          Duration(30 * time.Minute),
 		KeepAlive:            Duration(20 * time.Second),
+		WebSocketPing:        Duration(25 * time.Second),
 		LinkTimeout:          Duration(60 * time.Second),
 		FailureDelay:         Duration(time.Second),
 		MaxFailureDelay:      Duration(time.Minute),
@@ -130,7 +135,7 @@ func (c *Config) Validate() error {
 	if _, err := c.plainNets(); err != nil {
 		errs = append(errs, err)
 	}
-	for _, d := range []Duration{c.HandshakeTimeout, c.ConsentTimeout, c.IdleTimeout, c.KeepAlive, c.LinkTimeout} {
+	for _, d := range []Duration{c.HandshakeTimeout, c.ConsentTimeout, c.IdleTimeout, c.KeepAlive, c.LinkTimeout, c.WebSocketPing} {
 		if d <= 0 {
 			errs = append(errs, errors.New("timeouts must be positive"))
 			break

@@ -35,7 +35,7 @@ import (
 //	anything else: the supporter's desk (console, REST API) if one is
 //	            set, else 404 (and a line of text at /).
 //
-// Both WebSockets ping after KeepAlive of quiet, so that proxies that cut
+// Both WebSockets ping after Config.WebSocketPing of quiet, so that proxies that cut
 // quiet connections keep idle sessions. A relayed session over them
 // parks like any other: the WebSocket layer keeps no buffer of its own.
 
@@ -43,11 +43,6 @@ import (
 const (
 	ALPNAgent = "lifebuoy-agent/1"
 )
-
-// frontPing is how long a WebSocket on the front may be quiet before the
-// broker pings it: below the 60 s after which many proxies cut a quiet
-// connection.
-const frontPing = 25 * time.Second
 
 // serveFront accepts connections on the HTTPS front until ctx ends.
 func (b *Broker) serveFront(ctx context.Context, l net.Listener) error {
@@ -129,7 +124,7 @@ func (b *Broker) frontConn(ctx context.Context, c net.Conn, hl *connListener) {
 func (b *Broker) frontHandler(ctx context.Context) http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("/rfb", func(w http.ResponseWriter, r *http.Request) {
-		c, err := wsconn.Upgrade(w, r, wsconn.Options{KeepAlive: frontPing, MaxFrame: maxFrontFrame})
+		c, err := wsconn.Upgrade(w, r, wsconn.Options{KeepAlive: time.Duration(b.cfg.WebSocketPing), MaxFrame: maxFrontFrame})
 		if err != nil {
 			b.metrics.HandshakeErrors.Add(1)
 			return
@@ -143,7 +138,7 @@ func (b *Broker) frontHandler(ctx context.Context) http.Handler {
 		b.serveViewer(ctx, c, viewerFront{port: "wss", tls: true, supporter: who})
 	})
 	mux.HandleFunc("/agent", func(w http.ResponseWriter, r *http.Request) {
-		c, err := wsconn.Upgrade(w, r, wsconn.Options{KeepAlive: frontPing, MaxFrame: maxFrontFrame,
+		c, err := wsconn.Upgrade(w, r, wsconn.Options{KeepAlive: time.Duration(b.cfg.WebSocketPing), MaxFrame: maxFrontFrame,
 			CheckOrigin: func(r *http.Request) bool { return r.Header.Get("Origin") == "" }})
 		if err != nil {
 			b.metrics.HandshakeErrors.Add(1)

@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"lifebuoy/broker"
 	"lifebuoy/rfb"
 	"lifebuoy/rfb/rfbtest"
 )
@@ -26,11 +27,14 @@ type customerNet struct {
 	agent string // the winvnc binary
 }
 
-func startCustomerNet(t *testing.T) *customerNet {
+func startCustomerNet(t *testing.T, edit ...func(*broker.Config)) *customerNet {
 	t.Helper()
 	rfbtest.LookPath(t, "ip", "nft", "xsetroot")
 	ns := rfbtest.StartNetNS(t)
 	cfg := testConfig(t)
+	for _, f := range edit {
+		f(&cfg)
+	}
 	cfg.PlainVNCAuthNetworks = []string{ns.HostIP.String() + "/32"}
 	tb := startBrokerAt(t, cfg, nil, ns.HostIP.String())
 	x := rfbtest.StartXvfb(t, 160, 100, 24)
@@ -87,6 +91,12 @@ func (c *customerNet) viewAndEnd(t *testing.T, term *rfbtest.Terminal, code stri
 // tinyproxy starts Debian's tinyproxy on the test's side, letting
 // CONNECT through to connectPorts only, and returns its URL.
 func (c *customerNet) tinyproxy(t *testing.T, connectPorts ...int) (string, int) {
+	return c.tinyproxyIdle(t, 60, connectPorts...)
+}
+
+// tinyproxyIdle is tinyproxy that cuts a connection quiet for idle
+// seconds.
+func (c *customerNet) tinyproxyIdle(t *testing.T, idle int, connectPorts ...int) (string, int) {
 	t.Helper()
 	rfbtest.LookPath(t, "tinyproxy")
 	l, err := net.Listen("tcp", net.JoinHostPort(c.ns.HostIP.String(), "0"))
@@ -95,8 +105,8 @@ func (c *customerNet) tinyproxy(t *testing.T, connectPorts ...int) (string, int)
 	}
 	p := port(l.Addr().String())
 	l.Close()
-	conf := fmt.Sprintf("User nobody\nGroup nogroup\nPort %d\nListen %s\nTimeout 60\nMaxClients 50\n"+
-		"Allow %s\nLogLevel Info\nDisableViaHeader Yes\n", p, c.ns.HostIP, c.ns.NSIP)
+	conf := fmt.Sprintf("User nobody\nGroup nogroup\nPort %d\nListen %s\nTimeout %d\nMaxClients 50\n"+
+		"Allow %s\nLogLevel Info\nDisableViaHeader Yes\n", p, c.ns.HostIP, idle, c.ns.NSIP)
 	for _, cp := range connectPorts {
 		conf += fmt.Sprintf("ConnectPort %d\n", cp)
 	}
@@ -153,4 +163,60 @@ func TestInteropAgentFindsItsWay(t *testing.T) {
 		term.Expect(`^state waiting Connected \(WebSocket wss://.*/agent through the proxy `, 5*time.Second)
 		c.viewAndEnd(t, term, code)
 	})
+}
+
+// An idle session through a proxy that cuts connections quiet for 3 s
+// (tinyproxy's Timeout) lives on, because the broker pings the agent's
+// WebSocket; without the pings the proxy cuts it, which shows the test
+// measures what it means to.
+func TestInteropIdleThroughCuttingProxy(t *testing.T) {
+	for _, tc := range []struct {
+		name     string
+		ping     time.Duration
+		survives bool
+	}{{"pinged", time.Second, true}, {"not pinged", time.Hour, false}} {
+		t.Run(tc.name, func(t *testing.T) {
+			c := startCustomerNet(t, func(cfg *broker.Config) { cfg.WebSocketPing = broker.Duration(tc.ping) })
+			proxy, proxyPort := c.tinyproxyIdle(t, 3, port(c.tb.httpsAddr))
+			c.ns.AllowOnly(proxyPort)
+			term, code := c.runAgent(t, []string{"HTTPS_PROXY=" + proxy})
+			term.Expect(`^state waiting Connected \(WebSocket .* through the proxy `, 5*time.Second)
+			done := make(chan *rfb.Client, 1)
+			go func() {
+				cl, err := dialViewer(t, c.tb, rfb.ClientConfig{Password: code, Security: []rfb.SecurityType{rfb.SecVNCAuth}})
+				if err != nil {
+					t.Error(err)
+				}
+				done <- cl
+			}()
+			term.Expect(`^prompt Allow .* to see your screen\?`, 20*time.Second)
+			term.Send("y")
+			cl := <-done
+			if cl == nil {
+				t.FailNow()
+			}
+			defer cl.Close()
+			want, _ := c.x.Capture()
+			syncTo(t, cl, want)
+			time.Sleep(8 * time.Second) // quiet, well past the proxy's 3 s
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			if _, err := rfbtest.Run(t, ctx, c.x.Env(), "xsetroot", "-solid", "#4060a0"); err != nil {
+				t.Fatal(err)
+			}
+			want, _ = c.x.Capture()
+			if !tc.survives {
+				_, err := term.Await(`^state ended `, 10*time.Second)
+				if err != nil {
+					t.Fatalf("the session went on through a proxy that cuts quiet connections: the test proves nothing")
+				}
+				return
+			}
+			syncTo(t, cl, want)
+			term.Send("end")
+			if err := term.Wait(20 * time.Second); err != nil {
+				t.Fatal(err)
+			}
+		})
+	}
 }

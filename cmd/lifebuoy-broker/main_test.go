@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -22,7 +23,7 @@ type brokerRun struct {
 	cmd         *exec.Cmd
 	fingerprint string
 	addrs       map[string]string // port name → address
-	stderr      *strings.Builder
+	stderr      *lockedText
 	exited      chan error // gets Wait's error once
 	done        chan struct{}
 }
@@ -54,7 +55,7 @@ func startBinary(t *testing.T, bin, data string, extra ...string) *brokerRun {
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	r := &brokerRun{cmd: cmd, addrs: map[string]string{}, stderr: new(strings.Builder),
+	r := &brokerRun{cmd: cmd, addrs: map[string]string{}, stderr: new(lockedText),
 		exited: make(chan error, 1), done: make(chan struct{})}
 	t.Cleanup(func() { cmd.Process.Kill(); <-r.done })
 	listening := make(chan [2]string, 8)
@@ -70,12 +71,19 @@ func startBinary(t *testing.T, bin, data string, extra ...string) *brokerRun {
 			}
 		}
 	}()
-	line, err := bufio.NewReader(stdout).ReadString('\n')
+	br := bufio.NewReader(stdout)
+	line, err := br.ReadString('\n')
+	go func() {
+		io.Copy(io.Discard, br)
+		<-logDone
+		r.exited <- cmd.Wait()
+		close(r.done)
+	}()
 	if err != nil {
-		t.Fatalf("no fingerprint line: %v", err)
+		cmd.Process.Kill()
+		<-r.done
+		t.Fatalf("no fingerprint line: %v\n%s", err, r.stderr)
 	}
-	go io.Copy(io.Discard, stdout)
-	go func() { <-logDone; r.exited <- cmd.Wait(); close(r.done) }()
 	m := regexp.MustCompile(`^fingerprint sha256=([0-9a-f]{64})\n$`).FindStringSubmatch(line)
 	if m == nil {
 		t.Fatalf("fingerprint line %q", line)
@@ -181,6 +189,24 @@ func TestBinary(t *testing.T) {
 	if !strings.Contains(r.stderr.String(), "broker stopped") {
 		t.Errorf("no \"broker stopped\" line:\n%s", r.stderr)
 	}
+}
+
+// lockedText is what the broker writes on stderr, read while it runs.
+type lockedText struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (l *lockedText) WriteString(s string) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.b.WriteString(s)
+}
+
+func (l *lockedText) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
 }
 
 func isTimeout(err error) bool {
