@@ -60,7 +60,7 @@ type Config struct {
 	// long, below the 60 s after which many proxies cut a quiet
 	// connection.
 	WebSocketPing Duration `json:"websocket_ping"`
-	LinkTimeout      Duration `json:"link_timeout"`      // a link silent this long is dead
+	LinkTimeout   Duration `json:"link_timeout"` // a link silent this long is dead
 
 	// Bandwidth caps in bytes per second; 0 means none.
 	SessionBandwidth int64 `json:"session_bandwidth"`
