@@ -30,7 +30,7 @@ type testBroker struct {
 	done                                       chan error
 }
 
-func testConfig(t *testing.T) broker.Config {
+func testConfig(t testing.TB) broker.Config {
 	cfg := broker.DefaultConfig()
 	cfg.DataDir = t.TempDir()
 	cfg.FailureDelay = broker.Duration(time.Millisecond)
@@ -52,7 +52,7 @@ func startBrokerLog(t *testing.T, cfg broker.Config, log *slog.Logger) *testBrok
 }
 
 // startBrokerAt starts a broker listening on host's ports.
-func startBrokerAt(t *testing.T, cfg broker.Config, log *slog.Logger, host string) *testBroker {
+func startBrokerAt(t testing.TB, cfg broker.Config, log *slog.Logger, host string) *testBroker {
 	t.Helper()
 	b, err := broker.New(cfg, log)
 	if err != nil {
@@ -76,7 +76,7 @@ func startBrokerAt(t *testing.T, cfg broker.Config, log *slog.Logger, host strin
 }
 
 // testWriter sends the broker's log to the test's.
-type testWriter struct{ t *testing.T }
+type testWriter struct{ t testing.TB }
 
 func (w testWriter) Write(p []byte) (int, error) {
 	w.t.Log(strings.TrimRight(string(p), "\n"))
