@@ -148,3 +148,30 @@ func TestFrontHTTP(t *testing.T) {
 		t.Fatal("TLS 1.1 accepted")
 	}
 }
+
+// noVNC picks the first security type it knows in the server's order
+// and knows VeNCrypt but none of its TLS subtypes: from a network where
+// plain VNC Authentication is allowed it gets VNC Authentication inside
+// VeNCrypt, while a viewer with TLS still gets X509Vnc first; elsewhere
+// only TLS is offered.
+func TestSecurityTypesForEveryViewer(t *testing.T) {
+	tb := startBroker(t, testConfig(t))
+	novnc := rfb.ClientConfig{Security: []rfb.SecurityType{rfb.SecVeNCrypt},
+		VeNCryptSubtypes: []rfb.VeNCryptSubtype{rfb.VeNCryptVNCAuth}}
+	a := startAgent(t, tb, "", rfbtest.Pattern(32, 24, 4), "")
+	novnc.Password = a.link.Code()
+	c, err := dialViewer(t, tb, novnc)
+	if err != nil {
+		t.Fatalf("noVNC's choice from loopback: %v", err)
+	}
+	c.Close()
+
+	cfg := testConfig(t)
+	cfg.PlainVNCAuthNetworks = nil
+	outside := startBroker(t, cfg)
+	a = startAgent(t, outside, "", rfbtest.Pattern(32, 24, 4), "")
+	novnc.Password = a.link.Code()
+	if _, err := dialViewer(t, outside, novnc); err == nil || !strings.Contains(err.Error(), "no common VeNCrypt subtype") {
+		t.Fatalf("noVNC's choice from outside: %v, want no common subtype", err)
+	}
+}

@@ -9,6 +9,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -45,6 +46,9 @@ func TestInteropTigerVNCThroughBroker(t *testing.T) {
 		viewerFirst    bool // the viewer comes before the agent and waits
 	}{
 		{"vncauth-customer-first", "VncAuth", false, false},
+		// TigerVNC's own choice: the broker lists VeNCrypt first, and
+		// TigerVNC takes the server's order, so it gets TLS.
+		{"default-security", "", false, false},
 		{"x509vnc-supporter-first", "X509Vnc", true, false},
 		{"x509vnc-viewer-before-agent", "X509Vnc", true, true},
 	} {
@@ -64,9 +68,12 @@ func TestInteropTigerVNCThroughBroker(t *testing.T) {
 				t.Fatal(err)
 			}
 			x := rfbtest.StartXvfb(t, w, h, 24)
-			viewer := rfbtest.Start(t, x.Env(), "vncviewer", "-FullScreen", "-AutoSelect=0", "-NoJPEG=1",
-				"-SecurityTypes="+tc.security, "-X509CA="+filepath.Join(tb.dir, "broker-cert.pem"),
-				"-passwd", pwFile, fmt.Sprintf("127.0.0.1::%d", port(tb.viewerAddr)))
+			args := []string{"-FullScreen", "-AutoSelect=0", "-NoJPEG=1", "-X509CA=" + filepath.Join(tb.dir, "broker-cert.pem"),
+				"-passwd", pwFile, fmt.Sprintf("127.0.0.1::%d", port(tb.viewerAddr))}
+			if tc.security != "" {
+				args = append([]string{"-SecurityTypes=" + tc.security}, args...)
+			}
+			viewer := rfbtest.Start(t, x.Env(), "vncviewer", args...)
 			if tc.viewerFirst {
 				for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(20 * time.Millisecond) {
 					if st, _ := tb.Codes().Lookup(code); st == broker.StateViewerWaiting {
@@ -83,6 +90,13 @@ func TestInteropTigerVNCThroughBroker(t *testing.T) {
 			defer cancel()
 			if _, err := rfbtest.WaitForImage(ctx, x.Capture, src, exact); err != nil {
 				t.Fatalf("viewer does not show the agent's picture: %v\nviewer output:\n%s", err, viewer.Output())
+			}
+			if tc.security == "" {
+				audit, _ := os.ReadFile(filepath.Join(tb.dir, broker.AuditFile))
+				if !strings.Contains(string(audit), `"code":"`+code+`","viewer"`) ||
+					!strings.Contains(string(audit), `"security":"VeNCrypt/X509Vnc"`) {
+					t.Fatalf("TigerVNC with its default security types did not get X509Vnc:\n%s", audit)
+				}
 			}
 		})
 	}

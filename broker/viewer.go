@@ -53,6 +53,7 @@ func (f viewerFront) deskPath() string {
 type viewerFront struct {
 	port      string    // for the audit: "viewer" (5511) or "wss" (the HTTPS front's /rfb)
 	tls       bool      // the transport is TLS already: VNC Authentication alone is safe
+	security  string    // how the viewer authenticated, for the audit ("X509Vnc", "VncAuth", ...)
 	supporter Supporter // who the desk says this is; zero for an unidentified viewer
 }
 
@@ -119,6 +120,10 @@ func (b *Broker) serveViewer(ctx context.Context, c net.Conn, front viewerFront)
 		b.log.Debug("broker: viewer handshake", "remote", c.RemoteAddr().String(), "err", err)
 		return
 	}
+	front.security = hs.h.Security.String()
+	if hs.h.Security == rfb.SecVeNCrypt {
+		front.security += "/" + hs.h.Subtype.String()
+	}
 	// The waits for the customer's agent and consent do not count as a
 	// handshake held open.
 	g.release()
@@ -160,7 +165,7 @@ func (b *Broker) pair(ctx context.Context, a *agentConn, code string, mode agent
 		e.desk.supporter, e.desk.viewer, e.desk.front = front.supporter, viewer, front.deskPath()
 	})
 	b.audit.Info("paired", "code", code, "viewer", viewer, "agent", a.remote, "mode", string(mode),
-		"port", front.port, "supporter", front.supporter.Account)
+		"port", front.port, "security", front.security, "supporter", front.supporter.Account)
 	data, err := b.openSession(ctx, a, m)
 	if err != nil {
 		b.metrics.Declined.Add(1)
@@ -233,7 +238,14 @@ func (b *Broker) awaitAgent(ctx context.Context, conn net.Conn, code string, w *
 // the agent of an issued code. A failure is answered only after the
 // throttle's delay.
 func (hs *viewerHandshake) authenticate(ctx context.Context) (string, *agentConn, *viewerWait, error) {
+	// VeNCrypt with TLS (X509Vnc) for everyone. Where plain VNC
+	// Authentication is allowed it comes second, and VeNCrypt also
+	// carries it (subtype 2) after X509Vnc: viewers take the first type
+	// they know in the server's order (TigerVNC, libvncclient, noVNC), so
+	// those with TLS choose X509Vnc, and noVNC, which knows VeNCrypt but
+	// none of its TLS subtypes, gets VNC Authentication inside it.
 	types := []rfb.SecurityType{rfb.SecVeNCrypt}
+	subtypes := []rfb.VeNCryptSubtype{rfb.VeNCryptX509Vnc}
 	switch {
 	case hs.front.tls:
 		// Inside TLS already (wss): noVNC and the bridge do VNC
@@ -241,10 +253,11 @@ func (hs *viewerHandshake) authenticate(ctx context.Context) (string, *agentConn
 		types = []rfb.SecurityType{rfb.SecVNCAuth}
 	case hs.b.plainAllowed(hs.addr):
 		types = append(types, rfb.SecVNCAuth)
+		subtypes = append(subtypes, rfb.VeNCryptVNCAuth)
 	}
 	h, err := rfb.AcceptSecurity(hs.conn, rfb.SecurityConfig{
 		Types:            types,
-		VeNCryptSubtypes: []rfb.VeNCryptSubtype{rfb.VeNCryptX509Vnc},
+		VeNCryptSubtypes: subtypes,
 		TLSConfig:        hs.b.viewerTLS,
 	})
 	hs.h = h

@@ -81,7 +81,7 @@ func newClientHandshake(conn net.Conn, cfg *ClientConfig) (*clientHandshake, err
 		switch t {
 		case SecNone, SecVNCAuth:
 		case SecVeNCrypt:
-			if cfg.TLSConfig == nil {
+			if cfg.TLSConfig == nil && !slices.Equal(cfg.VeNCryptSubtypes, []VeNCryptSubtype{VeNCryptVNCAuth}) {
 				return nil, fmt.Errorf("rfb: ClientConfig lists VeNCrypt without a TLSConfig")
 			}
 		default:
@@ -100,7 +100,7 @@ func newClientHandshake(conn net.Conn, cfg *ClientConfig) (*clientHandshake, err
 	}
 	for _, st := range hs.subtypes {
 		switch st {
-		case VeNCryptX509None, VeNCryptX509Vnc, VeNCryptX509Plain:
+		case VeNCryptX509None, VeNCryptX509Vnc, VeNCryptX509Plain, VeNCryptVNCAuth:
 		default:
 			return nil, fmt.Errorf("rfb: ClientConfig lists VeNCrypt subtype %v, which the client lacks", st)
 		}
@@ -275,6 +275,9 @@ func (hs *clientHandshake) veNCrypt(ctx context.Context) error {
 	sub := hs.subtypes[i]
 	if err := hs.write(binary.BigEndian.AppendUint32(nil, uint32(sub))); err != nil {
 		return err
+	}
+	if sub == VeNCryptVNCAuth {
+		return hs.vncAuth() // not a TLS subtype: no ack
 	}
 	ack, err = hs.r.u8()
 	if err != nil {

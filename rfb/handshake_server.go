@@ -176,7 +176,8 @@ func (hs *Handshake) vncAuth() error {
 }
 
 func (hs *Handshake) veNCrypt(cfg *SecurityConfig) error {
-	if cfg.TLSConfig == nil || len(cfg.VeNCryptSubtypes) == 0 {
+	needTLS := slices.ContainsFunc(cfg.VeNCryptSubtypes, func(st VeNCryptSubtype) bool { return st != VeNCryptVNCAuth })
+	if (needTLS && cfg.TLSConfig == nil) || len(cfg.VeNCryptSubtypes) == 0 {
 		return errors.New("rfb: VeNCrypt offered without a TLS configuration and subtypes")
 	}
 	if err := hs.write([]byte{0, 2}); err != nil {
@@ -206,6 +207,12 @@ func (hs *Handshake) veNCrypt(cfg *SecurityConfig) error {
 		// The VeNCrypt ack byte: 0 refuses the subtype.
 		hs.write([]byte{0})
 		return fmt.Errorf("rfb: VeNCrypt subtype %d was not offered", u)
+	}
+	if hs.Subtype == VeNCryptVNCAuth {
+		// No TLS, and so no ack (it follows TLS and X509 subtypes only):
+		// the caller offers this only where plain VNC Authentication is
+		// allowed.
+		return hs.vncAuth()
 	}
 	if err := hs.write([]byte{1}); err != nil {
 		return err

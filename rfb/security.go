@@ -35,9 +35,14 @@ func (t SecurityType) String() string {
 // VeNCryptSubtype is a VeNCrypt sub-authentication (a U32 on the wire).
 type VeNCryptSubtype uint32
 
-// VeNCrypt subtypes with a verified certificate. The anonymous "TLS*"
-// subtypes need anonymous Diffie-Hellman, which crypto/tls lacks.
+// VeNCrypt subtypes with a verified certificate, and VeNCryptVNCAuth,
+// VNC Authentication inside VeNCrypt without TLS, for viewers that take
+// VeNCrypt from a server's list but cannot do its TLS (noVNC picks the
+// first type it knows in the server's order, and knows VeNCrypt but no
+// TLS subtype). The anonymous "TLS*" subtypes need anonymous
+// Diffie-Hellman, which crypto/tls lacks.
 const (
+	VeNCryptVNCAuth   VeNCryptSubtype = 2
 	VeNCryptPlain     VeNCryptSubtype = 256
 	VeNCryptX509None  VeNCryptSubtype = 260
 	VeNCryptX509Vnc   VeNCryptSubtype = 261
@@ -46,6 +51,8 @@ const (
 
 func (s VeNCryptSubtype) String() string {
 	switch s {
+	case VeNCryptVNCAuth:
+		return "VncAuth"
 	case VeNCryptPlain:
 		return "Plain"
 	case VeNCryptX509None:

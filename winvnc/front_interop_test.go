@@ -3,6 +3,7 @@
 package winvnc
 
 import (
+	"context"
 	"crypto/sha256"
 	"crypto/x509"
 	"encoding/base64"
@@ -27,10 +28,11 @@ const novncPage = `<!doctype html><meta charset=utf-8><title>viewer</title>
 <div id=screen></div>
 <script type=module>
 import RFB from '/novnc/core/rfb.js';
-const code = new URLSearchParams(location.search).get('code');
+const q = new URLSearchParams(location.search);
+const code = q.get('code');
+const url = q.get('ws') || 'wss://' + location.host + '/rfb';
 window.events = [];
-const rfb = new RFB(document.getElementById('screen'), 'wss://' + location.host + '/rfb',
-	{ credentials: { password: code } });
+const rfb = new RFB(document.getElementById('screen'), url, { credentials: { password: code } });
 rfb.addEventListener('connect', () => events.push('connect'));
 rfb.addEventListener('disconnect', (e) => events.push('disconnect'));
 rfb.addEventListener('securityfailure', (e) => events.push('securityfailure: ' + e.detail.reason));
@@ -150,6 +152,32 @@ func TestInteropNoVNCThroughFront(t *testing.T) {
 		time.Sleep(time.Second) // noVNC waits for its SecurityResult meanwhile
 		a := startAgent(t, Config{Broker: tb.agentAddr, Fingerprint: tb.Fingerprint(), Proxy: "direct",
 			Code: code, Display: x.Display})
+		a.expect(`^prompt Allow an unidentified viewer at 127\.0\.0\.1:\d+ to see your screen\?`)
+		a.send("y")
+		waitEvent(p, "connect")
+		screenMatches(p)
+		a.send("end")
+		if err := a.wait(); err != nil {
+			t.Fatal(err)
+		}
+	})
+
+	t.Run("5511 through websockify", func(t *testing.T) {
+		// Debian's websockify in front of the stock-viewer port: noVNC
+		// takes VeNCrypt from the broker's list and VNC Authentication
+		// inside it (loopback may use plain VNC Authentication).
+		rfbtest.LookPath(t, "websockify")
+		wsPort := rfbtest.FreePort(t)
+		_, vport, _ := net.SplitHostPort(tb.viewerAddr)
+		rfbtest.Start(t, nil, "websockify", fmt.Sprintf("127.0.0.1:%d", wsPort), "127.0.0.1:"+vport)
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		if err := rfbtest.WaitListening(ctx, wsPort); err != nil {
+			t.Fatal(err)
+		}
+		a := startAgent(t, Config{Broker: tb.agentAddr, Fingerprint: tb.Fingerprint(), Proxy: "direct", Display: x.Display})
+		code := a.expect(`^code (\d{6})$`)[1]
+		p := open(code + fmt.Sprintf("&ws=ws://127.0.0.1:%d", wsPort))
 		a.expect(`^prompt Allow an unidentified viewer at 127\.0\.0\.1:\d+ to see your screen\?`)
 		a.send("y")
 		waitEvent(p, "connect")
