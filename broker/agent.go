@@ -216,10 +216,10 @@ func (a *agentConn) whenClosed(f func()) {
 // w is a viewer that came first and waits for this agent.
 func (b *Broker) joinCode(ctx context.Context, c net.Conn, presented string, a *agentConn) (string, time.Time, *viewerWait, error) {
 	addr := remoteAddr(c)
-	leave, ok := b.throttle.Enter(addr)
-	if !ok {
+	leave, refused := b.throttle.Enter(addr)
+	if refused != nil {
 		b.metrics.RefusedConns.Add(1)
-		return "", time.Time{}, nil, errTooManyAttempts
+		return "", time.Time{}, nil, errors.New(refused.Reason())
 	}
 	defer leave()
 	code := NormalizeCode(presented)
@@ -236,8 +236,6 @@ func (b *Broker) joinCode(ctx context.Context, c net.Conn, presented string, a *
 	b.throttle.Success(addr)
 	return code, expires, w, nil
 }
-
-var errTooManyAttempts = errors.New("too many attempts from this address; try again later")
 
 // park waits, without a goroutine, for the agent's next message.
 func (a *agentConn) park() {

@@ -7,6 +7,7 @@ import (
 	"encoding/binary"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -102,12 +103,18 @@ func TestHalfHandshake(t *testing.T) {
 			io.ReadFull(c, make([]byte, 12))
 			held = append(held, c)
 		}
+		// The third is refused at once, with the reason.
 		c, _ := net.Dial("tcp", tb.viewerAddr)
 		defer c.Close()
 		start := time.Now()
-		expectClose(t, c, 3*time.Second)
-		if d := time.Since(start); d > 200*time.Millisecond {
-			t.Fatalf("third handshake closed after %v, want at once", d)
+		ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+		_, err := rfb.NewClient(ctx, c, rfb.ClientConfig{Password: "x"})
+		cancel()
+		if !strings.Contains(fmt.Sprint(err), "many connections from your address") {
+			t.Fatalf("third handshake: %v, want a refusal with the reason", err)
+		}
+		if d := time.Since(start); d > 500*time.Millisecond {
+			t.Fatalf("third handshake refused after %v, want at once", d)
 		}
 		for _, h := range held {
 			h.Close()

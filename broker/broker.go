@@ -51,6 +51,8 @@ type Broker struct {
 
 	parker *parker // idle links and sessions wait here; set by Serve
 
+	refusals chan struct{} // refusals being told now; see refuseWithReason
+
 	wg       sync.WaitGroup // every connection's goroutine
 	accepted atomic.Int64   // connections accepted, for trimAfterBursts
 }
@@ -91,6 +93,7 @@ func New(cfg Config, log *slog.Logger) (*Broker, error) {
 		throttle: NewThrottle(time.Duration(cfg.FailureDelay), time.Duration(cfg.MaxFailureDelay), cfg.MaxHandshakesAddr, nil),
 		total:    NewBucket(cfg.TotalBandwidth),
 		pending:  map[string]*pendingSession{},
+		refusals: make(chan struct{}, maxRefusals),
 	}
 	b.codes.onChange = b.watchers.notify
 	b.throttle.GlobalRate = cfg.GlobalFailureRate

@@ -365,16 +365,26 @@ func TestRepeater(t *testing.T) {
 	}
 	defer rfbOver(t, conn, img).Close()
 
-	// A wrong ID is dropped without an answer.
-	conn2, _ := net.Dial("tcp", tb.repeaterAddr)
-	defer conn2.Close()
-	io.ReadFull(conn2, greet)
-	hdr = make([]byte, 250)
-	copy(hdr, "ID:"+a.link.Code()) // spent by now
-	conn2.Write(hdr)
-	conn2.SetReadDeadline(time.Now().Add(5 * time.Second))
-	if n, err := conn2.Read(greet); err == nil || n != 0 {
-		t.Fatalf("spent ID: read %d %v, want a close", n, err)
+	// A spent ID, and a header that is not ID:<code> (Remmina's), are
+	// refused as an RFB server refuses, with the reason.
+	for _, tc := range []struct{ id, says string }{
+		{"ID:" + a.link.Code(), "Wrong, expired or used session code"},
+		{"ID:127.0.0.1:5900", "Remmina"},
+		{"127.0.0.1:5900", "Remmina"},
+	} {
+		conn2, _ := net.Dial("tcp", tb.repeaterAddr)
+		defer conn2.Close()
+		io.ReadFull(conn2, greet)
+		hdr = make([]byte, 250)
+		copy(hdr, tc.id)
+		conn2.Write(hdr)
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		_, err := rfb.NewClient(ctx, conn2, rfb.ClientConfig{Password: "x"})
+		cancel()
+		var re *rfb.RefusedError
+		if !errors.As(err, &re) || !strings.Contains(err.Error(), tc.says) {
+			t.Fatalf("repeater header %q: %v, want a refusal saying %q", tc.id, err, tc.says)
+		}
 	}
 }
 

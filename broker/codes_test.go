@@ -260,14 +260,14 @@ func TestThrottle(t *testing.T) {
 			t.Fatalf("same /64: %v", d)
 		}
 		// Concurrent handshakes per address are capped.
-		l1, ok1 := th.Enter(a)
-		_, ok2 := th.Enter(a)
-		_, ok3 := th.Enter(a)
-		if !ok1 || !ok2 || ok3 {
-			t.Fatalf("Enter: %v %v %v, want true true false", ok1, ok2, ok3)
+		l1, r1 := th.Enter(a)
+		_, r2 := th.Enter(a)
+		_, r3 := th.Enter(a)
+		if r1 != nil || r2 != nil || r3 == nil || !r3.Busy {
+			t.Fatalf("Enter: %v %v %v, want two in and a busy refusal", r1, r2, r3)
 		}
 		l1()
-		if _, ok := th.Enter(a); !ok {
+		if _, r := th.Enter(a); r != nil {
 			t.Fatal("Enter refused after a leave")
 		}
 	})

@@ -179,6 +179,11 @@ func TestDeskSession(t *testing.T) {
 			t.Errorf("audit sink has no %q", want)
 		}
 	}
+	for deadline := time.Now().Add(5 * time.Second); len(tb.Sessions()) > 0; time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("the ended session is still listed: %+v", tb.Sessions())
+		}
+	}
 	if err := tb.EndSession(code, anna, ""); !errors.Is(err, broker.ErrNoSession) {
 		t.Fatalf("ending an ended session: %v", err)
 	}

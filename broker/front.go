@@ -85,7 +85,9 @@ func (b *Broker) serveFront(ctx context.Context, l net.Listener) error {
 // to the agent channel by its ALPN.
 func (b *Broker) frontConn(ctx context.Context, c net.Conn, hl *connListener) {
 	addr := remoteAddr(c)
-	leave, ok := b.throttle.Enter(addr)
+	// The TLS handshake checks no code: it counts against the address's
+	// open connections, not the guessing budget.
+	leave, ok := b.throttle.Hold(addr)
 	if !ok {
 		b.metrics.RefusedConns.Add(1)
 		c.Close()
@@ -135,7 +137,7 @@ func (b *Broker) frontHandler(ctx context.Context) http.Handler {
 		}
 		b.wg.Add(1)
 		defer b.wg.Done()
-		b.serveViewer(ctx, c, viewerFront{port: "wss", tls: true, supporter: who})
+		b.serveViewer(ctx, c, viewerFront{port: "wss", tls: true, supporter: who, refuse: refuseRFB})
 	})
 	mux.HandleFunc("/agent", func(w http.ResponseWriter, r *http.Request) {
 		c, err := wsconn.Upgrade(w, r, wsconn.Options{KeepAlive: time.Duration(b.cfg.WebSocketPing), MaxFrame: maxFrontFrame,

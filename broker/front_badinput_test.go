@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/tls"
 	"encoding/binary"
+	"fmt"
 	"io"
 	"log/slog"
 	"net"
@@ -18,6 +19,7 @@ import (
 	"time"
 
 	"lifebuoy/broker"
+	"lifebuoy/broker/wsconn"
 	"lifebuoy/rfb"
 	"lifebuoy/rfb/rfbtest"
 )
@@ -257,3 +259,47 @@ func (tb *testBroker) warmFront(t *testing.T) {
 }
 
 func bufioReader(c net.Conn) *bufio.Reader { return bufio.NewReaderSize(c, 256) }
+
+// An address that may not try another code now is greeted and told why
+// and when to come back, on every viewer port, instead of a bare close.
+func TestRefusalsSayWhyAndWhen(t *testing.T) {
+	cfg := testConfig(t)
+	cfg.GlobalFailureRate = 1 // one wrong code a minute from everyone
+	tb := startBroker(t, cfg)
+	from := &net.TCPAddr{IP: net.IPv4(127, 0, 0, 77)}
+	dial := func(addr string) net.Conn {
+		d := net.Dialer{LocalAddr: from}
+		c, err := d.Dial("tcp", addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { c.Close() })
+		return c
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	// One wrong code spends the minute's budget and makes the address
+	// suspect.
+	if _, err := rfb.NewClient(ctx, dial(tb.viewerAddr), rfb.ClientConfig{Password: "100001",
+		Security: []rfb.SecurityType{rfb.SecVNCAuth}}); err == nil {
+		t.Fatal("a wrong code was accepted")
+	}
+	const says = "wrong codes were tried recently; try again in "
+	if _, err := rfb.NewClient(ctx, dial(tb.viewerAddr), rfb.ClientConfig{Password: "x"}); !strings.Contains(fmt.Sprint(err), says) {
+		t.Fatalf("5511: %v, want a refusal saying %q", err, says)
+	}
+	rc := dial(tb.repeaterAddr)
+	io.ReadFull(rc, make([]byte, 12))
+	rc.Write(append([]byte("ID:100002"), make([]byte, 241)...))
+	if _, err := rfb.NewClient(ctx, rc, rfb.ClientConfig{Password: "x"}); !strings.Contains(fmt.Sprint(err), says) {
+		t.Fatalf("5514: %v, want a refusal saying %q", err, says)
+	}
+	ws, err := wsconn.Dial(ctx, "wss://"+tb.httpsAddr+"/rfb", wsconn.DialOptions{TLS: tb.brokerTLS(),
+		NetDial: func(ctx context.Context, network, addr string) (net.Conn, error) { return dial(addr), nil }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := rfb.NewClient(ctx, ws, rfb.ClientConfig{Password: "x"}); !strings.Contains(fmt.Sprint(err), says) {
+		t.Fatalf("wss: %v, want a refusal saying %q", err, says)
+	}
+}

@@ -3,6 +3,7 @@ package broker
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -10,6 +11,7 @@ import (
 	"time"
 
 	"lifebuoy/broker/agentlink"
+	"lifebuoy/rfb"
 )
 
 // The UltraVNC repeater front (5514), mode II:
@@ -20,9 +22,13 @@ import (
 //	bytes are spliced and the whole RFB protocol, from the agent's own
 //	"RFB 003.008\n" on, runs end to end (rfb.Server.ServeConn).
 //
-// A wrong code just closes the connection: the header has no answer. A
-// viewer with a supporter-first code whose agent has not come yet waits
-// for it, as at UltraVNC's repeater, until the code expires (awaitAgent).
+// The header has no answer of its own, so a wrong code, a header that is
+// not "ID:<code>" (Remmina reads "ID:<code>" as a host and port and sends
+// no code: it is pointed to 5511) and a throttled address are refused as
+// an RFB server would refuse: "RFB 003.008\n", the viewer's version, and
+// no security types with the reason, which every viewer shows. A viewer
+// with a supporter-first code whose agent has not come yet waits for it,
+// as at UltraVNC's repeater, until the code expires (awaitAgent).
 // It gets no in-band keep-alive while it waits: UltraVNC's repeater sends
 // "REP 000.000\n" only to waiting servers (winvnc skips it), and the
 // UltraVNC viewer, noVNC and libvncclient would all take it for a bad
@@ -38,7 +44,7 @@ const (
 // ServeRepeater serves one repeater-mode viewer. It closes c unless a
 // session took it.
 func (b *Broker) ServeRepeater(ctx context.Context, c net.Conn) {
-	addr, g, ok := b.admit(ctx, c)
+	addr, g, ok := b.admit(ctx, c, viewerFront{port: "repeater", refuse: refuseRepeater})
 	if !ok {
 		return
 	}
@@ -54,17 +60,20 @@ func (b *Broker) ServeRepeater(ctx context.Context, c net.Conn) {
 	if !b.cfg.AnonymousViewers {
 		// A repeater viewer has no account to show.
 		b.audit.Info("anonymous viewer refused", "remote", c.RemoteAddr().String(), "port", "repeater")
+		rfb.RefuseConnection(c, capitalize(errSignInFirst.Error())+".")
 		return
 	}
 	code, err := parseRepeaterID(hdr, b.cfg.CodeDigits)
 	if err != nil {
 		b.metrics.HandshakeErrors.Add(1)
 		b.guessFailed(ctx, c, addr, "repeater", "")
+		rfb.RefuseConnection(c, capitalize(err.Error())+".")
 		return
 	}
 	a, w, err := b.codes.Spend(code)
 	if err != nil {
 		b.guessFailed(ctx, c, addr, "repeater", "")
+		rfb.RefuseConnection(c, "Wrong, expired or used session code.")
 		return
 	}
 	b.throttle.Success(addr)
@@ -96,11 +105,25 @@ func parseRepeaterID(hdr []byte, digits int) (string, error) {
 	}
 	s := string(hdr)
 	if len(s) < 3 || !strings.EqualFold(s[:3], "ID:") {
-		return "", fmt.Errorf("repeater header: not ID:<code> (mode I is not offered)")
+		return "", errors.New("this repeater port takes ID:<session code> (repeater mode II) only; " +
+			"with Remmina, or to give the code as a password, connect to port 5511 instead")
 	}
 	code := NormalizeCode(strings.TrimSpace(s[3:]))
 	if !ValidCode(code, digits) {
-		return "", fmt.Errorf("repeater header: %q is not a %d-digit code", code, digits)
+		return "", fmt.Errorf("the repeater ID must be the %d-digit session code (ID:%s); "+
+			"Remmina cannot send one: connect to port 5511 with the code as the password", digits, strings.Repeat("1", digits))
 	}
 	return code, nil
+}
+
+// refuseRepeater refuses a repeater viewer turned away before its
+// header: it reads the header first, as the viewer sends it anyway.
+func refuseRepeater(c net.Conn, reason string) {
+	if _, err := io.WriteString(c, repeaterGreeting); err != nil {
+		return
+	}
+	if _, err := io.ReadFull(c, make([]byte, repeaterIDLen)); err != nil {
+		return
+	}
+	rfb.RefuseConnection(c, reason)
 }

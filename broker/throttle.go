@@ -1,6 +1,7 @@
 package broker
 
 import (
+	"fmt"
 	"math"
 	"net/netip"
 	"sync"
@@ -21,18 +22,22 @@ import (
 // also draw on one global budget, a token bucket of GlobalRate failures a
 // minute with a minute's burst:
 //
+//   - Every failure takes a token, and only a failure: a handshake that
+//     ends without a wrong code costs nothing, so the budget cannot be
+//     drained by connecting alone. The debt is floored at a minute's
+//     worth, so that after any burst the budget is back within two
+//     minutes.
 //   - A clean address (no failure in the last Memory) with no other
-//     handshake open enters for free; if its guess fails, the failure
-//     is charged to the budget afterwards, which may go into debt.
+//     handshake open always enters.
 //   - Any other handshake (a suspect address, or a second one at once)
-//     must pay a token to enter, and is refused at once when the budget
-//     is empty.
+//     enters only while the budget has a token, and is otherwise refused
+//     at once, with the time until it has one (Refusal).
 //
-// Every failure thus costs a token, and a distributed attacker gets about
-// GlobalRate guesses a minute plus one per address per Memory, however
-// many addresses they hold. A correct code from a clean address is always
-// checked, so legitimate supporters still pair during a flood; an address
-// that failed recently may be refused until the flood subsides.
+// A distributed attacker thus gets about GlobalRate guesses a minute plus
+// one per address per Memory, however many addresses they hold. A correct
+// code from a clean address is always checked, so legitimate supporters
+// still pair during a flood; an address that failed recently may be
+// refused until the budget refills.
 //
 // A decayed count of recent failures (one-minute time constant) is kept
 // for the metrics; above GlobalRate it also adds to the answer delay.
@@ -61,7 +66,22 @@ type addrState struct {
 	fails  int
 	last   time.Time // the last failure
 	active int
-	unpaid bool // a free handshake is open; its failure is charged later
+}
+
+// Refusal is why Enter turned a handshake away.
+type Refusal struct {
+	// Busy: the address has MaxPerAddr handshakes open already.
+	Busy bool
+	// RetryAfter is when the global budget has a token again.
+	RetryAfter time.Duration
+}
+
+// Reason says it in words a supporter understands.
+func (r *Refusal) Reason() string {
+	if r.Busy {
+		return "too many connections from your address at once; close the others and try again"
+	}
+	return fmt.Sprintf("too many wrong codes were tried recently; try again in %d s", int(math.Ceil(r.RetryAfter.Seconds())))
 }
 
 const globalWindow = time.Minute
@@ -85,39 +105,51 @@ func throttleKey(a netip.Addr) netip.Addr {
 	return a
 }
 
-// Enter admits one handshake from addr, or refuses it when the address
-// already has MaxPerAddr open or the handshake must pay (see Throttle)
-// and the global budget is empty. The caller calls leave when it is done.
-func (t *Throttle) Enter(addr netip.Addr) (leave func(), ok bool) {
+// Enter admits one code check from addr, or refuses it (see Throttle)
+// and says why. The caller calls leave when the check is done.
+func (t *Throttle) Enter(addr netip.Addr) (leave func(), refused *Refusal) {
 	k := throttleKey(addr)
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	now := t.now()
 	s := t.stateLocked(k)
 	if t.MaxPerAddr > 0 && s.active >= t.MaxPerAddr {
-		return nil, false
+		return nil, &Refusal{Busy: true}
 	}
 	// Past MaxTracked addresses (an attacker with many IPv6 /64s), new
-	// ones pay too, so the map cannot grow without bound.
+	// ones need the budget too, so the map cannot grow without bound.
 	free := s.active == 0 && !t.suspectLocked(s, now) && (t.MaxTracked <= 0 || len(t.addrs) <= t.MaxTracked)
 	if !free && t.GlobalRate > 0 {
-		if t.refillLocked(now) < 1 {
+		if have := t.refillLocked(now); have < 1 {
 			t.pruneLocked(k, s)
-			return nil, false
+			return nil, &Refusal{RetryAfter: time.Duration((1 - have) / t.GlobalRate * float64(time.Minute))}
 		}
-		t.tokens--
 	}
+	return t.holdLocked(k, s), nil
+}
+
+// Hold counts a connection from addr against MaxPerAddr only, for a step
+// that checks no code (the HTTPS front's TLS handshake); false when the
+// address has MaxPerAddr open already.
+func (t *Throttle) Hold(addr netip.Addr) (leave func(), ok bool) {
+	k := throttleKey(addr)
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	s := t.stateLocked(k)
+	if t.MaxPerAddr > 0 && s.active >= t.MaxPerAddr {
+		return nil, false
+	}
+	return t.holdLocked(k, s), true
+}
+
+func (t *Throttle) holdLocked(k netip.Addr, s *addrState) func() {
 	s.active++
-	s.unpaid = free && t.GlobalRate > 0
 	return func() {
 		t.mu.Lock()
 		defer t.mu.Unlock()
 		s.active--
-		if free {
-			s.unpaid = false
-		}
 		t.pruneLocked(k, s)
-	}, true
+	}
 }
 
 func (t *Throttle) suspectLocked(s *addrState, now time.Time) bool {
@@ -149,11 +181,9 @@ func (t *Throttle) Failure(addr netip.Addr) time.Duration {
 	}
 	s.fails++
 	s.last = now
-	if s.unpaid {
-		// A free handshake failed: charge the budget now.
-		s.unpaid = false
+	if t.GlobalRate > 0 {
 		t.refillLocked(now)
-		t.tokens--
+		t.tokens = max(t.tokens-1, -max(t.GlobalRate, 1))
 	}
 	d := t.Base << min(s.fails-1, 30)
 	if d > t.Max || d <= 0 {

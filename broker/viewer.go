@@ -55,18 +55,49 @@ type viewerFront struct {
 	tls       bool      // the transport is TLS already: VNC Authentication alone is safe
 	security  string    // how the viewer authenticated, for the audit ("X509Vnc", "VncAuth", ...)
 	supporter Supporter // who the desk says this is; zero for an unidentified viewer
+	// refuse turns the viewer away with a reason its protocol can carry.
+	refuse func(c net.Conn, reason string)
+}
+
+// refuseRFB refuses an RFB viewer at its security step, with the reason.
+func refuseRFB(c net.Conn, reason string) { rfb.RefuseConnection(c, reason) }
+
+// maxRefusals bounds the refusals being told at once: telling costs a
+// goroutine for up to refusalTime, and beyond the bound a refused
+// connection is just closed, so refusing stays cheap under a flood.
+const (
+	maxRefusals = 64
+	refusalTime = 2 * time.Second
+)
+
+// refuseWithReason tells a refused viewer why, if few are being told now,
+// and closes it.
+func (b *Broker) refuseWithReason(c net.Conn, front viewerFront, reason string) {
+	defer c.Close()
+	if front.refuse == nil {
+		return
+	}
+	select {
+	case b.refusals <- struct{}{}:
+		defer func() { <-b.refusals }()
+	default:
+		return
+	}
+	c.SetDeadline(time.Now().Add(refusalTime))
+	front.refuse(c, reason)
 }
 
 // admit takes a handshake slot in the throttle for c's address (refusing
-// and closing c when the address has too many), closes c when ctx ends,
-// and starts the handshake deadline. The caller defers g.done(), which
-// closes c unless g.keep() handed it to a session.
-func (b *Broker) admit(ctx context.Context, c net.Conn) (netip.Addr, *admission, bool) {
+// c with the reason when the address has too many or the guessing budget
+// is spent), closes c when ctx ends, and starts the handshake deadline.
+// The caller defers g.done(), which closes c unless g.keep() handed it to
+// a session.
+func (b *Broker) admit(ctx context.Context, c net.Conn, front viewerFront) (netip.Addr, *admission, bool) {
 	addr := remoteAddr(c)
-	leave, ok := b.throttle.Enter(addr)
-	if !ok {
+	leave, refused := b.throttle.Enter(addr)
+	if refused != nil {
 		b.metrics.RefusedConns.Add(1)
-		c.Close()
+		b.refuseWithReason(c, front, capitalize(refused.Reason())+".")
 		return addr, nil, false
 	}
 	c.SetDeadline(time.Now().Add(time.Duration(b.cfg.HandshakeTimeout)))
@@ -104,12 +135,12 @@ func (g *admission) done() {
 // ServeViewer serves one stock viewer on the viewer port. It closes c
 // unless a session took it.
 func (b *Broker) ServeViewer(ctx context.Context, c net.Conn) {
-	b.serveViewer(ctx, c, viewerFront{port: "viewer"})
+	b.serveViewer(ctx, c, viewerFront{port: "viewer", refuse: refuseRFB})
 }
 
 // serveViewer admits a viewer from any front with 5511's handshake.
 func (b *Broker) serveViewer(ctx context.Context, c net.Conn, front viewerFront) {
-	addr, g, ok := b.admit(ctx, c)
+	addr, g, ok := b.admit(ctx, c, front)
 	if !ok {
 		return
 	}
@@ -177,6 +208,14 @@ func (b *Broker) pair(ctx context.Context, a *agentConn, code string, mode agent
 	b.audit.Info("session start", "session", m.SessionID, "code", code, "viewer", viewer, "agent", a.remote,
 		"supporter", front.supporter.Account)
 	return data, m.SessionID, nil
+}
+
+// capitalize starts a sentence with an upper-case letter.
+func capitalize(s string) string {
+	if s == "" || s[0] < 'a' || s[0] > 'z' {
+		return s
+	}
+	return string(s[0]-'a'+'A') + s[1:]
 }
 
 // errSignInFirst refuses a viewer without an account where anonymous

@@ -5,6 +5,7 @@ import (
 	"crypto/tls"
 	"errors"
 	"net"
+	"strings"
 	"testing"
 	"time"
 )
@@ -91,5 +92,22 @@ func TestAcceptSecurityDeferredVerdict(t *testing.T) {
 			}
 			r.c.Close()
 		})
+	}
+}
+
+// RefuseConnection's reason reaches the client at every version.
+func TestRefuseConnection(t *testing.T) {
+	for _, v := range []Version{Version33, Version37, Version38} {
+		a, b := net.Pipe()
+		go func() {
+			defer a.Close()
+			RefuseConnection(a, "Too many wrong codes; try again in 40 s")
+		}()
+		_, err := NewClient(context.Background(), b, ClientConfig{MaxVersion: v, Password: "x"})
+		b.Close()
+		var re *RefusedError
+		if !errors.As(err, &re) || !strings.Contains(err.Error(), "try again in 40 s") {
+			t.Fatalf("%v: %v", v, err)
+		}
 	}
 }
