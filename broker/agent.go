@@ -183,7 +183,10 @@ func (b *Broker) controlLink(ctx context.Context, c *tls.Conn, hello *agentlink.
 	})
 	stop := context.AfterFunc(ctx, a.close)
 	a.whenClosed(func() { expiry.Stop(); stop() })
-	a.park()
+	// Frames the agent sent right behind its Hello may sit decrypted in
+	// the TLS connection already, where the parker, which watches the
+	// socket, would never see them: read once before parking.
+	a.readNow()
 	// Viewers that matched the code wait for this before they use a
 	// (openSession): the agent must have its Welcome before an OpenData.
 	close(a.ready)
@@ -258,6 +261,20 @@ func (a *agentConn) park() {
 		return
 	}
 	a.unpark = u
+}
+
+// readNow starts a reader at once, unless the link is closed: the
+// reader holds a reference, which it drops when it ends or parks.
+func (a *agentConn) readNow() {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	select {
+	case <-a.done:
+		return
+	default:
+	}
+	a.refs++
+	go a.onReadable()
 }
 
 // release drops a reference to the registered link; the last one (the
@@ -389,6 +406,9 @@ func (e *DeclinedError) Error() string {
 // timeout. sessionID is returned for the session's log lines.
 func (b *Broker) openSession(ctx context.Context, a *agentConn, m *agentlink.OpenData) (net.Conn, error) {
 	m.SessionID, m.Token = randomHex(16), randomHex(32)
+	// Known before the agent hears of it: its Rights for this session may
+	// arrive before the relay starts.
+	b.codes.update(a.code, func(e *codeEntry) { e.desk.sessionID = m.SessionID })
 	p := &pendingSession{token: m.Token, data: make(chan net.Conn, 1)}
 	decline := make(chan string, 1)
 	b.mu.Lock()
@@ -467,10 +487,15 @@ func (b *Broker) runSession(ctx context.Context, a *agentConn, sessionID string,
 	a.spliced = true
 	a.mu.Unlock()
 	b.codes.update(code, func(e *codeEntry) {
-		e.desk.sessionID, e.desk.since = sessionID, start
+		e.desk.since = start
 		e.desk.toViewer, e.desk.toAgent, e.desk.end = &toViewer, &toAgent, r.end
 	})
 	startRelay(ctx, r)
+	// The agent gone (its link closed: the process ended, or it said
+	// End) ends the session, even while a viewer that stopped reading
+	// holds the relay's writer and the data connection's own end waits
+	// behind bytes the relay cannot pass on.
+	a.whenClosed(r.end)
 	if err := a.send(&agentlink.Spliced{SessionID: sessionID}); err != nil {
 		a.close()
 	}

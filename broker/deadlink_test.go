@@ -84,3 +84,35 @@ func TestPingFlood(t *testing.T) {
 		t.Fatalf("%d goroutines during a Ping flood, %d before", peak, base)
 	}
 }
+
+// TestFrameBehindHello: a frame that arrives in the same TLS record as
+// the Hello (here an End, which withdraws the code) is acted on, though
+// no more bytes come to wake the parked link.
+func TestFrameBehindHello(t *testing.T) {
+	tb := startBroker(t, testConfig(t))
+	raw, err := net.Dial("tcp", tb.agentAddr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := tls.Client(raw, &tls.Config{InsecureSkipVerify: true, MinVersion: tls.VersionTLS13})
+	defer c.Close()
+	b, _ := agentlink.AppendFrame(nil, &agentlink.Hello{Version: agentlink.ProtocolVersion, WantCode: true})
+	b, _ = agentlink.AppendFrame(b, &agentlink.End{Reason: "changed my mind"})
+	if _, err := c.Write(b); err != nil { // one write: one TLS record
+		t.Fatal(err)
+	}
+	c.SetReadDeadline(time.Now().Add(5 * time.Second))
+	m, err := agentlink.ReadMessage(c)
+	w, ok := m.(*agentlink.Welcome)
+	if err != nil || !ok {
+		t.Fatalf("Welcome: %v %v", m, err)
+	}
+	for deadline := time.Now().Add(3 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		if _, live := tb.Codes().Lookup(w.Code); !live {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the End behind the Hello was never acted on: the code is live")
+		}
+	}
+}

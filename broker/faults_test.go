@@ -3,6 +3,7 @@ package broker_test
 import (
 	"context"
 	"fmt"
+	"io"
 	"net"
 	"os"
 	"runtime"
@@ -120,4 +121,58 @@ func TestStopBrokerDuringConsent(t *testing.T) {
 		}
 	}()
 	leaks()
+}
+
+// TestStalledViewerAgentGone: a viewer that stopped reading holds its
+// session's writer; when the agent then ends the session, the broker
+// ends the viewer's side at once, not after the 30-minute idle limit.
+func TestStalledViewerAgentGone(t *testing.T) {
+	tb := startBroker(t, testConfig(t))
+	link, err := agentlink.Dial(context.Background(), tb.linkConfig(""))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer link.Close()
+	raw, err := net.Dial("tcp", tb.repeaterAddr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer raw.Close()
+	raw.(*net.TCPConn).SetReadBuffer(4096)
+	io.ReadFull(raw, make([]byte, 12))
+	hdr := make([]byte, 250)
+	copy(hdr, "ID:"+link.Code())
+	raw.Write(hdr)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	in, err := link.Accept(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	data, err := in.Open(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Fill the viewer's side until the broker's writes block.
+	chunk := make([]byte, 64<<10)
+	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); {
+		data.SetWriteDeadline(time.Now().Add(300 * time.Millisecond))
+		if _, err := data.Write(chunk); err != nil {
+			break
+		}
+	}
+	time.Sleep(2 * time.Second) // past stallCheck: the broker is stuck writing to the viewer
+	// The agent goes: its process ends, closing its data connection (its
+	// FIN waits behind the data the broker has not read) and its control
+	// link, which is quiet and so tells the broker at once.
+	data.(interface{ NetConn() net.Conn }).NetConn().Close()
+	link.Close()
+	start := time.Now()
+	for tb.Metrics().Sessions.Load() != 0 {
+		if time.Since(start) > 5*time.Second {
+			t.Fatal("the session outlives its agent while the viewer does not read")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	t.Logf("session ended %v after the agent left", time.Since(start).Round(time.Millisecond))
 }

@@ -96,8 +96,10 @@ func (t Type) String() string {
 	return fmt.Sprintf("Type(%d)", uint8(t))
 }
 
-// ProtocolVersion is the agent channel's version, sent in Hello.
-const ProtocolVersion = 1
+// ProtocolVersion is the agent channel's version, sent in Hello. Version
+// 2 keeps the control link open beside a running session (Rights,
+// Request), and the link's end ends the session.
+const ProtocolVersion = 2
 
 // MaxPayload bounds a frame's payload; a longer frame is a protocol error.
 const MaxPayload = 64 << 10
