@@ -9,14 +9,30 @@ FUZZTIME    ?= 10s
 BENCHCOUNT  ?= 6
 PLATFORMS   := linux/amd64 linux/arm64 windows/amd64
 
-.PHONY: test deps fmt vet staticcheck unit interop fuzz-short check bench fuzz run agent demo
+.PHONY: test deps fmt vet staticcheck unit interop fuzz-short check bench fuzz run agent demo web
 .NOTPARALLEL:
 
 # Everything, in the order a failure is cheapest to read.
-test: deps fmt vet staticcheck unit interop fuzz-short
+test: deps web fmt vet staticcheck unit interop fuzz-short
 
 deps:
 	bash .ci/deps.sh
+
+# The browser viewer: noVNC from npm (pinned by viewer/web/package-lock.json)
+# copied, unmodified and with its licence files, into viewer/web/dist/novnc,
+# which the broker embeds (git-ignored; see viewer/web/dist/README).
+WEB    := viewer/web
+NOVNC  := $(WEB)/node_modules/@novnc/novnc
+web:
+	@if ! cmp -s $(WEB)/package-lock.json $(WEB)/node_modules/.lock-copy; then \
+		echo "==> npm ci in $(WEB)"; \
+		(cd $(WEB) && npm ci --ignore-scripts --no-audit --no-fund && cp package-lock.json node_modules/.lock-copy); \
+	fi
+	rm -rf $(WEB)/dist/novnc
+	mkdir -p $(WEB)/dist/novnc/docs
+	cp -R $(NOVNC)/core $(NOVNC)/vendor $(NOVNC)/LICENSE.txt $(NOVNC)/AUTHORS $(WEB)/dist/novnc/
+	cp $(NOVNC)/docs/LICENSE.* $(WEB)/dist/novnc/docs/
+	@test -f $(WEB)/dist/novnc/core/rfb.js && echo "==> noVNC $$(node -p 'require("./$(NOVNC)/package.json").version') in $(WEB)/dist/novnc"
 
 fmt:
 	@echo "==> gofmt -l"
