@@ -1,6 +1,7 @@
 // Command lifebuoy-broker runs Lifebuoy's connection broker.
 //
 //	lifebuoy-broker [-config broker.json] [-data dir] [-agent-listen :5510] ...
+//	lifebuoy-broker users add|list|passwd|disable|enable|role|totp-reset ...
 //
 // On start it prints "fingerprint sha256=<hex>" on a line of its own: the
 // certificate fingerprint agents pin.
@@ -22,6 +23,9 @@ import (
 func main() { os.Exit(run()) }
 
 func run() int {
+	if len(os.Args) > 1 && os.Args[1] == "users" {
+		return runUsers(os.Args[2:], os.Stdin, os.Stdout, os.Stderr)
+	}
 	cfg, err := broker.ConfigFromArgs("lifebuoy-broker", os.Args[1:], os.Stderr)
 	if errors.Is(err, flag.ErrHelp) {
 		return 0
