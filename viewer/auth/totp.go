@@ -5,7 +5,9 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"crypto/subtle"
+	"encoding/base32"
 	"encoding/hex"
+	"errors"
 	"image/png"
 	"strings"
 	"time"
@@ -33,8 +35,22 @@ type TOTPKey struct {
 
 // NewTOTPKey makes a secret for account, labelled with issuer in the app.
 func NewTOTPKey(issuer, account string) (TOTPKey, error) {
+	return totpKey(issuer, account, nil)
+}
+
+// TOTPKeyFromSecret is the key for a secret made earlier (to show the
+// same QR code again after a mistyped confirmation).
+func TOTPKeyFromSecret(issuer, account, secret string) (TOTPKey, error) {
+	raw, err := base32.StdEncoding.WithPadding(base32.NoPadding).DecodeString(strings.ToUpper(strings.TrimRight(secret, "=")))
+	if err != nil || len(raw) < 10 {
+		return TOTPKey{}, errors.New("not a TOTP secret")
+	}
+	return totpKey(issuer, account, raw)
+}
+
+func totpKey(issuer, account string, secret []byte) (TOTPKey, error) {
 	k, err := totp.Generate(totp.GenerateOpts{Issuer: issuer, AccountName: account, Period: totpPeriod,
-		Digits: otp.DigitsSix, Algorithm: otp.AlgorithmSHA1})
+		Digits: otp.DigitsSix, Algorithm: otp.AlgorithmSHA1, Secret: secret})
 	if err != nil {
 		return TOTPKey{}, err
 	}
