@@ -26,9 +26,11 @@ type Session struct {
 	Customer      string    `json:"customer"`
 	CustomerAddr  string    `json:"customer_addr"`
 	Viewer        string    `json:"viewer"`
-	Path          string    `json:"path"`
+	Path          string    `json:"path"`       // how the viewer came: "5511", "5514", "wss"
+	AgentPath     string    `json:"agent_path"` // how the agent came: "tls", "wss", "alpn"
 	Since         time.Time `json:"since"`
 	Expires       time.Time `json:"expires"`
+	RightsKnown   bool      `json:"rights_known"` // the agent has reported the rights below
 	Control       bool      `json:"control"`
 	Files         bool      `json:"files"`
 	BytesToViewer int64     `json:"bytes_to_viewer"`

@@ -110,7 +110,8 @@ func apiAccount(a store.Account) api.Account {
 func apiSession(si SessionInfo) api.Session {
 	return api.Session{Code: si.Code, Grouped: broker.GroupCode(si.Code), State: si.State, Flow: si.Flow,
 		Supporter: api.Supporter(si.Supporter), Customer: si.Customer, CustomerAddr: si.CustomerAddr,
-		Viewer: si.Viewer, Path: si.Path, Since: si.Since, Expires: si.Expires, Control: si.Control, Files: si.Files,
+		Viewer: si.Viewer, Path: si.Path, AgentPath: si.AgentPath, Since: si.Since, Expires: si.Expires,
+		RightsKnown: si.RightsKnown, Control: si.Control, Files: si.Files,
 		BytesToViewer: si.BytesToViewer, BytesToAgent: si.BytesToAgent}
 }
 

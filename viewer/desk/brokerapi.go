@@ -2,11 +2,13 @@ package desk
 
 import (
 	"time"
+
+	"lifebuoy/broker"
 )
 
-// Broker is what the desk needs of the broker: package broker's *Broker
-// has these methods. It is an interface so that the desk's handlers can
-// be tested without a broker's listeners.
+// Broker is what the desk needs of the broker: package broker's *Broker.
+// It is an interface so that the handlers' tests can stand in for the
+// broker's session table; the interop tests run the real one.
 type Broker interface {
 	IssueCode(by Supporter) (code string, expires time.Time, err error)
 	Sessions() []SessionInfo
@@ -16,21 +18,12 @@ type Broker interface {
 }
 
 // Supporter names whoever issues or redeems a code.
-type Supporter struct {
-	Account string // the desk's account (login name); "" for an unidentified viewer
-	Name    string // display name: "Anna Berger"
-	Team    string // "Acme Support"
-}
+type Supporter = broker.Supporter
 
 // SessionInfo is a waiting code or a running session.
-type SessionInfo struct {
-	Code, State, Flow           string
-	Supporter                   Supporter
-	Customer                    string
-	CustomerAddr                string
-	Viewer                      string
-	Path                        string
-	Since, Expires              time.Time
-	Control, Files              bool
-	BytesToViewer, BytesToAgent int64
-}
+type SessionInfo = broker.SessionInfo
+
+var (
+	_ Broker      = (*broker.Broker)(nil)
+	_ broker.Desk = (*Server)(nil)
+)

@@ -459,7 +459,7 @@ func TestSessionsAndOwnership(t *testing.T) {
 	}
 	// The customer's agent attaches; its window title is hostile.
 	td.broker.add(SessionInfo{Code: code, State: "relaying", Flow: "supporter-first", Supporter: supporterOf(mustAccount(t, td, "anna")),
-		Customer: `eve@<img src=x onerror=alert(1)>`, CustomerAddr: "203.0.113.7:5000", Viewer: "198.51.100.9:4000", Path: "wss", Since: time.Now(), Control: true})
+		Customer: `eve@<img src=x onerror=alert(1)>`, CustomerAddr: "203.0.113.7:5000", Viewer: "198.51.100.9:4000", Path: "wss", Since: time.Now(), RightsKnown: true, Control: true})
 	for _, b := range []*browser{anna, root} {
 		path := "/sessions/list"
 		if b == root {
@@ -555,7 +555,7 @@ func TestIdentify(t *testing.T) {
 	for _, c := range b.c.Jar.Cookies(mustURL(td.srv.URL)) {
 		r.AddCookie(c)
 	}
-	if s, ok := td.desk.Identify(r); !ok || s != (Supporter{"anna", "Anna Berger", "Acme Support"}) {
+	if s, ok := td.desk.Identify(r); !ok || s != (Supporter{Account: "anna", Name: "Anna Berger", Team: "Acme Support"}) {
 		t.Fatalf("cookie: %+v %v", s, ok)
 	}
 	tok, _, _ := td.svc.NewAPIToken(context.Background(), "root", "bridge")
