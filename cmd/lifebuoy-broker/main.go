@@ -26,10 +26,17 @@ func run() int {
 	if len(os.Args) > 1 && os.Args[1] == "users" {
 		return runUsers(os.Args[2:], os.Stdin, os.Stdout, os.Stderr)
 	}
-	cfg, err := broker.ConfigFromArgs("lifebuoy-broker", os.Args[1:], os.Stderr)
+	deskArgs, args := splitDeskFlags(os.Args[1:])
+	cfg, err := broker.ConfigFromArgs("lifebuoy-broker", args, os.Stderr)
 	if errors.Is(err, flag.ErrHelp) {
+		printDeskUsage(os.Stderr)
 		return 0
 	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "lifebuoy-broker:", err)
+		return 2
+	}
+	dc, err := parseDeskFlags(deskArgs, os.Stderr)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "lifebuoy-broker:", err)
 		return 2
@@ -66,6 +73,12 @@ func run() int {
 			}
 		}
 	}()
+	stopDesk, err := startDesk(ctx, cfg, dc, b, log)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "lifebuoy-broker:", err)
+		return 1
+	}
+	defer stopDesk()
 	if err := b.Run(ctx); err != nil {
 		fmt.Fprintln(os.Stderr, "lifebuoy-broker:", err)
 		return 1
