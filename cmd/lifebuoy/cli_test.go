@@ -148,7 +148,9 @@ func TestLoginBrowser(t *testing.T) {
 	c := &cli{stdin: strings.NewReader(""), stdout: &out, stderr: &errb, configDir: tc.dir,
 		openBrowser: func(u string) error { opened <- u; return nil }}
 	done := make(chan int, 1)
-	go func() { done <- c.run([]string{"login", "-browser", "-fingerprint", tc.env.Broker.Fingerprint(), tc.env.URL}) }()
+	go func() {
+		done <- c.run([]string{"login", "-browser", "-fingerprint", tc.env.Broker.Fingerprint(), tc.env.URL})
+	}()
 	var page string
 	select {
 	case page = <-opened:

@@ -4,8 +4,7 @@ package desk_test
 
 import (
 	"context"
-	"os"
-	"path/filepath"
+	"image"
 	"strings"
 	"testing"
 	"time"
@@ -17,93 +16,7 @@ import (
 	"lifebuoy/viewer/web"
 )
 
-const waitTimeout = 30 * time.Second
-
-// customer is an X screen with an xterm that writes what is typed into
-// it to a file, and the real agent (cmd/winvnc) driven through its
-// terminal UI, as the customer would answer its questions.
-type customer struct {
-	t     *testing.T
-	x     *rfbtest.Xvfb
-	typed string // the xterm's output file
-}
-
-func newCustomer(t *testing.T) *customer {
-	t.Helper()
-	rfbtest.LookPath(t, "xsetroot", "xterm", "xdotool")
-	x := rfbtest.StartXvfb(t, 480, 300, 24)
-	c := &customer{t: t, x: x, typed: filepath.Join(t.TempDir(), "typed.txt")}
-	c.run("xsetroot", "-solid", "#336699")
-	// The xterm sits under where the test clicks; without a window
-	// manager, keys go to the window under the pointer.
-	rfbtest.Start(t, append(x.Env(), "LC_ALL=C.UTF-8"), "xterm", "-T", "notes", "-geometry", "40x8+40+40", "-bw", "0",
-		"-fa", "", "-e", "cat > "+c.typed)
-	deadline := time.Now().Add(waitTimeout)
-	for {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		out, err := rfbtest.Run(t, ctx, x.Env(), "xdotool", "search", "--onlyvisible", "--name", "^notes$")
-		cancel()
-		if err == nil && strings.TrimSpace(out) != "" {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("the xterm never mapped")
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-	time.Sleep(300 * time.Millisecond) // its first drawing
-	return c
-}
-
-func (c *customer) run(name string, args ...string) {
-	c.t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), waitTimeout)
-	defer cancel()
-	if _, err := rfbtest.Run(c.t, ctx, c.x.Env(), name, args...); err != nil {
-		c.t.Fatal(err)
-	}
-}
-
-// agent starts cmd/winvnc for env's broker; code "" is customer first.
-func (c *customer) agent(env *desktest.Env, code string) *rfbtest.Terminal {
-	c.t.Helper()
-	bin := rfbtest.BuildGo(c.t, "./cmd/winvnc")
-	args := []string{"-broker", env.AgentAddr, "-fingerprint", env.Broker.Fingerprint(), "-proxy", "direct",
-		"-display", c.x.Display, "-ui", "terminal", "-name", "eve@customer-pc"}
-	if code != "" {
-		args = append(args, "-code", code)
-	}
-	return rfbtest.StartTerminal(c.t, append(c.x.Env(), "HOME="+c.t.TempDir()), bin, args...)
-}
-
-// screenMatches waits until the page's noVNC canvas equals the X screen.
-func (c *customer) screenMatches(p *rfbtest.Page) {
-	c.t.Helper()
-	detail := ""
-	for deadline := time.Now().Add(waitTimeout); time.Now().Before(deadline); time.Sleep(200 * time.Millisecond) {
-		got, err := p.CanvasImage("#screen canvas")
-		if err != nil {
-			detail = err.Error()
-			continue
-		}
-		want, err := c.x.Capture()
-		if err != nil {
-			c.t.Fatal(err)
-		}
-		var n int
-		n, _, detail = rfbtest.Diff(got, want)
-		if n == 0 && got.Bounds().Size() == want.Bounds().Size() {
-			return
-		}
-	}
-	c.t.Fatalf("the canvas never matched the customer's screen: %s", detail)
-}
-
-// typedText is what reached the xterm.
-func (c *customer) typedText() string {
-	b, _ := os.ReadFile(c.typed)
-	return string(b)
-}
+const waitTimeout = desktest.WaitTimeout
 
 func logsOnFailure(t *testing.T, p *rfbtest.Page) {
 	t.Cleanup(func() {
@@ -127,7 +40,7 @@ func TestConsoleWithAgent(t *testing.T) {
 	env := desktest.Start(t, desktest.Options{})
 	env.AddAccount(t, "anna", "Anna Berger", "Acme Support", store.RoleSupporter)
 	env.AddAccount(t, "rita", "Rita Admin", "Acme IT", store.RoleAdmin)
-	cust := newCustomer(t)
+	cust := desktest.NewCustomer(t, 480, 300)
 	b := rfbtest.StartBrowser(t, rfbtest.BrowserOptions{TrustSPKI: []string{env.SPKIHash()}})
 
 	t.Run("supporter first", func(t *testing.T) {
@@ -137,11 +50,11 @@ func TestConsoleWithAgent(t *testing.T) {
 		var code string
 		must(t, p.WaitFunction(`() => document.body.dataset.code`, nil, &code, waitTimeout))
 		must(t, p.WaitText(code[:3]+" "+code[3:], waitTimeout))
-		a := cust.agent(env, code)
+		a := cust.Agent(env, code)
 		a.Expect(`^prompt Allow Anna Berger \(Acme Support\) to see your screen\?`, waitTimeout)
 		a.Send("y")
 		must(t, p.WaitText("Connected", waitTimeout))
-		cust.screenMatches(p)
+		cust.ScreenMatches("the canvas", func() (*image.RGBA, error) { return p.CanvasImage("#screen canvas") })
 		must(t, p.WaitText("eve@customer-pc", waitTimeout))
 
 		// Control: asked for in the page, granted by the customer.
@@ -160,9 +73,9 @@ func TestConsoleWithAgent(t *testing.T) {
 		must(t, p.Type("hello from the desk"))
 		must(t, p.Press("Enter"))
 		deadline := time.Now().Add(waitTimeout)
-		for !strings.Contains(cust.typedText(), "hello from the desk\n") {
+		for !strings.Contains(cust.Typed(), "hello from the desk\n") {
 			if time.Now().After(deadline) {
-				t.Fatalf("the xterm got %q", cust.typedText())
+				t.Fatalf("the xterm got %q", cust.Typed())
 			}
 			time.Sleep(100 * time.Millisecond)
 		}
@@ -175,7 +88,7 @@ func TestConsoleWithAgent(t *testing.T) {
 	})
 
 	t.Run("customer first", func(t *testing.T) {
-		a := cust.agent(env, "")
+		a := cust.Agent(env, "")
 		code := a.Expect(`^code (\d{6})$`, waitTimeout)[1]
 		p := signIn(t, b, env, "anna")
 		logsOnFailure(t, p)
@@ -184,7 +97,7 @@ func TestConsoleWithAgent(t *testing.T) {
 		a.Expect(`^prompt Allow Anna Berger \(Acme Support\) to see your screen\?`, waitTimeout)
 		a.Send("y")
 		must(t, p.WaitText("Connected", waitTimeout))
-		cust.screenMatches(p)
+		cust.ScreenMatches("the canvas", func() (*image.RGBA, error) { return p.CanvasImage("#screen canvas") })
 		must(t, p.Click("button", "End session"))
 		if err := a.Wait(waitTimeout); err != nil {
 			t.Fatalf("the agent after End session: %v", err)
@@ -192,7 +105,7 @@ func TestConsoleWithAgent(t *testing.T) {
 	})
 
 	t.Run("admin ends another supporter's session", func(t *testing.T) {
-		a := cust.agent(env, "")
+		a := cust.Agent(env, "")
 		code := a.Expect(`^code (\d{6})$`, waitTimeout)[1]
 		p := signIn(t, b, env, "anna")
 		logsOnFailure(t, p)
@@ -227,4 +140,3 @@ func TestConsoleWithAgent(t *testing.T) {
 		}
 	})
 }
-
