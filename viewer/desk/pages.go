@@ -47,8 +47,15 @@ func (s *Server) page(fn func(http.ResponseWriter, *http.Request, *signedIn)) ht
 	return func(w http.ResponseWriter, r *http.Request) {
 		u, err := s.signedIn(r)
 		if err != nil {
-			if r.Method == http.MethodGet && r.Header.Get("Sec-Fetch-Dest") != "empty" && r.Header.Get("Accept") != "text/event-stream" {
+			// A person's navigation (a link, a form) goes to the sign-in
+			// page; the pages' own scripts get 401.
+			navigate := r.Header.Get("Sec-Fetch-Mode") == "navigate" ||
+				(r.Method == http.MethodGet && r.Header.Get("Sec-Fetch-Dest") != "empty" && r.Header.Get("Accept") != "text/event-stream")
+			if navigate {
 				next := r.URL.RequestURI()
+				if r.Method != http.MethodGet {
+					next = "/"
+				}
 				q := url.Values{"next": {next}}
 				if errors.Is(err, auth.ErrNoSession) && hasCookie(r, sessionCookie) {
 					q.Set("expired", "1")
