@@ -1,6 +1,7 @@
 package desk
 
 import (
+	"compress/gzip"
 	"context"
 	"crypto/sha256"
 	"encoding/base64"
@@ -747,6 +748,19 @@ func TestNoVNCAndStatic(t *testing.T) {
 		if p := b.get(path); p.status != http.StatusOK || p.header.Get("Content-Security-Policy") == "" {
 			t.Errorf("%s: %d", path, p.status)
 		}
+	}
+	// Scripts go gzipped to browsers that take it, as they are to others.
+	plain := b.do(http.MethodGet, "/static/viewer.js", nil, "Accept-Encoding", "identity")
+	zipped := b.do(http.MethodGet, "/static/viewer.js", nil, "Accept-Encoding", "gzip, deflate")
+	if plain.header.Get("Content-Encoding") != "" || !strings.Contains(plain.body, "import RFB") {
+		t.Errorf("identity: %q", plain.header)
+	}
+	if zipped.header.Get("Content-Encoding") != "gzip" || zipped.header.Get("Content-Type") != "text/javascript; charset=utf-8" {
+		t.Errorf("gzip: %q", zipped.header)
+	} else if zr, err := gzip.NewReader(strings.NewReader(zipped.body)); err != nil {
+		t.Error(err)
+	} else if got, _ := io.ReadAll(zr); string(got) != plain.body {
+		t.Error("the gzipped script differs")
 	}
 	if p := b.get("/static/"); p.status != http.StatusNotFound {
 		t.Errorf("directory listing: %d", p.status)
