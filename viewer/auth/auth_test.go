@@ -293,3 +293,10 @@ func TestThrottle(t *testing.T) {
 		t.Fatal("another address is locked too:", err)
 	}
 }
+
+// BenchmarkHashPassword is the cost of one sign-in's Argon2id hash.
+func BenchmarkHashPassword(b *testing.B) {
+	for b.Loop() {
+		HashPassword("correct horse battery")
+	}
+}

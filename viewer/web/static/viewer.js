@@ -25,7 +25,9 @@ rfb.scaleViewport = $('scale').checked;
 rfb.qualityLevel = Number($('quality').value);
 rfb.focusOnClick = true;
 
+window.lifebuoyTimes = {};
 rfb.addEventListener('connect', () => {
+  window.lifebuoyTimes.connect = performance.now();
   connected = true;
   say('connected');
   const box = $('codebox');
