@@ -10,7 +10,15 @@ import (
 	"time"
 )
 
-func open(t *testing.T) *DB {
+// openers make an empty, migrated database of each dialect the tests
+// run against: SQLite always, PostgreSQL in the interop tests
+// (postgres_interop_test.go).
+var openers = []struct {
+	name string
+	open func(t *testing.T) *DB
+}{{"sqlite", openSQLite}}
+
+func openSQLite(t *testing.T) *DB {
 	t.Helper()
 	db, err := OpenSQLite(context.Background(), filepath.Join(t.TempDir(), SQLiteFile))
 	if err != nil {
@@ -18,6 +26,13 @@ func open(t *testing.T) *DB {
 	}
 	t.Cleanup(func() { db.Close() })
 	return db
+}
+
+// eachDialect runs test once per database dialect.
+func eachDialect(t *testing.T, test func(t *testing.T, db *DB)) {
+	for _, o := range openers {
+		t.Run(o.name, func(t *testing.T) { test(t, o.open(t)) })
+	}
 }
 
 func TestMigrations(t *testing.T) {
@@ -60,9 +75,10 @@ func TestRebind(t *testing.T) {
 	}
 }
 
-func TestAccounts(t *testing.T) {
+func TestAccounts(t *testing.T) { eachDialect(t, testAccounts) }
+
+func testAccounts(t *testing.T, db *DB) {
 	ctx := context.Background()
-	db := open(t)
 	a := Account{Name: "anna", DisplayName: "Anna Berger", Team: "Acme Support", Role: RoleSupporter, PasswordHash: "h"}
 	if err := db.CreateAccount(ctx, a); err != nil {
 		t.Fatal(err)
@@ -112,9 +128,10 @@ func TestAccounts(t *testing.T) {
 	}
 }
 
-func TestSecondFactor(t *testing.T) {
+func TestSecondFactor(t *testing.T) { eachDialect(t, testSecondFactor) }
+
+func testSecondFactor(t *testing.T, db *DB) {
 	ctx := context.Background()
-	db := open(t)
 	db.CreateAccount(ctx, Account{Name: "anna", DisplayName: "Anna", Role: RoleSupporter})
 	if err := db.SetTOTP(ctx, "anna", "SECRET", []string{"r1", "r2"}); err != nil {
 		t.Fatal(err)
@@ -150,9 +167,10 @@ func TestSecondFactor(t *testing.T) {
 	}
 }
 
-func TestWebSessionsAndTokens(t *testing.T) {
+func TestWebSessionsAndTokens(t *testing.T) { eachDialect(t, testWebSessionsAndTokens) }
+
+func testWebSessionsAndTokens(t *testing.T, db *DB) {
 	ctx := context.Background()
-	db := open(t)
 	db.CreateAccount(ctx, Account{Name: "anna", DisplayName: "Anna", Role: RoleSupporter})
 	now := time.Unix(1_800_000_000, 0)
 	s := WebSession{Hash: "h1", Account: "anna", Created: now, LastSeen: now, Expires: now.Add(time.Hour), Addr: "192.0.2.1", Method: "password"}
@@ -198,9 +216,10 @@ func TestWebSessionsAndTokens(t *testing.T) {
 	}
 }
 
-func TestAuditSinkAndQuery(t *testing.T) {
+func TestAuditSinkAndQuery(t *testing.T) { eachDialect(t, testAuditSinkAndQuery) }
+
+func testAuditSinkAndQuery(t *testing.T, db *DB) {
 	ctx := context.Background()
-	db := open(t)
 	sink := NewAuditSink(db, nil)
 	log := slog.New(sink)
 	base := time.Unix(1_800_000_000, 0)
