@@ -23,6 +23,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/oauth2-proxy/mockoidc"
+
 	"lifebuoy/viewer/api"
 	"lifebuoy/viewer/auth"
 	"lifebuoy/viewer/store"
@@ -786,4 +788,56 @@ func writeFile(t *testing.T, path, s string) {
 func challengeOf(verifier string) string {
 	sum := sha256.Sum256([]byte(verifier))
 	return base64.RawURLEncoding.EncodeToString(sum[:])
+}
+
+// Sign-in through the company's OIDC provider (a real one a test can
+// start: mockoidc) from the console's button to a console session.
+func TestSignInOIDC(t *testing.T) {
+	td := newTestDesk(t)
+	m, err := mockoidc.Run()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Shutdown()
+	mc := m.Config()
+	o, err := auth.NewOIDC(context.Background(), auth.OIDCConfig{Issuer: mc.Issuer, ClientID: mc.ClientID, ClientSecret: mc.ClientSecret,
+		RedirectURL: td.srv.URL + "/signin/oidc/callback", Scopes: []string{"profile", "email", "groups"},
+		AdminGroup: "desk-admins", Team: "Acme Support", CreateAccounts: true}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	td.desk.cfg.OIDC = o
+	b := td.browser()
+	if p := b.get("/signin"); !strings.Contains(p.body, "Sign in with your company account") {
+		t.Fatal("no OIDC button")
+	}
+	m.QueueUser(&mockoidc.MockUser{Subject: "s-carla", PreferredUsername: "carla", Email: "carla@acme.test", Groups: []string{"desk-admins"}})
+	p := b.get("/signin/oidc?next=/admin")
+	if p.status != http.StatusSeeOther || !strings.HasPrefix(p.header.Get("Location"), mc.Issuer) {
+		t.Fatalf("to the provider: %d %q", p.status, p.header.Get("Location"))
+	}
+	// The provider (mockoidc signs the queued user in at once) sends the
+	// browser back to the callback.
+	resp, err := b.c.Get(p.header.Get("Location"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	back := resp.Header.Get("Location")
+	if !strings.HasPrefix(back, td.srv.URL+"/signin/oidc/callback?") {
+		t.Fatalf("provider sent the browser to %q", back)
+	}
+	p = b.get(strings.TrimPrefix(back, td.srv.URL))
+	if p.status != http.StatusSeeOther || p.header.Get("Location") != "/admin" {
+		t.Fatalf("callback: %d %q %s", p.status, p.header.Get("Location"), between(p.body, `role="alert">`, "</p>"))
+	}
+	if p = b.get("/admin"); p.status != http.StatusOK || !strings.Contains(p.body, "Signed in as carla (Acme Support)") {
+		t.Fatalf("admin page after OIDC: %d %s", p.status, between(p.body, `class="who">`, "</span>"))
+	}
+	// A callback replayed in another browser is refused: its state was
+	// spent, and the other browser lacks the binding cookie anyway.
+	other := td.browser()
+	if p = other.get(strings.TrimPrefix(back, td.srv.URL)); p.status != http.StatusBadRequest || !strings.Contains(p.body, "was not started in this browser") {
+		t.Fatalf("replayed callback: %d", p.status)
+	}
 }
