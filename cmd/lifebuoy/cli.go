@@ -391,10 +391,14 @@ func (c *cli) codeNew(ctx context.Context, args []string) error {
 	cl, cr, err := c.client()
 	switch {
 	case *admin != "" || errors.Is(err, errNotSignedIn):
-		if *admin == "" {
+		fallback := *admin == ""
+		if fallback {
 			*admin = "127.0.0.1:5515"
 		}
 		r, err := newCodeAdmin(ctx, *admin)
+		if err != nil && fallback {
+			return fmt.Errorf("not signed in (lifebuoy login https://help.example.com), and no broker's admin port on this machine: %w", err)
+		}
 		if err != nil {
 			return err
 		}

@@ -210,49 +210,54 @@ func acceptsGzip(r *http.Request) bool {
 }
 
 // Run does the desk's housekeeping until ctx ends: it ends the live
-// sessions of supporters whose account was disabled or deleted (from
-// the console, the users command or another broker) and deletes expired
-// console sessions.
+// sessions of supporters whose account was disabled or deleted elsewhere
+// (the users command, another broker) within sweepEvery, and deletes
+// expired console sessions. A disable in the console ends them at once.
 func (s *Server) Run(ctx context.Context) {
-	changed, cancel := s.cfg.Broker.Subscribe()
-	defer cancel()
-	tick := time.NewTicker(5 * time.Second)
-	defer tick.Stop()
+	sweep := time.NewTicker(sweepEvery)
+	defer sweep.Stop()
 	expire := time.NewTicker(10 * time.Minute)
 	defer expire.Stop()
 	for {
 		select {
 		case <-ctx.Done():
 			return
-		case <-changed:
-		case <-tick.C:
+		case <-sweep.C:
+			s.endRevoked(ctx)
 		case <-expire.C:
 			if n, err := s.auth.ExpireSessions(ctx); err != nil {
 				s.log.Error("desk: expiring console sessions", "err", err)
 			} else if n > 0 {
 				s.log.Debug("desk: console sessions expired", "n", n)
 			}
-			continue
 		}
-		s.endRevoked(ctx)
 	}
 }
+
+// sweepEvery is how often Run looks for sessions of disabled accounts.
+const sweepEvery = 2 * time.Second
 
 // system is the desk itself, as the one who ends a session.
 var system = Supporter{Name: "Lifebuoy"}
 
 // endRevoked ends sessions whose supporter may no longer have them.
 func (s *Server) endRevoked(ctx context.Context) {
+	allowed := map[string]bool{} // by account, looked up once a sweep
 	for _, si := range s.cfg.Broker.Sessions() {
 		if si.Supporter.Account == "" {
 			continue
 		}
-		a, err := s.db.Account(ctx, si.Supporter.Account)
-		if err == nil && !a.Disabled {
-			continue
+		ok, seen := allowed[si.Supporter.Account]
+		if !seen {
+			a, err := s.db.Account(ctx, si.Supporter.Account)
+			if err != nil && !errors.Is(err, store.ErrNotFound) {
+				continue // the database is unwell; try again later
+			}
+			ok = err == nil && !a.Disabled
+			allowed[si.Supporter.Account] = ok
 		}
-		if err != nil && !errors.Is(err, store.ErrNotFound) {
-			continue // the database is unwell; try again later
+		if ok {
+			continue
 		}
 		reason := "the supporter's account was disabled"
 		if err := s.cfg.Broker.EndSession(si.Code, system, reason); err == nil {
