@@ -79,6 +79,8 @@ run:
 # customer runs it with no arguments:
 #   make agent BROKER=help.example.com FINGERPRINT=<hex from lifebuoy-broker>
 # WINDOWSGUI=1 links winvnc.exe without a console window (for the tray UI).
+# DATA=<the broker's data dir> also puts them in DATA/agents, where the
+# console offers them for download as winvnc-<code>[.exe].
 BROKER      ?=
 FINGERPRINT ?=
 HTTPS_PORTS ?= 5512
@@ -91,6 +93,8 @@ agent:
 	CGO_ENABLED=0 GOOS=windows GOARCH=amd64 go build -trimpath \
 		-ldflags '$(AGENT_LDFLAGS)$(if $(WINDOWSGUI), -H=windowsgui)' -o bin/winvnc.exe ./cmd/winvnc
 	@ls -l bin/winvnc bin/winvnc.exe
+	@if [ -n "$(DATA)" ]; then mkdir -p "$(DATA)/agents" && install -m 0755 bin/winvnc bin/winvnc.exe "$(DATA)/agents/" \
+		&& echo "==> offered for download by the console: $(DATA)/agents"; fi
 
 # Xvfb with an xterm and a clock, a broker and the agent; prints the code
 # and the vncviewer command. Ctrl-C stops everything.
