@@ -72,11 +72,15 @@ const refresh = async () => {
   const s = await r.json();
   $('customer').textContent = s.customer || '—';
   $('machine').textContent = s.customer_addr || '';
-  let text = s.control ? rights.dataset.control : rights.dataset.viewOnly;
-  if (s.files) text += ', ' + rights.dataset.files;
-  rights.textContent = text;
+  if (s.rights_known) {
+    let text = s.control ? rights.dataset.control : rights.dataset.viewOnly;
+    if (s.files) text += ', ' + rights.dataset.files;
+    rights.textContent = text;
+  } else {
+    rights.textContent = '—';
+  }
   body.dataset.sessionState = s.state;
-  body.dataset.controlGranted = String(s.control);
+  body.dataset.controlGranted = String(s.rights_known && s.control);
   if (!connected && !ended) {
     if (s.state === 'issued' || s.state === 'viewer-waiting') say('waiting');
     else if (s.state === 'asking' || s.state === 'paired') say('asking');
