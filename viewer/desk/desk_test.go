@@ -244,7 +244,9 @@ func TestGermanComplete(t *testing.T) {
 		"Your session expired. Please sign in again.", "Not allowed: this is not your session.", "No such session.",
 		"The sign-in step expired. Please sign in again.", "That is not a session code: a code is %d digits.", "Done.",
 		"The passwords differ.", "Signed out everywhere else.", "Two-factor sign-in is off.", "Not found.", "New session code",
-		"No code could be issued: %s", "Live sessions", "Accounts", "Audit log", "Session", "Account", "Admin"} {
+		"No code could be issued: %s", "Live sessions", "Accounts", "Audit log", "Session", "Account", "Admin",
+		"A password needs at least %d characters.", "A password may have at most %d bytes.", "This is the last enabled admin account.",
+		"A user name is 1 to 64 of a-z, 0-9 and . _ @ -, starting with a letter or digit.", "That user name is taken."} {
 		if _, ok := deText[k]; !ok {
 			t.Errorf("no German for %q", k)
 		}
@@ -525,6 +527,14 @@ func TestDisabledAccountSessionsEnd(t *testing.T) {
 	anna.signin("anna")
 	td.broker.add(SessionInfo{Code: "777111", State: "relaying", Supporter: supporterOf(mustAccount(t, td, "anna")), Since: time.Now()})
 	td.broker.add(SessionInfo{Code: "777222", State: "relaying", Supporter: supporterOf(mustAccount(t, td, "bert")), Since: time.Now()})
+	root.lang = "de"
+	if p := root.post("/admin/accounts", url.Values{"name": {"anna"}, "role": {"supporter"}, "password": {pw}}); p.status != http.StatusBadRequest || !strings.Contains(p.body, "Dieser Benutzername ist vergeben.") {
+		t.Fatalf("a taken name: %d %s", p.status, between(p.body, `role="alert">`, "</p>"))
+	}
+	if p := root.post("/admin/accounts/root", url.Values{"action": {"supporter"}}); p.status != http.StatusBadRequest || !strings.Contains(p.body, "letzte aktive Administratorkonto") {
+		t.Fatalf("the last admin: %d", p.status)
+	}
+	root.lang = "en"
 	if p := root.post("/admin/accounts/anna", url.Values{"action": {"disable"}}); p.status != http.StatusOK {
 		t.Fatalf("disable: %d", p.status)
 	}

@@ -1,11 +1,15 @@
 package desk
 
 import (
+	"errors"
 	"fmt"
 	"net/http"
 	"strconv"
 	"strings"
 	"time"
+
+	"lifebuoy/viewer/auth"
+	"lifebuoy/viewer/store"
 )
 
 // lang is a language the console speaks.
@@ -286,5 +290,30 @@ var deText = map[string]string{
 	"Not allowed: admins only.":              "Nicht erlaubt: nur für Administratoren.",
 	"No such session.":                       "Keine solche Sitzung.",
 	"Not found.":                             "Nicht gefunden.",
-	"The agent for download was not built for this broker.": "Der Agent zum Herunterladen wurde für diesen Broker nicht erstellt.",
+	"The agent for download was not built for this broker.":                            "Der Agent zum Herunterladen wurde für diesen Broker nicht erstellt.",
+	"A password needs at least %d characters.":                                         "Ein Passwort braucht mindestens %d Zeichen.",
+	"A password may have at most %d bytes.":                                            "Ein Passwort darf höchstens %d Bytes haben.",
+	"A user name is 1 to 64 of a-z, 0-9 and . _ @ -, starting with a letter or digit.": "Ein Benutzername besteht aus 1 bis 64 Zeichen a-z, 0-9 und . _ @ - und beginnt mit einem Buchstaben oder einer Ziffer.",
+	"This is the last enabled admin account.":                                          "Das ist das letzte aktive Administratorkonto.",
+	"That user name is taken.":                                                         "Dieser Benutzername ist vergeben.",
+}
+
+// errorText words the errors a person can cause on the account and admin
+// pages in their language; others keep their English text.
+func errorText(l lang, err error) string {
+	switch {
+	case errors.Is(err, auth.ErrPasswordTooShort):
+		return tf(l, "A password needs at least %d characters.", auth.MinPasswordLen)
+	case errors.Is(err, auth.ErrPasswordTooLong):
+		return tf(l, "A password may have at most %d bytes.", auth.MaxPasswordLen)
+	case errors.Is(err, auth.ErrBadName):
+		return translate(l, "A user name is 1 to 64 of a-z, 0-9 and . _ @ -, starting with a letter or digit.")
+	case errors.Is(err, auth.ErrLastAdmin):
+		return translate(l, "This is the last enabled admin account.")
+	case errors.Is(err, store.ErrExists):
+		return translate(l, "That user name is taken.")
+	case errors.Is(err, store.ErrNotFound):
+		return translate(l, "Not found.")
+	}
+	return err.Error()
 }

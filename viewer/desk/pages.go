@@ -522,7 +522,7 @@ func (s *Server) accountPassword(w http.ResponseWriter, r *http.Request, u *sign
 		return
 	}
 	if err := s.auth.ChangePassword(r.Context(), u.Name, r.PostFormValue("new")); err != nil {
-		s.renderAccount(w, r, u, http.StatusBadRequest, accountData{}, err.Error(), "")
+		s.renderAccount(w, r, u, http.StatusBadRequest, accountData{}, errorText(l, err), "")
 		return
 	}
 	s.audit.Info("desk: password changed", "account", u.Name, "remote", r.RemoteAddr)
@@ -642,7 +642,7 @@ func (s *Server) adminAccountAdd(w http.ResponseWriter, r *http.Request, u *sign
 	n := auth.NewAccount{Name: strings.ToLower(strings.TrimSpace(r.PostFormValue("name"))), DisplayName: r.PostFormValue("display"),
 		Team: r.PostFormValue("team"), Role: store.Role(r.PostFormValue("role")), Password: r.PostFormValue("password")}
 	if err := s.auth.CreateAccount(r.Context(), n); err != nil {
-		s.renderAccounts(w, r, u, http.StatusBadRequest, err.Error(), "")
+		s.renderAccounts(w, r, u, http.StatusBadRequest, errorText(pickLang(r), err), "")
 		return
 	}
 	s.audit.Info("desk: account added", "account", n.Name, "role", string(n.Role), "by", u.Name, "remote", r.RemoteAddr)
@@ -674,7 +674,7 @@ func (s *Server) adminAccountChange(w http.ResponseWriter, r *http.Request, u *s
 		err = fmt.Errorf("unknown action %q", action)
 	}
 	if err != nil {
-		s.renderAccounts(w, r, u, http.StatusBadRequest, err.Error(), "")
+		s.renderAccounts(w, r, u, http.StatusBadRequest, errorText(pickLang(r), err), "")
 		return
 	}
 	s.audit.Info("desk: account changed", "account", name, "change", action, "by", u.Name, "remote", r.RemoteAddr)
