@@ -684,6 +684,11 @@ func TestAPI(t *testing.T) {
 			t.Errorf("body %.20q: %d %+v", body, resp.StatusCode, e)
 		}
 	}
+	// A sign-in form of 2 MiB is refused, not read.
+	big := td.browser()
+	if p := big.post("/signin", url.Values{"user": {"anna"}, "password": {strings.Repeat("x", 2<<20)}}); p.status/100 != 4 {
+		t.Errorf("a 2 MiB form: %d", p.status)
+	}
 	if resp, _ := hc.Get(td.srv.URL + "/api/v1/nothing"); resp.StatusCode != http.StatusNotFound {
 		t.Errorf("unknown endpoint: %d", resp.StatusCode)
 	}
