@@ -856,3 +856,23 @@ func TestSignInOIDC(t *testing.T) {
 		t.Fatalf("replayed callback: %d", p.status)
 	}
 }
+
+// A broker built without "make web" says so where the viewer would be.
+func TestNoBrowserViewer(t *testing.T) {
+	td := newTestDesk(t)
+	td.desk.novnc = false
+	b := td.browser()
+	b.signin("anna")
+	const says = "The browser viewer was not built into this broker (make web)"
+	if p := b.get("/"); !strings.Contains(p.body, says) {
+		t.Error("the home page does not say so")
+	}
+	p := b.get("/session/482913")
+	if !strings.Contains(p.body, says) || strings.Contains(p.body, "viewer.js") {
+		t.Error("the session page does not say so, or loads the viewer")
+	}
+	td.desk.novnc = true
+	if p := b.get("/"); strings.Contains(p.body, says) {
+		t.Error("the warning shows with the viewer built")
+	}
+}

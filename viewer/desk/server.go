@@ -54,6 +54,7 @@ type Server struct {
 	pages   map[lang]pageSet
 	handler http.Handler
 	cli     *cliGrants
+	novnc   bool // the browser viewer was built in (make web)
 }
 
 // New makes the desk.
@@ -75,9 +76,9 @@ func New(cfg Config) (*Server, error) {
 		return nil, err
 	}
 	s := &Server{cfg: cfg, log: cfg.Log, audit: cfg.Audit, db: cfg.Auth.DB(), auth: cfg.Auth, now: cfg.Now,
-		pages: pages, cli: newCLIGrants(cfg.Now)}
+		pages: pages, cli: newCLIGrants(cfg.Now), novnc: web.NoVNCBuilt()}
 	s.handler = s.routes()
-	if !web.NoVNCBuilt() {
+	if !s.novnc {
 		s.log.Warn("desk: the browser viewer was not built (make web); the console says so")
 	}
 	return s, nil

@@ -13,7 +13,6 @@ import (
 
 	"lifebuoy/broker"
 	"lifebuoy/viewer/store"
-	"lifebuoy/viewer/web"
 )
 
 //go:embed templates
@@ -77,7 +76,7 @@ type view struct {
 func (s *Server) render(w http.ResponseWriter, r *http.Request, status int, name string, v view) {
 	l := pickLang(r)
 	v.Lang = l
-	v.NoVNC = web.NoVNCBuilt()
+	v.NoVNC = s.novnc
 	if v.User != nil {
 		v.Admin = v.User.Role == store.RoleAdmin
 	}
