@@ -127,6 +127,16 @@ func startDesk(ctx context.Context, cfg broker.Config, dc deskConfig, b *broker.
 	audit := slog.New(slog.NewMultiHandler(slog.NewJSONHandler(af, nil), sink))
 	svc := auth.NewService(db, nil)
 	svc.SessionIdle, svc.SessionMax = dc.sessionIdle, dc.sessionMax
+	key, err := auth.LoadOrCreateSecretKey(filepath.Join(cfg.DataDir, auth.SecretKeyFile))
+	if err == nil {
+		err = svc.SetSecretKey(key)
+	}
+	if err != nil {
+		sink.Close()
+		af.Close()
+		db.Close()
+		return nil, fmt.Errorf("the desk's key for second factors: %w", err)
+	}
 	var oidc *auth.OIDC
 	if dc.oidcIssuer != "" {
 		secret := ""

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net/netip"
+	"os"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -298,5 +299,65 @@ func TestThrottle(t *testing.T) {
 func BenchmarkHashPassword(b *testing.B) {
 	for b.Loop() {
 		HashPassword("correct horse battery")
+	}
+}
+
+// With a key, the database holds TOTP secrets only encrypted; another key
+// cannot use them, and secrets stored before the key still work.
+func TestSecretKey(t *testing.T) {
+	ctx := context.Background()
+	s, c := newService(t)
+	s.CreateAccount(ctx, NewAccount{Name: "anna", Role: store.RoleSupporter, Password: "correct horse battery"})
+	s.CreateAccount(ctx, NewAccount{Name: "bert", Role: store.RoleSupporter, Password: "correct horse battery"})
+	// Bert's secret was stored before there was a key.
+	kb, _ := s.BeginTOTP("bert")
+	code, _ := TOTPCode(kb.Secret, c.now())
+	if _, err := s.ConfirmTOTP(ctx, "bert", kb.Secret, code); err != nil {
+		t.Fatal(err)
+	}
+	keyPath := filepath.Join(t.TempDir(), SecretKeyFile)
+	key, err := LoadOrCreateSecretKey(keyPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if again, _ := LoadOrCreateSecretKey(keyPath); string(again) != string(key) {
+		t.Fatal("the key changed on the second load")
+	}
+	if fi, _ := os.Stat(keyPath); fi.Mode().Perm() != 0o600 {
+		t.Fatalf("key file mode %v", fi.Mode())
+	}
+	if err := s.SetSecretKey(key); err != nil {
+		t.Fatal(err)
+	}
+	k, _ := s.BeginTOTP("anna")
+	code, _ = TOTPCode(k.Secret, c.now())
+	if _, err := s.ConfirmTOTP(ctx, "anna", k.Secret, code); err != nil {
+		t.Fatal(err)
+	}
+	a, _ := s.DB().Account(ctx, "anna")
+	if strings.Contains(a.TOTPSecret, k.Secret) || !strings.HasPrefix(a.TOTPSecret, sealedPrefix) {
+		t.Fatalf("stored %q", a.TOTPSecret)
+	}
+	c.add(30 * time.Second)
+	for _, name := range []string{"anna", "bert"} {
+		secret := k.Secret
+		if name == "bert" {
+			secret = kb.Secret
+		}
+		code, _ := TOTPCode(secret, c.now())
+		if _, err := s.CheckSecondFactor(ctx, name, code, addr1); err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+	}
+	// Another broker with another key cannot open it, and says why.
+	other := NewService(s.DB(), c.now)
+	other.SetSecretKey(make([]byte, 32))
+	c.add(30 * time.Second)
+	code, _ = TOTPCode(k.Secret, c.now())
+	if _, err := other.CheckSecondFactor(ctx, "anna", code, addr1); err == nil || !strings.Contains(err.Error(), SecretKeyFile) {
+		t.Fatalf("wrong key: %v", err)
+	}
+	if err := s.SetSecretKey([]byte("short")); err == nil {
+		t.Fatal("a short key was taken")
 	}
 }

@@ -2,6 +2,7 @@ package auth
 
 import (
 	"context"
+	"crypto/cipher"
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base64"
@@ -46,6 +47,8 @@ type Service struct {
 
 	mu      sync.Mutex
 	pending map[string]*pendingSignIn // second-factor steps, by token hash
+
+	aead cipher.AEAD // seals TOTP secrets (SetSecretKey); nil keeps them as they are
 }
 
 // pendingSignIn is a password that was right, waiting for its second factor.
@@ -139,7 +142,11 @@ func (s *Service) CheckSecondFactor(ctx context.Context, name, code string, addr
 	if a.Disabled {
 		return "", ErrDisabled
 	}
-	if step, ok := matchTOTP(a.TOTPSecret, code, s.now()); ok && a.TOTPSecret != "" {
+	secret, err := s.open(a.Name, a.TOTPSecret)
+	if err != nil {
+		return "", err
+	}
+	if step, ok := matchTOTP(secret, code, s.now()); ok && secret != "" {
 		if used, err := s.db.UseTOTPStep(ctx, name, step); err != nil {
 			return "", err
 		} else if used {
@@ -400,7 +407,7 @@ func (s *Service) ConfirmTOTP(ctx context.Context, account, secret, code string)
 		return nil, ErrBadSecondFactor
 	}
 	codes, hashes := NewRecoveryCodes()
-	if err := s.db.SetTOTP(ctx, account, secret, hashes); err != nil {
+	if err := s.db.SetTOTP(ctx, account, s.seal(account, secret), hashes); err != nil {
 		return nil, err
 	}
 	if _, err := s.db.UseTOTPStep(ctx, account, step); err != nil {

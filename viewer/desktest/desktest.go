@@ -82,6 +82,13 @@ func Start(t testing.TB, o Options) *Env {
 	sink := store.NewAuditSink(db, log)
 	b.SetAuditSink(sink)
 	svc := auth.NewService(db, nil)
+	key, err := auth.LoadOrCreateSecretKey(filepath.Join(cfg.DataDir, auth.SecretKeyFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := svc.SetSecretKey(key); err != nil {
+		t.Fatal(err)
+	}
 	d, err := desk.New(desk.Config{Auth: svc, Broker: b, Log: log, Audit: slog.New(sink), DataDir: cfg.DataDir,
 		Fingerprint: b.Fingerprint(), AnonymousViewers: cfg.AnonymousViewers})
 	if err != nil {
