@@ -66,12 +66,13 @@ func must(t *testing.T, err error) {
 
 // The browser viewer with a picture-serving agent: sign in, "New session
 // code", the agent presents it, the customer is told who it is, and the
-// canvas shows the agent's picture exactly.
+// canvas shows the agent's picture exactly. Anonymous viewers are off:
+// the console's cookie on the WebSocket is what lets the page in.
 func TestBrowserViewerPicture(t *testing.T) {
 	if !web.NoVNCBuilt() {
 		t.Fatal("the browser viewer was not built: run make web")
 	}
-	env := desktest.Start(t, desktest.Options{})
+	env := desktest.Start(t, desktest.Options{Config: func(c *broker.Config) { c.AnonymousViewers = false }})
 	env.AddAccount(t, "anna", "Anna Berger", "Acme Support", store.RoleSupporter)
 	b := rfbtest.StartBrowser(t, rfbtest.BrowserOptions{TrustSPKI: []string{env.SPKIHash()}})
 	p := signIn(t, b, env, "anna")
