@@ -117,6 +117,20 @@ func TestConsoleBadInput(t *testing.T) {
 		if n := len(env.Broker.Sessions()); n != 0 {
 			t.Fatalf("a forged form issued a code (%d sessions)", n)
 		}
+		// Nor may that page open the RFB WebSocket with the supporter's
+		// cookie (cross-site WebSocket hijacking): the Origin is checked.
+		_, err = p.Goto(evilSite.URL)
+		must(t, err)
+		var outcome string
+		must(t, p.Eval(`(url) => new Promise((done) => {
+			const ws = new WebSocket(url);
+			ws.onopen = () => done('open');
+			ws.onerror = () => done('refused');
+			setTimeout(() => done('timeout'), 10000);
+		})`, strings.Replace(env.URL, "https://", "wss://", 1)+"/rfb", &outcome))
+		if outcome != "refused" {
+			t.Fatalf("a foreign page's WebSocket to /rfb: %s", outcome)
+		}
 	})
 
 	t.Run("names with markup", func(t *testing.T) {
