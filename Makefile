@@ -9,14 +9,30 @@ FUZZTIME    ?= 10s
 BENCHCOUNT  ?= 6
 PLATFORMS   := linux/amd64 linux/arm64 windows/amd64
 
-.PHONY: test deps fmt vet staticcheck unit interop fuzz-short check bench fuzz run agent demo
+.PHONY: test deps fmt vet staticcheck unit interop fuzz-short check bench fuzz run agent demo web
 .NOTPARALLEL:
 
 # Everything, in the order a failure is cheapest to read.
-test: deps fmt vet staticcheck unit interop fuzz-short
+test: deps web fmt vet staticcheck unit interop fuzz-short
 
 deps:
 	bash .ci/deps.sh
+
+# The browser viewer: noVNC from npm (pinned by viewer/web/package-lock.json)
+# copied, unmodified and with its licence files, into viewer/web/dist/novnc,
+# which the broker embeds (git-ignored; see viewer/web/dist/README).
+WEB    := viewer/web
+NOVNC  := $(WEB)/node_modules/@novnc/novnc
+web:
+	@if ! cmp -s $(WEB)/package-lock.json $(WEB)/node_modules/.lock-copy; then \
+		echo "==> npm ci in $(WEB)"; \
+		(cd $(WEB) && npm ci --ignore-scripts --no-audit --no-fund && cp package-lock.json node_modules/.lock-copy); \
+	fi
+	rm -rf $(WEB)/dist/novnc
+	mkdir -p $(WEB)/dist/novnc/docs
+	cp -R $(NOVNC)/core $(NOVNC)/vendor $(NOVNC)/LICENSE.txt $(NOVNC)/AUTHORS $(WEB)/dist/novnc/
+	cp $(NOVNC)/docs/LICENSE.* $(WEB)/dist/novnc/docs/
+	@test -f $(WEB)/dist/novnc/core/rfb.js && echo "==> noVNC $$(node -p 'require("./$(NOVNC)/package.json").version') in $(WEB)/dist/novnc"
 
 fmt:
 	@echo "==> gofmt -l"
@@ -63,6 +79,8 @@ run:
 # customer runs it with no arguments:
 #   make agent BROKER=help.example.com FINGERPRINT=<hex from lifebuoy-broker>
 # WINDOWSGUI=1 links winvnc.exe without a console window (for the tray UI).
+# DATA=<the broker's data dir> also puts them in DATA/agents, where the
+# console offers them for download as winvnc-<code>[.exe].
 BROKER      ?=
 FINGERPRINT ?=
 HTTPS_PORTS ?= 5512
@@ -75,6 +93,8 @@ agent:
 	CGO_ENABLED=0 GOOS=windows GOARCH=amd64 go build -trimpath \
 		-ldflags '$(AGENT_LDFLAGS)$(if $(WINDOWSGUI), -H=windowsgui)' -o bin/winvnc.exe ./cmd/winvnc
 	@ls -l bin/winvnc bin/winvnc.exe
+	@if [ -n "$(DATA)" ]; then mkdir -p "$(DATA)/agents" && install -m 0755 bin/winvnc bin/winvnc.exe "$(DATA)/agents/" \
+		&& echo "==> offered for download by the console: $(DATA)/agents"; fi
 
 # Xvfb with an xterm and a clock, a broker and the agent; prints the code
 # and the vncviewer command. Ctrl-C stops everything.

@@ -25,6 +25,7 @@ packages=(
 	dbus-daemon:dbus-daemon   # the agent's tray test runs a private session bus
 	chromium:chromium   # noVNC and the console, driven by playwright-core
 	tinyproxy:tinyproxy # a real HTTP proxy in front of the agent (CONNECT)
+	postgresql:         # the desk store's interop tests run on a private PostgreSQL too
 	iproute2:ip         # network namespaces: a customer's network that blocks ports
 	nftables:nft        # the DROP rules of that network
 	gcc:gcc             # go test -race needs cgo

@@ -1,6 +1,7 @@
 // Command lifebuoy-broker runs Lifebuoy's connection broker.
 //
 //	lifebuoy-broker [-config broker.json] [-data dir] [-agent-listen :5510] ...
+//	lifebuoy-broker users add|list|passwd|disable|enable|role|totp-reset ...
 //
 // On start it prints "fingerprint sha256=<hex>" on a line of its own: the
 // certificate fingerprint agents pin.
@@ -22,10 +23,20 @@ import (
 func main() { os.Exit(run()) }
 
 func run() int {
-	cfg, err := broker.ConfigFromArgs("lifebuoy-broker", os.Args[1:], os.Stderr)
+	if len(os.Args) > 1 && os.Args[1] == "users" {
+		return runUsers(os.Args[2:], os.Stdin, os.Stdout, os.Stderr)
+	}
+	deskArgs, args := splitDeskFlags(os.Args[1:])
+	cfg, err := broker.ConfigFromArgs("lifebuoy-broker", args, os.Stderr)
 	if errors.Is(err, flag.ErrHelp) {
+		printDeskUsage(os.Stderr)
 		return 0
 	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "lifebuoy-broker:", err)
+		return 2
+	}
+	dc, err := parseDeskFlags(deskArgs, os.Stderr)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "lifebuoy-broker:", err)
 		return 2
@@ -62,6 +73,12 @@ func run() int {
 			}
 		}
 	}()
+	stopDesk, err := startDesk(ctx, cfg, dc, b, log)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "lifebuoy-broker:", err)
+		return 1
+	}
+	defer stopDesk()
 	if err := b.Run(ctx); err != nil {
 		fmt.Fprintln(os.Stderr, "lifebuoy-broker:", err)
 		return 1
