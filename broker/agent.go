@@ -474,12 +474,16 @@ func (b *Broker) runSession(ctx context.Context, a *agentConn, sessionID string,
 		caps:     []*Bucket{NewBucket(b.cfg.SessionBandwidth), b.total},
 		toViewer: []*atomic.Int64{&toViewer, &b.metrics.BytesToViewer},
 		toAgent:  []*atomic.Int64{&toAgent, &b.metrics.BytesToAgent}}
-	r.onEnd = func() {
+	viewerAddr := viewer.RemoteAddr().String()
+	b.journal.start(journalEntry{Session: sessionID, Code: code, Viewer: viewerAddr, Agent: agent,
+		Supporter: supporter.Account, Start: start})
+	r.onEnd = func(reason string) {
 		b.metrics.Sessions.Add(-1)
 		b.codes.End(code)
-		b.audit.Info("session end", "session", sessionID, "code", code, "viewer", viewer.RemoteAddr().String(),
+		b.audit.Info("session end", "session", sessionID, "code", code, "viewer", viewerAddr,
 			"agent", agent, "supporter", supporter.Account, "duration", time.Since(start).Round(time.Millisecond).String(),
-			"bytes_to_viewer", toViewer.Load(), "bytes_to_agent", toAgent.Load())
+			"bytes_to_viewer", toViewer.Load(), "bytes_to_agent", toAgent.Load(), "reason", reason)
+		b.journal.end(sessionID)
 		a.finish(&agentlink.End{SessionID: sessionID, Reason: "the session ended"})
 		b.wg.Done()
 	}
@@ -488,14 +492,14 @@ func (b *Broker) runSession(ctx context.Context, a *agentConn, sessionID string,
 	a.mu.Unlock()
 	b.codes.update(code, func(e *codeEntry) {
 		e.desk.since = start
-		e.desk.toViewer, e.desk.toAgent, e.desk.end = &toViewer, &toAgent, r.end
+		e.desk.toViewer, e.desk.toAgent, e.desk.end = &toViewer, &toAgent, r.endWith
 	})
 	startRelay(ctx, r)
 	// The agent gone (its link closed: the process ended, or it said
 	// End) ends the session, even while a viewer that stopped reading
 	// holds the relay's writer and the data connection's own end waits
 	// behind bytes the relay cannot pass on.
-	a.whenClosed(r.end)
+	a.whenClosed(func() { r.endWith("the customer's agent left") })
 	if err := a.send(&agentlink.Spliced{SessionID: sessionID}); err != nil {
 		a.close()
 	}

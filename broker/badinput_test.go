@@ -289,3 +289,72 @@ func TestProxyConnect(t *testing.T) {
 		t.Fatalf("path %v, want TLS through the proxy", p)
 	}
 }
+
+// TestAuditFlood: one address that completes TLS on the agent port over
+// and over with a 60 KiB name (refused for its version) makes the broker
+// write a bounded log: some lines, then one summary; the names are cut
+// and their bidirectional overrides escaped; a legitimate pair meanwhile
+// is logged whole.
+func TestAuditFlood(t *testing.T) {
+	tb := startBroker(t, testConfig(t))
+	name := "\u202eevil" + strings.Repeat("n", 60_000)
+	start := time.Now()
+	for i := 0; i < 400 && time.Since(start) < 20*time.Second; i++ {
+		c, err := tls.Dial("tcp", tb.agentAddr, &tls.Config{InsecureSkipVerify: true, MinVersion: tls.VersionTLS13})
+		if err != nil {
+			t.Fatal(err)
+		}
+		agentlink.WriteMessage(c, &agentlink.Hello{Version: 99, WantCode: true, Name: name})
+		c.SetReadDeadline(time.Now().Add(2 * time.Second))
+		agentlink.ReadMessage(c)
+		c.Close()
+	}
+	img := rfbtest.Pattern(16, 16, 12)
+	a := startAgent(t, tb, "", img, "")
+	c, err := dialViewer(t, tb, rfb.ClientConfig{Password: a.link.Code(), Security: []rfb.SecurityType{rfb.SecVNCAuth}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	syncTo(t, c, img)
+	c.Close()
+	<-a.link.Done()
+	tb.stop()
+	b, err := os.ReadFile(filepath.Join(tb.dir, broker.AuditFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	text := string(b)
+	if len(b) > 128<<10 {
+		t.Fatalf("the audit log grew to %d bytes from one flooding address", len(b))
+	}
+	for _, want := range []string{`"msg":"audit lines suppressed"`, `\\u202eevil`, `"msg":"session end"`, `"msg":"broker started"`} {
+		if !strings.Contains(text, want) {
+			t.Errorf("audit log lacks %s", want)
+		}
+	}
+	if strings.Contains(text, "\u202e") {
+		t.Error("a bidirectional override reached the log raw")
+	}
+	t.Logf("400 refused agents with 60 KiB names: %d bytes of audit log", len(b))
+}
+
+// TestAuditDiskFull: with the audit log on a full disk (/dev/full), the
+// broker still pairs and relays, and counts the lines it could not write.
+func TestAuditDiskFull(t *testing.T) {
+	cfg := testConfig(t)
+	if err := os.Symlink("/dev/full", filepath.Join(cfg.DataDir, broker.AuditFile)); err != nil {
+		t.Fatal(err)
+	}
+	tb := startBroker(t, cfg)
+	img := rfbtest.Pattern(24, 16, 13)
+	a := startAgent(t, tb, "", img, "")
+	c, err := dialViewer(t, tb, rfb.ClientConfig{Password: a.link.Code(), Security: []rfb.SecurityType{rfb.SecVNCAuth}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	syncTo(t, c, img)
+	c.Close()
+	if n := tb.Metrics().AuditWriteErrors.Load(); n == 0 {
+		t.Fatal("no audit write errors counted on a full disk")
+	}
+}

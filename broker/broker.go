@@ -12,7 +12,6 @@ import (
 	"net/http"
 	"net/netip"
 	"os"
-	"path/filepath"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -31,7 +30,8 @@ type Broker struct {
 	log       *slog.Logger
 	audit     *slog.Logger
 	auditTo   *auditHandler
-	auditFile *os.File
+	auditFile *rotatingFile
+	journal   *sessionJournal
 	watchers  watchers // Subscribe
 	certs     *certSource
 	plainNets []netip.Prefix
@@ -80,20 +80,31 @@ func New(cfg Config, log *slog.Logger) (*Broker, error) {
 	if err != nil {
 		return nil, err
 	}
-	af, err := os.OpenFile(filepath.Join(cfg.DataDir, AuditFile), os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o600)
+	af, err := openRotatingFile(cfg.DataDir, AuditFile, cfg.AuditMaxBytes, time.Duration(cfg.AuditMaxAge), cfg.AuditKeep)
 	if err != nil {
-		return nil, fmt.Errorf("audit log: %w", err)
+		return nil, err
+	}
+	journal, left, err := openJournal(cfg.DataDir)
+	if err != nil {
+		af.Close()
+		return nil, fmt.Errorf("session journal: %w", err)
 	}
 	nets, _ := cfg.plainNets()
-	ah := &auditHandler{file: slog.NewJSONHandler(af, nil)}
 	b := &Broker{
-		cfg: cfg, log: log, audit: slog.New(ah), auditTo: ah, auditFile: af,
+		cfg: cfg, log: log, auditFile: af, journal: journal,
 		certs: certs, plainNets: nets,
 		codes:    NewCodes(cfg.CodeDigits, time.Duration(cfg.CodeTTL), nil),
 		throttle: NewThrottle(time.Duration(cfg.FailureDelay), time.Duration(cfg.MaxFailureDelay), cfg.MaxHandshakesAddr, nil),
 		total:    NewBucket(cfg.TotalBandwidth),
 		pending:  map[string]*pendingSession{},
 		refusals: make(chan struct{}, maxRefusals),
+	}
+	b.auditTo = newAuditHandler(af, &b.metrics)
+	b.audit = slog.New(b.auditTo)
+	b.audit.Info("broker started", "pid", os.Getpid(), "fingerprint", Fingerprint(certs.Own()))
+	for _, e := range left {
+		b.audit.Warn("session end", "session", e.Session, "code", e.Code, "viewer", e.Viewer, "agent", e.Agent,
+			"supporter", e.Supporter, "started", e.Start, "reason", "the broker stopped without ending it (killed or crashed)")
 	}
 	b.codes.onChange = b.watchers.notify
 	b.throttle.GlobalRate = cfg.GlobalFailureRate
@@ -143,7 +154,16 @@ func (b *Broker) Codes() *Codes { return b.codes }
 func (b *Broker) Metrics() *Metrics { return &b.metrics }
 
 // Close closes the audit log. Call it after Serve or Run returned.
-func (b *Broker) Close() error { return b.auditFile.Close() }
+func (b *Broker) Close() error {
+	b.auditTo.flush()
+	b.audit.Info("broker stopped")
+	b.journal.close()
+	return b.auditFile.Close()
+}
+
+// Audit is the audit log, for the desk's own records (sign-ins, account
+// changes): they get the same file, limits and sink.
+func (b *Broker) Audit() *slog.Logger { return b.audit }
 
 // Listeners are the broker's listeners; a nil one is not served.
 type Listeners struct {
@@ -217,6 +237,19 @@ func (b *Broker) Serve(ctx context.Context, ls Listeners) error {
 		wg.Go(func() { errc <- b.acceptLoop(ctx, l, serve) })
 	}
 	wg.Go(func() { b.trimAfterBursts(ctx) })
+	wg.Go(func() {
+		// Sums up what the audit log suppressed in the last minute.
+		t := time.NewTicker(auditWindow)
+		defer t.Stop()
+		for {
+			select {
+			case <-t.C:
+				b.auditTo.flush()
+			case <-ctx.Done():
+				return
+			}
+		}
+	})
 	accept(ls.Agent, "agent", b.ServeAgent)
 	accept(ls.Viewer, "viewer", b.ServeViewer)
 	accept(ls.Repeater, "repeater", b.ServeRepeater)

@@ -98,7 +98,7 @@ type deskInfo struct {
 
 	// While relaying: the session's byte counts and its end.
 	toViewer, toAgent *atomic.Int64
-	end               func()
+	end               func(reason string)
 }
 
 // viewerWait is a viewer's wait for the agent of an issued code.
@@ -315,7 +315,7 @@ func (c *Codes) End(code string) {
 // agent that waits or asks (a), or else a code without an agent, whose
 // waiting viewer, if any, is sent away with reason. st is StateClosed
 // for no live code.
-func (c *Codes) endTarget(code, reason string) (st State, a *agentConn, end func()) {
+func (c *Codes) endTarget(code, reason string) (st State, a *agentConn, end func(string)) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	e := c.lookupLocked(NormalizeCode(code))

@@ -62,6 +62,12 @@ type Config struct {
 	WebSocketPing Duration `json:"websocket_ping"`
 	LinkTimeout   Duration `json:"link_timeout"` // a link silent this long is dead
 
+	// The audit log is rotated at AuditMaxBytes or AuditMaxAge, and the
+	// AuditKeep newest rotated files are kept.
+	AuditMaxBytes int64    `json:"audit_max_bytes"`
+	AuditMaxAge   Duration `json:"audit_max_age"`
+	AuditKeep     int      `json:"audit_keep"`
+
 	// Bandwidth caps in bytes per second; 0 means none.
 	SessionBandwidth int64 `json:"session_bandwidth"`
 	TotalBandwidth   int64 `json:"total_bandwidth"`
@@ -109,6 +115,9 @@ func DefaultConfig() Config {
 		CodeDigits:           6,
 		PlainVNCAuthNetworks: []string{"127.0.0.0/8", "::1/128"},
 		AnonymousViewers:     true,
+		AuditMaxBytes:        64 << 20,
+		AuditMaxAge:          Duration(24 * time.Hour),
+		AuditKeep:            30,
 		HandshakeTimeout:     Duration(10 * time.Second),
 		ConsentTimeout:       Duration(2 * time.Minute),
 		IdleTimeout:          Duration(30 * time.Minute),
@@ -149,6 +158,9 @@ func (c *Config) Validate() error {
 	}
 	if c.SessionBandwidth < 0 || c.TotalBandwidth < 0 {
 		errs = append(errs, errors.New("bandwidth caps must not be negative"))
+	}
+	if c.AuditMaxBytes < 0 || c.AuditMaxAge < 0 || c.AuditKeep < 0 {
+		errs = append(errs, errors.New("audit_max_bytes, audit_max_age and audit_keep must not be negative"))
 	}
 	if (c.CertFile == "") != (c.KeyFile == "") {
 		errs = append(errs, errors.New("cert_file and key_file go together"))

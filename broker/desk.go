@@ -93,7 +93,7 @@ func (b *Broker) EndSession(code string, by Supporter, reason string) error {
 		if a != nil {
 			a.finish(&agentlink.End{Reason: reason}) // before the data connection closes
 		}
-		end()
+		end(reason)
 	case a != nil:
 		a.finish(&agentlink.End{Reason: reason})
 	default:

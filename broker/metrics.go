@@ -8,16 +8,18 @@ import (
 
 // Metrics are the broker's counters, exposed on /metrics.
 type Metrics struct {
-	Sessions        atomic.Int64 // relaying now
-	SessionsTotal   atomic.Int64
-	Agents          atomic.Int64 // control links now
-	BytesToViewer   atomic.Int64
-	BytesToAgent    atomic.Int64
-	FailedGuesses   atomic.Int64
-	Pairings        atomic.Int64
-	Declined        atomic.Int64
-	RefusedConns    atomic.Int64 // over the per-address cap, or bad input
-	HandshakeErrors atomic.Int64
+	Sessions         atomic.Int64 // relaying now
+	SessionsTotal    atomic.Int64
+	Agents           atomic.Int64 // control links now
+	BytesToViewer    atomic.Int64
+	BytesToAgent     atomic.Int64
+	FailedGuesses    atomic.Int64
+	Pairings         atomic.Int64
+	Declined         atomic.Int64
+	RefusedConns     atomic.Int64 // over the per-address cap, or bad input
+	HandshakeErrors  atomic.Int64
+	AuditWriteErrors atomic.Int64 // audit lines that could not be written (a full disk)
+	AuditSuppressed  atomic.Int64 // audit lines over a peer's limits, summed up instead
 }
 
 // writeProm writes the Prometheus text exposition of m and the code
@@ -44,5 +46,7 @@ func (m *Metrics) writeProm(w io.Writer, codes map[State]int, globalFailures flo
 	counter("lifebuoy_declined_total", "Sessions the customer declined or never opened.", m.Declined.Load())
 	counter("lifebuoy_refused_connections_total", "Connections refused by the per-address cap.", m.RefusedConns.Load())
 	counter("lifebuoy_handshake_errors_total", "Handshakes that failed on bad input or timeouts.", m.HandshakeErrors.Load())
+	counter("lifebuoy_audit_write_errors_total", "Audit lines that could not be written (a full disk).", m.AuditWriteErrors.Load())
+	counter("lifebuoy_audit_suppressed_total", "Audit lines over a peer's limits, summed up instead.", m.AuditSuppressed.Load())
 	fmt.Fprintf(w, "# HELP lifebuoy_global_failure_level Decayed count of recent failures from all addresses.\n# TYPE lifebuoy_global_failure_level gauge\nlifebuoy_global_failure_level %g\n", globalFailures)
 }

@@ -140,7 +140,7 @@ func TestRelayParks(t *testing.T) {
 	var toViewer, toAgent atomic.Int64
 	r := &relay{viewer: vb, agent: ab, idle: parkAfter + 3*time.Second, park: p,
 		toViewer: []*atomic.Int64{&toViewer}, toAgent: []*atomic.Int64{&toAgent},
-		onEnd: func() { close(ended) }}
+		onEnd: func(string) { close(ended) }}
 	startRelay(context.Background(), r)
 	one := make([]byte, 1)
 	roundTrip := func(i byte) {
@@ -206,7 +206,7 @@ func BenchmarkRelayWake(b *testing.B) {
 			agent, ab := tcpPair(b)
 			ended := make(chan struct{})
 			startRelay(context.Background(), &relay{viewer: vb, agent: ab, idle: time.Hour, park: p,
-				parkAfter: tc.quiet, onEnd: func() { close(ended) }})
+				parkAfter: tc.quiet, onEnd: func(string) { close(ended) }})
 			one := make([]byte, 1)
 			lat := make([]time.Duration, 0, b.N)
 			for b.Loop() {

@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"os"
@@ -88,12 +89,13 @@ type relay struct {
 	toViewer, toAgent []*atomic.Int64
 	park              *parker
 	parkAfter         time.Duration // quiet before a direction parks; 0: parkAfter
-	onEnd             func()
+	onEnd             func(reason string)
 	last              atomic.Int64 // UnixNano of the last byte either way
 	idleTimer         *time.Timer
 	stopCtx           func() bool
 	mu                sync.Mutex
 	ended             bool
+	reason            string          // why it ended, for the audit: the first end's
 	running           int             // copy goroutines alive
 	unpark            [2]func() bool  // a parked direction's withdrawal
 	ctx               context.Context // for the caps' waits
@@ -109,7 +111,7 @@ func startRelay(ctx context.Context, r *relay) {
 	r.running = 3 // the two copies and the session itself (dropped by end)
 	r.mu.Unlock()
 	r.idleTimer = time.AfterFunc(r.idle, r.checkIdle)
-	r.stopCtx = context.AfterFunc(r.ctx, r.end)
+	r.stopCtx = context.AfterFunc(r.ctx, func() { r.endWith("the broker stopped") })
 	go r.copy(toViewerDir)
 	go r.copy(toAgentDir)
 }
@@ -123,16 +125,20 @@ const (
 func (r *relay) checkIdle() {
 	quiet := time.Since(time.Unix(0, r.last.Load()))
 	if quiet >= r.idle {
-		r.end()
+		r.endWith(fmt.Sprintf("no bytes either way for %v", r.idle))
 		return
 	}
 	r.idleTimer.Reset(r.idle - quiet)
 }
 
-// end ends the session: it withdraws parked directions and closes both
-// connections, which ends the copies still running.
-func (r *relay) end() {
+// endWith ends the session: it withdraws parked directions and closes
+// both connections, which ends the copies still running. The first
+// reason given is the one the audit records.
+func (r *relay) endWith(reason string) {
 	r.mu.Lock()
+	if r.reason == "" {
+		r.reason = reason
+	}
 	if r.ended {
 		r.mu.Unlock()
 		return
@@ -164,10 +170,11 @@ func (r *relay) release() {
 	r.mu.Lock()
 	r.running--
 	last := r.ended && r.running == 0
+	reason := r.reason
 	r.mu.Unlock()
 	if last {
 		r.stopCtx()
-		r.onEnd()
+		r.onEnd(reason)
 	}
 }
 
@@ -175,12 +182,21 @@ func (r *relay) release() {
 // parks.
 func (r *relay) copy(d int) {
 	dst, src, counts := r.viewer, r.agent, r.toViewer
+	from, to := "the customer's agent", "the viewer"
 	if d == toAgentDir {
 		dst, src, counts = r.agent, r.viewer, r.toAgent
+		from, to = to, from
 	}
 	for {
-		if !r.pipe(dst, src, counts) {
-			r.end()
+		if quiet, why := r.pipe(dst, src, counts); !quiet {
+			switch why {
+			case pipeEOF:
+				r.endWith(from + " closed the session")
+			case pipeReadFailed:
+				r.endWith(from + "'s connection failed")
+			default:
+				r.endWith(to + "'s connection failed")
+			}
 			break
 		}
 		// Quiet: park, still counted in running; the parker's callback
@@ -216,9 +232,16 @@ func (r *relay) resume(d int) {
 	r.copy(d)
 }
 
+// Why a pipe stopped.
+const (
+	pipeEOF         = iota // src closed its side
+	pipeReadFailed         // reading src failed
+	pipeWriteFailed        // writing dst failed, or the session was ended
+)
+
 // pipe copies src to dst until src has been quiet for parkAfter (true)
-// or the copy fails or ends (false).
-func (r *relay) pipe(dst, src net.Conn, counts []*atomic.Int64) bool {
+// or the copy fails or ends (false, and why).
+func (r *relay) pipe(dst, src net.Conn, counts []*atomic.Int64) (bool, int) {
 	small := smallBufs.Get().(*[]byte)
 	defer smallBufs.Put(small)
 	var big *[]byte // from relayBufs while bytes flow
@@ -242,12 +265,12 @@ func (r *relay) pipe(dst, src net.Conn, counts []*atomic.Int64) bool {
 			quietSince = now
 			for _, c := range r.caps {
 				if c.wait(r.ctx, n) != nil {
-					return false
+					return false, pipeWriteFailed
 				}
 			}
 			dst.SetWriteDeadline(time.Now().Add(r.idle))
 			if _, werr := dst.Write(buf[:n]); werr != nil {
-				return false
+				return false, pipeWriteFailed
 			}
 			for _, c := range counts {
 				c.Add(int64(n))
@@ -263,7 +286,7 @@ func (r *relay) pipe(dst, src net.Conn, counts []*atomic.Int64) bool {
 					big = nil
 				}
 				if time.Since(quietSince) >= quiet {
-					return true
+					return true, 0
 				}
 				continue
 			}
@@ -271,8 +294,9 @@ func (r *relay) pipe(dst, src net.Conn, counts []*atomic.Int64) bool {
 				if cw, ok := dst.(interface{ CloseWrite() error }); ok {
 					cw.CloseWrite()
 				}
+				return false, pipeEOF
 			}
-			return false
+			return false, pipeReadFailed
 		}
 	}
 }

@@ -146,7 +146,7 @@ func benchRelay(b *testing.B, chunk int, sides relaySides) {
 	done := make(chan struct{})
 	startRelay(ctx, &relay{viewer: viewerSide, agent: agent, idle: time.Minute, park: park,
 		toViewer: []*atomic.Int64{&toViewer}, toAgent: []*atomic.Int64{&toAgent},
-		onEnd: func() { close(done) }})
+		onEnd: func(string) { close(done) }})
 	pump(b, w, sink, chunk)
 	cancel()
 	<-done

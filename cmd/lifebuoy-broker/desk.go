@@ -116,15 +116,9 @@ func startDesk(ctx context.Context, cfg broker.Config, dc deskConfig, b *broker.
 	}
 	sink := store.NewAuditSink(db, log)
 	b.SetAuditSink(sink)
-	// The desk's own records (sign-ins, account changes) go to the same
-	// audit file as the broker's, and to the database.
-	af, err := os.OpenFile(filepath.Join(cfg.DataDir, broker.AuditFile), os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o600)
-	if err != nil {
-		sink.Close()
-		db.Close()
-		return nil, err
-	}
-	audit := slog.New(slog.NewMultiHandler(slog.NewJSONHandler(af, nil), sink))
+	// The desk's own records (sign-ins, account changes) go to the
+	// broker's audit log, and with it to the database.
+	audit := b.Audit()
 	svc := auth.NewService(db, nil)
 	svc.SessionIdle, svc.SessionMax = dc.sessionIdle, dc.sessionMax
 	key, err := auth.LoadOrCreateSecretKey(filepath.Join(cfg.DataDir, auth.SecretKeyFile))
@@ -133,7 +127,6 @@ func startDesk(ctx context.Context, cfg broker.Config, dc deskConfig, b *broker.
 	}
 	if err != nil {
 		sink.Close()
-		af.Close()
 		db.Close()
 		return nil, fmt.Errorf("the desk's key for second factors: %w", err)
 	}
@@ -172,7 +165,6 @@ func startDesk(ctx context.Context, cfg broker.Config, dc deskConfig, b *broker.
 		cancel()
 		<-done
 		sink.Close()
-		af.Close()
 		db.Close()
 	}, nil
 }

@@ -140,3 +140,64 @@ func TestCertificateReloadOnSIGHUP(t *testing.T) {
 	}
 	relays("still")
 }
+
+// A broker killed with sessions running writes their end, with the
+// reason, when it starts again, after its restart marker.
+func TestCrashedSessionsEndAfterRestart(t *testing.T) {
+	dir := t.TempDir()
+	bin := filepath.Join(dir, "lifebuoy-broker")
+	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	data := filepath.Join(dir, "data")
+	r := startBinary(t, bin, data)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	link, err := agentlink.Dial(ctx, agentlink.Config{Broker: r.addrs["agent"], Fingerprint: r.fingerprint, Proxy: "direct"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer link.Close()
+	viewer, err := net.Dial("tcp", r.addrs["repeater"])
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer viewer.Close()
+	io.ReadFull(viewer, make([]byte, 12))
+	hdr := make([]byte, 250)
+	copy(hdr, "ID:"+link.Code())
+	viewer.Write(hdr)
+	in, err := link.Accept(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	data1, err := in.Open(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer data1.Close()
+	data1.Write([]byte("hi"))
+	viewer.SetReadDeadline(time.Now().Add(5 * time.Second))
+	if _, err := io.ReadFull(viewer, make([]byte, 2)); err != nil {
+		t.Fatal(err)
+	}
+	r.cmd.Process.Kill()
+	<-r.done
+
+	startBinary(t, bin, data)
+	var audit string
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		b, _ := os.ReadFile(filepath.Join(data, "audit.jsonl"))
+		audit = string(b)
+		if strings.Count(audit, `"msg":"broker started"`) == 2 && strings.Contains(audit, "killed or crashed") {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no end for the killed broker's session:\n%s", audit)
+		}
+	}
+	second := strings.LastIndex(audit, `"msg":"broker started"`)
+	if end := strings.Index(audit, "killed or crashed"); end < second || !strings.Contains(audit[second:], in.SessionID) {
+		t.Fatalf("the crashed session's end is not after the restart marker, or names another session:\n%s", audit)
+	}
+}
