@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/netip"
 	"os"
 	"sync"
 	"sync/atomic"
@@ -133,8 +134,9 @@ func (b *Broker) controlLink(ctx context.Context, c *tls.Conn, hello *agentlink.
 	a.out.SetOnClose(func() { go a.close() })
 	var expires time.Time
 	var viewer *viewerWait // a viewer came first and waits
-	var err error
+	leaveSlot, err := b.agentSlot(remoteAddr(c))
 	switch {
+	case err != nil:
 	case hello.Version != agentlink.ProtocolVersion:
 		err = fmt.Errorf("agent protocol version %d is not supported (want %d)", hello.Version, agentlink.ProtocolVersion)
 	case hello.WantCode && hello.JoinCode != "":
@@ -145,10 +147,14 @@ func (b *Broker) controlLink(ctx context.Context, c *tls.Conn, hello *agentlink.
 		a.code, expires, viewer, err = b.joinCode(ctx, c, hello.JoinCode, a)
 	}
 	if err != nil {
+		if leaveSlot != nil {
+			leaveSlot()
+		}
 		b.audit.Warn("agent refused", "remote", a.remote, "name", a.name, "err", err.Error())
 		a.out.SendAndClose(&agentlink.Error{Reason: err.Error()})
 		return false
 	}
+	a.whenClosed(leaveSlot)
 	// From here the link is its own: close releases everything below.
 	b.wg.Add(1)
 	b.metrics.Agents.Add(1)
@@ -196,6 +202,37 @@ func (b *Broker) controlLink(ctx context.Context, c *tls.Conn, hello *agentlink.
 		viewer.agent <- a
 	}
 	return true
+}
+
+// agentSlot admits one more waiting agent from addr, within
+// MaxAgentsAddr for the address (or its /64) and MaxAgents for the broker,
+// and returns what gives the slot back. An address over its limit has
+// the attempt counted as a failure, so it draws on the same budget as a
+// wrong code (Throttle).
+func (b *Broker) agentSlot(addr netip.Addr) (func(), error) {
+	k := throttleKey(addr)
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if n := b.cfg.MaxAgentsAddr; n > 0 && b.agentsAddr[k] >= n {
+		b.throttle.Failure(addr)
+		b.metrics.RefusedConns.Add(1)
+		return nil, fmt.Errorf("too many agents are connected from your address (%d); end some and try again", n)
+	}
+	if b.maxAgents > 0 && int(b.metrics.Agents.Load()) >= b.maxAgents {
+		b.metrics.RefusedConns.Add(1)
+		return nil, errors.New("the broker is full; try again in a minute")
+	}
+	b.agentsAddr[k]++
+	var once sync.Once
+	return func() {
+		once.Do(func() {
+			b.mu.Lock()
+			defer b.mu.Unlock()
+			if b.agentsAddr[k]--; b.agentsAddr[k] <= 0 {
+				delete(b.agentsAddr, k)
+			}
+		})
+	}, nil
 }
 
 // whenClosed has close run f, or runs it now if the link is closed.

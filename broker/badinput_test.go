@@ -155,12 +155,54 @@ func TestBadDataHello(t *testing.T) {
 	expectClose(t, c, 3*time.Second)
 }
 
-func TestAdminAndMetrics(t *testing.T) {
-	tb := startBroker(t, testConfig(t))
-	resp, err := http.Post("http://"+tb.admin+"/admin/codes", "", nil)
+// adminPost posts to the admin API with the data directory's token, a
+// Host header and, when origin is set, an Origin header.
+func adminPost(t *testing.T, tb *testBroker, host, origin string, withToken bool) *http.Response {
+	t.Helper()
+	req, _ := http.NewRequest("POST", "http://"+tb.admin+"/admin/codes", nil)
+	if host != "" {
+		req.Host = host
+	}
+	if origin != "" {
+		req.Header.Set("Origin", origin)
+	}
+	if withToken {
+		tok, err := os.ReadFile(filepath.Join(tb.dir, broker.AdminTokenFile))
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.Header.Set("Authorization", "Bearer "+strings.TrimSpace(string(tok)))
+	}
+	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}
+	return resp
+}
+
+func TestAdminAndMetrics(t *testing.T) {
+	tb := startBroker(t, testConfig(t))
+	// Without the token, with a name that is not loopback (DNS
+	// rebinding), or from a web page: refused, each with the reason.
+	for _, tc := range []struct {
+		host, origin string
+		token        bool
+		status       int
+	}{
+		{"", "", false, http.StatusUnauthorized},
+		{"evil.example:5515", "", true, http.StatusForbidden},
+		{"", "http://evil.example", true, http.StatusForbidden},
+	} {
+		resp := adminPost(t, tb, tc.host, tc.origin, tc.token)
+		resp.Body.Close()
+		if resp.StatusCode != tc.status {
+			t.Fatalf("admin API with host %q origin %q token %v: %s, want %d", tc.host, tc.origin, tc.token, resp.Status, tc.status)
+		}
+	}
+	if fi, err := os.Stat(filepath.Join(tb.dir, broker.AdminTokenFile)); err != nil || fi.Mode().Perm() != 0o600 {
+		t.Fatalf("admin token file: %v %v", fi, err)
+	}
+	resp := adminPost(t, tb, "", "", true)
 	var cr broker.CodeResponse
 	json.NewDecoder(resp.Body).Decode(&cr)
 	resp.Body.Close()
@@ -170,7 +212,20 @@ func TestAdminAndMetrics(t *testing.T) {
 	if st, ok := tb.Codes().Lookup(cr.Code); !ok || st != broker.StateIssued {
 		t.Fatalf("issued code state %v %v", st, ok)
 	}
-	resp, err = http.Get("http://" + tb.admin + "/admin/codes")
+	// Minting is bounded per caller: 30 a minute.
+	limited := false
+	for range 40 {
+		r := adminPost(t, tb, "", "", true)
+		r.Body.Close()
+		if r.StatusCode == http.StatusTooManyRequests && r.Header.Get("Retry-After") != "" {
+			limited = true
+			break
+		}
+	}
+	if !limited {
+		t.Fatal("40 codes in a row from one caller were all issued")
+	}
+	resp, err := http.Get("http://" + tb.admin + "/admin/codes")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -189,7 +244,7 @@ func TestAdminAndMetrics(t *testing.T) {
 	}
 	body, _ := io.ReadAll(resp.Body)
 	resp.Body.Close()
-	for _, want := range []string{`lifebuoy_codes{state="issued"} 1`, "lifebuoy_sessions 0", "lifebuoy_failed_guesses_total 0",
+	for _, want := range []string{`lifebuoy_codes{state="issued"} 30`, "lifebuoy_sessions 0", "lifebuoy_failed_guesses_total 0",
 		`lifebuoy_relayed_bytes_total{direction="to_viewer"} 0`, "lifebuoy_refused_connections_total 0"} {
 		if !strings.Contains(string(body), want+"\n") {
 			t.Errorf("/metrics lacks %q:\n%s", want, body)

@@ -53,6 +53,12 @@ type Broker struct {
 
 	refusals chan struct{} // refusals being told now; see refuseWithReason
 
+	adminToken string // the admin API's (AdminTokenFile)
+	mint       minter // codes issued per caller
+
+	maxAgents  int                // waiting agents at most (Config.MaxAgents or from the descriptor limit)
+	agentsAddr map[netip.Addr]int // agents per address (throttleKey); under mu
+
 	wg       sync.WaitGroup // every connection's goroutine
 	accepted atomic.Int64   // connections accepted, for trimAfterBursts
 }
@@ -80,6 +86,10 @@ func New(cfg Config, log *slog.Logger) (*Broker, error) {
 	if err != nil {
 		return nil, err
 	}
+	adminToken, err := loadOrCreateAdminToken(cfg.DataDir)
+	if err != nil {
+		return nil, err
+	}
 	af, err := openRotatingFile(cfg.DataDir, AuditFile, cfg.AuditMaxBytes, time.Duration(cfg.AuditMaxAge), cfg.AuditKeep)
 	if err != nil {
 		return nil, err
@@ -91,13 +101,20 @@ func New(cfg Config, log *slog.Logger) (*Broker, error) {
 	}
 	nets, _ := cfg.plainNets()
 	b := &Broker{
-		cfg: cfg, log: log, auditFile: af, journal: journal,
+		cfg: cfg, log: log, auditFile: af, journal: journal, adminToken: adminToken,
 		certs: certs, plainNets: nets,
 		codes:    NewCodes(cfg.CodeDigits, time.Duration(cfg.CodeTTL), nil),
 		throttle: NewThrottle(time.Duration(cfg.FailureDelay), time.Duration(cfg.MaxFailureDelay), cfg.MaxHandshakesAddr, nil),
 		total:    NewBucket(cfg.TotalBandwidth),
 		pending:  map[string]*pendingSession{},
 		refusals: make(chan struct{}, maxRefusals),
+		agentsAddr: map[netip.Addr]int{},
+		maxAgents:  cfg.MaxAgents,
+	}
+	if b.maxAgents == 0 {
+		if lim := fdLimit(); lim > 0 {
+			b.maxAgents = max((lim-max(256, lim/10))/2, 16)
+		}
 	}
 	b.auditTo = newAuditHandler(af, &b.metrics)
 	b.audit = slog.New(b.auditTo)
@@ -261,7 +278,8 @@ func (b *Broker) Serve(ctx context.Context, ls Listeners) error {
 		if l == nil {
 			return
 		}
-		srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second,
+		srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 10 * time.Second,
+			WriteTimeout: 30 * time.Second, IdleTimeout: 30 * time.Second, MaxHeaderBytes: 16 << 10,
 			BaseContext: func(net.Listener) context.Context { return ctx }}
 		b.log.Info("broker: listening", "port", name, "addr", l.Addr().String())
 		wg.Go(func() {
@@ -316,8 +334,13 @@ func remoteAddr(c net.Conn) netip.Addr {
 	return netip.Addr{}
 }
 
-// plainAllowed reports whether a may use VNC Authentication without TLS.
+// plainAllowed reports whether a may use VNC Authentication without TLS
+// (and the cleartext repeater port). A peer that is not on a network (an
+// in-process pipe: an embedding program, a test) is local.
 func (b *Broker) plainAllowed(a netip.Addr) bool {
+	if !a.IsValid() {
+		return true
+	}
 	for _, p := range b.plainNets {
 		if p.Contains(a) {
 			return true

@@ -47,8 +47,9 @@ type Config struct {
 	// bridge) can: guessing a code then needs a stolen account.
 	AnonymousViewers bool `json:"anonymous_viewers"`
 
-	// PlainVNCAuthNetworks may use VNC Authentication without TLS; the
-	// code then crosses the network in a form that can be brute-forced
+	// PlainVNCAuthNetworks may use VNC Authentication without TLS, and
+	// the repeater port (5514), which is cleartext end to end; the code
+	// then crosses the network in a form that can be brute-forced
 	// offline, so the default is loopback only.
 	PlainVNCAuthNetworks []string `json:"plain_vnc_auth_networks"`
 
@@ -76,6 +77,12 @@ type Config struct {
 	FailureDelay      Duration `json:"failure_delay"`     // first wrong code from an address
 	MaxFailureDelay   Duration `json:"max_failure_delay"` // the cap of the doubling
 	MaxHandshakesAddr int      `json:"max_handshakes_per_addr"`
+	// MaxAgentsAddr bounds the agents waiting on one address (an IPv6
+	// /64); MaxAgents all of them (0: half of the descriptors the process
+	// may open, less a reserve, so that viewers and running sessions
+	// always find descriptors).
+	MaxAgentsAddr int `json:"max_agents_per_addr"`
+	MaxAgents     int `json:"max_agents"`
 	GlobalFailureRate float64  `json:"global_failure_rate"` // the global budget, failures a minute (0: none)
 	FailureMemory     Duration `json:"failure_memory"`      // an address stays suspect this long after a failure (0: 24 h)
 }
@@ -127,6 +134,7 @@ func DefaultConfig() Config {
 		FailureDelay:         Duration(time.Second),
 		MaxFailureDelay:      Duration(time.Minute),
 		MaxHandshakesAddr:    8,
+		MaxAgentsAddr:        32,
 		GlobalFailureRate:    30,
 		FailureMemory:        Duration(24 * time.Hour),
 	}
@@ -239,7 +247,7 @@ func ConfigFromArgs(name string, args []string, stderr io.Writer) (Config, error
 	fs.StringVar(&f.ACMEHTTPAddr, "acme-http-listen", "", "plain HTTP `address` (:80) for ACME's HTTP-01 check and redirects")
 	fs.DurationVar((*time.Duration)(&f.CodeTTL), "code-ttl", time.Duration(c.CodeTTL), "how long an unpaired code lives")
 	fs.IntVar(&f.CodeDigits, "code-digits", c.CodeDigits, "digits in a session code")
-	fs.Func("plain-vnc-auth", "comma-separated `networks` allowed VNC Authentication without TLS", func(s string) error {
+	fs.Func("plain-vnc-auth", "comma-separated `networks` allowed VNC Authentication without TLS, and the cleartext repeater port", func(s string) error {
 		f.PlainVNCAuthNetworks = splitComma(s)
 		return nil
 	})

@@ -61,8 +61,17 @@ var (
 	ErrNoLink      = errors.New("the customer's agent cannot be reached for requests")
 )
 
-// IssueCode makes a supporter-first code for by.
+// IssueCode makes a supporter-first code for by. A supporter may issue
+// mintRate codes a minute (ErrTooManyCodes).
 func (b *Broker) IssueCode(by Supporter) (string, time.Time, error) {
+	return b.issue(by, "account "+by.Account)
+}
+
+// issue makes a supporter-first code, bounded per caller.
+func (b *Broker) issue(by Supporter, caller string) (string, time.Time, error) {
+	if wait, ok := b.mint.take(caller, time.Now()); !ok {
+		return "", time.Time{}, &ErrTooManyCodes{Wait: wait}
+	}
 	code, exp, err := b.codes.Issue(nil)
 	if err != nil {
 		return "", time.Time{}, err
@@ -70,7 +79,7 @@ func (b *Broker) IssueCode(by Supporter) (string, time.Time, error) {
 	b.codes.update(code, func(e *codeEntry) {
 		e.desk.issuedBy, e.desk.flow, e.desk.since = by, flowSupporterFirst, time.Now()
 	})
-	b.audit.Info("code issued", "code", code, "flow", flowSupporterFirst, "supporter", by.Account, "expires", exp)
+	b.audit.Info("code issued", "code", code, "flow", flowSupporterFirst, "supporter", by.Account, "by", caller, "expires", exp)
 	return code, exp, nil
 }
 

@@ -303,3 +303,28 @@ func TestRefusalsSayWhyAndWhen(t *testing.T) {
 		t.Fatalf("wss: %v, want a refusal saying %q", err, says)
 	}
 }
+
+// The repeater port is cleartext end to end, so it is open to the
+// plain-auth networks only; a viewer from elsewhere is told where to go.
+func TestRepeaterNetworkPolicy(t *testing.T) {
+	cfg := testConfig(t)
+	cfg.PlainVNCAuthNetworks = nil // loopback counts as outside
+	tb := startBroker(t, cfg)
+	a := startAgent(t, tb, "", rfbtest.Pattern(16, 16, 3), "")
+	c, err := net.Dial("tcp", tb.repeaterAddr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	io.ReadFull(c, make([]byte, 12))
+	c.Write(append([]byte("ID:"+a.link.Code()), make([]byte, 241)...))
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	_, err = rfb.NewClient(ctx, c, rfb.ClientConfig{Password: "x"})
+	if !strings.Contains(fmt.Sprint(err), "unencrypted") || !strings.Contains(fmt.Sprint(err), "5511") {
+		t.Fatalf("repeater from outside: %v", err)
+	}
+	if st, _ := tb.Codes().Lookup(a.link.Code()); st != broker.StateWaiting {
+		t.Fatalf("the code was touched: %v", st)
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"errors"
 	"io"
 	"log/slog"
 	"net"
@@ -17,6 +18,8 @@ import (
 
 	"lifebuoy/broker"
 	"lifebuoy/broker/agentlink"
+	"lifebuoy/rfb"
+	"lifebuoy/rfb/rfbtest"
 )
 
 // rawSession pairs a repeater-mode viewer with an agent that hands back
@@ -291,4 +294,65 @@ func TestProxyFromEnvironment(t *testing.T) {
 		t.Fatalf("viewer read %q %v", got, err)
 	}
 	t.Logf("control link and data connection went through the CONNECT proxy from HTTPS_PROXY (%s)", proxy)
+}
+
+// TestAgentsPerAddress: one address cannot hold more than MaxAgentsAddr
+// waiting agents (each would hold a descriptor), the refusal says why,
+// and a customer elsewhere still pairs.
+func TestAgentsPerAddress(t *testing.T) {
+	cfg := testConfig(t)
+	cfg.MaxAgentsAddr = 5
+	tb := startBroker(t, cfg)
+	from := func() agentlink.Config {
+		c := tb.linkConfig("")
+		c.Dial = func(ctx context.Context, network, addr string) (net.Conn, error) {
+			d := net.Dialer{LocalAddr: &net.TCPAddr{IP: net.IPv4(127, 0, 0, 99)}}
+			return d.DialContext(ctx, network, addr)
+		}
+		c.Paths = []agentlink.Path{{Kind: agentlink.PathTLS, Addr: tb.agentAddr}}
+		return c
+	}
+	var held []*agentlink.Link
+	refused := 0
+	for range 50 {
+		l, err := agentlink.Dial(context.Background(), from())
+		var re *agentlink.RefusedError
+		switch {
+		case err == nil:
+			held = append(held, l)
+		case errors.As(err, &re) && strings.Contains(re.Reason, "too many agents are connected from your address"):
+			refused++
+		default:
+			t.Fatalf("registration: %v", err)
+		}
+	}
+	defer func() {
+		for _, l := range held {
+			l.Close()
+		}
+	}()
+	if len(held) != 5 || refused != 45 {
+		t.Fatalf("%d agents held, %d refused; want 5 and 45", len(held), refused)
+	}
+	img := rfbtest.Pattern(16, 16, 21)
+	a := startAgent(t, tb, "", img, "")
+	c, err := dialViewer(t, tb, rfb.ClientConfig{Password: a.link.Code(), Security: []rfb.SecurityType{rfb.SecVNCAuth}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	syncTo(t, c, img)
+	c.Close()
+	// A slot comes back when an agent leaves.
+	held[0].Close()
+	held = held[1:]
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		l, err := agentlink.Dial(context.Background(), from())
+		if err == nil {
+			held = append(held, l)
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no slot after an agent left: %v", err)
+		}
+	}
 }

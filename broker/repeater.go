@@ -57,6 +57,15 @@ func (b *Broker) ServeRepeater(ctx context.Context, c net.Conn) {
 		b.metrics.HandshakeErrors.Add(1)
 		return
 	}
+	if !b.plainAllowed(addr) {
+		// The repeater path is cleartext end to end: the code and the
+		// whole session. Like plain VNC Authentication on 5511, it is for
+		// the networks the administrator trusts.
+		b.audit.Info("repeater viewer refused", "remote", c.RemoteAddr().String(), "reason", "network")
+		rfb.RefuseConnection(c, "The repeater port carries the session unencrypted and is open to the help desk's "+
+			"own networks only. Connect to port 5511 (with TLS), use the web console, or \"lifebuoy connect\".")
+		return
+	}
 	if !b.cfg.AnonymousViewers {
 		// A repeater viewer has no account to show.
 		b.audit.Info("anonymous viewer refused", "remote", c.RemoteAddr().String(), "port", "repeater")

@@ -97,6 +97,7 @@ func (b *Broker) admit(ctx context.Context, c net.Conn, front viewerFront) (neti
 	leave, refused := b.throttle.Enter(addr)
 	if refused != nil {
 		b.metrics.RefusedConns.Add(1)
+		b.audit.Info("refused", "remote", c.RemoteAddr().String(), "port", front.port, "reason", refused.Reason())
 		b.refuseWithReason(c, front, capitalize(refused.Reason())+".")
 		return addr, nil, false
 	}

@@ -382,6 +382,7 @@ func (c *cli) logout(ctx context.Context, args []string) error {
 func (c *cli) codeNew(ctx context.Context, args []string) error {
 	fs := flag.NewFlagSet("code new", flag.ContinueOnError)
 	admin := fs.String("admin", "", "ask the broker's admin `address` on this machine (no login needed), e.g. 127.0.0.1:5515")
+	data := fs.String("data", broker.DefaultConfig().DataDir, "the broker's data `dir`ectory, whose "+broker.AdminTokenFile+" the admin address needs")
 	if _, err := c.flags(fs, args); err != nil {
 		return err
 	}
@@ -395,7 +396,7 @@ func (c *cli) codeNew(ctx context.Context, args []string) error {
 		if fallback {
 			*admin = "127.0.0.1:5515"
 		}
-		r, err := newCodeAdmin(ctx, *admin)
+		r, err := newCodeAdmin(ctx, *admin, filepath.Join(*data, broker.AdminTokenFile))
 		if err != nil && fallback {
 			return fmt.Errorf("not signed in (lifebuoy login https://help.example.com), and no broker's admin port on this machine: %w", err)
 		}
@@ -420,12 +421,18 @@ func (c *cli) codeNew(ctx context.Context, args []string) error {
 	return nil
 }
 
-// newCodeAdmin asks the broker's admin port (loopback only) for a code.
-func newCodeAdmin(ctx context.Context, admin string) (*broker.CodeResponse, error) {
+// newCodeAdmin asks the broker's admin port (loopback only) for a code,
+// with the admin token from the broker's data directory.
+func newCodeAdmin(ctx context.Context, admin, tokenFile string) (*broker.CodeResponse, error) {
+	tok, err := os.ReadFile(tokenFile)
+	if err != nil {
+		return nil, fmt.Errorf("the broker's admin token (run as the broker's user, or give -data): %w", err)
+	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, "http://"+admin+"/admin/codes", nil)
 	if err != nil {
 		return nil, err
 	}
+	req.Header.Set("Authorization", "Bearer "+strings.TrimSpace(string(tok)))
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		return nil, err

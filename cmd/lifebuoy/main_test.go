@@ -28,7 +28,12 @@ func TestCodeNew(t *testing.T) {
 	defer func() { cancel(); <-done }()
 
 	var out, errb bytes.Buffer
-	if rc := run([]string{"code", "new", "-admin", l.Addr().String()}, &out, &errb); rc != 0 {
+	// Without the data directory's token the admin port refuses.
+	if rc := run([]string{"code", "new", "-admin", l.Addr().String(), "-data", t.TempDir()}, &out, &errb); rc == 0 {
+		t.Fatal("a code without the admin token")
+	}
+	out.Reset()
+	if rc := run([]string{"code", "new", "-admin", l.Addr().String(), "-data", cfg.DataDir}, &out, &errb); rc != 0 {
 		t.Fatalf("exit %d: %s", rc, errb.String())
 	}
 	m := regexp.MustCompile(`^(\d{3}) (\d{3})\ncode=(\d{6}) expires=\S+Z\n$`).FindStringSubmatch(out.String())
