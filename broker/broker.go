@@ -103,11 +103,11 @@ func New(cfg Config, log *slog.Logger) (*Broker, error) {
 	b := &Broker{
 		cfg: cfg, log: log, auditFile: af, journal: journal, adminToken: adminToken,
 		certs: certs, plainNets: nets,
-		codes:    NewCodes(cfg.CodeDigits, time.Duration(cfg.CodeTTL), nil),
-		throttle: NewThrottle(time.Duration(cfg.FailureDelay), time.Duration(cfg.MaxFailureDelay), cfg.MaxHandshakesAddr, nil),
-		total:    NewBucket(cfg.TotalBandwidth),
-		pending:  map[string]*pendingSession{},
-		refusals: make(chan struct{}, maxRefusals),
+		codes:      NewCodes(cfg.CodeDigits, time.Duration(cfg.CodeTTL), nil),
+		throttle:   NewThrottle(time.Duration(cfg.FailureDelay), time.Duration(cfg.MaxFailureDelay), cfg.MaxHandshakesAddr, nil),
+		total:      NewBucket(cfg.TotalBandwidth),
+		pending:    map[string]*pendingSession{},
+		refusals:   make(chan struct{}, maxRefusals),
 		agentsAddr: map[netip.Addr]int{},
 		maxAgents:  cfg.MaxAgents,
 	}

@@ -81,8 +81,8 @@ type Config struct {
 	// /64); MaxAgents all of them (0: half of the descriptors the process
 	// may open, less a reserve, so that viewers and running sessions
 	// always find descriptors).
-	MaxAgentsAddr int `json:"max_agents_per_addr"`
-	MaxAgents     int `json:"max_agents"`
+	MaxAgentsAddr     int      `json:"max_agents_per_addr"`
+	MaxAgents         int      `json:"max_agents"`
 	GlobalFailureRate float64  `json:"global_failure_rate"` // the global budget, failures a minute (0: none)
 	FailureMemory     Duration `json:"failure_memory"`      // an address stays suspect this long after a failure (0: 24 h)
 }
