@@ -28,6 +28,9 @@ packages=(
 	postgresql:         # the desk store's interop tests run on a private PostgreSQL too
 	iproute2:ip         # network namespaces: a customer's network that blocks ports
 	nftables:nft        # the DROP rules of that network
+	squid-openssl:squid # a proxy that inspects TLS (ssl-bump), with WebSocket upgrades
+	openssl:openssl     # the inspecting proxy's CA
+	websockify:websockify # noVNC in front of the stock-viewer port
 	gcc:gcc             # go test -race needs cgo
 	libc6-dev:          # headers for cgo; no command of its own
 )

@@ -41,8 +41,7 @@ func TestFrontWebSocketBothWays(t *testing.T) {
 	tb := startBroker(t, testConfig(t))
 	img := rfbtest.Pattern(96, 64, 3)
 	cfg := tb.linkConfig("")
-	cfg.Broker = "127.0.0.1:1" // nothing listens: the agent falls back to the front
-	cfg.HTTPSPorts = []string{tb.frontPort()}
+	cfg.Paths = []agentlink.Path{{Kind: agentlink.PathWebSocket, Addr: tb.httpsAddr}}
 	a := startAgentConfig(t, cfg, img, "")
 	if p := a.link.Path(); p.Kind != agentlink.PathWebSocket {
 		t.Fatalf("path %v, want the WebSocket", p)
@@ -100,8 +99,8 @@ func TestAgentFallsBackWhenAgentPortDrops(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer link.Close()
-	if p := link.Path(); p.Kind != agentlink.PathWebSocket {
-		t.Fatalf("path %v", p)
+	if p := link.Path(); p.Addr != tb.httpsAddr {
+		t.Fatalf("path %v, want the HTTPS front", p)
 	}
 	t.Logf("reached the broker in %v over %v", time.Since(start), link.Path())
 }
@@ -173,5 +172,39 @@ func TestSecurityTypesForEveryViewer(t *testing.T) {
 	novnc.Password = a.link.Code()
 	if _, err := dialViewer(t, outside, novnc); err == nil || !strings.Contains(err.Error(), "no common VeNCrypt subtype") {
 		t.Fatalf("noVNC's choice from outside: %v, want no common subtype", err)
+	}
+}
+
+// A path that answers with another certificate (a proxy that inspects
+// TLS) is passed over, and the WebSocket, which carries the pinned TLS
+// inside, gets through; with no such path left the agent says the
+// certificate is wrong.
+func TestAgentPassesOverWrongCertificate(t *testing.T) {
+	tb := startBroker(t, testConfig(t))
+	other, _ := rfbtest.Certificate(t)
+	impostor := tls.NewListener(rfbtest.Listen(t), &tls.Config{Certificates: []tls.Certificate{other}})
+	go func() {
+		for {
+			c, err := impostor.Accept()
+			if err != nil {
+				return
+			}
+			go func() { c.(*tls.Conn).Handshake(); c.Close() }()
+		}
+	}()
+	cfg := tb.linkConfig("")
+	cfg.Paths = []agentlink.Path{{Kind: agentlink.PathTLS, Addr: impostor.Addr().String()},
+		{Kind: agentlink.PathWebSocket, Addr: tb.httpsAddr}}
+	link, err := agentlink.Dial(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	link.Close()
+	if p := link.Path(); p.Kind != agentlink.PathWebSocket {
+		t.Fatalf("path %v", p)
+	}
+	cfg.Paths = cfg.Paths[:1]
+	if _, err := agentlink.Dial(context.Background(), cfg); !errors.Is(err, agentlink.ErrFingerprint) {
+		t.Fatalf("only the impostor: %v, want ErrFingerprint", err)
 	}
 }

@@ -296,11 +296,13 @@ func BenchmarkIdleSessions(b *testing.B) {
 		b.Run(name, func(b *testing.B) {
 			n := tc.n
 			p := startBrokerProcess(b)
-			// Warm up (TLS, the runtime's pools), then the baseline.
+			// Warm up (TLS, the runtime's pools), then the baseline, once
+			// the broker has trimmed what the warm-up freed (else the
+			// baseline holds freed memory that later sessions reuse).
 			for _, s := range p.pairMany(b, 50, 8, tc.transport) {
 				s.close()
 			}
-			time.Sleep(time.Second)
+			settle()
 			before, rt0 := p.rssKiB(b), p.runtimeGauges(b)
 			b.ResetTimer()
 			var all [][]*session

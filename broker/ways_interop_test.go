@@ -132,10 +132,12 @@ func (c *customerNet) tinyproxyIdle(t *testing.T, idle int, connectPorts ...int)
 }
 
 // The agent finds its way out of networks that block it, as a customer's
-// would: the agent port dropped without an answer, then only a real HTTP
-// proxy (Debian's tinyproxy) open, first letting CONNECT through to the
-// agent port and then, like squid's default, to the HTTPS port only.
-// Each time the state line names the path, and a viewer sees the screen.
+// would: the agent port dropped without an answer (it takes the HTTPS
+// port, by ALPN), then only a real HTTP proxy (Debian's tinyproxy) open,
+// first letting CONNECT through to the agent port and then, like squid's
+// default, to the HTTPS port only. Each time the state line names the
+// path, and a viewer sees the screen. (A proxy that inspects TLS, which
+// makes the agent take the WebSocket: TestInteropAgentThroughInspectingProxy.)
 func TestInteropAgentFindsItsWay(t *testing.T) {
 	c := startCustomerNet(t)
 	agentPort, frontPort := port(c.tb.agentAddr), port(c.tb.httpsAddr)
@@ -145,7 +147,7 @@ func TestInteropAgentFindsItsWay(t *testing.T) {
 		start := time.Now()
 		term, code := c.runAgent(t, nil, "-proxy", "direct")
 		t.Logf("reached the broker in %v", time.Since(start).Round(time.Millisecond))
-		term.Expect(`^state waiting Connected \(WebSocket wss://`+c.ns.HostIP.String()+`:`+strconv.Itoa(frontPort)+`/agent\)`, 5*time.Second)
+		term.Expect(`^state waiting Connected \(TLS to `+c.ns.HostIP.String()+`:`+strconv.Itoa(frontPort)+`\)`, 5*time.Second)
 		c.viewAndEnd(t, term, code)
 	})
 
@@ -161,7 +163,7 @@ func TestInteropAgentFindsItsWay(t *testing.T) {
 		proxy, proxyPort := c.tinyproxy(t, frontPort)
 		c.ns.AllowOnly(proxyPort)
 		term, code := c.runAgent(t, []string{"HTTPS_PROXY=" + proxy})
-		term.Expect(`^state waiting Connected \(WebSocket wss://.*/agent through the proxy `, 5*time.Second)
+		term.Expect(`^state waiting Connected \(WebSocket wss://.*:`+strconv.Itoa(frontPort)+`/agent through the proxy `, 5*time.Second)
 		c.viewAndEnd(t, term, code)
 	})
 }
@@ -256,4 +258,97 @@ func BenchmarkAgentReachesDroppedPort(b *testing.B) {
 			b.ReportMetric(float64(times[len(times)-1].Milliseconds()), "worst-ms")
 		})
 	}
+}
+
+// squidBump starts Debian's squid as a proxy that inspects TLS (ssl-bump
+// with its own CA, as corporate proxies do) and lets WebSocket upgrades
+// through, and returns its URL and port.
+func (c *customerNet) squidBump(t testing.TB) (string, int) {
+	t.Helper()
+	rfbtest.LookPath(t, "squid", "openssl")
+	// squid drops to the proxy user, which must reach its folder: not
+	// t.TempDir, whose parent only root may enter.
+	dir, err := os.MkdirTemp("", "lifebuoy-squid-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if t.Failed() {
+			for _, f := range []string{"access.log", "cache.log"} {
+				b, _ := os.ReadFile(filepath.Join(dir, f))
+				t.Logf("squid's %s:\n%s", f, b)
+			}
+		}
+		os.RemoveAll(dir)
+	})
+	os.Chmod(dir, 0o755)
+	run := func(name string, args ...string) {
+		t.Helper()
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		if out, err := rfbtest.Run(t, ctx, nil, name, args...); err != nil {
+			t.Fatalf("%v\n%s", err, out)
+		}
+	}
+	run("openssl", "req", "-new", "-newkey", "rsa:2048", "-sha256", "-days", "2", "-nodes", "-x509",
+		"-subj", "/CN=Test Inspecting Proxy CA", "-keyout", filepath.Join(dir, "ca.key"), "-out", filepath.Join(dir, "ca.pem"))
+	run("/usr/lib/squid/security_file_certgen", "-c", "-s", filepath.Join(dir, "ssl_db"), "-M", "4MB")
+	l, err := net.Listen("tcp", net.JoinHostPort(c.ns.HostIP.String(), "0"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := port(l.Addr().String())
+	l.Close()
+	conf := fmt.Sprintf(`http_port %s:%d ssl-bump cert=%[3]s/ca.pem key=%[3]s/ca.key generate-host-certificates=on dynamic_cert_mem_cache_size=4MB
+sslcrtd_program /usr/lib/squid/security_file_certgen -s %[3]s/ssl_db -M 4MB
+sslcrtd_children 2
+acl step1 at_step SslBump1
+ssl_bump peek step1
+ssl_bump bump all
+sslproxy_cert_error allow all
+tls_outgoing_options flags=DONT_VERIFY_PEER
+http_upgrade_request_protocols WebSocket allow all
+http_upgrade_request_protocols websocket allow all
+http_access allow all
+cache deny all
+pid_filename %[3]s/squid.pid
+access_log stdio:%[3]s/access.log
+cache_log %[3]s/cache.log
+coredump_dir %[3]s
+cache_effective_user proxy
+shutdown_lifetime 1 seconds
+`, c.ns.HostIP, p, dir)
+	if err := os.WriteFile(filepath.Join(dir, "squid.conf"), []byte(conf), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	run("chown", "-R", "proxy:proxy", dir)
+	rfbtest.Start(t, nil, "squid", "-N", "-f", filepath.Join(dir, "squid.conf"))
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	for {
+		if conn, err := net.Dial("tcp", net.JoinHostPort(c.ns.HostIP.String(), strconv.Itoa(p))); err == nil {
+			conn.Close()
+			break
+		}
+		if ctx.Err() != nil {
+			b, _ := os.ReadFile(filepath.Join(dir, "cache.log"))
+			t.Fatalf("squid did not start:\n%s", b)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	return fmt.Sprintf("http://%s:%d", c.ns.HostIP, p), p
+}
+
+// Behind a proxy that inspects TLS (squid with ssl-bump and its own CA)
+// the agent's plain TLS to the HTTPS port meets the proxy's certificate
+// and is passed over; over the WebSocket, which the proxy decrypts and
+// re-encrypts, the agent's own TLS inside stays pinned and whole, and a
+// viewer sees the screen.
+func TestInteropAgentThroughInspectingProxy(t *testing.T) {
+	c := startCustomerNet(t)
+	proxy, proxyPort := c.squidBump(t)
+	c.ns.AllowOnly(proxyPort)
+	term, code := c.runAgent(t, []string{"HTTPS_PROXY=" + proxy}, "-v")
+	term.Expect(`^state waiting Connected \(WebSocket wss://.*/agent through the proxy `, 5*time.Second)
+	c.viewAndEnd(t, term, code)
 }

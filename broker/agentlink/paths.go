@@ -24,7 +24,14 @@ import (
 //	1. TLS to the broker's agent port (5510) directly
 //	2. the same through the HTTP proxy (HTTPS_PROXY, or Config.Proxy)
 //	3. for each HTTPS port of the broker (5512, then 443 where the broker
-//	   serves it): wss://HOST:PORT/agent directly, then through the proxy
+//	   serves it): the same TLS with ALPN lifebuoy-agent/1 directly, then
+//	   wss://HOST:PORT/agent directly and through the proxy. The plain TLS
+//	   comes first because it is one TLS layer, not two; where a network
+//	   inspects TLS it fails on the pinned certificate, and the WebSocket,
+//	   whose outer TLS an inspecting proxy may replace, carries the pinned
+//	   TLS inside. Through a proxy the HTTPS port is always used over
+//	   WebSocket, whose pings keep a quiet session's tunnel open where
+//	   proxies cut quiet connections.
 //
 // Each attempt is bounded by AttemptTimeout (3 s); the next starts when
 // the previous failed or after Stagger (1 s), whichever is first, so a
@@ -83,9 +90,11 @@ func (cfg *Config) paths() ([]Path, error) {
 		return nil, fmt.Errorf("agentlink: broker address %q: %w", cfg.Broker, err)
 	}
 	var out []Path
-	add := func(kind PathKind, addr string) error {
-		out = append(out, Path{Kind: kind, Addr: addr})
-		if cfg.Dial != nil {
+	add := func(kind PathKind, addr string, direct, proxied bool) error {
+		if direct {
+			out = append(out, Path{Kind: kind, Addr: addr})
+		}
+		if cfg.Dial != nil || !proxied {
 			return nil // a test's dialler stands for the network, proxies included
 		}
 		proxy, err := proxyFor(cfg.Proxy, addr)
@@ -97,7 +106,7 @@ func (cfg *Config) paths() ([]Path, error) {
 		}
 		return nil
 	}
-	if err := add(PathTLS, cfg.Broker); err != nil {
+	if err := add(PathTLS, cfg.Broker, true, true); err != nil {
 		return nil, err
 	}
 	ports := cfg.HTTPSPorts
@@ -105,7 +114,11 @@ func (cfg *Config) paths() ([]Path, error) {
 		ports = []string{DefaultHTTPSPort}
 	}
 	for _, p := range ports {
-		if err := add(PathWebSocket, net.JoinHostPort(host, p)); err != nil {
+		addr := net.JoinHostPort(host, p)
+		if err := add(PathTLS, addr, true, false); err != nil {
+			return nil, err
+		}
+		if err := add(PathWebSocket, addr, true, true); err != nil {
 			return nil, err
 		}
 	}
@@ -144,6 +157,7 @@ func dialAny(ctx context.Context, cfg *Config, paths []Path, resume bool) (*tls.
 	}
 	next, running := 0, 0
 	var errs []error
+	var wrongCert error
 	t := time.NewTimer(0)
 	defer t.Stop()
 	for {
@@ -173,18 +187,10 @@ func dialAny(ctx context.Context, cfg *Config, paths []Path, resume bool) (*tls.
 			errs = append(errs, fmt.Errorf("%v: %w", r.path, r.err))
 			cfg.Logger.Debug("agentlink: path failed", "path", r.path.String(), "err", r.err)
 			if errors.Is(r.err, ErrFingerprint) || errors.Is(r.err, ErrUntrusted) {
-				// The broker answered with the wrong certificate: another
-				// path to the same name will not do better, and it must
-				// not be trusted.
-				cancel()
-				go func(n int) {
-					for range n {
-						if l := <-results; l.conn != nil {
-							l.conn.Close()
-						}
-					}
-				}(running)
-				return nil, Path{}, r.err
+				// The wrong certificate on this path (a proxy that
+				// inspects TLS, or an impostor): another path may carry
+				// the pinned TLS through, and every path checks it.
+				wrongCert = r.err
 			}
 			if next < len(paths) {
 				start(paths[next])
@@ -194,6 +200,9 @@ func dialAny(ctx context.Context, cfg *Config, paths []Path, resume bool) (*tls.
 				continue
 			}
 			if running == 0 {
+				if wrongCert != nil {
+					return nil, Path{}, wrongCert
+				}
 				return nil, Path{}, fmt.Errorf("agentlink: cannot reach the broker by any path: %w", errors.Join(errs...))
 			}
 		case <-ctx.Done():
