@@ -181,6 +181,7 @@ func (s *session) close() {
 const (
 	overTLS       = "tls" // the agent on 5510, the viewer on 5511
 	overWebSocket = "wss" // the agent on /agent, the viewer on /rfb (the HTTPS front)
+	browserViewer = "rfb" // the agent on 5510, the viewer on /rfb (noVNC, the console)
 )
 
 // pair makes a session: the agent's TLS link (customer first), a stock
@@ -205,7 +206,7 @@ func (p *brokerProcess) pair(ctx context.Context, transport string) (*session, e
 	go func() {
 		var c net.Conn
 		var err error
-		if transport == overWebSocket {
+		if transport == overWebSocket || transport == browserViewer {
 			c, err = wsconn.Dial(ctx, "wss://"+p.httpsAddr+"/rfb", wsconn.DialOptions{
 				TLS: &tls.Config{InsecureSkipVerify: true}, NetDial: p.dialer().DialContext})
 		} else {
@@ -277,9 +278,10 @@ func (p *brokerProcess) pairMany(b *testing.B, n, w int, transport string) []*se
 
 // BenchmarkIdleSessions measures the broker process's RSS growth per
 // idle paired session (the agent's data connection and control link in
-// TLS, the viewer in plain RFB), at 1,000, 5,000 and 6,600 sessions, and
-// over WebSocket (wss-N: the agent's TLS inside wss://…/agent, the viewer
-// on wss://…/rfb) at 1,000 and 5,000. A session costs three descriptors in
+// TLS, the viewer in plain RFB), at 1,000, 5,000 and 6,600 sessions; with
+// a browser's viewer (rfb-N: the viewer on wss://…/rfb, the agent on
+// 5510); and all over WebSocket (wss-N: the agent's TLS inside
+// wss://…/agent, as behind a proxy that inspects TLS), at 1,000 and 5,000. A session costs three descriptors in
 // the broker and three here; with the broker's dozen of its own, 6,600 is
 // about the most that fits under this machine's hard limit of 20,000
 // descriptors a process. Run it with -benchtime 1x. The RSS is read after
@@ -288,10 +290,11 @@ func BenchmarkIdleSessions(b *testing.B) {
 	for _, tc := range []struct {
 		n         int
 		transport string
-	}{{1000, overTLS}, {5000, overTLS}, {6600, overTLS}, {1000, overWebSocket}, {5000, overWebSocket}} {
+	}{{1000, overTLS}, {5000, overTLS}, {6600, overTLS}, {1000, browserViewer}, {5000, browserViewer},
+		{1000, overWebSocket}, {5000, overWebSocket}} {
 		name := strconv.Itoa(tc.n)
-		if tc.transport == overWebSocket {
-			name = "wss-" + name
+		if tc.transport != overTLS {
+			name = tc.transport + "-" + name
 		}
 		b.Run(name, func(b *testing.B) {
 			n := tc.n
