@@ -44,6 +44,8 @@ type agentConn struct {
 	unpark   func() bool            // while parked
 	declines map[string]chan string // session ID → decline reason
 	spliced  bool                   // the session runs; its relay ends the code
+	mux      *agentlink.Mux         // the session's data connection, framed, once it runs
+	relay    *relay                 // the session, once it runs
 }
 
 // ServeAgent serves one connection on the agent port (or an agent's
@@ -353,45 +355,73 @@ func (a *agentConn) onReadable() {
 			return
 		}
 		a.out.Heard()
-		switch m := m.(type) {
-		case *agentlink.Ping:
-			a.out.TrySend(&agentlink.Pong{})
-		case *agentlink.Pong:
-		case *agentlink.Decline:
-			a.mu.Lock()
-			ch := a.declines[m.SessionID]
-			a.mu.Unlock()
-			if ch != nil {
-				select {
-				case ch <- m.Reason:
-				default:
-				}
-			}
-		case *agentlink.Rights:
-			a.b.codes.update(a.code, func(e *codeEntry) {
-				if e.desk.sessionID == m.SessionID {
-					e.desk.rightsKnown, e.desk.control, e.desk.files = true, m.Control, m.Files
-				}
-			})
-			a.b.audit.Info("rights", "code", a.code, "session", m.SessionID, "agent", a.remote,
-				"control", m.Control, "files", m.Files)
-		case *agentlink.End:
-			// The agent gave up waiting, or the customer ended the
-			// session (closing the data connection ends it too).
-			a.b.log.Debug("broker: agent ended", "remote", a.remote, "code", a.code, "reason", m.Reason)
-			a.close()
-			return
-		default:
-			a.finish(&agentlink.Error{Reason: fmt.Sprintf("unexpected %v", m.Type())})
+		if a.handle(m) {
 			return
 		}
 	}
 }
 
+// handle acts on a message from the agent, from its control link or,
+// once the session runs, from its data connection (agentlink.Mux); true
+// means the link is done.
+func (a *agentConn) handle(m agentlink.Message) (done bool) {
+	switch m := m.(type) {
+	case *agentlink.Ping:
+		a.out.TrySend(&agentlink.Pong{})
+	case *agentlink.Pong:
+	case *agentlink.Decline:
+		a.mu.Lock()
+		ch := a.declines[m.SessionID]
+		a.mu.Unlock()
+		if ch != nil {
+			select {
+			case ch <- m.Reason:
+			default:
+			}
+		}
+	case *agentlink.Rights:
+		a.b.codes.update(a.code, func(e *codeEntry) {
+			if e.desk.sessionID == m.SessionID {
+				e.desk.rightsKnown, e.desk.control, e.desk.files = true, m.Control, m.Files
+			}
+		})
+		a.b.audit.Info("rights", "code", a.code, "session", m.SessionID, "agent", a.remote,
+			"control", m.Control, "files", m.Files)
+	case *agentlink.End:
+		// The agent gave up waiting, or the customer ended the session.
+		a.b.log.Debug("broker: agent ended", "remote", a.remote, "code", a.code, "reason", m.Reason)
+		a.mu.Lock()
+		r := a.relay
+		a.mu.Unlock()
+		if r != nil {
+			r.endWith("the customer ended the session")
+		}
+		a.close()
+		return true
+	default:
+		a.finish(&agentlink.Error{Reason: fmt.Sprintf("unexpected %v", m.Type())})
+		return true
+	}
+	return false
+}
+
 // pollWait is how long a woken link waits for the rest of a message.
 const pollWait = 100 * time.Millisecond
 
-func (a *agentConn) send(m agentlink.Message) error { return a.out.Send(m) }
+// send sends a message to the agent: on its session's data connection
+// once that runs (agentlink.Mux), else on the control link.
+func (a *agentConn) send(m agentlink.Message) error {
+	a.mu.Lock()
+	mux := a.mux
+	a.mu.Unlock()
+	if mux != nil {
+		return mux.WriteControl(m)
+	}
+	if a.closed.Load() {
+		return agentlink.ErrClosed
+	}
+	return a.out.Send(m)
+}
 
 // finish sends the agent its last message and closes the link.
 func (a *agentConn) finish(m agentlink.Message) {
@@ -495,10 +525,12 @@ func (b *Broker) openSession(ctx context.Context, a *agentConn, m *agentlink.Ope
 }
 
 // runSession starts relaying between a paired viewer and the agent's
-// data connection and returns. The control link stays open beside it
-// (parked while quiet) for the customer's rights and the supporter's
-// requests. When the session ends, the code is void and the link closed.
-// The session is counted in b.wg until then.
+// data connection and returns. The data connection is framed
+// (agentlink.Mux): it carries the RFB stream and, from here, the control
+// messages (the customer's rights, the supporter's requests, End), so the
+// control link has done its work: the agent is told so and the link
+// closed, and the session lives on its two connections alone. When it
+// ends, the code is void. The session is counted in b.wg until then.
 func (b *Broker) runSession(ctx context.Context, a *agentConn, sessionID string, viewer, data net.Conn, supporter Supporter) {
 	b.codes.SetState(a.code, StateRelaying)
 	b.metrics.Sessions.Add(1)
@@ -507,7 +539,9 @@ func (b *Broker) runSession(ctx context.Context, a *agentConn, sessionID string,
 	start := time.Now()
 	code, agent := a.code, a.remote
 	var toViewer, toAgent atomic.Int64
-	r := &relay{viewer: viewer, agent: data, idle: time.Duration(b.cfg.IdleTimeout), park: b.parker,
+	mux := agentlink.NewMux(data, func(m agentlink.Message) { a.handle(m) })
+	r := &relay{viewer: viewer, agent: mux, idle: time.Duration(b.cfg.IdleTimeout), park: b.parker,
+		stall: time.Duration(b.cfg.WriteStall),
 		caps:     []*Bucket{NewBucket(b.cfg.SessionBandwidth), b.total},
 		toViewer: []*atomic.Int64{&toViewer, &b.metrics.BytesToViewer},
 		toAgent:  []*atomic.Int64{&toAgent, &b.metrics.BytesToAgent}}
@@ -521,23 +555,16 @@ func (b *Broker) runSession(ctx context.Context, a *agentConn, sessionID string,
 			"agent", agent, "supporter", supporter.Account, "duration", time.Since(start).Round(time.Millisecond).String(),
 			"bytes_to_viewer", toViewer.Load(), "bytes_to_agent", toAgent.Load(), "reason", reason)
 		b.journal.end(sessionID)
-		a.finish(&agentlink.End{SessionID: sessionID, Reason: "the session ended"})
 		b.wg.Done()
 	}
 	a.mu.Lock()
-	a.spliced = true
+	a.spliced, a.mux, a.relay = true, mux, r
 	a.mu.Unlock()
 	b.codes.update(code, func(e *codeEntry) {
 		e.desk.since = start
 		e.desk.toViewer, e.desk.toAgent, e.desk.end = &toViewer, &toAgent, r.endWith
 	})
 	startRelay(ctx, r)
-	// The agent gone (its link closed: the process ended, or it said
-	// End) ends the session, even while a viewer that stopped reading
-	// holds the relay's writer and the data connection's own end waits
-	// behind bytes the relay cannot pass on.
-	a.whenClosed(func() { r.endWith("the customer's agent left") })
-	if err := a.send(&agentlink.Spliced{SessionID: sessionID}); err != nil {
-		a.close()
-	}
+	a.out.SendAndClose(&agentlink.Spliced{SessionID: sessionID})
+	a.close()
 }

@@ -56,6 +56,10 @@ type Config struct {
 	HandshakeTimeout Duration `json:"handshake_timeout"` // a viewer's or agent's handshake
 	ConsentTimeout   Duration `json:"consent_timeout"`   // agent's answer to a paired viewer
 	IdleTimeout      Duration `json:"idle_timeout"`      // a session with no bytes either way
+	// WriteStall ends a session whose viewer (or agent) takes no bytes
+	// for this long while the relay has some for it: a peer that stopped
+	// reading, or whose other side has gone behind it.
+	WriteStall Duration `json:"write_stall"`
 	KeepAlive        Duration `json:"keep_alive"`        // Ping after this much quiet
 	// WebSocketPing pings a quiet WebSocket on the HTTPS front after this
 	// long, below the 60 s after which many proxies cut a quiet
@@ -128,6 +132,7 @@ func DefaultConfig() Config {
 		HandshakeTimeout:     Duration(10 * time.Second),
 		ConsentTimeout:       Duration(2 * time.Minute),
 		IdleTimeout:          Duration(30 * time.Minute),
+		WriteStall:           Duration(2 * time.Minute),
 		KeepAlive:            Duration(20 * time.Second),
 		WebSocketPing:        Duration(25 * time.Second),
 		LinkTimeout:          Duration(60 * time.Second),

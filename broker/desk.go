@@ -100,7 +100,7 @@ func (b *Broker) EndSession(code string, by Supporter, reason string) error {
 	switch {
 	case end != nil:
 		if a != nil {
-			a.finish(&agentlink.End{Reason: reason}) // before the data connection closes
+			a.send(&agentlink.End{Reason: reason}) // on the data connection, before it closes
 		}
 		end(reason)
 	case a != nil:
@@ -120,7 +120,7 @@ func (b *Broker) RequestControl(code string, by Supporter) error {
 		return ErrNoSession
 	case st != StateRelaying:
 		return ErrNotRelaying
-	case a == nil || a.closed.Load():
+	case a == nil:
 		return ErrNoLink
 	}
 	if err := a.send(&agentlink.Request{SessionID: id, Right: agentlink.RightControl, Supporter: by}); err != nil {

@@ -135,7 +135,11 @@ func TestFrontFlood(t *testing.T) {
 		}
 		t.Cleanup(func() { syscall.Setrlimit(syscall.RLIMIT_NOFILE, &old) })
 	}
-	tb := startBrokerLog(t, testConfig(t), slog.New(slog.DiscardHandler))
+	cfg := testConfig(t)
+	// The race detector and the flood share two cores: the legitimate
+	// pairs' handshakes may wait longer than the tests' usual 2 s.
+	cfg.HandshakeTimeout = broker.Duration(15 * time.Second)
+	tb := startBrokerLog(t, cfg, slog.New(slog.DiscardHandler))
 	tb.warmFront(t)
 	leaks := leakBaseline(t)
 	var before runtime.MemStats

@@ -171,6 +171,10 @@ func TestIdleTimeout(t *testing.T) {
 		if d := time.Since(start); d != idle {
 			t.Fatalf("idle session ended after %v, want %v", d, idle)
 		}
+		// The agent's side ends too, and with it the link.
+		if _, err := agent.Read(one); err == nil {
+			t.Fatal("the agent read data from an ended session")
+		}
 		select {
 		case <-link.Done():
 		case <-time.After(5 * time.Second):

@@ -85,6 +85,7 @@ var (
 type relay struct {
 	viewer, agent     net.Conn
 	idle              time.Duration
+	stall             time.Duration // a write that makes no headway this long ends the session (0: idle)
 	caps              []*Bucket
 	toViewer, toAgent []*atomic.Int64
 	park              *parker
@@ -268,7 +269,7 @@ func (r *relay) pipe(dst, src net.Conn, counts []*atomic.Int64) (bool, int) {
 					return false, pipeWriteFailed
 				}
 			}
-			dst.SetWriteDeadline(time.Now().Add(r.idle))
+			dst.SetWriteDeadline(time.Now().Add(cmp.Or(r.stall, r.idle)))
 			if _, werr := dst.Write(buf[:n]); werr != nil {
 				return false, pipeWriteFailed
 			}

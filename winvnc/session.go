@@ -100,13 +100,8 @@ func (a *agent) serveBroker(ctx context.Context) error {
 		remove()
 		a.rights.ReleaseAll()
 		a.log.Info("winvnc: session ended", "viewer", in.Viewer, "session", in.SessionID, "err", err)
-		// The broker says why on the link as the session ends; give it a
-		// moment to arrive.
-		select {
-		case <-link.Done():
-		case <-time.After(2 * time.Second):
-		case <-ctx.Done():
-		}
+		// The broker's End, if it said why, came on the data connection
+		// before it closed, and was read with the rest.
 		var ended *agentlink.EndedError
 		if errors.As(link.Err(), &ended) && ended.Reason != "the session ended" {
 			a.event(ctx, EvState{StateEnded, "The session was ended: " + ended.Reason + "."})

@@ -10,6 +10,7 @@ import (
 	"net"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"lifebuoy/rfb"
@@ -94,6 +95,10 @@ type Link struct {
 	incoming  chan *Incoming
 	requests  chan *Request
 	done      chan struct{}
+
+	muxMu   sync.Mutex
+	mux     *Mux        // the session's data connection, once open: control goes there
+	spliced atomic.Bool // the broker spliced the session; the control connection is done
 	closeOnce sync.Once
 	errMu     sync.Mutex
 	err       error
@@ -160,9 +165,12 @@ func Dial(ctx context.Context, cfg Config) (*Link, error) {
 	l.out = NewSender(conn, cfg.KeepAlive, cfg.Timeout)
 	go l.readLoop()
 	go func() {
-		// A write error stops the Sender; that ends the link too.
+		// A write error stops the Sender; that ends the link too, unless
+		// the session runs on its data connection by now.
 		<-l.out.Done()
-		l.fail(ErrClosed)
+		if !l.spliced.Load() {
+			l.fail(ErrClosed)
+		}
 	}()
 	return l, nil
 }
@@ -208,7 +216,20 @@ func (l *Link) fail(err error) {
 	})
 }
 
-func (l *Link) send(m Message) error { return l.out.Send(m) }
+// send sends a control message: on the session's data connection once
+// it is open (see Mux), else on the control connection.
+func (l *Link) send(m Message) error {
+	l.muxMu.Lock()
+	mux := l.mux
+	l.muxMu.Unlock()
+	if mux != nil {
+		return mux.WriteControl(m)
+	}
+	if l.spliced.Load() {
+		return ErrClosed
+	}
+	return l.out.Send(m)
+}
 
 // readLoop owns the reading side of the control connection.
 func (l *Link) readLoop() {
@@ -216,10 +237,23 @@ func (l *Link) readLoop() {
 		l.conn.SetReadDeadline(time.Now().Add(l.cfg.Timeout))
 		m, err := ReadMessage(l.conn)
 		if err != nil {
+			if l.spliced.Load() {
+				return // the broker closed it: the session's data connection goes on
+			}
 			l.fail(fmt.Errorf("%w: %w", ErrClosed, err))
 			return
 		}
 		l.out.Heard()
+		if l.handle(m, true) {
+			return
+		}
+	}
+}
+
+// handle acts on a message from the broker, from the control connection
+// (onLink) or the session's data connection; true means reading ends.
+func (l *Link) handle(m Message, onLink bool) (stop bool) {
+	{
 		switch m := m.(type) {
 		case *Ping:
 			l.out.TrySend(&Pong{})
@@ -228,7 +262,7 @@ func (l *Link) readLoop() {
 			in, err := l.newIncoming(m)
 			if err != nil {
 				l.out.TrySend(&Decline{SessionID: m.SessionID, Reason: err.Error()})
-				continue
+				return false
 			}
 			select {
 			case l.incoming <- in:
@@ -236,7 +270,12 @@ func (l *Link) readLoop() {
 				l.out.TrySend(&Decline{SessionID: m.SessionID, Reason: "the agent is busy"})
 			}
 		case *Spliced:
+			// The control connection is done: the broker closes it, and
+			// control goes on the data connection.
 			l.log.Debug("agentlink: the session runs on its data connection", "session", m.SessionID)
+			l.spliced.Store(true)
+			l.out.Close()
+			return true
 		case *Request:
 			select {
 			case l.requests <- m:
@@ -245,15 +284,20 @@ func (l *Link) readLoop() {
 		case *End:
 			l.log.Info("agentlink: session ended by the broker", "session", m.SessionID, "reason", m.Reason)
 			l.fail(&EndedError{m.Reason})
-			return
+			return true
 		case *Error:
 			l.fail(&RefusedError{m.Reason})
-			return
+			return true
 		default:
-			l.fail(&ProtocolError{fmt.Sprintf("unexpected %v on the control connection", m.Type())})
-			return
+			where := "the control connection"
+			if !onLink {
+				where = "the data connection"
+			}
+			l.fail(&ProtocolError{fmt.Sprintf("unexpected %v on %s", m.Type(), where)})
+			return true
 		}
 	}
+	return false
 }
 
 func (l *Link) newIncoming(m *OpenData) (*Incoming, error) {
@@ -317,7 +361,9 @@ type Incoming struct {
 func (in *Incoming) Who() string { return in.Supporter.Label(in.Viewer) }
 
 // Open dials the session's data connection. The broker splices it with
-// the viewer's connection; closing it ends the session.
+// the viewer's connection; closing it ends the session. It is framed (a
+// Mux): RFB goes through it as a net.Conn, and from here the link's
+// control messages (SendRights, Requests, End) go through it too.
 //
 // The data connection resumes the control link's TLS session, and so
 // needs no certificate and no post-quantum key exchange of its own: its
@@ -346,7 +392,14 @@ func (in *Incoming) Open(ctx context.Context) (net.Conn, error) {
 		return nil, fmt.Errorf("agentlink: data hello: %w", err)
 	}
 	c.SetWriteDeadline(time.Time{})
-	return c, nil
+	l := in.link
+	mux := NewMux(c, func(m Message) { l.handle(m, false) })
+	// The session over, the link is too (unless End said why first).
+	mux.OnEnd(func(error) { l.fail(fmt.Errorf("%w: the session ended", ErrClosed)) })
+	l.muxMu.Lock()
+	l.mux = mux
+	l.muxMu.Unlock()
+	return mux, nil
 }
 
 // Decline refuses the session; the broker tells the viewer reason.

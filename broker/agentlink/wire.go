@@ -31,21 +31,23 @@ import (
 //	broker then closes the link: the code was spent, and a link carries
 //	one session.
 //	B: Spliced{session_id} once the data connection is spliced with the
-//	   viewer's. The link stays open while the session runs (it parks,
-//	   holding no goroutine, when quiet), for what is said beside the
-//	   RFB stream:
+//	   viewer's, and the broker closes the link: from here the session is
+//	   its data connection alone, framed (mux.go), which carries beside
+//	   the RFB stream what is said about the session:
 //	A: Rights{session_id, control, files} at the start and whenever the
 //	   customer changes them, for the supporter's console
 //	B: Request{session_id, right, supporter} the supporter asks for a
 //	   right; the agent asks its customer, who may grant it (Rights)
-//	B: End{session_id, reason} the session was ended from the console;
-//	   closing the data connection also ends it, from either side.
+//	either side: End{session_id, reason} the session was ended (from the
+//	   console, or by the customer); closing the data connection ends it
+//	   too. (An idle session costs the broker one TLS connection for its
+//	   agent, not two.)
 //
 // A data connection, one per session, is a new TLS connection:
 //
 //	A: DataHello{session_id, token}
-//	then raw bytes: the broker splices the connection with the viewer's.
-//	Nothing else is framed on it.
+//	then mux frames (mux.go): the RFB stream, which the broker splices
+//	with the viewer's connection, and the session's control messages.
 
 // Type is a frame's message type.
 type Type uint8
@@ -97,9 +99,9 @@ func (t Type) String() string {
 }
 
 // ProtocolVersion is the agent channel's version, sent in Hello. Version
-// 2 keeps the control link open beside a running session (Rights,
-// Request), and the link's end ends the session.
-const ProtocolVersion = 2
+// 3 frames a session's data connection (Mux) and carries the control
+// messages of a running session there (Rights, Request, End).
+const ProtocolVersion = 3
 
 // MaxPayload bounds a frame's payload; a longer frame is a protocol error.
 const MaxPayload = 64 << 10
