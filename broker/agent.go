@@ -541,7 +541,7 @@ func (b *Broker) runSession(ctx context.Context, a *agentConn, sessionID string,
 	var toViewer, toAgent atomic.Int64
 	mux := agentlink.NewMux(data, func(m agentlink.Message) { a.handle(m) })
 	r := &relay{viewer: viewer, agent: mux, idle: time.Duration(b.cfg.IdleTimeout), park: b.parker,
-		stall: time.Duration(b.cfg.WriteStall),
+		stall:    time.Duration(b.cfg.WriteStall),
 		caps:     []*Bucket{NewBucket(b.cfg.SessionBandwidth), b.total},
 		toViewer: []*atomic.Int64{&toViewer, &b.metrics.BytesToViewer},
 		toAgent:  []*atomic.Int64{&toAgent, &b.metrics.BytesToAgent}}

@@ -60,7 +60,7 @@ type Config struct {
 	// for this long while the relay has some for it: a peer that stopped
 	// reading, or whose other side has gone behind it.
 	WriteStall Duration `json:"write_stall"`
-	KeepAlive        Duration `json:"keep_alive"`        // Ping after this much quiet
+	KeepAlive  Duration `json:"keep_alive"` // Ping after this much quiet
 	// WebSocketPing pings a quiet WebSocket on the HTTPS front after this
 	// long, below the 60 s after which many proxies cut a quiet
 	// connection.

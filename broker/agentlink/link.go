@@ -92,13 +92,13 @@ type Link struct {
 
 	out *Sender // after the Welcome
 
-	incoming  chan *Incoming
-	requests  chan *Request
-	done      chan struct{}
+	incoming chan *Incoming
+	requests chan *Request
+	done     chan struct{}
 
-	muxMu   sync.Mutex
-	mux     *Mux        // the session's data connection, once open: control goes there
-	spliced atomic.Bool // the broker spliced the session; the control connection is done
+	muxMu     sync.Mutex
+	mux       *Mux        // the session's data connection, once open: control goes there
+	spliced   atomic.Bool // the broker spliced the session; the control connection is done
 	closeOnce sync.Once
 	errMu     sync.Mutex
 	err       error
