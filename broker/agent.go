@@ -44,8 +44,6 @@ type agentConn struct {
 	unpark   func() bool            // while parked
 	declines map[string]chan string // session ID → decline reason
 	spliced  bool                   // the session runs; its relay ends the code
-	mux      *agentlink.Mux         // the session's data connection, framed, once it runs
-	relay    *relay                 // the session, once it runs
 }
 
 // ServeAgent serves one connection on the agent port (or an agent's
@@ -361,9 +359,9 @@ func (a *agentConn) onReadable() {
 	}
 }
 
-// handle acts on a message from the agent, from its control link or,
-// once the session runs, from its data connection (agentlink.Mux); true
-// means the link is done.
+// handle acts on a message from the agent on its control link; true
+// means the link is done. (Once the session runs, its messages come on the
+// data connection: sessionControl.)
 func (a *agentConn) handle(m agentlink.Message) (done bool) {
 	switch m := m.(type) {
 	case *agentlink.Ping:
@@ -388,14 +386,8 @@ func (a *agentConn) handle(m agentlink.Message) (done bool) {
 		a.b.audit.Info("rights", "code", a.code, "session", m.SessionID, "agent", a.remote,
 			"control", m.Control, "files", m.Files)
 	case *agentlink.End:
-		// The agent gave up waiting, or the customer ended the session.
+		// The agent gave up waiting before its session ran.
 		a.b.log.Debug("broker: agent ended", "remote", a.remote, "code", a.code, "reason", m.Reason)
-		a.mu.Lock()
-		r := a.relay
-		a.mu.Unlock()
-		if r != nil {
-			r.endWith("the customer ended the session")
-		}
 		a.close()
 		return true
 	default:
@@ -408,20 +400,7 @@ func (a *agentConn) handle(m agentlink.Message) (done bool) {
 // pollWait is how long a woken link waits for the rest of a message.
 const pollWait = 100 * time.Millisecond
 
-// send sends a message to the agent: on its session's data connection
-// once that runs (agentlink.Mux), else on the control link.
-func (a *agentConn) send(m agentlink.Message) error {
-	a.mu.Lock()
-	mux := a.mux
-	a.mu.Unlock()
-	if mux != nil {
-		return mux.WriteControl(m)
-	}
-	if a.closed.Load() {
-		return agentlink.ErrClosed
-	}
-	return a.out.Send(m)
-}
+func (a *agentConn) send(m agentlink.Message) error { return a.out.Send(m) }
 
 // finish sends the agent its last message and closes the link.
 func (a *agentConn) finish(m agentlink.Message) {
@@ -539,7 +518,8 @@ func (b *Broker) runSession(ctx context.Context, a *agentConn, sessionID string,
 	start := time.Now()
 	code, agent := a.code, a.remote
 	var toViewer, toAgent atomic.Int64
-	mux := agentlink.NewMux(data, func(m agentlink.Message) { a.handle(m) })
+	sc := &sessionControl{b: b, code: code, session: sessionID, agent: agent}
+	mux := agentlink.NewMux(data, sc.handle)
 	r := &relay{viewer: viewer, agent: mux, idle: time.Duration(b.cfg.IdleTimeout), park: b.parker,
 		stall:    time.Duration(b.cfg.WriteStall),
 		caps:     []*Bucket{NewBucket(b.cfg.SessionBandwidth), b.total},
@@ -557,14 +537,43 @@ func (b *Broker) runSession(ctx context.Context, a *agentConn, sessionID string,
 		b.journal.end(sessionID)
 		b.wg.Done()
 	}
+	sc.relay = r
 	a.mu.Lock()
-	a.spliced, a.mux, a.relay = true, mux, r
+	a.spliced = true
 	a.mu.Unlock()
 	b.codes.update(code, func(e *codeEntry) {
-		e.desk.since = start
-		e.desk.toViewer, e.desk.toAgent, e.desk.end = &toViewer, &toAgent, r.endWith
+		d := &e.desk
+		d.since = start
+		d.toViewer, d.toAgent, d.end, d.mux = &toViewer, &toAgent, r.endWith, mux
+		// The link closes now: the entry keeps what the console shows of
+		// the agent, and lets go of the link itself (and its memory).
+		d.customer, d.customerAddr, d.agentPath = a.name, a.remote, a.path
+		e.agent = nil
 	})
 	startRelay(ctx, r)
 	a.out.SendAndClose(&agentlink.Spliced{SessionID: sessionID})
 	a.close()
+}
+
+// sessionControl takes what the agent says about its running session,
+// on the data connection (agentlink.Mux).
+type sessionControl struct {
+	b                    *Broker
+	code, session, agent string
+	relay                *relay
+}
+
+func (sc *sessionControl) handle(m agentlink.Message) {
+	switch m := m.(type) {
+	case *agentlink.Rights:
+		sc.b.codes.update(sc.code, func(e *codeEntry) {
+			if e.desk.sessionID == m.SessionID {
+				e.desk.rightsKnown, e.desk.control, e.desk.files = true, m.Control, m.Files
+			}
+		})
+		sc.b.audit.Info("rights", "code", sc.code, "session", m.SessionID, "agent", sc.agent,
+			"control", m.Control, "files", m.Files)
+	case *agentlink.End:
+		sc.relay.endWith("the customer ended the session")
+	}
 }

@@ -11,6 +11,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"lifebuoy/broker/agentlink"
 	"lifebuoy/rfb"
 )
 
@@ -96,9 +97,14 @@ type deskInfo struct {
 
 	rightsKnown, control, files bool
 
-	// While relaying: the session's byte counts and its end.
+	// While relaying: the session's byte counts, its end, its data
+	// connection (for the control messages it carries), and the agent as
+	// the console shows it (its link is closed by then).
 	toViewer, toAgent *atomic.Int64
 	end               func(reason string)
+	mux               *agentlink.Mux
+
+	customer, customerAddr, agentPath string
 }
 
 // viewerWait is a viewer's wait for the agent of an issued code.
@@ -311,34 +317,35 @@ func (c *Codes) End(code string) {
 	}
 }
 
-// endTarget finds what EndSession must end: a running session (end), an
-// agent that waits or asks (a), or else a code without an agent, whose
-// waiting viewer, if any, is sent away with reason. st is StateClosed
-// for no live code.
-func (c *Codes) endTarget(code, reason string) (st State, a *agentConn, end func(string)) {
+// endTarget finds what EndSession must end: a running session (end, and
+// mux to tell its agent), an agent that waits or asks (a), or else a code
+// without an agent, whose waiting viewer, if any, is sent away with
+// reason. st is StateClosed for no live code.
+func (c *Codes) endTarget(code, reason string) (st State, a *agentConn, mux *agentlink.Mux, end func(string)) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	e := c.lookupLocked(NormalizeCode(code))
 	if e == nil {
-		return StateClosed, nil, nil
+		return StateClosed, nil, nil, nil
 	}
 	if e.agent == nil && e.wait != nil {
 		e.wait.ended = reason
 		close(e.wait.superseded)
 		e.wait = nil
 	}
-	return e.state, e.agent, e.desk.end
+	return e.state, e.agent, e.desk.mux, e.desk.end
 }
 
-// requestTarget finds the agent and session of a running session.
-func (c *Codes) requestTarget(code string) (State, *agentConn, string) {
+// requestTarget finds the data connection and session of a running
+// session.
+func (c *Codes) requestTarget(code string) (State, *agentlink.Mux, string) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	e := c.lookupLocked(NormalizeCode(code))
 	if e == nil {
 		return StateClosed, nil, ""
 	}
-	return e.state, e.agent, e.desk.sessionID
+	return e.state, e.desk.mux, e.desk.sessionID
 }
 
 // sessions lists the live codes for the desk, oldest first.
@@ -358,6 +365,7 @@ func (c *Codes) sessions() []SessionInfo {
 		if e.state <= StateWaiting {
 			si.Expires = e.expires
 		}
+		si.Customer, si.CustomerAddr, si.AgentPath = d.customer, d.customerAddr, d.agentPath
 		if a := e.agent; a != nil {
 			si.Customer, si.CustomerAddr, si.AgentPath = a.name, a.remote, a.path
 		}

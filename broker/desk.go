@@ -92,15 +92,15 @@ func (b *Broker) EndSession(code string, by Supporter, reason string) error {
 	if reason == "" {
 		reason = "ended by " + by.Label("the broker")
 	}
-	st, a, end := b.codes.endTarget(code, reason)
+	st, a, mux, end := b.codes.endTarget(code, reason)
 	if st == StateClosed {
 		return ErrNoSession
 	}
 	b.audit.Info("session ended by supporter", "code", code, "supporter", by.Account, "state", st.String(), "reason", reason)
 	switch {
 	case end != nil:
-		if a != nil {
-			a.send(&agentlink.End{Reason: reason}) // on the data connection, before it closes
+		if mux != nil {
+			mux.WriteControl(&agentlink.End{Reason: reason}) // before the data connection closes
 		}
 		end(reason)
 	case a != nil:
@@ -114,16 +114,14 @@ func (b *Broker) EndSession(code string, by Supporter, reason string) error {
 // RequestControl asks the customer of a running session to grant by
 // remote control; the customer decides in the agent.
 func (b *Broker) RequestControl(code string, by Supporter) error {
-	st, a, id := b.codes.requestTarget(code)
+	st, mux, id := b.codes.requestTarget(code)
 	switch {
 	case st == StateClosed:
 		return ErrNoSession
-	case st != StateRelaying:
+	case st != StateRelaying || mux == nil:
 		return ErrNotRelaying
-	case a == nil:
-		return ErrNoLink
 	}
-	if err := a.send(&agentlink.Request{SessionID: id, Right: agentlink.RightControl, Supporter: by}); err != nil {
+	if err := mux.WriteControl(&agentlink.Request{SessionID: id, Right: agentlink.RightControl, Supporter: by}); err != nil {
 		return ErrNoLink
 	}
 	b.audit.Info("control requested", "code", code, "session", id, "supporter", by.Account)
