@@ -182,6 +182,7 @@ const (
 	overTLS       = "tls" // the agent on 5510, the viewer on 5511
 	overWebSocket = "wss" // the agent on /agent, the viewer on /rfb (the HTTPS front)
 	browserViewer = "rfb" // the agent on 5510, the viewer on /rfb (noVNC, the console)
+	agentOverWS   = "agent-wss" // the agent on /agent, the viewer on 5511
 )
 
 // pair makes a session: the agent's TLS link (customer first), a stock
@@ -194,7 +195,7 @@ func (p *brokerProcess) pair(ctx context.Context, transport string) (*session, e
 		Dial: func(ctx context.Context, network, addr string) (net.Conn, error) {
 			return p.dialer().DialContext(ctx, network, addr)
 		}}
-	if transport == overWebSocket {
+	if transport == overWebSocket || transport == agentOverWS {
 		cfg.Paths = []agentlink.Path{{Kind: agentlink.PathWebSocket, Addr: p.httpsAddr}}
 	}
 	link, err := agentlink.Dial(ctx, cfg)
@@ -397,13 +398,14 @@ func BenchmarkIdleAgents(b *testing.B) {
 // BenchmarkPairings is pairings a second with fresh TLS handshakes: each
 // is a new agent link (TLS 1.3), a viewer's RFB handshake with VNC
 // Authentication, and a new TLS data connection, then everything is
-// closed; "tls" on 5510 and 5511, "wss" through the HTTPS front (the
-// agent's TLS inside wss://…/agent, the viewer on wss://…/rfb, so three
-// TLS handshakes of the front's besides the agent's two). Against the
+// closed; "tls" on 5510 and 5511; "agent-wss" with the agent's TLS
+// inside wss://…/agent (two more TLS handshakes, of the front's, the
+// second resumed) and the viewer on 5511; "wss" with the viewer on
+// wss://…/rfb as well. Against the
 // broker process, with 32 pairings in flight; the clients share the
 // machine's two cores with it.
 func BenchmarkPairings(b *testing.B) {
-	for _, transport := range []string{overTLS, overWebSocket} {
+	for _, transport := range []string{overTLS, agentOverWS, overWebSocket} {
 		b.Run(transport, func(b *testing.B) { benchPairings(b, transport) })
 	}
 }
@@ -421,6 +423,7 @@ func benchPairings(b *testing.B, transport string) {
 	start := time.Now()
 	var next atomic.Int64
 	var failed atomic.Int64
+	var firstErr atomic.Value
 	var wg sync.WaitGroup
 	for range inFlight {
 		wg.Go(func() {
@@ -428,6 +431,7 @@ func benchPairings(b *testing.B, transport string) {
 				s, err := p.pair(ctx, transport)
 				if err != nil {
 					failed.Add(1)
+					firstErr.CompareAndSwap(nil, err.Error())
 					continue
 				}
 				s.close()
@@ -437,7 +441,7 @@ func benchPairings(b *testing.B, transport string) {
 	wg.Wait()
 	b.StopTimer()
 	if f := failed.Load(); f > 0 {
-		b.Fatalf("%d of %d pairings failed", f, b.N)
+		b.Fatalf("%d of %d pairings failed; the first: %v", f, b.N, firstErr.Load())
 	}
 	b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "pairings/s")
 	// The agents and viewers here take about as much CPU as the broker;

@@ -58,7 +58,8 @@ type Config struct {
 
 	Logger *slog.Logger
 
-	sessions tls.ClientSessionCache // the link's, for its data connections
+	sessions      tls.ClientSessionCache // the link's, for its data connections
+	outerSessions tls.ClientSessionCache // the WebSocket's outer TLS, resumed likewise
 }
 
 // Errors a caller branches on.
@@ -119,6 +120,7 @@ func Dial(ctx context.Context, cfg Config) (*Link, error) {
 	// it: their handshakes skip the certificate and its signature. Only
 	// the pinned broker holds the ticket's secret, so the pin holds.
 	cfg.sessions = tls.NewLRUClientSessionCache(1)
+	cfg.outerSessions = tls.NewLRUClientSessionCache(1)
 	paths, err := cfg.paths()
 	if err != nil {
 		return nil, err

@@ -233,7 +233,7 @@ func dialPath(ctx context.Context, cfg *Config, p Path, resume bool) (*tls.Conn,
 			// post-quantum one, and the smaller hello costs the broker
 			// less memory per connection.
 			TLS: &tls.Config{InsecureSkipVerify: true, ServerName: hostOf(p.Addr),
-				CurvePreferences: []tls.CurveID{tls.X25519}},
+				CurvePreferences: []tls.CurveID{tls.X25519}, ClientSessionCache: cfg.outerSessions},
 			NetDial: func(context.Context, string, string) (net.Conn, error) { return raw, nil },
 		})
 		if err != nil {
