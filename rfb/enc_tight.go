@@ -84,19 +84,9 @@ var tightZlibLevel = [10]int{1, 1, 2, 3, 4, 5, 6, 7, 8, 9}
 // tightDefaultZlibLevel applies when the client sent no CompressLevel.
 const tightDefaultZlibLevel = 1
 
-// tightPaletteMax is the most colours a palette rectangle may have.
-// Lossless, the palette is always worth it (1 byte per pixel before zlib
-// instead of 3-4). With JPEG, TurboVNC's thresholds apply: 24 colours up
-// to CompressLevel 1, 96 up to 8, 256 at 9.
-func tightPaletteMax(jpeg bool, compress int) int {
-	switch {
-	case !jpeg, compress >= 9:
-		return tightMaxPalette
-	case compress >= 2:
-		return 96
-	}
-	return 24
-}
+// tightJPEGDefaultQuality applies when a client sent only a subsampling
+// pseudo-encoding: libjpeg's default, as TigerVNC leaves it.
+const tightJPEGDefaultQuality = 75
 
 type tightKind uint8
 
@@ -147,6 +137,37 @@ type tightStream struct {
 
 type byteSink struct{ b []byte }
 
+// countWriter counts the bytes written to it.
+type countWriter struct{ n int }
+
+func (w *countWriter) Write(p []byte) (int, error) {
+	w.n += len(p)
+	return len(p), nil
+}
+
+// trialSize is how many bytes a fresh zlib stream at level 1 makes of b:
+// an estimate of what the connection's stream would send (which knows
+// earlier rectangles and so does a little better).
+func (s *tightScratch) trialSize(b []byte) (int, error) {
+	s.trialOut.n = 0
+	if s.trialZ == nil {
+		zw, err := zlib.NewWriterLevel(&s.trialOut, 1)
+		if err != nil {
+			return 0, err
+		}
+		s.trialZ = zw
+	} else {
+		s.trialZ.Reset(&s.trialOut)
+	}
+	if _, err := s.trialZ.Write(b); err != nil {
+		return 0, err
+	}
+	if err := s.trialZ.Flush(); err != nil {
+		return 0, err
+	}
+	return s.trialOut.n, nil
+}
+
 func (s *byteSink) Write(p []byte) (int, error) {
 	s.b = append(s.b, p...)
 	return len(p), nil
@@ -154,6 +175,9 @@ func (s *byteSink) Write(p []byte) (int, error) {
 
 // tightScratch is one worker's scratch space.
 type tightScratch struct {
+	trial    tightJob
+	trialZ   *zlib.Writer
+	trialOut countWriter
 	pal      tightPalette
 	row, up  []uint32
 	zero     []byte
@@ -164,7 +188,10 @@ type tightScratch struct {
 }
 
 type tightEncoder struct {
-	png     bool
+	png      bool
+	planJPEG bool // plan photo-like areas as JPEG
+	grid     []bool
+	tiles    tightTileScratch
 	streams [4]tightStream
 	next    int // stream for the next zlib rectangle
 	resets  uint8
@@ -180,7 +207,7 @@ func (e *tightEncoder) params(u *updateWriter) *tightParams {
 	pf := u.conv.pf
 	p := &tightParams{conv: u.conv, png: e.png, zlibLevel: tightDefaultZlibLevel, jpegEnc: u.jpeg}
 	if p.jpegEnc == nil {
-		p.jpegEnc = StdJPEG{}
+		p.jpegEnc = defaultJPEG
 	}
 	p.tpixel3 = pf.TrueColour && pf.BPP == 32 && pf.Depth == 24 &&
 		pf.RedMax == 255 && pf.GreenMax == 255 && pf.BlueMax == 255
@@ -188,14 +215,26 @@ func (e *tightEncoder) params(u *updateWriter) *tightParams {
 	if p.tpixel3 {
 		p.tpBytes = 3
 	}
-	if q := u.quality; q >= 0 && q <= 9 && u.conv.bpp >= 2 && pf.TrueColour {
-		p.jpeg, p.quality, p.sub = true, tightJPEGQuality[q], tightJPEGSubsampling[q]
+	// As TigerVNC: any of the quality pseudo-encodings allows JPEG; the
+	// fine settings override the level's. JPEG needs 16 bpp or more.
+	level := u.quality >= 0 && u.quality <= 9
+	if !u.lossless && u.conv.bpp >= 2 && pf.TrueColour && (level || u.fineQuality > 0 || u.subsamplingSet) {
+		p.jpeg, p.quality, p.sub = true, tightJPEGDefaultQuality, Subsample420
+		if level {
+			p.quality, p.sub = tightJPEGQuality[u.quality], tightJPEGSubsampling[u.quality]
+		}
+		if u.fineQuality > 0 {
+			p.quality = u.fineQuality
+		}
+		if u.subsamplingSet {
+			p.sub = u.subsampling
+		}
 	}
 	if c := u.compress; c >= 0 && c <= 9 {
 		p.zlibLevel = tightZlibLevel[c]
 	}
-	p.palMax = tightPaletteMax(p.jpeg, u.compress)
-	p.gradient = u.conv.bpp >= 2
+	p.palMax = tightMaxPalette
+	p.gradient = u.conv.bpp >= 2 && !u.noGradient
 	return p
 }
 
@@ -206,6 +245,7 @@ func (e *tightEncoder) encode(u *updateWriter, img *Image, r image.Rectangle) er
 	}
 	p := e.params(u)
 	e.jobs = e.jobs[:0]
+	e.planJPEG = p.jpeg
 	e.planArea(img, r)
 
 	// Analyse, filter, JPEG/PNG: independent per job.
@@ -217,6 +257,11 @@ func (e *tightEncoder) encode(u *updateWriter, img *Image, r image.Rectangle) er
 	}
 	if err := e.compress(p); err != nil {
 		return err
+	}
+	for i := range e.jobs {
+		if e.jobs[i].kind == tightKindJPEG {
+			u.lossy = append(u.lossy, e.jobs[i].r)
+		}
 	}
 	e.assemble(u, p)
 	return nil
@@ -451,7 +496,7 @@ func (e *tightEncoder) addFill(r image.Rectangle, colour uint32) {
 func (e *tightEncoder) planArea(img *Image, r image.Rectangle) {
 	if r.Dx()*r.Dy() < tightMinSearch {
 		if !r.Empty() {
-			e.addSplit(r)
+			e.planRest(img, r)
 		}
 		return
 	}
@@ -467,7 +512,7 @@ func (e *tightEncoder) planArea(img *Image, r image.Rectangle) {
 				continue
 			}
 			if sa.Min.Y > r.Min.Y {
-				e.addSplit(image.Rect(r.Min.X, r.Min.Y, r.Max.X, sa.Min.Y))
+				e.planRest(img, image.Rect(r.Min.X, r.Min.Y, r.Max.X, sa.Min.Y))
 			}
 			e.planArea(img, image.Rect(r.Min.X, sa.Min.Y, sa.Min.X, sa.Max.Y))
 			e.addFill(sa, c)
@@ -475,6 +520,15 @@ func (e *tightEncoder) planArea(img *Image, r image.Rectangle) {
 			e.planArea(img, image.Rect(r.Min.X, sa.Max.Y, r.Max.X, r.Max.Y))
 			return
 		}
+	}
+	e.planRest(img, r)
+}
+
+// planRest plans an area without big uniform parts.
+func (e *tightEncoder) planRest(img *Image, r image.Rectangle) {
+	if e.planJPEG {
+		e.planLossy(img, r)
+		return
 	}
 	e.addSplit(r)
 }
@@ -648,9 +702,60 @@ func (p *tightPalette) indexTwo(dst []byte, img *Image, r image.Rectangle) ([]by
 }
 
 func (e *tightEncoder) analyse(j *tightJob, img *Image, p *tightParams, s *tightScratch) {
-	if j.kind != tightKindAnalyse {
+	switch j.kind {
+	case tightKindAnalyse:
+		analyseLossless(j, img, p, s)
+	case tightKindJPEG:
+		analyseJPEG(j, img, p, s)
+	}
+}
+
+// analyseJPEG compresses a photo-like job with JPEG, and keeps the
+// lossless encoding instead when the JPEG is large and the lossless one
+// hardly larger (see enc_tight_plan.go).
+func analyseJPEG(j *tightJob, img *Image, p *tightParams, s *tightScratch) {
+	r := j.r
+	area := r.Dx() * r.Dy()
+	j.data, j.err = p.jpegEnc.AppendJPEG(j.data[:0], img, r, p.quality, p.sub)
+	if j.err != nil {
 		return
 	}
+	if len(j.data) > tightMaxLength {
+		// Cannot happen at tightMaxArea pixels; kept as a guard.
+		j.kind = tightKindAnalyse
+		analyseLossless(j, img, p, s)
+		return
+	}
+	if len(j.data) <= area*tightTrialBytesPer {
+		return
+	}
+	t := &s.trial
+	t.r, t.kind, t.head, t.data, t.err = r, tightKindAnalyse, t.head[:0], t.data[:0], nil
+	analyseLossless(t, img, p, s)
+	if t.err != nil {
+		return
+	}
+	size := len(t.data)
+	switch t.kind {
+	case tightKindFill, tightKindPNG:
+	default:
+		if size >= tightMinToZlib {
+			n, err := s.trialSize(t.data)
+			if err != nil {
+				return
+			}
+			size = n
+		}
+	}
+	if (size+len(t.head))*4 <= len(j.data)*5 {
+		j.kind, j.colour = t.kind, t.colour
+		j.head, t.head = t.head, j.head
+		j.data, t.data = t.data, j.data
+	}
+}
+
+// analyseLossless chooses and applies a lossless subencoding.
+func analyseLossless(j *tightJob, img *Image, p *tightParams, s *tightScratch) {
 	r := j.r
 	w, h := r.Dx(), r.Dy()
 	area := w * h
@@ -677,15 +782,6 @@ func (e *tightEncoder) analyse(j *tightJob, img *Image, p *tightParams, s *tight
 		j.head = append(j.head, tightFilterPal, byte(n-1))
 		for _, c := range s.pal.colours[:n] {
 			j.head = p.appendTPixel(j.head, c)
-		}
-		return
-	case p.jpeg && area >= tightJPEGMinArea:
-		j.kind = tightKindJPEG
-		j.data, j.err = p.jpegEnc.AppendJPEG(j.data[:0], img, r, p.quality, p.sub)
-		if j.err == nil && len(j.data) > tightMaxLength {
-			// Cannot happen at tightMaxArea pixels; kept as a guard.
-			j.kind, j.err = tightKindCopy, nil
-			break
 		}
 		return
 	case p.png:

@@ -29,7 +29,11 @@ const (
 	Subsample444 Subsampling = iota // no chroma subsampling ("1x")
 	Subsample422                    // "2x" in TurboVNC's terms; image/jpeg makes 4:2:0
 	Subsample420                    // "4x" (TurboVNC calls 4:2:0 "4x"); image/jpeg makes 4:2:0
+	SubsampleGray                   // no chroma at all: a greyscale JPEG
 )
+
+// defaultJPEG is the encoder used when Options.JPEG is nil.
+var defaultJPEG JPEGEncoder = StdJPEG{}
 
 // StdJPEG is the pure-Go JPEGEncoder built on image/jpeg. image/jpeg only
 // writes 4:2:0, so every subsampling request is served as 4:2:0; this
