@@ -192,11 +192,11 @@ type tightEncoder struct {
 	planJPEG bool // plan photo-like areas as JPEG
 	grid     []bool
 	tiles    tightTileScratch
-	streams [4]tightStream
-	next    int // stream for the next zlib rectangle
-	resets  uint8
-	jobs    []tightJob
-	scratch []*tightScratch
+	streams  [4]tightStream
+	next     int // stream for the next zlib rectangle
+	resets   uint8
+	jobs     []tightJob
+	scratch  []*tightScratch
 }
 
 func newTightEncoder(png bool) *tightEncoder {

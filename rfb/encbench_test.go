@@ -183,4 +183,3 @@ func BenchmarkZlibFloor(b *testing.B) {
 		}
 	}
 }
-

@@ -26,10 +26,10 @@ type JPEGEncoder interface {
 type Subsampling uint8
 
 const (
-	Subsample444 Subsampling = iota // no chroma subsampling ("1x")
-	Subsample422                    // "2x" in TurboVNC's terms; image/jpeg makes 4:2:0
-	Subsample420                    // "4x" (TurboVNC calls 4:2:0 "4x"); image/jpeg makes 4:2:0
-	SubsampleGray                   // no chroma at all: a greyscale JPEG
+	Subsample444  Subsampling = iota // no chroma subsampling ("1x")
+	Subsample422                     // "2x" in TurboVNC's terms; image/jpeg makes 4:2:0
+	Subsample420                     // "4x" (TurboVNC calls 4:2:0 "4x"); image/jpeg makes 4:2:0
+	SubsampleGray                    // no chroma at all: a greyscale JPEG
 )
 
 // defaultJPEG is the encoder used when Options.JPEG is nil.
