@@ -41,8 +41,9 @@ func (fb *Framebuffer) applyFilter(r image.Rectangle) {
 	}
 }
 
-// Cursor returns a copy of the current cursor image (with alpha 0 for
-// transparent pixels) and its hot spot, or nil if none was set.
+// Cursor returns a copy of the current cursor image (not premultiplied,
+// alpha 0 for transparent pixels) and its hot spot, or nil if none was
+// set.
 func (fb *Framebuffer) Cursor() (image.Image, image.Point) {
 	fb.mu.RLock()
 	defer fb.mu.RUnlock()
@@ -51,16 +52,14 @@ func (fb *Framebuffer) Cursor() (image.Image, image.Point) {
 		return nil, image.Point{}
 	}
 	m := image.NewNRGBA(c.img.Bounds())
-	stride := (c.img.W + 7) / 8
 	for y := range c.img.H {
 		for x := range c.img.W {
-			if c.mask[y*stride+x/8]&(0x80>>(x%8)) != 0 {
-				i := y*c.img.Stride + x*4
-				m.Pix[y*m.Stride+x*4+0] = c.img.Pix[i+2]
-				m.Pix[y*m.Stride+x*4+1] = c.img.Pix[i+1]
-				m.Pix[y*m.Stride+x*4+2] = c.img.Pix[i]
-				m.Pix[y*m.Stride+x*4+3] = 0xff
+			a := c.alpha[y*c.img.W+x]
+			if a == 0 {
+				continue
 			}
+			i, o := y*c.img.Stride+x*4, y*m.Stride+x*4
+			m.Pix[o], m.Pix[o+1], m.Pix[o+2], m.Pix[o+3] = c.img.Pix[i+2], c.img.Pix[i+1], c.img.Pix[i], a
 		}
 	}
 	return m, c.hotspot
@@ -323,8 +322,9 @@ func (s *subscriber) addMove(dst image.Rectangle, delta image.Point) {
 
 // cursorImage is a cursor converted once for all connections.
 type cursorImage struct {
-	img     *Image
-	mask    []byte // 1 bit per pixel, rows padded to bytes, MSB first
+	img     *Image // colours, not premultiplied
+	alpha   []byte // w×h opacities
+	mask    []byte // 1 bit per pixel (alpha ≥ 128), rows padded to bytes, MSB first
 	hotspot image.Point
 }
 
@@ -335,11 +335,11 @@ func newCursorImage(src image.Image, hot image.Point) *cursorImage {
 	if src == nil || src.Bounds().Empty() {
 		// A zero-size cursor crashes some clients; a transparent 1×1 one
 		// hides the pointer everywhere.
-		return &cursorImage{img: NewImage(1, 1), mask: []byte{0}}
+		return &cursorImage{img: NewImage(1, 1), alpha: []byte{0}, mask: []byte{0}}
 	}
 	b := src.Bounds()
 	w, h := min(b.Dx(), maxCursor), min(b.Dy(), maxCursor)
-	c := &cursorImage{img: NewImage(w, h), mask: make([]byte, (w+7)/8*h), hotspot: hot}
+	c := &cursorImage{img: NewImage(w, h), alpha: make([]byte, w*h), mask: make([]byte, (w+7)/8*h), hotspot: hot}
 	c.hotspot.X = min(max(hot.X, 0), w-1)
 	c.hotspot.Y = min(max(hot.Y, 0), h-1)
 	rgba := image.NewNRGBA(image.Rect(0, 0, w, h))
@@ -349,6 +349,7 @@ func newCursorImage(src image.Image, hot image.Point) *cursorImage {
 		for x := range w {
 			p := rgba.Pix[y*rgba.Stride+x*4:]
 			i := y*c.img.Stride + x*4
+			c.alpha[y*w+x] = p[3]
 			c.img.Pix[i], c.img.Pix[i+1], c.img.Pix[i+2] = p[2], p[1], p[0]
 			if p[3] >= 0x80 {
 				c.mask[y*stride+x/8] |= 0x80 >> (x % 8)
