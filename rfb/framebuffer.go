@@ -1,6 +1,7 @@
 package rfb
 
 import (
+	"bytes"
 	"image"
 	"image/draw"
 	"sync"
@@ -152,6 +153,8 @@ func (fb *Framebuffer) Resize(w, h int, init func(img *Image)) {
 			s.resized = true
 			s.copy = nil
 			s.dirty.clear()
+			s.forced.clear()
+			s.forced.add(fb.img.Bounds())
 		}
 		s.dirty.add(fb.img.Bounds())
 		s.mu.Unlock()
@@ -188,7 +191,9 @@ func (fb *Framebuffer) refresh(s *subscriber, area image.Rectangle) {
 	defer fb.mu.RUnlock()
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.dirty.add(area.Intersect(fb.img.Bounds()))
+	area = area.Intersect(fb.img.Bounds())
+	s.dirty.add(area)
+	s.forced.add(area)
 }
 
 func (fb *Framebuffer) subscribe() *subscriber {
@@ -197,6 +202,7 @@ func (fb *Framebuffer) subscribe() *subscriber {
 	defer fb.mu.Unlock()
 	fb.subs[s] = struct{}{}
 	s.dirty.add(fb.img.Bounds())
+	s.forced.add(fb.img.Bounds())
 	s.cursorChanged = fb.cursor != nil
 	return s
 }
@@ -233,16 +239,108 @@ func (fb *Framebuffer) take(s *subscriber, area image.Rectangle, allowCopy bool,
 	if s.copy != nil {
 		if allowCopy && s.copy.dst.In(area) {
 			f.copy = s.copy
+			// The client copies its pixels; so does its shadow.
+			(*shadow).move(f.copy.dst, f.copy.dst.Min.Sub(f.copy.delta))
 		} else {
 			s.dirty.add(s.copy.dst)
 		}
 		s.copy = nil
 	}
-	f.dirty = s.dirty.take(area)
+	// Damage is what the source reported; only the pixels that differ
+	// from what the client has (the shadow) are sent, except where the
+	// client must get everything (forced: a new client or size, a
+	// request for pixels it lost, a lossless refresh). X clients and
+	// toolkits report far more than they change: a blinking caret in a
+	// GTK text view damages the whole view.
+	dirty := s.dirty.take(area)
+	forced := s.forced.take(area)
+	for _, r := range dirty.rects {
+		rest := region{rects: []image.Rectangle{r}}
+		for _, fr := range forced.rects {
+			rest.subtract(fr)
+		}
+		for _, p := range rest.rects {
+			f.dirty.rects = appendChanged(f.dirty.rects, fb.img, *shadow, p)
+		}
+	}
+	f.dirty.rects = append(f.dirty.rects, forced.rects...)
+	if len(f.dirty.rects) > maxRegionRects {
+		f.dirty.coarsen()
+	}
 	for _, r := range f.dirty.rects {
 		(*shadow).copyFrom(r.Min, fb.img, r)
 	}
 	return f
+}
+
+// compareTile is the block in which changes are looked for, as
+// TigerVNC's comparing update tracker does; each changed block is then
+// cropped to the changed pixels.
+const compareTile = 64
+
+// appendChanged appends the parts of r in which a and b differ: the
+// changed compareTile blocks of the screen's grid, each cropped to its
+// changed rows and columns.
+func appendChanged(out []image.Rectangle, a, b *Image, r image.Rectangle) []image.Rectangle {
+	for ty := r.Min.Y / compareTile * compareTile; ty < r.Max.Y; ty += compareTile {
+		for tx := r.Min.X / compareTile * compareTile; tx < r.Max.X; tx += compareTile {
+			t := image.Rect(tx, ty, tx+compareTile, ty+compareTile).Intersect(r)
+			if c := changedIn(a, b, t); !c.Empty() {
+				out = append(out, c)
+			}
+		}
+	}
+	return out
+}
+
+// changedIn returns the smallest rectangle holding every pixel of t in
+// which a and b differ (the padding byte ignored), or an empty one.
+func changedIn(a, b *Image, t image.Rectangle) image.Rectangle {
+	n := t.Dx() * 4
+	row := func(y int) ([]byte, []byte) {
+		return a.Pix[y*a.Stride+t.Min.X*4:][:n:n], b.Pix[y*b.Stride+t.Min.X*4:][:n:n]
+	}
+	differ := func(p, q []byte) bool {
+		for i := 0; i < len(p); i += 4 {
+			if p[i] != q[i] || p[i+1] != q[i+1] || p[i+2] != q[i+2] {
+				return true
+			}
+		}
+		return false
+	}
+	y0 := t.Min.Y
+	for ; y0 < t.Max.Y; y0++ {
+		if p, q := row(y0); !bytes.Equal(p, q) && differ(p, q) {
+			break
+		}
+	}
+	if y0 == t.Max.Y {
+		return image.Rectangle{}
+	}
+	y1 := t.Max.Y
+	for y1 > y0+1 {
+		if p, q := row(y1 - 1); !bytes.Equal(p, q) && differ(p, q) {
+			break
+		}
+		y1--
+	}
+	x0, x1 := t.Max.X, t.Min.X
+	for y := y0; y < y1; y++ {
+		p, q := row(y)
+		for i := 0; i < len(p); i += 4 {
+			if p[i] != q[i] || p[i+1] != q[i+1] || p[i+2] != q[i+2] {
+				x0 = min(x0, t.Min.X+i/4)
+				break
+			}
+		}
+		for i := len(p) - 4; i >= 0; i -= 4 {
+			if p[i] != q[i] || p[i+1] != q[i+1] || p[i+2] != q[i+2] {
+				x1 = max(x1, t.Min.X+i/4+1)
+				break
+			}
+		}
+	}
+	return image.Rect(x0, y0, x1, y1)
 }
 
 // pendingFrame is what one connection takes from the framebuffer for one
@@ -263,6 +361,7 @@ type subscriber struct {
 
 	mu            sync.Mutex
 	dirty         region
+	forced        region // inside dirty: send without comparing
 	copy          *pendingCopy
 	resized       bool
 	cursorChanged bool
@@ -307,15 +406,24 @@ func (s *subscriber) addMove(dst image.Rectangle, delta image.Point) {
 		s.copy = nil
 	}
 	src := dst.Sub(delta)
-	var stale []image.Rectangle
+	var stale, staleForced []image.Rectangle
 	for _, r := range s.dirty.rects {
 		if i := r.Intersect(src); !i.Empty() {
 			stale = append(stale, i.Add(delta))
 		}
 	}
+	for _, r := range s.forced.rects {
+		if i := r.Intersect(src); !i.Empty() {
+			staleForced = append(staleForced, i.Add(delta))
+		}
+	}
 	s.dirty.subtract(dst)
+	s.forced.subtract(dst)
 	for _, r := range stale {
 		s.dirty.add(r)
+	}
+	for _, r := range staleForced {
+		s.forced.add(r)
 	}
 	s.copy = &pendingCopy{dst: dst, delta: delta}
 }
