@@ -212,13 +212,16 @@ type tightScratch struct {
 type tightEncoder struct {
 	png      bool
 	planJPEG bool // plan photo-like areas as JPEG
-	grid     []bool
-	tiles    tightTileScratch
-	streams  [4]tightStream
-	next     int // stream for the next zlib rectangle
-	resets   uint8
-	jobs     []tightJob
-	scratch  []*tightScratch
+	// planGradient: the client decodes the gradient filter, which beats
+	// JPEG on drawn gradients
+	planGradient bool
+	grid         []bool
+	tiles        tightTileScratch
+	streams      [4]tightStream
+	next         int // stream for the next zlib rectangle
+	resets       uint8
+	jobs         []tightJob
+	scratch      []*tightScratch
 }
 
 func newTightEncoder(png bool) *tightEncoder {
@@ -267,7 +270,7 @@ func (e *tightEncoder) encode(u *updateWriter, img *Image, r image.Rectangle) er
 	}
 	p := e.params(u)
 	e.jobs = e.jobs[:0]
-	e.planJPEG = p.jpeg
+	e.planJPEG, e.planGradient = p.jpeg, p.gradient
 	e.planArea(img, r)
 
 	// Analyse, filter, JPEG/PNG: independent per job.

@@ -23,7 +23,10 @@ import (
 //     (flat backgrounds, text and UI repeat a lot; photos hardly ever),
 //   - and the gradient predictor's mean error is below tightNoiseError
 //     (above it the content is noise, where JPEG is no smaller than
-//     zlib and much worse).
+//     zlib and much worse) and, when the client decodes the gradient
+//     filter, at least tightSmoothError (below it the content is a
+//     drawn gradient, which that filter makes smaller than JPEG does,
+//     and exact).
 //
 // Single non-photo tiles between photo tiles join the photo. The photo
 // tiles are merged into rectangles (runs of tiles, joined downwards when
@@ -39,6 +42,7 @@ const (
 	tightTile          = 16
 	tightPhotoColours  = 24 // per 256-pixel tile
 	tightNoiseError    = 40 // mean |residual| per channel
+	tightSmoothError   = 2  // likewise
 	tightTrialBytesPer = 1  // JPEG bytes per pixel above which lossless is tried
 )
 
@@ -49,8 +53,9 @@ type tightTileScratch struct {
 	cur   uint32
 }
 
-// photoLike judges one tile (at most 16x16 pixels) of img.
-func (s *tightTileScratch) photoLike(img *Image, t image.Rectangle) bool {
+// photoLike judges one tile (at most 16x16 pixels) of img; smoothLossless
+// says that smooth content has a better lossless form.
+func (s *tightTileScratch) photoLike(img *Image, t image.Rectangle, smoothLossless bool) bool {
 	w, h := t.Dx(), t.Dy()
 	n := w * h
 	limit := max(3, n*tightPhotoColours/(tightTile*tightTile))
@@ -97,7 +102,8 @@ func (s *tightTileScratch) photoLike(img *Image, t image.Rectangle) bool {
 			}
 		}
 	}
-	return resid < tightNoiseError*3*(w-1)*(h-1)
+	n = 3 * (w - 1) * (h - 1)
+	return resid < tightNoiseError*n && (!smoothLossless || resid >= tightSmoothError*n)
 }
 
 // planLossy cuts r (which has no big uniform areas left) into JPEG jobs
@@ -123,7 +129,7 @@ func (e *tightEncoder) planLossy(img *Image, r image.Rectangle) {
 	any := false
 	for ty := range rows {
 		for tx := range cols {
-			p := e.tiles.photoLike(img, tile(tx, ty))
+			p := e.tiles.photoLike(img, tile(tx, ty), e.planGradient)
 			grid[ty*cols+tx] = p
 			any = any || p
 		}
