@@ -372,7 +372,9 @@ func (v *gtkViewer) cursor() (*image.NRGBA, image.Point, error) {
 	defer cancel()
 	// The pointer over the picture: gtk-vnc sets the cursor on its widget.
 	p := v.offset.Add(image.Pt(v.w/2, v.h/2))
-	if out, err := exec.CommandContext(ctx, "xdotool", "mousemove", fmt.Sprint(p.X), fmt.Sprint(p.Y)).CombinedOutput(); err != nil {
+	cmd := exec.CommandContext(ctx, "xdotool", "mousemove", fmt.Sprint(p.X), fmt.Sprint(p.Y))
+	cmd.Env = v.x.Env()
+	if out, err := cmd.CombinedOutput(); err != nil {
 		return nil, image.Point{}, fmt.Errorf("xdotool: %v: %s", err, out)
 	}
 	return rfbtest.XCursor(v.x)
