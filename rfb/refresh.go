@@ -106,7 +106,11 @@ func (c *serverConn) refreshTicked() {
 		c.due.add(r)
 	}
 	c.recent.clear()
-	if c.lossy.area() > c.due.area() {
+	waiting := c.lossy.clone()
+	for _, r := range c.due.rects {
+		waiting.subtract(r)
+	}
+	if !waiting.empty() {
 		c.armRefresh()
 	}
 }

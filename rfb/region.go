@@ -164,12 +164,3 @@ func appendSubtract(out []image.Rectangle, a, b image.Rectangle) []image.Rectang
 func (g *region) clone() region {
 	return region{rects: slices.Clone(g.rects)}
 }
-
-// area returns the number of pixels in the region.
-func (g *region) area() int {
-	n := 0
-	for _, r := range g.rects {
-		n += r.Dx() * r.Dy()
-	}
-	return n
-}
