@@ -278,11 +278,15 @@ type tigerViewer struct {
 	p *rfbtest.Proc
 }
 
-func startTigerViewer(t testing.TB, port, w, h int) *tigerViewer {
+// With viewOnly it sends no input: x0vncserver would move the real
+// pointer (giving AbiWord the focus and a blinking caret) and the agent
+// would draw its pointing arrow, and neither screen would stay still.
+func startTigerViewer(t testing.TB, port, w, h int, viewOnly bool) *tigerViewer {
 	t.Helper()
 	rfbtest.LookPath(t, "vncviewer")
 	x := rfbtest.StartXvfb(t, w, h, 24)
-	p := rfbtest.Start(t, x.Env(), "vncviewer", "-FullScreen", "-Shared=1", "-SecurityTypes=None", fmt.Sprintf("127.0.0.1::%d", port))
+	p := rfbtest.Start(t, x.Env(), "vncviewer", "-FullScreen", "-Shared=1", "-SecurityTypes=None",
+		fmt.Sprintf("-ViewOnly=%v", viewOnly), fmt.Sprintf("127.0.0.1::%d", port))
 	return &tigerViewer{x: x, p: p}
 }
 
@@ -313,6 +317,13 @@ func startGTKViewer(t testing.TB, port, w, h int) *gtkViewer {
 	t.Helper()
 	rfbtest.LookPath(t, "gvncviewer", "xdotool")
 	x := rfbtest.StartXvfb(t, w+64, h+128, 24)
+	// The pointer off the window, so that gvncviewer sends no input (it
+	// has no view-only switch); see startTigerViewer.
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if out, err := rfbtest.Run(t, ctx, x.Env(), "xdotool", "mousemove", fmt.Sprint(w+60), fmt.Sprint(h+124)); err != nil {
+		t.Fatalf("xdotool: %v\n%s", err, out)
+	}
 	// gvncviewer takes HOST:DISPLAY (port 5900+DISPLAY).
 	p := rfbtest.Start(t, x.Env(), "gvncviewer", fmt.Sprintf("127.0.0.1:%d", port-5900))
 	return &gtkViewer{x: x, p: p, w: w, h: h}

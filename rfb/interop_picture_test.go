@@ -26,7 +26,7 @@ func TestInteropTigerVNCDefaults(t *testing.T) {
 	}
 	port, pw := startAgent(t, x)
 	proxy := startViewerProxy(t, port, pw)
-	v := startTigerViewer(t, proxy.port, w, h)
+	v := startTigerViewer(t, proxy.port, w, h, false)
 	// TigerVNC shows "Press F8 …" over the picture for its first seconds.
 	waitViewerShows(t, "still", v.x, v.p, want, exact)
 	t.Logf("exact after %d bytes", proxy.sent.Load())
@@ -89,7 +89,7 @@ func TestInteropCursorColours(t *testing.T) {
 			var v viewer
 			switch name {
 			case "tigervnc":
-				v = startTigerViewer(t, proxy.port, w, h)
+				v = startTigerViewer(t, proxy.port, w, h, false)
 			case "gtk-vnc":
 				g := startGTKViewer(t, proxy.port, w, h)
 				time.Sleep(2 * time.Second)
