@@ -10,6 +10,7 @@ import (
 	"sync"
 	"sync/atomic"
 
+	"github.com/klauspost/compress/flate"
 	"github.com/klauspost/compress/zlib"
 )
 
@@ -19,6 +20,7 @@ import (
 // compression-control byte:
 //
 //	bits 0-3  reset zlib stream 0..3 before decoding this rectangle
+//	          (this encoder never resets a stream: see tightStream)
 //	bits 4-7  0sfx  BasicCompression with stream s (bits 4-5); f=bit 6:
 //	                a filter-id byte follows (0 copy, 1 palette, 2 gradient)
 //	          1000  Fill: one TPIXEL
@@ -154,12 +156,22 @@ func (p *tightParams) streamLevel(s int) int {
 	return p.zlibLevel
 }
 
+// tightStream is one of the four zlib streams. It is a zlib header and
+// then one deflate stream for the connection's life, never reset: when
+// the level changes, a new compressor continues the same deflate stream
+// with the last 32 KiB of what went in as its dictionary, as zlib's
+// deflateParams would (TigerVNC does that). A reset would work by the
+// protocol, but noVNC's inflater (its copy of pako) loses its window on
+// inflateReset and then fails on the first match that reaches into an
+// earlier rectangle ("invalid distance too far back").
 type tightStream struct {
-	zw        *zlib.Writer
-	sink      byteSink
-	level     int
-	restarted bool
+	fw    *flate.Writer
+	sink  byteSink
+	level int
+	hist  []byte // the last tightWindow bytes written
 }
+
+const tightWindow = 32 << 10
 
 type byteSink struct{ b []byte }
 
@@ -223,7 +235,6 @@ type tightEncoder struct {
 	tiles        tightTileScratch
 	streams      [4]tightStream
 	next         int // stream for the next zlib rectangle
-	resets       uint8
 	jobs         []tightJob
 	scratch      []*tightScratch
 }
@@ -385,13 +396,9 @@ func (e *tightEncoder) compress(p *tightParams) error {
 		}
 		wg.Wait()
 	}
-	for s, err := range errs {
+	for _, err := range errs {
 		if err != nil {
 			return err
-		}
-		if e.streams[s].restarted {
-			e.resets |= 1 << s
-			e.streams[s].restarted = false
 		}
 	}
 	return nil
@@ -400,36 +407,54 @@ func (e *tightEncoder) compress(p *tightParams) error {
 // runStream compresses, in order, the jobs assigned to stream s.
 func (e *tightEncoder) runStream(s, level int) error {
 	st := &e.streams[s]
-	if st.zw == nil || st.level != level {
-		// The client's inflater holds the old stream's state; the reset
-		// bit goes on this update's first rectangle (set after the
-		// streams ran: they run concurrently).
-		st.restarted = st.zw != nil
-		zw, err := zlib.NewWriterLevel(&st.sink, level)
+	st.sink.b = st.sink.b[:0]
+	if st.fw == nil || st.level != level {
+		if st.fw == nil {
+			// The zlib header: deflate, 32 KiB window, no dictionary.
+			st.sink.b = append(st.sink.b, 0x78, 0x01)
+		}
+		fw, err := flate.NewWriterDict(&st.sink, level, st.hist)
 		if err != nil {
 			return err
 		}
-		st.zw, st.level = zw, level
+		st.fw, st.level = fw, level
 	}
-	st.sink.b = st.sink.b[:0]
+	first := true
 	for i := range e.jobs {
 		j := &e.jobs[i]
 		if j.stream != s {
 			continue
 		}
 		start := len(st.sink.b)
-		if _, err := st.zw.Write(j.data); err != nil {
+		if first {
+			start, first = 0, false // with the header at the stream's start
+		}
+		if _, err := st.fw.Write(j.data); err != nil {
 			return err
 		}
-		if err := st.zw.Flush(); err != nil {
+		if err := st.fw.Flush(); err != nil {
 			return err
 		}
 		j.z = st.sink.b[start:len(st.sink.b):len(st.sink.b)]
+		st.remember(j.data)
 	}
 	if cap(st.sink.b) > 4<<20 {
 		st.sink.b = nil // do not keep a big frame's buffer for ever
 	}
 	return nil
+}
+
+// remember keeps the last tightWindow bytes that went into the stream,
+// the dictionary for a compressor at another level.
+func (st *tightStream) remember(b []byte) {
+	if len(b) >= tightWindow {
+		st.hist = append(st.hist[:0], b[len(b)-tightWindow:]...)
+		return
+	}
+	if keep := tightWindow - len(b); len(st.hist) > keep {
+		st.hist = append(st.hist[:0], st.hist[len(st.hist)-keep:]...)
+	}
+	st.hist = append(st.hist, b...)
 }
 
 // assemble appends the rectangles in job order.
@@ -441,22 +466,20 @@ func (e *tightEncoder) assemble(u *updateWriter, p *tightParams) {
 	for i := range e.jobs {
 		j := &e.jobs[i]
 		u.rect(j.r, enc)
-		resets := e.resets
-		e.resets = 0
 		switch j.kind {
 		case tightKindFill:
-			u.buf = append(u.buf, tightCtlFill|resets)
+			u.buf = append(u.buf, tightCtlFill)
 			u.buf = p.appendTPixel(u.buf, j.colour)
 		case tightKindJPEG, tightKindPNG:
 			ctl := byte(tightCtlJPEG)
 			if j.kind == tightKindPNG {
 				ctl = tightCtlPNG
 			}
-			u.buf = append(u.buf, ctl|resets)
+			u.buf = append(u.buf, ctl)
 			u.buf = appendCompactLength(u.buf, len(j.data))
 			u.buf = append(u.buf, j.data...)
 		default:
-			ctl := resets
+			ctl := byte(0)
 			if j.stream >= 0 {
 				ctl |= byte(j.stream) << 4
 			}

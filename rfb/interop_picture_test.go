@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"lifebuoy/rfb"
 	"lifebuoy/rfb/rfbtest"
 )
 
@@ -169,4 +170,36 @@ func waitCursor(t *testing.T, v viewer, want *image.NRGBA, hot image.Point, tol 
 		time.Sleep(250 * time.Millisecond)
 	}
 	t.Fatalf("the viewer's cursor is not the X cursor: %s\n%s", last, v.output())
+}
+
+// TestInteropNoVNCLevelChange: a noVNC user changes the compression
+// level mid-session, so the server's zlib streams change level. noVNC's
+// inflater (its copy of pako) forgets its window on a stream reset, so
+// the server must continue its streams instead (rfb/enc_tight.go,
+// tightStream); the lossless refresh changes the level as well.
+func TestInteropNoVNCLevelChange(t *testing.T) {
+	const w, h = 800, 500
+	src := tightScene(w, h, false)
+	fb := rfb.NewFramebufferFromImage(src)
+	port := serve(t, fb, rfb.Options{})
+	b := rfbtest.StartBrowser(t, rfbtest.BrowserOptions{})
+	for _, which := range []string{"debian", "npm"} {
+		t.Run(which, func(t *testing.T) {
+			fb.SetImage(src)
+			v := startNoVNC(t, b, which, port)
+			waitPicture(t, v, rfb.ImageFrom(src))
+			for i, level := range []int{9, 0, 5} {
+				if err := v.page.Eval(`(l) => { window.rfb.compressionLevel = l; return 1; }`, level, nil); err != nil {
+					t.Fatal(err)
+				}
+				time.Sleep(500 * time.Millisecond)
+				next := tightScene(w-i, h, i%2 == 0) // a different picture each time
+				fb.Update(func(img *rfb.Image) []image.Rectangle {
+					img.DrawImage(image.Point{}, next, next.Bounds())
+					return []image.Rectangle{img.Bounds()}
+				})
+				waitPicture(t, v, fb.Snapshot())
+			}
+		})
+	}
 }
