@@ -37,18 +37,21 @@ import (
 //
 // TightPNG knows only Fill, JPEG and PNG.
 //
-// The encoder follows TurboVNC's choice per subrectangle: one colour →
-// Fill; up to a palette threshold → palette (2 colours: 1 bit per pixel);
-// more → JPEG when the client sent a quality level and takes 16 or 32 bpp,
-// else the gradient filter for smooth content (16/32 bpp) or the copy
-// filter. Before that, large uniform areas are cut out of each dirty
-// rectangle as Fill rectangles (TigerVNC's 16x16 block search).
+// Planning: large uniform areas are cut out of each dirty rectangle as
+// Fill rectangles (TigerVNC's 16x16 block search). When the client allows
+// JPEG, the rest is cut into photo-like parts, which become JPEG
+// rectangles, and the others (enc_tight_plan.go). Every non-JPEG
+// subrectangle of at most 65,536 pixels is then analysed: one colour →
+// Fill; up to 256 colours → palette (2 colours: 1 bit per pixel); more →
+// the gradient filter for smooth content (16/32 bpp, clients that decode
+// it) or the copy filter.
 //
 // Streams: mono data goes through stream 1 and palette data through
 // stream 2, at a higher zlib level (small data, and the stream's
 // dictionary then holds similar glyphs); full colour takes streams 0 and
-// 3 in turn. The streams are independent and compress in parallel. Analysis, filtering, JPEG and
-// PNG also run in parallel across subrectangles.
+// 3 in turn. The streams are independent and compress in parallel.
+// Analysis, filtering, JPEG and PNG also run in parallel across
+// subrectangles.
 
 const (
 	tightMaxWidth    = 2048

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"image"
 	"math"
+	"net"
 	"os"
 	"path/filepath"
 	"testing"
@@ -192,3 +193,88 @@ Remote sessions solved 64% of the calls without a visit; the median session took
 Next steps: train two more supporters on the invoice software, replace the printers on the
 second floor, and publish a short guide for resetting passwords on the intranet.
 `
+
+// BenchmarkFirstPicture is the picture before any lossless refresh: our
+// Go client asks each server for the whole screen with a viewer's
+// default encodings and reads the first update only. The same decoder
+// (image/jpeg) judges both servers' JPEG.
+//
+//	go test -tags interop -run '^$' -bench FirstPicture -benchtime 1x ./rfb/
+func BenchmarkFirstPicture(b *testing.B) {
+	rfbtest.LookPath(b, "x0vncserver")
+	defaults := []struct {
+		name string
+		encs []rfb.Encoding
+	}{
+		{"tigervnc", []rfb.Encoding{rfb.EncTight, rfb.EncCopyRect, rfb.EncZRLE, rfb.EncHextile, rfb.EncRaw, rfb.EncLastRect, rfb.EncQualityLevel0 + 8}},
+		{"novnc", []rfb.Encoding{rfb.EncCopyRect, rfb.EncTight, rfb.EncTightPNG, rfb.EncZRLE, rfb.EncHextile, rfb.EncRaw, rfb.EncQualityLevel0 + 6, rfb.EncCompressLevel0 + 2, rfb.EncLastRect}},
+		{"gtk-vnc", []rfb.Encoding{rfb.EncQualityLevel0 + 5, rfb.EncTight, rfb.EncLastRect, rfb.EncZRLE, rfb.EncHextile, rfb.EncCopyRect, rfb.EncRaw}},
+	}
+	screens := append(append([]string{}, workload.Names...), "desktop")
+	for _, screen := range screens {
+		b.Run("screen="+screen, func(b *testing.B) {
+			const w, h = 1920, 1080
+			x, pictures := startQualityScreen(b, screen, w, h)
+			want, err := rfbtest.CaptureRoot(x)
+			if err != nil {
+				b.Fatal(err)
+			}
+			agentPort, pw := startAgent(b, x)
+			x0Port := startX0VNCOn(b, x)
+			for _, d := range defaults {
+				for _, server := range []string{"agent", "x0vncserver"} {
+					b.Run(fmt.Sprintf("viewer=%s/server=%s", d.name, server), func(b *testing.B) {
+						port, pass := agentPort, pw
+						if server == "x0vncserver" {
+							port, pass = x0Port, ""
+						}
+						got, n := firstPicture(b, port, pass, d.encs)
+						psnr, text := rfbtest.PSNR(got, want), psnrOutside(got, want, pictures)
+						capDB := func(v float64) float64 { return min(v, 99) }
+						b.ReportMetric(capDB(psnr), "psnr-dB")
+						if !math.IsNaN(text) {
+							b.ReportMetric(capDB(text), "text-dB")
+						}
+						b.ReportMetric(float64(n), "bytes")
+						b.ReportMetric(0, "ns/op")
+						b.Logf("%s %s %s: first picture PSNR %.2f dB, text %.2f dB, %d bytes", screen, d.name, server, psnr, text, n)
+					})
+				}
+			}
+		})
+	}
+}
+
+// firstPicture connects our client, asks for the whole screen with encs
+// and returns the picture after the first update and its size in bytes.
+func firstPicture(b *testing.B, port int, password string, encs []rfb.Encoding) (*rfb.Image, int64) {
+	proxy := startViewerProxy(b, port, password)
+	conn, err := net.Dial("tcp", fmt.Sprintf("127.0.0.1:%d", proxy.port))
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer conn.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	conn.SetDeadline(time.Now().Add(60 * time.Second))
+	c, err := rfb.NewClient(ctx, conn, rfb.ClientConfig{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	if err := c.SetEncodings(encs...); err != nil {
+		b.Fatal(err)
+	}
+	start := proxy.sent.Load()
+	if err := c.RequestFull(); err != nil {
+		b.Fatal(err)
+	}
+	for {
+		m, err := c.ReadMessage()
+		if err != nil {
+			b.Fatal(err)
+		}
+		if u, ok := m.(*rfb.FramebufferUpdate); ok && len(u.Rects) > 0 {
+			return c.Framebuffer().Clone(), proxy.sent.Load() - start
+		}
+	}
+}
