@@ -166,7 +166,7 @@ func (e *tightEncoder) planLossy(img *Image, r image.Rectangle) {
 			return
 		}
 		if o.photo && pr.Dx()*pr.Dy() >= tightJPEGMinArea {
-			e.addJPEG(pr)
+			e.addPhoto(img, pr)
 		} else {
 			e.addSplit(pr)
 		}
@@ -205,6 +205,54 @@ func (e *tightEncoder) planLossy(img *Image, r image.Rectangle) {
 			}
 		}
 		cur, next = next, cur
+	}
+}
+
+// addPhoto adds a photo-like area found on the tile grid. A picture
+// rarely sits on the grid: the tiles at its edges hold some of what is
+// around it, mostly flat background, which JPEG would blur and ring
+// against the picture's edge. So uniform rows and columns at the edges
+// are cut off and sent losslessly.
+func (e *tightEncoder) addPhoto(img *Image, r image.Rectangle) {
+	p := r
+	row := func(y int) bool {
+		return tightUniform(img, image.Rect(p.Min.X, y, p.Max.X, y+1), img.RGB(p.Min.X, y))
+	}
+	col := func(x int) bool {
+		return tightUniform(img, image.Rect(x, p.Min.Y, x+1, p.Max.Y), img.RGB(x, p.Min.Y))
+	}
+	for p.Dy() > 0 && row(p.Min.Y) {
+		p.Min.Y++
+	}
+	for p.Dy() > 0 && row(p.Max.Y-1) {
+		p.Max.Y--
+	}
+	for p.Dx() > 0 && p.Dy() > 0 && col(p.Min.X) {
+		p.Min.X++
+	}
+	for p.Dx() > 0 && p.Dy() > 0 && col(p.Max.X-1) {
+		p.Max.X--
+	}
+	if p.Dx()*p.Dy() < tightJPEGMinArea {
+		e.addSplit(r)
+		return
+	}
+	for _, s := range []image.Rectangle{
+		image.Rect(r.Min.X, r.Min.Y, r.Max.X, p.Min.Y), // above
+		image.Rect(r.Min.X, p.Min.Y, p.Min.X, p.Max.Y), // left
+	} {
+		if !s.Empty() {
+			e.addSplit(s)
+		}
+	}
+	e.addJPEG(p)
+	for _, s := range []image.Rectangle{
+		image.Rect(p.Max.X, p.Min.Y, r.Max.X, p.Max.Y), // right
+		image.Rect(r.Min.X, p.Max.Y, r.Max.X, r.Max.Y), // below
+	} {
+		if !s.Empty() {
+			e.addSplit(s)
+		}
 	}
 }
 
