@@ -1,6 +1,7 @@
 package rfb
 
 import (
+	"encoding/binary"
 	"image"
 )
 
@@ -64,20 +65,36 @@ func (s *tightTileScratch) photoLike(img *Image, t image.Rectangle, smoothLossle
 		clear(s.stamp[:])
 		s.cur = 1
 	}
-	colours, equal := 0, 0
+	// Repeats first: one compare a pixel, and text, UI and backgrounds
+	// (most tiles) stop here.
+	if w < 2 || h < 2 {
+		return false
+	}
+	equal, enough := 0, (n+3)/4
 	for y := t.Min.Y; y < t.Max.Y; y++ {
 		row := img.Pix[y*img.Stride+t.Min.X*4:][: w*4 : w*4]
-		prev := ^uint32(0)
-		for x := 0; x < len(row); x += 4 {
-			c := uint32(row[x]) | uint32(row[x+1])<<8 | uint32(row[x+2])<<16
+		prev := binary.LittleEndian.Uint32(row) & 0xffffff
+		for x := 4; x < len(row); x += 4 {
+			c := binary.LittleEndian.Uint32(row[x:]) & 0xffffff
 			if c == prev {
 				equal++
+			}
+			prev = c
+		}
+		if equal >= enough {
+			return false
+		}
+	}
+	colours := 0
+	for y := t.Min.Y; y < t.Max.Y && colours <= limit; y++ {
+		row := img.Pix[y*img.Stride+t.Min.X*4:][: w*4 : w*4]
+		prev := ^uint32(0)
+		for x := 0; x < len(row) && colours <= limit; x += 4 {
+			c := uint32(row[x]) | uint32(row[x+1])<<8 | uint32(row[x+2])<<16
+			if c == prev {
 				continue
 			}
 			prev = c
-			if colours > limit {
-				continue
-			}
 			k := (c * 0x9E3779B1) >> 26
 			for s.stamp[k] == s.cur && s.keys[k] != c {
 				k = (k + 1) & 63
@@ -88,7 +105,7 @@ func (s *tightTileScratch) photoLike(img *Image, t image.Rectangle, smoothLossle
 			}
 		}
 	}
-	if colours <= limit || equal*4 >= n || w < 2 || h < 2 {
+	if colours <= limit {
 		return false
 	}
 	resid := 0
