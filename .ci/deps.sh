@@ -24,6 +24,10 @@ packages=(
 	netpbm:pnmtopng
 	dbus-daemon:dbus-daemon   # the agent's tray test runs a private session bus
 	chromium:chromium   # noVNC and the console, driven by playwright-core
+	novnc:              # Debian 12's noVNC 1.3 (no Tight gradient filter); files only
+	websockify:websockify   # Debian's WebSocket bridge in front of noVNC
+	abiword:abiword     # the quality benchmark's office document
+	lomiri-wallpapers-16.04:   # its photo (/usr/share/backgrounds/Dragonfly_by_Bolly.jpg)
 	tinyproxy:tinyproxy # a real HTTP proxy in front of the agent (CONNECT)
 	postgresql:         # the desk store's interop tests run on a private PostgreSQL too
 	iproute2:ip         # network namespaces: a customer's network that blocks ports

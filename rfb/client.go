@@ -182,6 +182,7 @@ type updateState struct {
 type clientCursor struct {
 	img     *Image
 	mask    []byte
+	alpha   []byte // nil for a 1-bit mask
 	hotspot image.Point
 	ok      bool
 }
@@ -271,8 +272,9 @@ func (c *Client) Framebuffer() *Image {
 	return c.fb
 }
 
-// Cursor returns the last cursor shape the server sent (Cursor
-// pseudo-encoding): its pixels in NativeFormat, its mask (1 bit per pixel,
+// Cursor returns the last cursor shape the server sent (any cursor
+// pseudo-encoding; see CursorImage for its alpha): its pixels in
+// NativeFormat, its mask (1 bit per pixel,
 // rows padded to bytes, most significant bit leftmost, 1 = visible) and its
 // hot spot. ok is false until the server sent one. A 0×0 image means the
 // server hid the cursor. The returned values are never modified later.
@@ -281,6 +283,36 @@ func (c *Client) Cursor() (img *Image, mask []byte, hotspot image.Point, ok bool
 	defer c.mu.Unlock()
 	k := c.cursor
 	return k.img, k.mask, k.hotspot, k.ok
+}
+
+// CursorImage returns the last cursor shape the server sent as colours
+// with alpha (not premultiplied), from any of the cursor
+// pseudo-encodings: Cursor gives alpha 0 or 255 from its mask,
+// CursorWithAlpha and VMware's alpha cursor their own alpha. ok is false
+// until the server sent one.
+func (c *Client) CursorImage() (img *image.NRGBA, hotspot image.Point, ok bool) {
+	c.mu.Lock()
+	k := c.cursor
+	c.mu.Unlock()
+	if !k.ok {
+		return nil, image.Point{}, false
+	}
+	w, h := k.img.W, k.img.H
+	m := image.NewNRGBA(image.Rect(0, 0, w, h))
+	for y := range h {
+		for x := range w {
+			a := byte(0)
+			switch {
+			case k.alpha != nil:
+				a = k.alpha[y*w+x]
+			case k.mask[y*((w+7)/8)+x/8]&(0x80>>(x%8)) != 0:
+				a = 0xff
+			}
+			i, o := y*k.img.Stride+x*4, y*m.Stride+x*4
+			m.Pix[o], m.Pix[o+1], m.Pix[o+2], m.Pix[o+3] = k.img.Pix[i+2], k.img.Pix[i+1], k.img.Pix[i], a
+		}
+	}
+	return m, k.hotspot, true
 }
 
 // ServerSupports reports whether the server has confirmed an extension
@@ -344,9 +376,10 @@ func (c *Client) SetPixelFormat(pf PixelFormat) error {
 // SetEncodings sends the encodings the client accepts, most preferred
 // first. Raw is always accepted. Only encodings this client can decode are
 // allowed: data encodings with a decoder, the pseudo-encodings Cursor,
-// DesktopSize, ExtendedDesktopSize, LastRect, DesktopName,
-// QEMUExtendedKeyEvent, Fence and ContinuousUpdates, and the quality and
-// compression levels. A rectangle in any other encoding is a protocol
+// CursorWithAlpha, VMwareCursor, DesktopSize, ExtendedDesktopSize,
+// LastRect, DesktopName, QEMUExtendedKeyEvent, Fence and
+// ContinuousUpdates, the quality and compression levels and TurboVNC's
+// fine quality and subsampling levels. A rectangle in any other encoding is a protocol
 // error, so the list takes effect at once: updates already under way must
 // not use encodings it drops.
 func (c *Client) SetEncodings(encs ...Encoding) error {
@@ -376,6 +409,8 @@ func canAccept(e Encoding) bool {
 	case e == EncLastRect, e == EncFence, e == EncContinuousUpdates:
 		return true
 	case e >= EncCompressLevel0 && e <= EncCompressLevel0+9, e >= EncQualityLevel0 && e <= EncQualityLevel0+9:
+		return true
+	case e >= EncFineQualityLevel0 && e <= EncFineQualityLevel0+100, e >= EncSubsamp1X && e <= EncSubsamp1X+5:
 		return true
 	}
 	return false

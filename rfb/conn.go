@@ -54,6 +54,13 @@ type serverConn struct {
 	writing      bool
 	fenceStarted bool
 	cuStarted    bool
+
+	// Lossless refresh (refresh.go).
+	lossy, recent, due region
+	refreshing         bool
+	refreshTimer       *time.Timer
+	refreshTick        <-chan time.Time
+	throughput         float64 // bytes a second the client has been reading, 0 if unknown
 }
 
 // extDSReply is an ExtendedDesktopSize rectangle owed to the client.
@@ -105,7 +112,7 @@ func (c *serverConn) run(ctx context.Context) (err error) {
 	readErr := make(chan error, 1)
 	done := make(chan struct{})
 	writes := make(chan []byte)
-	written := make(chan error, 1)
+	written := make(chan writeResult, 1)
 	var wg sync.WaitGroup
 	defer func() {
 		close(done)
@@ -120,9 +127,12 @@ func (c *serverConn) run(ctx context.Context) (err error) {
 	wg.Go(func() { readErr <- c.readLoop(msgs, done) })
 	wg.Go(func() {
 		for b := range writes {
-			written <- c.write(b)
+			t0 := time.Now()
+			err := c.write(b)
+			written <- writeResult{err: err, n: len(b), d: time.Since(t0)}
 		}
 	})
+	defer c.stopRefreshTimer()
 	for {
 		if !c.writing {
 			b, err := c.nextWrite()
@@ -143,11 +153,14 @@ func (c *serverConn) run(ctx context.Context) (err error) {
 			return err
 		case <-c.sub.notify:
 			c.drainPosts()
-		case err := <-written:
+		case w := <-written:
 			c.writing = false
-			if err != nil {
-				return fmt.Errorf("rfb: writing to client: %w", err)
+			if w.err != nil {
+				return fmt.Errorf("rfb: writing to client: %w", w.err)
 			}
+			c.measure(w)
+		case <-c.refreshTick:
+			c.refreshTicked()
 		case <-ctx.Done():
 			return ctx.Err()
 		}
@@ -155,6 +168,13 @@ func (c *serverConn) run(ctx context.Context) (err error) {
 			return errors.New("rfb: client does not read its messages")
 		}
 	}
+}
+
+// writeResult is what the writer reports after a write.
+type writeResult struct {
+	err error
+	n   int
+	d   time.Duration
 }
 
 // writeChunk is how much is written under one deadline: WriteTimeout
@@ -257,7 +277,7 @@ func (c *serverConn) setEncodings(list []Encoding) {
 	old := c.encs
 	c.encs.set(list, c.encoderAvailable)
 	e := c.encs
-	if e.cursor && !old.cursor {
+	if e.cursorKind != 0 && e.cursorKind != old.cursorKind {
 		c.sub.mu.Lock()
 		c.sub.cursorChanged = true
 		c.sub.mu.Unlock()
@@ -352,7 +372,14 @@ func (c *serverConn) area() image.Rectangle {
 
 // appendUpdate appends a FramebufferUpdate if there is anything to send.
 func (c *serverConn) appendUpdate(out []byte) ([]byte, bool, error) {
-	u := updateWriter{conv: c.conv, jpeg: c.s.opts.JPEG, quality: c.encs.quality, compress: c.encs.compress}
+	u := updateWriter{conv: c.conv, jpeg: c.s.opts.JPEG, quality: c.encs.quality, compress: c.encs.compress,
+		noGradient: c.encs.noGradient}
+	if q := c.encs.fineQuality; q >= 0 {
+		u.fineQuality = max(q, 1)
+	}
+	if s := c.encs.subsampling; s >= 0 {
+		u.subsampling, u.subsamplingSet = turboSubsampling[s], true
+	}
 	u.begin(out)
 	area := c.area()
 	if r := c.extDSReply; r != nil {
@@ -362,9 +389,11 @@ func (c *serverConn) appendUpdate(out []byte) ([]byte, bool, error) {
 		b, ok := u.finish(false)
 		return b, ok, nil
 	}
-	if !c.qemuKeyAck && !c.nameChanged && !c.sub.pending(area) {
+	if !c.qemuKeyAck && !c.nameChanged && !c.sub.pending(area) && !c.startRefresh(area) {
 		return out, false, nil
 	}
+	u.lossless = c.refreshing
+	c.refreshing = false
 	f := c.s.fb.take(c.sub, area, c.encs.copyRect && !c.noCopy, &c.shadow)
 	for f.resized && f.w == c.clientW && f.h == c.clientH {
 		// Resized and back before this client saw it: only the pixels
@@ -373,6 +402,7 @@ func (c *serverConn) appendUpdate(out []byte) ([]byte, bool, error) {
 	}
 	if f.resized {
 		c.clientW, c.clientH = f.w, f.h
+		c.forgetLossy()
 		switch {
 		case c.encs.extendedDesktopSize && !c.encs.ultra:
 			u.appendExtendedDesktopSize(extDSServer, DesktopSizeOK, f.w, f.h)
@@ -397,18 +427,20 @@ func (c *serverConn) appendUpdate(out []byte) ([]byte, bool, error) {
 			u.appendDesktopName(name)
 		}
 	}
-	if f.cursorChanged && c.encs.cursor && f.cursor != nil {
-		u.appendCursor(f.cursor)
+	if f.cursorChanged && c.encs.cursorKind != 0 && f.cursor != nil {
+		u.appendCursor(f.cursor, c.encs.cursorKind)
 	}
 	if f.copy != nil {
 		u.appendCopyRect(f.copy.dst, f.copy.dst.Min.Sub(f.copy.delta))
 	}
 	enc := c.encoder()
-	for _, r := range f.dirty.sorted() {
+	dirty := f.dirty.sorted()
+	for _, r := range dirty {
 		if err := enc.encode(&u, c.shadow, r); err != nil {
 			return nil, false, err
 		}
 	}
+	c.sent(f.copy, dirty, u.lossy)
 	b, ok := u.finish(c.encs.lastRect)
 	if ok && !f.dirty.empty() {
 		c.noCopy = false
@@ -430,17 +462,25 @@ func (c *serverConn) encoder() encoder {
 // clientEncodings is what a client's SetEncodings allows.
 type clientEncodings struct {
 	preferred                     Encoding
+	cursorKind                    Encoding // the cursor pseudo-encoding to send, 0 for none
 	copyRect, cursor, desktopSize bool
 	extendedDesktopSize, lastRect bool
 	desktopName, fence, qemuKey   bool
 	continuousUpdates             bool
 	ultra                         bool // UltraVNC viewer (private pseudo-encodings)
 	quality, compress             int
+	fineQuality, subsampling      int  // TurboVNC's JPEG settings, -1 when not sent
+	noGradient                    bool // the client may not decode Tight's gradient filter
 	list                          []Encoding
 }
 
+// turboSubsampling maps TurboVNC's subsampling pseudo-encodings (1X, 4X,
+// 2X, grey, 8X, 16X) to what the JPEG encoder makes; 8X and 16X get the
+// strongest it has.
+var turboSubsampling = [6]Subsampling{Subsample444, Subsample420, Subsample422, SubsampleGray, Subsample420, Subsample420}
+
 func (e *clientEncodings) reset() {
-	*e = clientEncodings{preferred: EncRaw, quality: -1, compress: -1}
+	*e = clientEncodings{preferred: EncRaw, quality: -1, compress: -1, fineQuality: -1, subsampling: -1}
 }
 
 // set reads a SetEncodings list. The first data encoding the server has
@@ -450,12 +490,29 @@ func (e *clientEncodings) set(list []Encoding, available func(Encoding) bool) {
 	e.reset()
 	e.list = slices.Clone(list)
 	chosen := false
+	var rich, alpha, vmware, xvp, led bool
 	for _, enc := range list {
 		switch {
 		case enc == EncCopyRect:
 			e.copyRect = true
 		case enc == EncCursor:
-			e.cursor = true
+			rich = true
+		case enc == EncCursorWithAlpha:
+			alpha = true
+		case enc == EncVMwareCursor:
+			vmware = true
+		case enc == EncXvp:
+			xvp = true
+		case enc == EncQEMULEDState:
+			led = true
+		case enc >= EncFineQualityLevel0 && enc <= EncFineQualityLevel0+100:
+			if e.fineQuality < 0 {
+				e.fineQuality = int(enc - EncFineQualityLevel0)
+			}
+		case enc >= EncSubsamp1X && enc <= EncSubsamp1X+5:
+			if e.subsampling < 0 {
+				e.subsampling = int(enc - EncSubsamp1X)
+			}
 		case enc == EncDesktopSize:
 			e.desktopSize = true
 		case enc == EncExtendedDesktopSize:
@@ -485,4 +542,26 @@ func (e *clientEncodings) set(list []Encoding, available func(Encoding) bool) {
 			chosen = true
 		}
 	}
+	// The cursor: the pseudo-encoding every viewer that asks for it
+	// reads right, whatever the order of the list. The Cursor
+	// pseudo-encoding carries pixels in the client's pixel format; noVNC
+	// reads them as B, G, R, X although it asks for R, G, B, X, and
+	// gtk-vnc stores them in its RGBA picture in the host's byte order,
+	// so both show red and blue swapped. Both ask for a better one.
+	switch {
+	case alpha:
+		e.cursorKind = EncCursorWithAlpha // TigerVNC, gtk-vnc ≥ 1.2
+	case vmware:
+		e.cursorKind = EncVMwareCursor // noVNC ≥ 1.2
+	case rich:
+		e.cursorKind = EncCursor // libvncclient, TightVNC, UltraVNC
+	}
+	e.cursor = e.cursorKind != 0
+	// Tight's gradient filter: noVNC decodes it only since 1.5.0 and
+	// before that drops the connection ("Gradient filter not
+	// implemented"). noVNC is the viewer that asks for Xvp without QEMU
+	// LED state; 1.5.0 added LED state together with the gradient filter.
+	// gtk-vnc asks for both and decodes the filter; TigerVNC, TightVNC
+	// and libvncclient do not ask for Xvp.
+	e.noGradient = xvp && !led
 }

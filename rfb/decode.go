@@ -25,6 +25,8 @@ var decoderFactories = map[Encoding]func() decoder{
 	EncRaw:                 func() decoder { return rawDecoder{} },
 	EncCopyRect:            func() decoder { return copyRectDecoder{} },
 	EncCursor:              func() decoder { return cursorDecoder{} },
+	EncCursorWithAlpha:     func() decoder { return alphaCursorDecoder{} },
+	EncVMwareCursor:        func() decoder { return vmwareCursorDecoder{} },
 	EncDesktopSize:         func() decoder { return desktopSizeDecoder{} },
 	EncExtendedDesktopSize: func() decoder { return extendedDesktopSizeDecoder{} },
 	EncDesktopName:         func() decoder { return desktopNameDecoder{} },

@@ -15,12 +15,48 @@ func (u *updateWriter) appendCopyRect(r image.Rectangle, src image.Point) {
 	u.buf = binary.BigEndian.AppendUint16(u.buf, uint16(src.Y))
 }
 
-// appendCursor (-239): x, y = hot spot, w, h = size; data = w×h pixels in
-// the client's format, then a 1-bit mask with rows padded to bytes.
-func (u *updateWriter) appendCursor(c *cursorImage) {
-	u.rect(image.Rect(c.hotspot.X, c.hotspot.Y, c.hotspot.X+c.img.W, c.hotspot.Y+c.img.H), EncCursor)
-	u.buf = u.conv.appendRect(u.buf, c.img, c.img.Bounds())
-	u.buf = append(u.buf, c.mask...)
+// appendCursor sends the cursor in the pseudo-encoding kind, hot spot
+// as x, y and its size as w, h:
+//
+//	Cursor (-239)           w×h pixels in the client's format, then a
+//	                        1-bit mask, rows padded to bytes, MSB first
+//	CursorWithAlpha (-314)  S32 encoding (Raw), then w×h pixels R, G, B, A
+//	                        with the colours premultiplied by alpha
+//	VMwareCursor            U8 type 1 (alpha), U8 padding, then w×h
+//	  (0x574D5664)          pixels R, G, B, A, not premultiplied
+//
+// Which one a viewer reads right decides the choice (clientEncodings):
+// noVNC and gtk-vnc take the Cursor pixels in the wrong byte order, so
+// they get the VMware and alpha cursors they also ask for.
+func (u *updateWriter) appendCursor(c *cursorImage, kind Encoding) {
+	u.rect(image.Rect(c.hotspot.X, c.hotspot.Y, c.hotspot.X+c.img.W, c.hotspot.Y+c.img.H), kind)
+	switch kind {
+	case EncCursorWithAlpha:
+		u.buf = binary.BigEndian.AppendUint32(u.buf, uint32(EncRaw))
+		u.buf = c.appendRGBA(u.buf, true)
+	case EncVMwareCursor:
+		u.buf = append(u.buf, 1, 0)
+		u.buf = c.appendRGBA(u.buf, false)
+	default:
+		u.buf = u.conv.appendRect(u.buf, c.img, c.img.Bounds())
+		u.buf = append(u.buf, c.mask...)
+	}
+}
+
+// appendRGBA appends the cursor's pixels as R, G, B, A bytes.
+func (c *cursorImage) appendRGBA(b []byte, premultiply bool) []byte {
+	for y := range c.img.H {
+		row := c.img.Pix[y*c.img.Stride:]
+		for x := range c.img.W {
+			a := uint32(c.alpha[y*c.img.W+x])
+			r, g, bl := uint32(row[x*4+2]), uint32(row[x*4+1]), uint32(row[x*4])
+			if premultiply {
+				r, g, bl = (r*a+127)/255, (g*a+127)/255, (bl*a+127)/255
+			}
+			b = append(b, byte(r), byte(g), byte(bl), byte(a))
+		}
+	}
+	return b
 }
 
 // appendDesktopSize (-223): w, h = the new size; no data.

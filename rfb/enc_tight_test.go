@@ -452,3 +452,61 @@ func BenchmarkTightJPEGEncoder(b *testing.B) {
 		}
 	}
 }
+
+// TestTightLossyOnlyPhoto: with JPEG allowed, a desktop-like frame gets
+// JPEG only inside its photo; text, palette, gradient and background
+// arrive exact. At quality 8 (4:4:4) the photo is above 40 dB.
+func TestTightLossyOnlyPhoto(t *testing.T) {
+	const w, h = 800, 600
+	img := tightDesktop(w, h, 3)
+	photo := image.Rect(w*11/20, h/10, w*11/20+w*2/5, h/10+h/3)
+	for _, q := range []int{5, 6, 8} {
+		enc := newTightEncoder(false)
+		u := updateWriter{conv: newConverter(NativeFormat), quality: q, compress: -1}
+		u.begin(nil)
+		if err := enc.encode(&u, img, img.Bounds()); err != nil {
+			t.Fatal(err)
+		}
+		msg, _ := u.finish(true)
+		lossy := 0
+		for _, r := range u.lossy {
+			if !r.In(photo) {
+				t.Errorf("q%d: lossy rectangle %v outside the photo %v", q, r, photo)
+			}
+			lossy += r.Dx() * r.Dy()
+		}
+		if lossy < photo.Dx()*photo.Dy()*9/10 {
+			t.Errorf("q%d: only %d of the photo's %d pixels went JPEG", q, lossy, photo.Dx()*photo.Dy())
+		}
+		c, _ := parsingClient(t, w, h, NativeFormat, []Encoding{EncTight, EncLastRect, EncQualityLevel0 + Encoding(q)}, bytes.NewReader(msg), ClientLimits{})
+		if _, err := c.ReadMessage(); err != nil {
+			t.Fatal(err)
+		}
+		got := c.Framebuffer()
+		outside := img.Clone()
+		outside.copyFrom(photo.Min, got, photo) // the photo from the client, the rest from the source
+		if d := imageDiff(got, outside); d != "" {
+			t.Errorf("q%d: outside the photo: %s", q, d)
+		}
+		p := tightPSNR(subImage(got, photo), subImage(img, photo))
+		t.Logf("q%d: %d bytes, photo %.1f dB", q, len(msg), p)
+		if q == 8 && p < 40 {
+			t.Errorf("q8: photo at %.1f dB", p)
+		}
+	}
+}
+
+// TestTightNoiseStaysLossless: noise costs JPEG more than zlib, so the
+// size comparison keeps it lossless even when JPEG is allowed.
+func TestTightNoiseStaysLossless(t *testing.T) {
+	img := tightNoise(256, 256, 9)
+	enc := newTightEncoder(false)
+	u := updateWriter{conv: newConverter(NativeFormat), quality: 9, compress: -1}
+	u.begin(nil)
+	if err := enc.encode(&u, img, img.Bounds()); err != nil {
+		t.Fatal(err)
+	}
+	if len(u.lossy) != 0 {
+		t.Errorf("noise went JPEG: %v", u.lossy)
+	}
+}

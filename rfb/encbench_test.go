@@ -183,10 +183,3 @@ func BenchmarkZlibFloor(b *testing.B) {
 		}
 	}
 }
-
-type countWriter struct{ n int }
-
-func (w *countWriter) Write(p []byte) (int, error) {
-	w.n += len(p)
-	return len(p), nil
-}

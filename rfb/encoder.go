@@ -29,13 +29,33 @@ type updateWriter struct {
 	start int // offset of the FramebufferUpdate header in buf
 	n     int // rectangles so far
 	conv  *converter
-	// jpeg encodes photo-like areas; nil means image/jpeg.
+	// jpeg encodes photo-like areas; nil means the package's own encoder.
 	jpeg JPEGEncoder
 	// Client's TightVNC-style levels, -1 when it sent none.
 	quality, compress int
+	// TurboVNC's fine JPEG settings: fineQuality is 1..100 (0: none
+	// sent), subsampling applies when subsamplingSet.
+	fineQuality    int
+	subsampling    Subsampling
+	subsamplingSet bool
+	// noGradient keeps Tight's gradient filter from a client that may
+	// not decode it; lossless forbids JPEG (a lossless refresh).
+	noGradient, lossless bool
+
+	// lossy collects the rectangles sent with lossy compression.
+	lossy []image.Rectangle
+}
+
+// settings returns a writer with u's settings and no content, for
+// encoding a part of the update in parallel.
+func (u *updateWriter) settings() updateWriter {
+	return updateWriter{conv: u.conv, jpeg: u.jpeg, quality: u.quality, compress: u.compress,
+		fineQuality: u.fineQuality, subsampling: u.subsampling, subsamplingSet: u.subsamplingSet,
+		noGradient: u.noGradient, lossless: u.lossless}
 }
 
 func (u *updateWriter) begin(buf []byte) {
+	u.lossy = u.lossy[:0]
 	u.start = len(buf)
 	u.buf = append(buf, byte(msgFramebufferUpdate), 0, 0, 0)
 	u.n = 0

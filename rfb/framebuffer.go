@@ -1,6 +1,7 @@
 package rfb
 
 import (
+	"bytes"
 	"image"
 	"image/draw"
 	"sync"
@@ -41,8 +42,9 @@ func (fb *Framebuffer) applyFilter(r image.Rectangle) {
 	}
 }
 
-// Cursor returns a copy of the current cursor image (with alpha 0 for
-// transparent pixels) and its hot spot, or nil if none was set.
+// Cursor returns a copy of the current cursor image (not premultiplied,
+// alpha 0 for transparent pixels) and its hot spot, or nil if none was
+// set.
 func (fb *Framebuffer) Cursor() (image.Image, image.Point) {
 	fb.mu.RLock()
 	defer fb.mu.RUnlock()
@@ -51,16 +53,14 @@ func (fb *Framebuffer) Cursor() (image.Image, image.Point) {
 		return nil, image.Point{}
 	}
 	m := image.NewNRGBA(c.img.Bounds())
-	stride := (c.img.W + 7) / 8
 	for y := range c.img.H {
 		for x := range c.img.W {
-			if c.mask[y*stride+x/8]&(0x80>>(x%8)) != 0 {
-				i := y*c.img.Stride + x*4
-				m.Pix[y*m.Stride+x*4+0] = c.img.Pix[i+2]
-				m.Pix[y*m.Stride+x*4+1] = c.img.Pix[i+1]
-				m.Pix[y*m.Stride+x*4+2] = c.img.Pix[i]
-				m.Pix[y*m.Stride+x*4+3] = 0xff
+			a := c.alpha[y*c.img.W+x]
+			if a == 0 {
+				continue
 			}
+			i, o := y*c.img.Stride+x*4, y*m.Stride+x*4
+			m.Pix[o], m.Pix[o+1], m.Pix[o+2], m.Pix[o+3] = c.img.Pix[i+2], c.img.Pix[i+1], c.img.Pix[i], a
 		}
 	}
 	return m, c.hotspot
@@ -153,6 +153,8 @@ func (fb *Framebuffer) Resize(w, h int, init func(img *Image)) {
 			s.resized = true
 			s.copy = nil
 			s.dirty.clear()
+			s.forced.clear()
+			s.forced.add(fb.img.Bounds())
 		}
 		s.dirty.add(fb.img.Bounds())
 		s.mu.Unlock()
@@ -189,7 +191,9 @@ func (fb *Framebuffer) refresh(s *subscriber, area image.Rectangle) {
 	defer fb.mu.RUnlock()
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.dirty.add(area.Intersect(fb.img.Bounds()))
+	area = area.Intersect(fb.img.Bounds())
+	s.dirty.add(area)
+	s.forced.add(area)
 }
 
 func (fb *Framebuffer) subscribe() *subscriber {
@@ -198,6 +202,7 @@ func (fb *Framebuffer) subscribe() *subscriber {
 	defer fb.mu.Unlock()
 	fb.subs[s] = struct{}{}
 	s.dirty.add(fb.img.Bounds())
+	s.forced.add(fb.img.Bounds())
 	s.cursorChanged = fb.cursor != nil
 	return s
 }
@@ -234,16 +239,108 @@ func (fb *Framebuffer) take(s *subscriber, area image.Rectangle, allowCopy bool,
 	if s.copy != nil {
 		if allowCopy && s.copy.dst.In(area) {
 			f.copy = s.copy
+			// The client copies its pixels; so does its shadow.
+			(*shadow).move(f.copy.dst, f.copy.dst.Min.Sub(f.copy.delta))
 		} else {
 			s.dirty.add(s.copy.dst)
 		}
 		s.copy = nil
 	}
-	f.dirty = s.dirty.take(area)
+	// Damage is what the source reported; only the pixels that differ
+	// from what the client has (the shadow) are sent, except where the
+	// client must get everything (forced: a new client or size, a
+	// request for pixels it lost, a lossless refresh). X clients and
+	// toolkits report far more than they change: a blinking caret in a
+	// GTK text view damages the whole view.
+	dirty := s.dirty.take(area)
+	forced := s.forced.take(area)
+	for _, r := range dirty.rects {
+		rest := region{rects: []image.Rectangle{r}}
+		for _, fr := range forced.rects {
+			rest.subtract(fr)
+		}
+		for _, p := range rest.rects {
+			f.dirty.rects = appendChanged(f.dirty.rects, fb.img, *shadow, p)
+		}
+	}
+	f.dirty.rects = append(f.dirty.rects, forced.rects...)
+	if len(f.dirty.rects) > maxRegionRects {
+		f.dirty.coarsen()
+	}
 	for _, r := range f.dirty.rects {
 		(*shadow).copyFrom(r.Min, fb.img, r)
 	}
 	return f
+}
+
+// compareTile is the block in which changes are looked for, as
+// TigerVNC's comparing update tracker does; each changed block is then
+// cropped to the changed pixels.
+const compareTile = 64
+
+// appendChanged appends the parts of r in which a and b differ: the
+// changed compareTile blocks of the screen's grid, each cropped to its
+// changed rows and columns.
+func appendChanged(out []image.Rectangle, a, b *Image, r image.Rectangle) []image.Rectangle {
+	for ty := r.Min.Y / compareTile * compareTile; ty < r.Max.Y; ty += compareTile {
+		for tx := r.Min.X / compareTile * compareTile; tx < r.Max.X; tx += compareTile {
+			t := image.Rect(tx, ty, tx+compareTile, ty+compareTile).Intersect(r)
+			if c := changedIn(a, b, t); !c.Empty() {
+				out = append(out, c)
+			}
+		}
+	}
+	return out
+}
+
+// changedIn returns the smallest rectangle holding every pixel of t in
+// which a and b differ (the padding byte ignored), or an empty one.
+func changedIn(a, b *Image, t image.Rectangle) image.Rectangle {
+	n := t.Dx() * 4
+	row := func(y int) ([]byte, []byte) {
+		return a.Pix[y*a.Stride+t.Min.X*4:][:n:n], b.Pix[y*b.Stride+t.Min.X*4:][:n:n]
+	}
+	differ := func(p, q []byte) bool {
+		for i := 0; i < len(p); i += 4 {
+			if p[i] != q[i] || p[i+1] != q[i+1] || p[i+2] != q[i+2] {
+				return true
+			}
+		}
+		return false
+	}
+	y0 := t.Min.Y
+	for ; y0 < t.Max.Y; y0++ {
+		if p, q := row(y0); !bytes.Equal(p, q) && differ(p, q) {
+			break
+		}
+	}
+	if y0 == t.Max.Y {
+		return image.Rectangle{}
+	}
+	y1 := t.Max.Y
+	for y1 > y0+1 {
+		if p, q := row(y1 - 1); !bytes.Equal(p, q) && differ(p, q) {
+			break
+		}
+		y1--
+	}
+	x0, x1 := t.Max.X, t.Min.X
+	for y := y0; y < y1; y++ {
+		p, q := row(y)
+		for i := 0; i < len(p); i += 4 {
+			if p[i] != q[i] || p[i+1] != q[i+1] || p[i+2] != q[i+2] {
+				x0 = min(x0, t.Min.X+i/4)
+				break
+			}
+		}
+		for i := len(p) - 4; i >= 0; i -= 4 {
+			if p[i] != q[i] || p[i+1] != q[i+1] || p[i+2] != q[i+2] {
+				x1 = max(x1, t.Min.X+i/4+1)
+				break
+			}
+		}
+	}
+	return image.Rect(x0, y0, x1, y1)
 }
 
 // pendingFrame is what one connection takes from the framebuffer for one
@@ -264,6 +361,7 @@ type subscriber struct {
 
 	mu            sync.Mutex
 	dirty         region
+	forced        region // inside dirty: send without comparing
 	copy          *pendingCopy
 	resized       bool
 	cursorChanged bool
@@ -308,23 +406,33 @@ func (s *subscriber) addMove(dst image.Rectangle, delta image.Point) {
 		s.copy = nil
 	}
 	src := dst.Sub(delta)
-	var stale []image.Rectangle
+	var stale, staleForced []image.Rectangle
 	for _, r := range s.dirty.rects {
 		if i := r.Intersect(src); !i.Empty() {
 			stale = append(stale, i.Add(delta))
 		}
 	}
+	for _, r := range s.forced.rects {
+		if i := r.Intersect(src); !i.Empty() {
+			staleForced = append(staleForced, i.Add(delta))
+		}
+	}
 	s.dirty.subtract(dst)
+	s.forced.subtract(dst)
 	for _, r := range stale {
 		s.dirty.add(r)
+	}
+	for _, r := range staleForced {
+		s.forced.add(r)
 	}
 	s.copy = &pendingCopy{dst: dst, delta: delta}
 }
 
 // cursorImage is a cursor converted once for all connections.
 type cursorImage struct {
-	img     *Image
-	mask    []byte // 1 bit per pixel, rows padded to bytes, MSB first
+	img     *Image // colours, not premultiplied
+	alpha   []byte // w×h opacities
+	mask    []byte // 1 bit per pixel (alpha ≥ 128), rows padded to bytes, MSB first
 	hotspot image.Point
 }
 
@@ -335,11 +443,11 @@ func newCursorImage(src image.Image, hot image.Point) *cursorImage {
 	if src == nil || src.Bounds().Empty() {
 		// A zero-size cursor crashes some clients; a transparent 1×1 one
 		// hides the pointer everywhere.
-		return &cursorImage{img: NewImage(1, 1), mask: []byte{0}}
+		return &cursorImage{img: NewImage(1, 1), alpha: []byte{0}, mask: []byte{0}}
 	}
 	b := src.Bounds()
 	w, h := min(b.Dx(), maxCursor), min(b.Dy(), maxCursor)
-	c := &cursorImage{img: NewImage(w, h), mask: make([]byte, (w+7)/8*h), hotspot: hot}
+	c := &cursorImage{img: NewImage(w, h), alpha: make([]byte, w*h), mask: make([]byte, (w+7)/8*h), hotspot: hot}
 	c.hotspot.X = min(max(hot.X, 0), w-1)
 	c.hotspot.Y = min(max(hot.Y, 0), h-1)
 	rgba := image.NewNRGBA(image.Rect(0, 0, w, h))
@@ -349,6 +457,7 @@ func newCursorImage(src image.Image, hot image.Point) *cursorImage {
 		for x := range w {
 			p := rgba.Pix[y*rgba.Stride+x*4:]
 			i := y*c.img.Stride + x*4
+			c.alpha[y*w+x] = p[3]
 			c.img.Pix[i], c.img.Pix[i+1], c.img.Pix[i+2] = p[2], p[1], p[0]
 			if p[3] >= 0x80 {
 				c.mask[y*stride+x/8] |= 0x80 >> (x % 8)

@@ -47,3 +47,47 @@ func TestFramebufferFilter(t *testing.T) {
 		t.Fatalf("cursor %v", c)
 	}
 }
+
+// TestOnlyChangedPixelsAreSent: damage that covers more than what changed
+// (as toolkits report it) costs only the changed pixels; a full request
+// still gets everything, and an unchanged damaged area nothing.
+func TestOnlyChangedPixelsAreSent(t *testing.T) {
+	fb := NewFramebufferFromImage(testPattern(300, 200))
+	c := mustConnect(t, NewServer(fb, Options{}), ClientConfig{})
+	if err := c.SetEncodings(EncRaw); err != nil {
+		t.Fatal(err)
+	}
+	if u := fullUpdate(t, c); len(u.Rects) == 0 {
+		t.Fatal("no first picture")
+	}
+	fb.Update(func(img *Image) []image.Rectangle {
+		img.Fill(image.Rect(130, 70, 132, 89), 0xff0000) // a caret
+		return []image.Rectangle{image.Rect(0, 0, 300, 200)}
+	})
+	if err := c.RequestUpdate(true, image.Rect(0, 0, 300, 200)); err != nil {
+		t.Fatal(err)
+	}
+	u := nextUpdate(t, c)
+	if len(u.Rects) != 1 || u.Rects[0].Rect != image.Rect(130, 70, 132, 89) {
+		t.Errorf("the caret arrived as %+v", u.Rects)
+	}
+	checkImage(t, c, fb.Snapshot())
+
+	// Unchanged damage: no update at all until something changes.
+	fb.Update(func(img *Image) []image.Rectangle { return []image.Rectangle{image.Rect(0, 0, 300, 200)} })
+	if err := c.RequestUpdate(true, image.Rect(0, 0, 300, 200)); err != nil {
+		t.Fatal(err)
+	}
+	fb.Update(func(img *Image) []image.Rectangle {
+		img.Fill(image.Rect(5, 5, 6, 6), 0x00ff00)
+		return []image.Rectangle{image.Rect(0, 0, 100, 100)}
+	})
+	if u := nextUpdate(t, c); len(u.Rects) != 1 || u.Rects[0].Rect != image.Rect(5, 5, 6, 6) {
+		t.Errorf("after unchanged damage: %+v", u.Rects)
+	}
+	// A full request resends all of it.
+	if u := fullUpdate(t, c); len(u.Rects) == 0 || u.Rects[0].Rect.Dx()*u.Rects[0].Rect.Dy() < 300*200 {
+		t.Errorf("full request answered with %+v", u.Rects)
+	}
+	checkImage(t, c, fb.Snapshot())
+}

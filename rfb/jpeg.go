@@ -12,9 +12,10 @@ import (
 // Implementations must be safe for concurrent use: the Tight encoder
 // compresses several rectangles at once.
 //
-// The standard library's image/jpeg is the default (StdJPEG). A faster
-// encoder (libjpeg-turbo through cgo, or SIMD Go) can replace it without
-// touching the Tight encoder.
+// The default is FastJPEG, this package's own encoder, which makes every
+// subsampling; StdJPEG wraps the standard library's image/jpeg (4:2:0
+// only). Another encoder (libjpeg-turbo through cgo, say) can replace
+// them without touching the Tight encoder.
 type JPEGEncoder interface {
 	// AppendJPEG appends the JPEG of r (inside img) to dst. quality is
 	// 1..100; subsampling is the chroma subsampling the client asked for,
@@ -26,16 +27,19 @@ type JPEGEncoder interface {
 type Subsampling uint8
 
 const (
-	Subsample444 Subsampling = iota // no chroma subsampling ("1x")
-	Subsample422                    // "2x" in TurboVNC's terms; image/jpeg makes 4:2:0
-	Subsample420                    // "4x" (TurboVNC calls 4:2:0 "4x"); image/jpeg makes 4:2:0
+	Subsample444  Subsampling = iota // no chroma subsampling ("1x")
+	Subsample422                     // "2x" in TurboVNC\'s terms
+	Subsample420                     // "4x" (TurboVNC calls 4:2:0 "4x")
+	SubsampleGray                    // no chroma at all: a greyscale JPEG
 )
 
-// StdJPEG is the pure-Go JPEGEncoder built on image/jpeg. image/jpeg only
-// writes 4:2:0, so every subsampling request is served as 4:2:0; this
-// costs colour detail at quality levels 6..9, where TigerVNC would use
-// 4:4:4 (see perf.md: TurboVNC's "perceptually lossless" preset is out of
-// reach of this encoder).
+// defaultJPEG is the encoder used when Options.JPEG is nil.
+var defaultJPEG JPEGEncoder = FastJPEG{}
+
+// StdJPEG is the JPEGEncoder built on image/jpeg, kept for comparison
+// (BenchmarkJPEG). image/jpeg only writes 4:2:0 colour, so every colour
+// subsampling is served as 4:2:0, which costs colour detail at quality
+// levels 6..9 where TigerVNC uses 4:4:4; greyscale it can do.
 //
 // The rectangle is first converted to an image.YCbCr (4:4:4, one pass
 // over the pixels with integer arithmetic): image/jpeg's fast path reads
@@ -51,12 +55,16 @@ type stdJPEGScratch struct {
 var stdJPEGPool = sync.Pool{New: func() any { return new(stdJPEGScratch) }}
 
 // AppendJPEG implements JPEGEncoder.
-func (StdJPEG) AppendJPEG(dst []byte, img *Image, r image.Rectangle, quality int, _ Subsampling) ([]byte, error) {
+func (StdJPEG) AppendJPEG(dst []byte, img *Image, r image.Rectangle, quality int, sub Subsampling) ([]byte, error) {
 	s := stdJPEGPool.Get().(*stdJPEGScratch)
 	defer stdJPEGPool.Put(s)
 	toYCbCr444(&s.ycc, img, r)
+	var m image.Image = &s.ycc
+	if sub == SubsampleGray {
+		m = &image.Gray{Pix: s.ycc.Y, Stride: s.ycc.YStride, Rect: s.ycc.Rect}
+	}
 	s.out.Reset()
-	if err := jpeg.Encode(&s.out, &s.ycc, &jpeg.Options{Quality: quality}); err != nil {
+	if err := jpeg.Encode(&s.out, m, &jpeg.Options{Quality: quality}); err != nil {
 		return dst, err
 	}
 	return append(dst, s.out.Bytes()...), nil

@@ -210,8 +210,8 @@ func hex6(v uint32) string {
 	return string(b)
 }
 
-var allClientEncodings = []Encoding{EncRaw, EncCopyRect, EncCursor, EncDesktopSize, EncExtendedDesktopSize,
-	EncLastRect, EncDesktopName, EncQEMUExtendedKey, EncFence, EncContinuousUpdates}
+var allClientEncodings = []Encoding{EncRaw, EncCopyRect, EncCursor, EncCursorWithAlpha, EncVMwareCursor, EncDesktopSize,
+	EncExtendedDesktopSize, EncLastRect, EncDesktopName, EncQEMUExtendedKey, EncFence, EncContinuousUpdates}
 
 // TestServerMessageParse feeds hand-built server messages to a client,
 // whole and one byte at a time, and checks what it returns, what it

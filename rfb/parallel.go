@@ -36,7 +36,7 @@ func encodeBands(u *updateWriter, r image.Rectangle, align int, enc func(bw *upd
 	errs := make([]error, len(bands))
 	var wg sync.WaitGroup
 	for i, b := range bands {
-		writers[i] = updateWriter{conv: u.conv, jpeg: u.jpeg, quality: u.quality, compress: u.compress}
+		writers[i] = u.settings()
 		wg.Go(func() { errs[i] = enc(&writers[i], b) })
 	}
 	wg.Wait()
@@ -46,6 +46,7 @@ func encodeBands(u *updateWriter, r image.Rectangle, align int, enc func(bw *upd
 		}
 		u.buf = append(u.buf, writers[i].buf...)
 		u.n += writers[i].n
+		u.lossy = append(u.lossy, writers[i].lossy...)
 	}
 	return nil
 }

@@ -159,3 +159,8 @@ func appendSubtract(out []image.Rectangle, a, b image.Rectangle) []image.Rectang
 	}
 	return out
 }
+
+// clone returns a copy of the region.
+func (g *region) clone() region {
+	return region{rects: slices.Clone(g.rects)}
+}

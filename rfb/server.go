@@ -54,7 +54,7 @@ type Options struct {
 	Encodings []Encoding
 
 	// JPEG encodes the photo-like areas of Tight updates for clients that
-	// allow lossy compression. Nil uses the standard library's image/jpeg.
+	// allow lossy compression. Nil uses FastJPEG, the package's own.
 	JPEG JPEGEncoder
 
 	Limits Limits

@@ -1,0 +1,287 @@
+package rfb
+
+import (
+	"encoding/binary"
+	"image"
+)
+
+// Where JPEG pays: the plan of a Tight update for a client that allows
+// lossy compression.
+//
+// TigerVNC's and TurboVNC's servers decide per subrectangle of up to
+// 65,536 pixels: one colour is a Fill, up to 24 or 96 colours a palette,
+// anything with more colours is JPEG-coded whole. A band of a desktop
+// that holds a line of anti-aliased text next to a picture has more than
+// 96 colours, so its text goes through JPEG too, and only their lossless
+// refresh (JPEG at quality 100, 4:4:4) makes it sharp later. Here the
+// decision is finer: after the Fill search, each remaining rectangle is
+// cut into 16x16 tiles on the screen's grid, and a tile is photo-like
+// when
+//
+//   - it has more than tightPhotoColours colours (text, icons and UI
+//     have fewer per tile, even anti-aliased),
+//   - fewer than a quarter of its pixels repeat their left neighbour
+//     (flat backgrounds, text and UI repeat a lot; photos hardly ever),
+//   - and the gradient predictor's mean error is below tightNoiseError
+//     (above it the content is noise, where JPEG is no smaller than
+//     zlib and much worse) and, when the client decodes the gradient
+//     filter, at least tightSmoothError (below it the content is a
+//     drawn gradient, which that filter makes smaller than JPEG does,
+//     and exact).
+//
+// Single non-photo tiles between photo tiles join the photo. The photo
+// tiles are merged into rectangles (runs of tiles, joined downwards when
+// a run repeats); those of at least tightJPEGMinArea pixels are JPEG
+// jobs, everything else stays lossless: palette up to 256 colours, else
+// the gradient or copy filter. A JPEG that comes out larger than
+// tightTrialBytesPerPixel is compared with the lossless encoding of the
+// same pixels, which is taken when it is at most 5/4 of the JPEG's size
+// (the lossless refresh that would follow the JPEG costs more than the
+// difference).
+
+const (
+	tightTile          = 16
+	tightPhotoColours  = 24 // per 256-pixel tile
+	tightNoiseError    = 40 // mean |residual| per channel
+	tightSmoothError   = 2  // likewise
+	tightTrialBytesPer = 1  // JPEG bytes per pixel above which lossless is tried
+)
+
+// tightTileScratch counts the colours of a tile.
+type tightTileScratch struct {
+	keys  [64]uint32
+	stamp [64]uint32
+	cur   uint32
+}
+
+// photoLike judges one tile (at most 16x16 pixels) of img; smoothLossless
+// says that smooth content has a better lossless form.
+func (s *tightTileScratch) photoLike(img *Image, t image.Rectangle, smoothLossless bool) bool {
+	w, h := t.Dx(), t.Dy()
+	n := w * h
+	limit := max(3, n*tightPhotoColours/(tightTile*tightTile))
+	s.cur++
+	if s.cur == 0 {
+		clear(s.stamp[:])
+		s.cur = 1
+	}
+	// Repeats first: one compare a pixel, and text, UI and backgrounds
+	// (most tiles) stop here.
+	if w < 2 || h < 2 {
+		return false
+	}
+	equal, enough := 0, (n+3)/4
+	for y := t.Min.Y; y < t.Max.Y; y++ {
+		row := img.Pix[y*img.Stride+t.Min.X*4:][: w*4 : w*4]
+		prev := binary.LittleEndian.Uint32(row) & 0xffffff
+		for x := 4; x < len(row); x += 4 {
+			c := binary.LittleEndian.Uint32(row[x:]) & 0xffffff
+			if c == prev {
+				equal++
+			}
+			prev = c
+		}
+		if equal >= enough {
+			return false
+		}
+	}
+	colours := 0
+	for y := t.Min.Y; y < t.Max.Y && colours <= limit; y++ {
+		row := img.Pix[y*img.Stride+t.Min.X*4:][: w*4 : w*4]
+		prev := ^uint32(0)
+		for x := 0; x < len(row) && colours <= limit; x += 4 {
+			c := uint32(row[x]) | uint32(row[x+1])<<8 | uint32(row[x+2])<<16
+			if c == prev {
+				continue
+			}
+			prev = c
+			k := (c * 0x9E3779B1) >> 26
+			for s.stamp[k] == s.cur && s.keys[k] != c {
+				k = (k + 1) & 63
+			}
+			if s.stamp[k] != s.cur {
+				s.stamp[k], s.keys[k] = s.cur, c
+				colours++
+			}
+		}
+	}
+	if colours <= limit {
+		return false
+	}
+	resid := 0
+	for y := t.Min.Y + 1; y < t.Max.Y; y++ {
+		row := img.Pix[y*img.Stride+t.Min.X*4:][: w*4 : w*4]
+		up := img.Pix[(y-1)*img.Stride+t.Min.X*4:][: w*4 : w*4]
+		for x := 4; x < len(row); x += 4 {
+			for c := range 3 {
+				pred := int(row[x-4+c]) + int(up[x+c]) - int(up[x-4+c])
+				resid += tightAbs(int(row[x+c]) - min(max(pred, 0), 255))
+			}
+		}
+	}
+	n = 3 * (w - 1) * (h - 1)
+	return resid < tightNoiseError*n && (!smoothLossless || resid >= tightSmoothError*n)
+}
+
+// planLossy cuts r (which has no big uniform areas left) into JPEG jobs
+// for its photo-like parts and analyse jobs for the rest.
+func (e *tightEncoder) planLossy(img *Image, r image.Rectangle) {
+	if r.Dx()*r.Dy() < tightJPEGMinArea {
+		e.addSplit(r)
+		return
+	}
+	// The tile grid: columns and rows of the screen's 16-pixel grid that r
+	// touches.
+	tx0, ty0 := r.Min.X/tightTile, r.Min.Y/tightTile
+	cols := (r.Max.X+tightTile-1)/tightTile - tx0
+	rows := (r.Max.Y+tightTile-1)/tightTile - ty0
+	if cap(e.grid) < cols*rows {
+		e.grid = make([]bool, cols*rows)
+	}
+	grid := e.grid[:cols*rows]
+	tile := func(tx, ty int) image.Rectangle {
+		x, y := (tx0+tx)*tightTile, (ty0+ty)*tightTile
+		return image.Rect(x, y, x+tightTile, y+tightTile).Intersect(r)
+	}
+	any := false
+	for ty := range rows {
+		for tx := range cols {
+			p := e.tiles.photoLike(img, tile(tx, ty), e.planGradient)
+			grid[ty*cols+tx] = p
+			any = any || p
+		}
+	}
+	if !any {
+		e.addSplit(r)
+		return
+	}
+	// Close one-tile gaps, so that a flat patch inside a picture does not
+	// cut it into pieces.
+	for ty := range rows {
+		for tx := range cols {
+			i := ty*cols + tx
+			if grid[i] {
+				continue
+			}
+			if tx > 0 && tx+1 < cols && grid[i-1] && grid[i+1] ||
+				ty > 0 && ty+1 < rows && grid[i-cols] && grid[i+cols] {
+				grid[i] = true
+			}
+		}
+	}
+	// Runs of equal tiles per row, continued downwards while a run with
+	// the same columns and kind follows.
+	type open struct {
+		x0, x1 int
+		photo  bool
+		y0     int
+	}
+	var cur, next []open
+	emit := func(o open, y1 int) {
+		pr := image.Rect((tx0+o.x0)*tightTile, (ty0+o.y0)*tightTile, (tx0+o.x1)*tightTile, (ty0+y1)*tightTile).Intersect(r)
+		if pr.Empty() {
+			return
+		}
+		if o.photo && pr.Dx()*pr.Dy() >= tightJPEGMinArea {
+			e.addPhoto(img, pr)
+		} else {
+			e.addSplit(pr)
+		}
+	}
+	for ty := 0; ty <= rows; ty++ {
+		next = next[:0]
+		if ty < rows {
+			for tx := 0; tx < cols; {
+				p := grid[ty*cols+tx]
+				x := tx
+				for tx < cols && grid[ty*cols+tx] == p {
+					tx++
+				}
+				next = append(next, open{x0: x, x1: tx, photo: p, y0: ty})
+			}
+		}
+		// Runs that continue keep their start row; the others end here.
+		for i := range next {
+			for _, o := range cur {
+				if o.x0 == next[i].x0 && o.x1 == next[i].x1 && o.photo == next[i].photo {
+					next[i].y0 = o.y0
+					break
+				}
+			}
+		}
+		for _, o := range cur {
+			kept := false
+			for _, n := range next {
+				if o.x0 == n.x0 && o.x1 == n.x1 && o.photo == n.photo {
+					kept = true
+					break
+				}
+			}
+			if !kept {
+				emit(o, ty)
+			}
+		}
+		cur, next = next, cur
+	}
+}
+
+// addPhoto adds a photo-like area found on the tile grid. A picture
+// rarely sits on the grid: the tiles at its edges hold some of what is
+// around it, mostly flat background, which JPEG would blur and ring
+// against the picture's edge. So uniform rows and columns at the edges
+// are cut off and sent losslessly.
+func (e *tightEncoder) addPhoto(img *Image, r image.Rectangle) {
+	p := r
+	row := func(y int) bool {
+		return tightUniform(img, image.Rect(p.Min.X, y, p.Max.X, y+1), img.RGB(p.Min.X, y))
+	}
+	col := func(x int) bool {
+		return tightUniform(img, image.Rect(x, p.Min.Y, x+1, p.Max.Y), img.RGB(x, p.Min.Y))
+	}
+	for p.Dy() > 0 && row(p.Min.Y) {
+		p.Min.Y++
+	}
+	for p.Dy() > 0 && row(p.Max.Y-1) {
+		p.Max.Y--
+	}
+	for p.Dx() > 0 && p.Dy() > 0 && col(p.Min.X) {
+		p.Min.X++
+	}
+	for p.Dx() > 0 && p.Dy() > 0 && col(p.Max.X-1) {
+		p.Max.X--
+	}
+	if p.Dx()*p.Dy() < tightJPEGMinArea {
+		e.addSplit(r)
+		return
+	}
+	for _, s := range []image.Rectangle{
+		image.Rect(r.Min.X, r.Min.Y, r.Max.X, p.Min.Y), // above
+		image.Rect(r.Min.X, p.Min.Y, p.Min.X, p.Max.Y), // left
+	} {
+		if !s.Empty() {
+			e.addSplit(s)
+		}
+	}
+	e.addJPEG(p)
+	for _, s := range []image.Rectangle{
+		image.Rect(p.Max.X, p.Min.Y, r.Max.X, p.Max.Y), // right
+		image.Rect(r.Min.X, p.Max.Y, r.Max.X, r.Max.Y), // below
+	} {
+		if !s.Empty() {
+			e.addSplit(s)
+		}
+	}
+}
+
+// addJPEG adds the photo-like area r as JPEG jobs of at most
+// tightMaxWidth by tightMaxArea.
+func (e *tightEncoder) addJPEG(r image.Rectangle) {
+	cols := (r.Dx() + tightMaxWidth - 1) / tightMaxWidth
+	w := (r.Dx() + cols - 1) / cols
+	rows := max(1, tightMaxArea/w)
+	for y := r.Min.Y; y < r.Max.Y; y += rows {
+		for x := r.Min.X; x < r.Max.X; x += w {
+			e.addJob(image.Rect(x, y, min(x+w, r.Max.X), min(y+rows, r.Max.Y)), tightKindJPEG, 0)
+		}
+	}
+}

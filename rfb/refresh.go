@@ -1,0 +1,180 @@
+package rfb
+
+import (
+	"image"
+	"time"
+)
+
+// Automatic lossless refresh.
+//
+// A client that allows JPEG gets photo-like areas lossy. Each connection
+// remembers which areas its client last got lossy (lossy). Once such an
+// area has not changed for a while, it is sent again losslessly, when the
+// client has asked for an update and nothing else is waiting: a still
+// screen ends up exact at any quality level, with no viewer setting.
+//
+// Timing, as TigerVNC does it: every losslessRefreshDelay while lossy
+// areas remain, the lossy areas that were not sent again since the last
+// tick (recent) become due. So an area is refreshed between one and two
+// delays after it last changed.
+//
+// The delay is 150 ms (an area is refreshed 150-300 ms after its last
+// change). Shorter would refresh the frames of a moving picture: video
+// plays at 24-60 frames a second and a dragged window or a panned photo
+// changes every 16-50 ms, and the agent batches damage for 5 ms, so
+// anything still for 150 ms has stopped moving; wheel scrolling comes in
+// notches 50-150 ms apart, and a refresh between notches would be
+// thrown away by the next one. Longer would keep the soft picture on
+// screen after it stopped, for the moment a supporter starts reading it
+// (a glance takes 200-300 ms), and TurboVNC's own viewer presets range
+// from 0.1 s upwards. Text and UI are never lossy (enc_tight_plan.go),
+// so typing elsewhere does not delay the refresh of a picture.
+//
+// A refresh update covers at most what the client reads in
+// refreshWindow, estimated from the writes so far, so that a change made
+// meanwhile is not stuck behind a long lossless update on a slow link.
+const (
+	losslessRefreshDelay = 150 * time.Millisecond
+	refreshWindow        = 100 * time.Millisecond
+	refreshMinPixels     = 64 * 1024
+	refreshMaxPixels     = 4 << 20
+	// refreshBytesPerPixel is a pessimistic guess of a lossless photo's
+	// size.
+	refreshBytesPerPixel = 2
+)
+
+// sent records an update's effect on the lossy areas: the copy moves
+// lossy pixels along, every rectangle sent replaces what the client had
+// there, and the rectangles sent lossy become lossy.
+func (c *serverConn) sent(cp *pendingCopy, dirty, lossy []image.Rectangle) {
+	if cp != nil {
+		var moved []image.Rectangle
+		src := cp.dst.Sub(cp.delta)
+		for _, r := range c.lossy.rects {
+			if i := r.Intersect(src); !i.Empty() {
+				moved = append(moved, i.Add(cp.delta))
+			}
+		}
+		c.lossy.subtract(cp.dst)
+		c.due.subtract(cp.dst)
+		for _, r := range moved {
+			c.lossy.add(r)
+		}
+		if len(moved) > 0 {
+			c.recent.add(cp.dst)
+		}
+	}
+	for _, r := range dirty {
+		if !c.lossy.empty() {
+			c.lossy.subtract(r)
+			c.due.subtract(r)
+		}
+	}
+	for _, r := range lossy {
+		c.lossy.add(r)
+		c.recent.add(r)
+	}
+	if !c.lossy.empty() && c.refreshTick == nil {
+		c.armRefresh()
+	}
+}
+
+func (c *serverConn) armRefresh() {
+	if c.refreshTimer == nil {
+		c.refreshTimer = time.NewTimer(losslessRefreshDelay)
+	} else {
+		c.refreshTimer.Reset(losslessRefreshDelay)
+	}
+	c.refreshTick = c.refreshTimer.C
+}
+
+func (c *serverConn) stopRefreshTimer() {
+	if c.refreshTimer != nil {
+		c.refreshTimer.Stop()
+	}
+}
+
+// refreshTicked makes the lossy areas that were not sent since the last
+// tick due, and ticks again while other lossy areas wait.
+func (c *serverConn) refreshTicked() {
+	c.refreshTick = nil
+	still := c.lossy.clone()
+	for _, r := range c.recent.rects {
+		still.subtract(r)
+	}
+	for _, r := range still.rects {
+		c.due.add(r)
+	}
+	c.recent.clear()
+	waiting := c.lossy.clone()
+	for _, r := range c.due.rects {
+		waiting.subtract(r)
+	}
+	if !waiting.empty() {
+		c.armRefresh()
+	}
+}
+
+// startRefresh marks due areas inside area as changed, up to the refresh
+// budget, and makes the next update lossless. It reports whether there
+// was anything to refresh.
+func (c *serverConn) startRefresh(area image.Rectangle) bool {
+	if c.due.empty() {
+		return false
+	}
+	budget := refreshMinPixels
+	if c.throughput > 0 {
+		budget = int(min(max(c.throughput*refreshWindow.Seconds()/refreshBytesPerPixel, refreshMinPixels), refreshMaxPixels))
+	}
+	var take []image.Rectangle
+	for _, r := range c.due.rects {
+		r = r.Intersect(area)
+		if r.Empty() {
+			continue
+		}
+		if a := r.Dx() * r.Dy(); a > budget {
+			// Cut the rectangle across its longer side.
+			if r.Dx() > r.Dy() {
+				r.Max.X = r.Min.X + max(1, budget/r.Dy())
+			} else {
+				r.Max.Y = r.Min.Y + max(1, budget/r.Dx())
+			}
+		}
+		take = append(take, r)
+		budget -= r.Dx() * r.Dy()
+		if budget <= 0 {
+			break
+		}
+	}
+	if len(take) == 0 {
+		return false
+	}
+	for _, r := range take {
+		c.due.subtract(r)
+		c.s.fb.refresh(c.sub, r)
+	}
+	c.refreshing = true
+	return true
+}
+
+// forgetLossy drops the lossy areas: after a resize the client has a new
+// picture.
+func (c *serverConn) forgetLossy() {
+	c.lossy.clear()
+	c.due.clear()
+	c.recent.clear()
+}
+
+// measure updates the estimate of how fast the client reads, from writes
+// long enough to have filled the socket's buffers.
+func (c *serverConn) measure(w writeResult) {
+	if w.n < 64<<10 || w.d <= 0 {
+		return
+	}
+	bps := float64(w.n) / w.d.Seconds()
+	if c.throughput == 0 {
+		c.throughput = bps
+		return
+	}
+	c.throughput = 0.7*c.throughput + 0.3*bps
+}
