@@ -179,9 +179,9 @@ func (s *session) close() {
 
 // Transports a benchmark's sessions use.
 const (
-	overTLS       = "tls" // the agent on 5510, the viewer on 5511
-	overWebSocket = "wss" // the agent on /agent, the viewer on /rfb (the HTTPS front)
-	browserViewer = "rfb" // the agent on 5510, the viewer on /rfb (noVNC, the console)
+	overTLS       = "tls"       // the agent on 5510, the viewer on 5511
+	overWebSocket = "wss"       // the agent on /agent, the viewer on /rfb (the HTTPS front)
+	browserViewer = "rfb"       // the agent on 5510, the viewer on /rfb (noVNC, the console)
 	agentOverWS   = "agent-wss" // the agent on /agent, the viewer on 5511
 )
 
