@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"lifebuoy/broker/agentlink"
 	"lifebuoy/broker/wsconn"
 )
 
@@ -23,7 +24,7 @@ import (
 //	source ─TCP─▶ relay ─TCP─▶ sink
 //
 // "plain" has TCP on both sides of the relay, "agent-tls" has the agent
-// side in TLS 1.3 (the broker decrypts, as on the agent port). On the
+// side in TLS 1.3 and framed (agentlink.Mux), as on the agent port. On the
 // HTTPS front, "rfb-wss" has the viewer's stream in WebSocket frames in
 // TLS (noVNC on /rfb) and the agent on TLS, "agent-wss" the agent's TLS
 // in WebSocket frames in TLS (/agent, an agent behind a firewall) and the
@@ -134,6 +135,11 @@ func benchRelay(b *testing.B, chunk int, sides relaySides) {
 			b.Fatal(err)
 		}
 		w, agent = tc, ts
+	}
+	if sides.agentTLS {
+		// An agent's data connection is framed (agentlink.Mux): its RFB
+		// goes through the framing both ways.
+		w, agent = agentlink.NewMux(w.(net.Conn), nil), agentlink.NewMux(agent, nil)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
