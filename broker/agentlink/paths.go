@@ -36,7 +36,9 @@ import (
 // Each attempt is bounded by AttemptTimeout (3 s); the next starts when
 // the previous failed or after Stagger (1 s), whichever is first, so a
 // silently dropped 5510 costs about a second, and the first attempt to
-// finish its handshake wins (the others are closed). Over WebSocket the
+// finish its handshake wins (the others are closed). The last way left
+// gets LastAttemptTimeout (15 s): with nothing else to try, a slow proxy
+// (one that inspects TLS makes certificates as it goes) is waited for. Over WebSocket the
 // agent runs the very TLS 1.3 of 5510 inside the WebSocket stream, so
 // the pinned certificate holds end to end and a proxy sees ciphertext
 // only; the outer TLS only carries it and is not what the agent trusts.
@@ -45,6 +47,7 @@ import (
 // Defaults of the search.
 const (
 	DefaultAttemptTimeout = 3 * time.Second
+	LastAttemptTimeout    = 15 * time.Second
 	DefaultStagger        = time.Second
 	DefaultHTTPSPort      = "5512"
 )
@@ -144,13 +147,17 @@ func dialAny(ctx context.Context, cfg *Config, paths []Path, resume bool) (*tls.
 		err  error
 	}
 	results := make(chan result, len(paths))
-	start := func(p Path) {
+	start := func(p Path, last bool) {
+		limit := timeout
+		if last {
+			limit = max(timeout, LastAttemptTimeout)
+		}
 		go func() {
-			actx, acancel := context.WithTimeout(ctx, timeout)
+			actx, acancel := context.WithTimeout(ctx, limit)
 			defer acancel()
 			c, err := dialPath(actx, cfg, p, resume)
 			if err != nil && actx.Err() == context.DeadlineExceeded && ctx.Err() == nil {
-				err = fmt.Errorf("no answer within %v", timeout)
+				err = fmt.Errorf("no answer within %v", limit)
 			}
 			results <- result{c, p, err}
 		}()
@@ -164,7 +171,7 @@ func dialAny(ctx context.Context, cfg *Config, paths []Path, resume bool) (*tls.
 		select {
 		case <-t.C:
 			if next < len(paths) {
-				start(paths[next])
+				start(paths[next], next == len(paths)-1)
 				next++
 				running++
 				t.Reset(stagger)
@@ -193,7 +200,7 @@ func dialAny(ctx context.Context, cfg *Config, paths []Path, resume bool) (*tls.
 				wrongCert = r.err
 			}
 			if next < len(paths) {
-				start(paths[next])
+				start(paths[next], next == len(paths)-1)
 				next++
 				running++
 				t.Reset(stagger)
