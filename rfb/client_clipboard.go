@@ -12,12 +12,12 @@ import "sync"
 
 // clientClipboard is the client's Extended Clipboard state.
 type clientClipboard struct {
-	mu        sync.Mutex
-	text      string // the client's clipboard, for the server's requests
-	has       bool
-	ext       bool           // the server sent caps
-	peer      ClipboardFlags // the server's caps
-	peerText  uint32
+	mu       sync.Mutex
+	text     string // the client's clipboard, for the server's requests
+	has      bool
+	ext      bool           // the server sent caps
+	peer     ClipboardFlags // the server's caps
+	peerText uint32
 }
 
 // clientClipboardCaps: text, every action, nothing unasked.

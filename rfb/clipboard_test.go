@@ -145,7 +145,7 @@ func TestExtendedClipboardLimits(t *testing.T) {
 	if m, err := read(big); err != nil || m.(*ExtendedClipboard).Dropped != 300000-4 {
 		t.Errorf("long payload: %+v, %v", m, err)
 	}
-	huge := append([]byte{6, 0, 0, 0}, binary.BigEndian.AppendUint32(nil, negLen(1 << 30))...)
+	huge := append([]byte{6, 0, 0, 0}, binary.BigEndian.AppendUint32(nil, negLen(1<<30))...)
 	huge = binary.BigEndian.AppendUint32(huge, uint32(ClipProvide|ClipText))
 	if _, err := read(huge); !isProtocolError(err) {
 		t.Errorf("1 GiB payload: %v", err)
