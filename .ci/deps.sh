@@ -11,6 +11,7 @@ export DEBIAN_FRONTEND=noninteractive
 packages=(
 	xvfb:Xvfb
 	xdotool:xdotool
+	xclip:xclip                  # the clipboard tests copy and paste on the customer's and the viewer's displays
 	xterm:xterm                  # the agent's input tests type into it
 	tigervnc-viewer:xtigervncviewer
 	xtightvncviewer:xtightvncviewer   # 16 bpp client (takes its display's format)
