@@ -551,6 +551,7 @@ func (b *Broker) runSession(ctx context.Context, a *agentConn, sessionID string,
 		// The link closes now: the entry keeps what the console shows of
 		// the agent, and lets go of the link itself (and its memory).
 		d.customer, d.customerAddr, d.agentPath = a.name, a.remote, a.path
+		d.agentFiles = a.files // files.go
 		e.agent = nil
 	})
 	startRelay(ctx, r)
