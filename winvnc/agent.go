@@ -145,6 +145,7 @@ type agent struct {
 
 	rightsChanged chan struct{}  // buffered 1: the rights shown changed (for the broker)
 	clip          agentClipboard // clipboard.go
+	xfer          transfers      // files.go
 
 	// Owned by run.
 	queue  []*prompt       // open questions, oldest first
@@ -235,6 +236,7 @@ func (a *agent) show(ev Event) {
 		a.code = ev
 	case EvRights:
 		a.clipboardRights(ev)
+		a.filesRights(ev)
 		select {
 		case a.rightsChanged <- struct{}{}:
 		default:
@@ -433,6 +435,8 @@ func (a *agent) command(c Command) {
 		} else {
 			a.show(EvMessage{fmt.Sprintf("Sharing %d chosen window(s).", len(a.chosen))})
 		}
+	case CmdSend, CmdCancel:
+		a.fileCommand(c) // files.go
 	case CmdAnswer:
 		if len(a.queue) == 0 {
 			a.show(EvMessage{"There is no question to answer."})
