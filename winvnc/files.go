@@ -540,6 +540,7 @@ func (fc *filesConn) put(ctx context.Context, req *agentlink.FileRequest) {
 	fc.conn.SetDeadline(time.Now().Add(filesIdle))
 	fc.w.Write(&agentlink.FileDone{Name: final, Folder: filepath.Join(filepath.Base(filepath.Dir(dir)), lifebuoyFolder),
 		Size: req.Size, SHA256: sum})
+	p.ev.Name = final
 	p.end(TransferDone, filepath.Join(dir, final))
 	a.log.Info("winvnc: file received", "name", final, "size", req.Size, "from", fc.who)
 }
