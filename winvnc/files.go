@@ -498,6 +498,7 @@ func (fc *filesConn) put(ctx context.Context, req *agentlink.FileRequest) {
 		tmp.Close()
 		if !kept {
 			os.Remove(tmp.Name())
+			os.Remove(dir) // only if it is empty: nothing left behind
 		}
 	}()
 	id, tctx, done := a.xfer.start(ctx)
