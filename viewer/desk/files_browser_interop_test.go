@@ -105,7 +105,7 @@ func TestConsoleFiles(t *testing.T) {
 	// Downloads: an offered file, and one from the home folder.
 	agent.Send("files on")
 	agent.Expect(`files=on`, waitTimeout)
-	offered := filepath.Join(cust.Home, "Protokoll.txt")
+	offered := filepath.Join(t.TempDir(), "Protokoll.txt") // outside the home folder: the customer chose it
 	os.WriteFile(offered, []byte("Fehlerprotokoll\n"), 0o600)
 	agent.Send("send " + offered)
 	agent.Expect(`^say Offered "Protokoll.txt"`, waitTimeout)
