@@ -193,7 +193,8 @@ const loadFiles = async () => {
     if (l.path) {
       const up = document.createElement('button');
       up.type = 'button';
-      up.textContent = '⬆ ' + fmsg('up');
+      up.className = 'dir';
+      up.textContent = '../ (' + fmsg('up') + ')';
       up.addEventListener('click', () => { browsePath = l.path.split('/').slice(0, -1).join('/'); loadFiles(); });
       const li = document.createElement('li');
       li.append(up);
@@ -205,7 +206,7 @@ const loadFiles = async () => {
         const b = document.createElement('button');
         b.type = 'button';
         b.className = 'dir';
-        b.textContent = '📁 ' + e.name;
+        b.textContent = e.name + '/';
         b.addEventListener('click', () => { browsePath = p; loadFiles(); });
         const li = document.createElement('li');
         li.append(b);
