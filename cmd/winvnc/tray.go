@@ -31,7 +31,8 @@ type tray struct {
 
 	mCode, mState, mAllow, mDecline *systray.MenuItem
 	mControl, mFiles, mShareAll     *systray.MenuItem
-	mSend, mTransfer                *systray.MenuItem // tray_files.go
+	mSend, mTransfer, mCancel       *systray.MenuItem // tray_files.go
+	running                         map[int]bool      // transfers under way
 	mEnd                            *systray.MenuItem
 }
 
@@ -93,6 +94,8 @@ func (t *tray) Run(ctx context.Context, cmds chan<- winvnc.Command) error {
 			c = winvnc.CmdShareAll{}
 		case <-t.mEnd.ClickedCh:
 			c = winvnc.CmdEnd{}
+		case <-t.mCancel.ClickedCh:
+			c = winvnc.CmdCancel{}
 		case <-t.mSend.ClickedCh:
 			go t.sendFiles(ctx, cmds) // the dialog waits for the customer
 			continue

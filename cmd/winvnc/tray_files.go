@@ -20,6 +20,8 @@ func (t *tray) addFileItems() {
 	t.mTransfer = systray.AddMenuItem("", "")
 	t.mTransfer.Disable()
 	t.mTransfer.Hide()
+	t.mCancel = systray.AddMenuItem("Cancel file transfers", "Stop every file transfer now")
+	t.mCancel.Hide()
 }
 
 // sendFiles asks the customer for files and offers each.
@@ -41,8 +43,22 @@ func (t *tray) sendFiles(ctx context.Context, cmds chan<- winvnc.Command) {
 	}
 }
 
-// showTransfer shows a transfer's line; t.mu is held.
+// showTransfer shows a transfer's line, and "Cancel file transfers"
+// while any runs; t.mu is held.
 func (t *tray) showTransfer(ev winvnc.EvTransfer) {
 	t.mTransfer.SetTitle(ev.Line())
 	t.mTransfer.Show()
+	if t.running == nil {
+		t.running = map[int]bool{}
+	}
+	if ev.State == winvnc.TransferRunning {
+		t.running[ev.ID] = true
+	} else {
+		delete(t.running, ev.ID)
+	}
+	if len(t.running) > 0 {
+		t.mCancel.Show()
+	} else {
+		t.mCancel.Hide()
+	}
 }
