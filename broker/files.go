@@ -12,11 +12,12 @@ import (
 // Files connections: the supporter's desk moves files to and from the
 // customer on a connection of its own beside the session's RFB stream
 // (agentlink/filewire.go has what it carries). The broker asks the agent
-// for one on its control link (OpenFiles), the agent dials it as it dials
-// a data connection, and the broker hands the agent's connection to the
-// desk in this process: TCP's flow control, agent to desk, is the
-// back-pressure, and nothing is buffered here. The customer's rights are
-// the agent's to enforce; the desk audits every file.
+// for one among the session's control messages (OpenFiles, on its data
+// connection), the agent dials it as it dials a data connection, and the
+// broker hands the agent's connection to the desk in this process: TCP's
+// flow control, agent to desk, is the back-pressure, and nothing is
+// buffered here. The customer's rights are the agent's to enforce; the
+// desk audits every file.
 
 // ErrNoFiles: the session's agent does not serve files connections.
 var ErrNoFiles = errors.New("the customer's agent cannot transfer files (an older version)")

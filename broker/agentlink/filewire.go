@@ -10,10 +10,10 @@ import (
 
 // A files connection carries file transfers of a running session beside
 // its RFB stream, so that a large file never stalls the screen. The
-// broker asks for one on the control link (OpenFiles, for the supporter's
-// desk); the agent dials it as it dials a data connection (DataHello with
-// the OpenFiles' FilesID and Token), and the desk and the agent then
-// speak, through the broker:
+// broker asks for one among the session's control messages (OpenFiles,
+// for the supporter's desk); the agent dials it as it dials a data
+// connection (DataHello with the OpenFiles' FilesID and Token), and the
+// desk and the agent then speak, through the broker:
 //
 //	D: FileRequest{op, path | offer | name, size}
 //	A: FileReply{error} refuses it (the customer has not allowed file
