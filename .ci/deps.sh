@@ -11,6 +11,7 @@ export DEBIAN_FRONTEND=noninteractive
 packages=(
 	xvfb:Xvfb
 	xdotool:xdotool
+	xclip:xclip                  # the clipboard tests copy and paste on the customer's and the viewer's displays
 	xterm:xterm                  # the agent's input tests type into it
 	tigervnc-viewer:xtigervncviewer
 	xtightvncviewer:xtightvncviewer   # 16 bpp client (takes its display's format)
@@ -23,6 +24,8 @@ packages=(
 	tigervnc-scraping-server:x0tigervncserver
 	netpbm:pnmtopng
 	dbus-daemon:dbus-daemon   # the agent's tray test runs a private session bus
+	xdg-desktop-portal:                # the tray's "Send files…" opens the desktop's file chooser through the portal
+	xdg-desktop-portal-gtk:            # ... whose GTK dialog the test drives on Xvfb
 	chromium:chromium   # noVNC and the console, driven by playwright-core
 	novnc:              # Debian 12's noVNC 1.3 (no Tight gradient filter); files only
 	websockify:websockify   # Debian's WebSocket bridge in front of noVNC

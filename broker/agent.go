@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/netip"
 	"os"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -30,6 +31,7 @@ type agentConn struct {
 	name   string
 	code   string
 	path   string // how the agent came: "tls" (5510), "alpn" (the front's port), "wss"
+	files  bool   // it serves files connections (files.go)
 
 	out *agentlink.Sender // after the Welcome
 
@@ -126,6 +128,7 @@ func (b *Broker) dataConn(c *tls.Conn, m *agentlink.DataHello) bool {
 // now lives on its own (else the caller closes c).
 func (b *Broker) controlLink(ctx context.Context, c *tls.Conn, hello *agentlink.Hello, path string) bool {
 	a := &agentConn{b: b, conn: c, fr: agentlink.NewFrameReader(c), remote: c.RemoteAddr().String(), name: hello.Name, path: path,
+		files: slices.Contains(hello.Features, agentlink.FeatureFiles),
 		ready: make(chan struct{}), done: make(chan struct{}), declines: map[string]chan string{}}
 	a.out = agentlink.NewSender(c, time.Duration(b.cfg.KeepAlive), time.Duration(b.cfg.LinkTimeout))
 	// The Sender closes the connection of a silent agent or on a write
@@ -548,6 +551,7 @@ func (b *Broker) runSession(ctx context.Context, a *agentConn, sessionID string,
 		// The link closes now: the entry keeps what the console shows of
 		// the agent, and lets go of the link itself (and its memory).
 		d.customer, d.customerAddr, d.agentPath = a.name, a.remote, a.path
+		d.agentFiles = a.files // files.go
 		e.agent = nil
 	})
 	startRelay(ctx, r)

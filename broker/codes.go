@@ -105,6 +105,7 @@ type deskInfo struct {
 	mux               *agentlink.Mux
 
 	customer, customerAddr, agentPath string
+	agentFiles                        bool // the agent serves files connections (files.go)
 }
 
 // viewerWait is a viewer's wait for the agent of an issued code.

@@ -161,6 +161,7 @@ type Client struct {
 	allowed   map[Encoding]bool // the last SetEncodings list
 	cursor    clientCursor
 	confirmed map[Encoding]bool // extensions the server confirmed
+	clip      clientClipboard   // client_clipboard.go
 
 	// Owned by the reading goroutine.
 	err      error // sticky: after any read error the stream is lost
@@ -377,9 +378,9 @@ func (c *Client) SetPixelFormat(pf PixelFormat) error {
 // first. Raw is always accepted. Only encodings this client can decode are
 // allowed: data encodings with a decoder, the pseudo-encodings Cursor,
 // CursorWithAlpha, VMwareCursor, DesktopSize, ExtendedDesktopSize,
-// LastRect, DesktopName, QEMUExtendedKeyEvent, Fence and
-// ContinuousUpdates, the quality and compression levels and TurboVNC's
-// fine quality and subsampling levels. A rectangle in any other encoding is a protocol
+// LastRect, DesktopName, QEMUExtendedKeyEvent, Fence, ContinuousUpdates
+// and ExtendedClipboard, the quality and compression levels and
+// TurboVNC's fine quality and subsampling levels. A rectangle in any other encoding is a protocol
 // error, so the list takes effect at once: updates already under way must
 // not use encodings it drops.
 func (c *Client) SetEncodings(encs ...Encoding) error {
@@ -406,7 +407,7 @@ func canAccept(e Encoding) bool {
 		return true
 	}
 	switch {
-	case e == EncLastRect, e == EncFence, e == EncContinuousUpdates:
+	case e == EncLastRect, e == EncFence, e == EncContinuousUpdates, e == EncExtendedClipboard:
 		return true
 	case e >= EncCompressLevel0 && e <= EncCompressLevel0+9, e >= EncQualityLevel0 && e <= EncQualityLevel0+9:
 		return true
@@ -439,12 +440,6 @@ func (c *Client) KeyEvent(down bool, keysym uint32) error {
 // 0..65535.
 func (c *Client) PointerEvent(buttons uint8, x, y int) error {
 	return c.write(&PointerEvent{Buttons: buttons, X: uint16(min(max(x, 0), 0xffff)), Y: uint16(min(max(y, 0), 0xffff))})
-}
-
-// CutText sends clipboard text. RFB carries Latin-1, so characters beyond
-// it become '?'.
-func (c *Client) CutText(text string) error {
-	return c.write(&ClientCutText{Text: latin1(text)})
 }
 
 // ReadMessage reads one server message and applies it: a

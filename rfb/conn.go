@@ -47,7 +47,8 @@ type serverConn struct {
 	extDSReply   *extDSReply
 	qemuKeyAck   bool
 	nameChanged  bool
-	cutText      []byte
+	cutText      []byte // the latest clipboard message for the client
+	clip         connClipboard
 	control      []byte // small messages queued ahead of the next update
 	out          []byte
 	shadow       *Image
@@ -229,6 +230,9 @@ func (c *serverConn) readLoop(msgs chan<- ClientMessage, done <-chan struct{}) e
 				o.OnCutText(fromLatin1(m.Text))
 			}
 			continue
+		case *ExtendedClipboard:
+			c.clipboardFromClient(m)
+			continue
 		case *ignoredMessage:
 			continue
 		}
@@ -251,6 +255,7 @@ func (c *serverConn) handle(m ClientMessage) error {
 		c.log.Debug("rfb: client pixel format", "format", m.Format.String())
 	case *SetEncodings:
 		c.setEncodings(m.Encodings)
+		c.clipboardEncodings(m.Encodings)
 		c.log.Debug("rfb: client encodings", "encodings", fmt.Sprint(m.Encodings), "using", c.encs.preferred.String())
 	case *FramebufferUpdateRequest:
 		c.request(m)

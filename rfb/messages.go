@@ -69,6 +69,7 @@ func (t ClientMessageType) String() string {
 // ClientMessage is one of the messages a client sends after initialisation.
 // The set is closed: *SetPixelFormat, *SetEncodings,
 // *FramebufferUpdateRequest, *KeyEvent, *PointerEvent, *ClientCutText,
+// *ExtendedClipboard (ClientCutText's extended form),
 // *EnableContinuousUpdates, *ClientFence, *SetDesktopSize,
 // *QEMUExtendedKeyEvent and *ignoredMessage.
 type ClientMessage interface {
@@ -79,9 +80,10 @@ type ClientMessage interface {
 // Limits bound what a peer can make the server read, hold or wait for.
 // Zero fields take the defaults in DefaultLimits.
 type Limits struct {
-	// MaxCutText is the longest clipboard text accepted. Longer texts are
-	// read and dropped up to MaxCutTextDiscard; beyond that the connection
-	// is closed.
+	// MaxCutText is the longest clipboard text accepted: a ClientCutText's
+	// length, and an Extended Clipboard text's size once decompressed
+	// (TigerVNC takes 256 KiB). Longer texts are read and dropped up to
+	// MaxCutTextDiscard; beyond that the connection is closed.
 	MaxCutText        int
 	MaxCutTextDiscard int
 	// MaxEncodings is the largest SetEncodings count accepted.

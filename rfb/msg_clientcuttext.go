@@ -5,7 +5,9 @@ import (
 	"io"
 )
 
-// ClientCutText (type 6): 3 padding bytes, U32 length, Latin-1 text.
+// ClientCutText (type 6): 3 padding bytes, U32 length, Latin-1 text. A
+// negative length (as S32) is the Extended Clipboard form, which is
+// returned as *ExtendedClipboard (msg_extclipboard.go).
 type ClientCutText struct {
 	Text []byte
 	// Dropped is the length of a text that exceeded Limits.MaxCutText and
@@ -25,6 +27,9 @@ func parseClientCutText(r *wireReader, l *Limits) (ClientMessage, error) {
 		return nil, err
 	}
 	n := int64(binary.BigEndian.Uint32(b[3:]))
+	if n >= 1<<31 {
+		return readExtendedClipboard(r, 1<<32-n, l.MaxCutText, l.MaxCutTextDiscard)
+	}
 	switch {
 	case n <= int64(l.MaxCutText):
 		b, err = r.full(int(n))

@@ -14,7 +14,8 @@ import (
 
 // ServerMessage is one message from the server, as ReadMessage returns it.
 // The set is closed: *FramebufferUpdate, *SetColourMapEntries, *Bell,
-// *ServerCutText, *EndOfContinuousUpdates and *ServerFence.
+// *ServerCutText, *ExtendedClipboard, *EndOfContinuousUpdates and
+// *ServerFence.
 type ServerMessage interface {
 	serverMessage()
 }
@@ -207,9 +208,8 @@ func (c *Client) readServerCutText() (ServerMessage, error) {
 	}
 	n := int64(binary.BigEndian.Uint32(b[3:]))
 	if n >= 1<<31 {
-		// A negative S32 is the Extended Clipboard format, which the
-		// client never asks for.
-		return nil, protoErrorf("ServerCutText length %d", n)
+		// A negative S32 is the Extended Clipboard form.
+		return c.readExtendedCutText(1<<32 - n)
 	}
 	if n > int64(c.limits.MaxCutText) {
 		if _, err := io.CopyN(io.Discard, c.r.r, n); err != nil {

@@ -42,7 +42,10 @@ type Options struct {
 	// holds up that connection's input only.
 	OnKey     func(KeyEvent)
 	OnPointer func(PointerEvent)
-	// OnCutText receives clipboard text, converted from Latin-1 to UTF-8.
+	// OnCutText receives clipboard text in UTF-8 with LF line ends:
+	// ClientCutText converted from Latin-1, or Extended Clipboard text,
+	// which the server fetches when a client announces it only if
+	// OnCutText is set (clipboard.go).
 	OnCutText func(text string)
 	// OnDesktopSize handles a client's SetDesktopSize. Nil refuses
 	// every request as prohibited.
@@ -83,6 +86,7 @@ type Server struct {
 	mu    sync.Mutex
 	name  string
 	conns map[*serverConn]struct{}
+	clip  serverClipboard // clipboard.go
 }
 
 // NewServer returns a server for fb.
@@ -301,17 +305,6 @@ func (s *Server) SetDesktopName(name string) {
 	s.name = name
 	for c := range s.conns {
 		c.post(func(c *serverConn) { c.nameChanged = true })
-	}
-}
-
-// SendCutText sends clipboard text to every client. Text that Latin-1
-// cannot hold is replaced by '?'.
-func (s *Server) SendCutText(text string) {
-	msg := appendServerCutText(nil, latin1(text))
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	for c := range s.conns {
-		c.post(func(c *serverConn) { c.cutText = msg })
 	}
 }
 

@@ -117,6 +117,8 @@ func Run(ctx context.Context, cfg Config) error {
 		AlwaysShared: true,
 		OnKey:        a.rights.Key,
 		OnPointer:    a.rights.Pointer,
+		OnCutText:    a.pasteFromSupporter, // clipboard.go
+		Limits:       rfb.Limits{MaxCutText: clipboardMax},
 		Logger:       cfg.Logger,
 	})
 	return a.run(ctx)
@@ -141,7 +143,9 @@ type agent struct {
 	endMu  sync.Mutex
 	enders map[*int]func(reason string) // live sessions' End
 
-	rightsChanged chan struct{} // buffered 1: the rights shown changed (for the broker)
+	rightsChanged chan struct{}  // buffered 1: the rights shown changed (for the broker)
+	clip          agentClipboard // clipboard.go
+	xfer          transfers      // files.go
 
 	// Owned by run.
 	queue  []*prompt       // open questions, oldest first
@@ -231,6 +235,8 @@ func (a *agent) show(ev Event) {
 	case EvCode:
 		a.code = ev
 	case EvRights:
+		a.clipboardRights(ev)
+		a.filesRights(ev)
 		select {
 		case a.rightsChanged <- struct{}{}:
 		default:
@@ -251,6 +257,9 @@ func (a *agent) run(parent context.Context) error {
 		a.rights.SetControl(false)
 	}()
 
+	if cb := a.openClipboard(); cb != nil {
+		wg.Go(func() { a.followClipboard(ctx, cb) })
+	}
 	captured := make(chan error, 1)
 	wg.Go(func() { captured <- a.p.Capture(ctx) })
 	cmds := make(chan Command)
@@ -426,6 +435,8 @@ func (a *agent) command(c Command) {
 		} else {
 			a.show(EvMessage{fmt.Sprintf("Sharing %d chosen window(s).", len(a.chosen))})
 		}
+	case CmdSend, CmdCancel:
+		a.fileCommand(c) // files.go
 	case CmdAnswer:
 		if len(a.queue) == 0 {
 			a.show(EvMessage{"There is no question to answer."})

@@ -55,6 +55,8 @@ const Help = `commands:
   share N [N...]     show the supporter only these windows
   share all          show the whole screen
   status             show the session and your rights
+  send FILE          offer a file to the supporter (with file transfer allowed)
+  cancel [N]         stop file transfer N, or all of them
   end                end the session and quit
   y | n              answer a question
   help               this list`
@@ -65,6 +67,9 @@ var errEmpty = errors.New("empty command")
 // ParseCommand reads one line of the terminal UI. Words are
 // case-insensitive and may be separated by any white space.
 func ParseCommand(line string) (Command, error) {
+	if c, ok, err := parseFileCommand(line); ok { // files.go
+		return c, err
+	}
 	f := strings.Fields(strings.ToLower(line))
 	if len(f) == 0 {
 		return nil, errEmpty

@@ -26,6 +26,7 @@ func (a *agent) serveBroker(ctx context.Context) error {
 		Name:        a.cfg.Name,
 		Proxy:       a.cfg.Proxy,
 		Logger:      a.log,
+		Files:       true, // files.go serves them
 	})
 	if err != nil {
 		if ctx.Err() != nil {
@@ -78,6 +79,7 @@ func (a *agent) serveBroker(ctx context.Context) error {
 		var side sync.WaitGroup
 		side.Go(func() { a.reportRights(sctx, link, in.SessionID) })
 		side.Go(func() { a.answerRequests(sctx, link, who) })
+		side.Go(func() { a.serveFiles(sctx, link) })
 		side.Go(func() {
 			// The broker's End (the supporter's console) ends the session.
 			select {

@@ -186,6 +186,8 @@ func (t *Terminal) Show(ev Event) {
 		}
 	case EvMessage:
 		t.printf("say %s\n", strings.ReplaceAll(ev.Text, "\n", " "))
+	case EvTransfer:
+		t.printf("%s\n", ev.Line())
 	}
 }
 

@@ -42,6 +42,9 @@ type Config struct {
 	Code string
 	// Name names this agent for the broker's log.
 	Name string
+	// Files announces that the agent serves files connections: the
+	// broker may then send OpenFiles (FilesRequests).
+	Files bool
 
 	// Proxy is an HTTP proxy URL to CONNECT through ("http://host:port",
 	// user info for Basic authentication). Empty takes HTTPS_PROXY from
@@ -95,6 +98,7 @@ type Link struct {
 
 	incoming chan *Incoming
 	requests chan *Request
+	files    chan *FilesRequest // files.go
 	done     chan struct{}
 
 	muxMu     sync.Mutex
@@ -131,12 +135,16 @@ func Dial(ctx context.Context, cfg Config) (*Link, error) {
 	}
 	cfg.Logger.Info("agentlink: connected", "path", path.String())
 	l := &Link{cfg: cfg, log: cfg.Logger, conn: conn, path: path,
-		incoming: make(chan *Incoming, 4), requests: make(chan *Request, 4), done: make(chan struct{})}
+		incoming: make(chan *Incoming, 4), requests: make(chan *Request, 4), done: make(chan struct{}),
+		files: make(chan *FilesRequest, maxPendingFiles)}
 	hello := &Hello{Version: ProtocolVersion, Name: cfg.Name}
 	if cfg.Code != "" {
 		hello.JoinCode = strings.ReplaceAll(cfg.Code, " ", "")
 	} else {
 		hello.WantCode = true
+	}
+	if cfg.Files {
+		hello.Features = []string{FeatureFiles}
 	}
 	stop := context.AfterFunc(ctx, func() { conn.SetDeadline(time.Unix(1, 0)) })
 	conn.SetDeadline(time.Now().Add(cfg.Timeout))
@@ -278,6 +286,8 @@ func (l *Link) handle(m Message, onLink bool) (stop bool) {
 			l.spliced.Store(true)
 			l.out.Close()
 			return true
+		case *OpenFiles:
+			l.openFiles(m) // files.go
 		case *Request:
 			select {
 			case l.requests <- m:
@@ -373,27 +383,10 @@ func (in *Incoming) Who() string { return in.Supporter.Label(in.Viewer) }
 // resumption secret) and a fresh X25519 exchange for forward secrecy.
 // Should the broker not resume, it dials again with a full handshake.
 func (in *Incoming) Open(ctx context.Context) (net.Conn, error) {
-	cfg, path := &in.link.cfg, []Path{in.link.path}
-	c, _, err := dialAny(ctx, cfg, path, true)
-	if errors.Is(err, errNotResumed) {
-		c, _, err = dialAny(ctx, cfg, path, false)
-	}
-	if err != nil && !errors.Is(err, ErrFingerprint) && !errors.Is(err, ErrUntrusted) && ctx.Err() == nil {
-		// The link's way out failed for the data connection: look again.
-		var paths []Path
-		if paths, err = cfg.paths(); err == nil {
-			c, _, err = dialAny(ctx, cfg, paths, false)
-		}
-	}
+	c, err := in.link.dialData(ctx, in.SessionID, in.token) // files.go
 	if err != nil {
 		return nil, err
 	}
-	c.SetWriteDeadline(time.Now().Add(in.link.cfg.Timeout))
-	if err := WriteMessage(c, &DataHello{SessionID: in.SessionID, Token: in.token}); err != nil {
-		c.Close()
-		return nil, fmt.Errorf("agentlink: data hello: %w", err)
-	}
-	c.SetWriteDeadline(time.Time{})
 	l := in.link
 	mux := NewMux(c, func(m Message) { l.handle(m, false) })
 	// The session over, the link is too (unless End said why first).

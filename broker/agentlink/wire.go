@@ -19,7 +19,7 @@ import (
 //
 // The control connection, one per agent:
 //
-//	A: Hello{version, want_code | join_code, name}
+//	A: Hello{version, want_code | join_code, name, features}
 //	B: Welcome{code, expires_at}  or  Error{reason} and close
 //	either side, when it has sent nothing for KeepAlive: Ping; the other
 //	answers Pong. A side that hears nothing for Timeout closes.
@@ -42,6 +42,11 @@ import (
 //	   console, or by the customer); closing the data connection ends it
 //	   too. (An idle session costs the broker one TLS connection for its
 //	   agent, not two.)
+//	B: OpenFiles{session_id, files_id, token, supporter} (only to an
+//	   agent whose Hello listed the feature "files"): the desk wants a
+//	   files connection; the agent dials one as a data connection, with
+//	   DataHello{files_id, token}, and it is not framed: it carries what
+//	   filewire.go says
 //
 // A data connection, one per session, is a new TLS connection:
 //
@@ -66,6 +71,7 @@ const (
 	TypeSpliced   Type = 10
 	TypeRights    Type = 11
 	TypeRequest   Type = 12
+	TypeOpenFiles Type = 13
 )
 
 func (t Type) String() string {
@@ -94,6 +100,8 @@ func (t Type) String() string {
 		return "Rights"
 	case TypeRequest:
 		return "Request"
+	case TypeOpenFiles:
+		return "OpenFiles"
 	}
 	return fmt.Sprintf("Type(%d)", uint8(t))
 }
@@ -110,7 +118,7 @@ const headerLen = 5
 
 // Message is one of the agent channel's messages: *Hello, *Welcome,
 // *Error, *Ping, *Pong, *OpenData, *DataHello, *Decline, *End or
-// *Spliced, *Rights or *Request.
+// *Spliced, *Rights, *Request or *OpenFiles.
 type Message interface {
 	Type() Type
 }
@@ -123,6 +131,22 @@ type Hello struct {
 	WantCode bool   `json:"want_code,omitempty"`
 	JoinCode string `json:"join_code,omitempty"`
 	Name     string `json:"name,omitempty"`
+	// Features lists what the agent can do beyond the version's
+	// messages: FeatureFiles.
+	Features []string `json:"features,omitempty"`
+}
+
+// FeatureFiles: the agent serves files connections (OpenFiles).
+const FeatureFiles = "files"
+
+// OpenFiles asks the agent for a files connection for its running
+// session: a new data connection whose DataHello carries FilesID as its
+// session ID and Token.
+type OpenFiles struct {
+	SessionID string    `json:"session_id"`
+	FilesID   string    `json:"files_id"`
+	Token     string    `json:"token"`
+	Supporter Supporter `json:"supporter,omitzero"`
 }
 
 // Welcome accepts a control connection.
@@ -252,6 +276,7 @@ func (*End) Type() Type       { return TypeEnd }
 func (*Spliced) Type() Type   { return TypeSpliced }
 func (*Rights) Type() Type    { return TypeRights }
 func (*Request) Type() Type   { return TypeRequest }
+func (*OpenFiles) Type() Type { return TypeOpenFiles }
 
 // ErrFrameTooLarge is returned for a frame longer than MaxPayload.
 var ErrFrameTooLarge = errors.New("agentlink: frame too large")
@@ -276,6 +301,7 @@ var parsers = [...]func() Message{
 	TypeSpliced:   func() Message { return new(Spliced) },
 	TypeRights:    func() Message { return new(Rights) },
 	TypeRequest:   func() Message { return new(Request) },
+	TypeOpenFiles: func() Message { return new(OpenFiles) },
 }
 
 // AppendFrame appends m's frame to b.
@@ -352,6 +378,7 @@ var (
 	_ Message = (*Spliced)(nil)
 	_ Message = (*Rights)(nil)
 	_ Message = (*Request)(nil)
+	_ Message = (*OpenFiles)(nil)
 )
 
 // FrameReader reads frames from a connection whose reads may time out in

@@ -23,6 +23,8 @@ var wireCases = []Message{
 	&DataHello{SessionID: "s1", Token: "t1"},
 	&Decline{SessionID: "s1", Reason: "no"},
 	&End{SessionID: "s1", Reason: "bye"},
+	&Hello{Version: 2, WantCode: true, Features: []string{FeatureFiles}},
+	&OpenFiles{SessionID: "s1", FilesID: "f1", Token: "t3", Supporter: Supporter{Account: "anna", Name: "Anna Berger"}},
 }
 
 func TestWireRoundTrip(t *testing.T) {

@@ -37,7 +37,9 @@ const usage = `usage:
   lifebuoy code new [-admin 127.0.0.1:5515]
   lifebuoy sessions [-all] [-json]
   lifebuoy end [-reason TEXT] CODE
-  lifebuoy connect [-viewer auto|none|tigervnc|realvnc|ultravnc|remmina|PATH] [-listen 127.0.0.1:0] CODE`
+  lifebuoy connect [-viewer auto|none|tigervnc|realvnc|ultravnc|remmina|PATH] [-listen 127.0.0.1:0] CODE
+  lifebuoy put CODE FILE...            (to the customer's Downloads/Lifebuoy; the customer allows it with F11)
+  lifebuoy get [-o FILE] CODE PATH     (a file the customer offered, or PATH in the customer's home folder)`
 
 // cli is one run of the command.
 type cli struct {
@@ -80,6 +82,10 @@ func (c *cli) run(args []string) int {
 		err = c.end(ctx, args[1:])
 	case "connect":
 		err = c.connect(ctx, args[1:])
+	case "put":
+		err = c.put(ctx, args[1:]) // files.go
+	case "get":
+		err = c.get(ctx, args[1:])
 	case "-h", "-help", "--help", "help":
 		fmt.Fprintln(c.stdout, usage)
 		return 0

@@ -31,6 +31,8 @@ type tray struct {
 
 	mCode, mState, mAllow, mDecline *systray.MenuItem
 	mControl, mFiles, mShareAll     *systray.MenuItem
+	mSend, mTransfer, mCancel       *systray.MenuItem // tray_files.go
+	running                         map[int]bool      // transfers under way
 	mEnd                            *systray.MenuItem
 }
 
@@ -53,6 +55,7 @@ func (t *tray) onReady() {
 	t.mControl = systray.AddMenuItemCheckbox("Allow remote control (F12 takes it back)", "", false)
 	t.mFiles = systray.AddMenuItemCheckbox("Allow file transfer (F11)", "", false)
 	t.mShareAll = systray.AddMenuItem("Share the whole screen", "Undo a choice of windows")
+	t.addFileItems()
 	systray.AddSeparator()
 	t.mEnd = systray.AddMenuItem("End session", "Stop sharing and quit")
 
@@ -91,6 +94,11 @@ func (t *tray) Run(ctx context.Context, cmds chan<- winvnc.Command) error {
 			c = winvnc.CmdShareAll{}
 		case <-t.mEnd.ClickedCh:
 			c = winvnc.CmdEnd{}
+		case <-t.mCancel.ClickedCh:
+			c = winvnc.CmdCancel{}
+		case <-t.mSend.ClickedCh:
+			go t.sendFiles(ctx, cmds) // the dialog waits for the customer
+			continue
 		}
 		select {
 		case cmds <- c:
@@ -131,6 +139,9 @@ func (t *tray) apply(ev winvnc.Event) {
 		t.control = ev.Control
 		check(t.mControl, ev.Control)
 		check(t.mFiles, ev.Files)
+	case winvnc.EvTransfer:
+		t.showTransfer(ev)
+		return
 	case winvnc.EvMessage, winvnc.EvWindows:
 		return
 	}

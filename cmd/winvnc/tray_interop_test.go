@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"sync/atomic"
 	"syscall"
 	"testing"
@@ -15,6 +16,7 @@ import (
 
 	"github.com/godbus/dbus/v5"
 
+	"lifebuoy/rfb/rfbtest"
 	"lifebuoy/winvnc"
 )
 
@@ -65,6 +67,11 @@ func TestInteropTray(t *testing.T) {
 	if trayAvailable() {
 		t.Fatal("a tray without a session bus")
 	}
+	// The desktop's file chooser (the portal's GTK dialog, which the bus
+	// starts) shows on this display.
+	rfbtest.LookPath(t, "xdotool", "/usr/libexec/xdg-desktop-portal", "/usr/libexec/xdg-desktop-portal-gtk")
+	x := rfbtest.StartXvfb(t, 800, 600, 24)
+	t.Setenv("DISPLAY", x.Display)
 	startBus(t)
 	if trayAvailable() {
 		t.Fatal("a tray without a StatusNotifierWatcher")
@@ -86,6 +93,7 @@ func TestInteropTray(t *testing.T) {
 	}
 
 	ended := make(chan int, 1)
+	fileCmds := make(chan winvnc.Command, 4)
 	agent := func(ui winvnc.UI) int {
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer cancel()
@@ -96,8 +104,14 @@ func TestInteropTray(t *testing.T) {
 		for {
 			select {
 			case c := <-cmds:
-				if _, ok := c.(winvnc.CmdEnd); ok {
+				switch c := c.(type) {
+				case winvnc.CmdEnd:
 					return 7
+				case winvnc.CmdSend, winvnc.CmdCancel:
+					fileCmds <- c
+					if _, ok := c.(winvnc.CmdSend); ok {
+						ui.Show(winvnc.EvTransfer{ID: 1, Sending: true, Name: "report.txt", Size: 100, Done: 40})
+					}
 				}
 			case <-ctx.Done():
 				return 1
@@ -147,6 +161,89 @@ func TestInteropTray(t *testing.T) {
 	if !checked["Allow remote control (F12 takes it back)"] {
 		t.Errorf("remote control is not shown as allowed: %v", checked)
 	}
+	// "Send files…": the customer picks a file in the desktop's dialog,
+	// and the agent is asked to offer it; the transfer's line shows, with
+	// "Cancel file transfers", which cancels.
+	click := func(label string) {
+		t.Helper()
+		id, ok := labels[label]
+		if !ok {
+			t.Fatalf("no %q item: %v", label, labels)
+		}
+		if err := menu.Call("com.canonical.dbusmenu.Event", 0, id, "clicked", dbus.MakeVariant(""), uint32(0)).Err; err != nil {
+			t.Fatal(err)
+		}
+	}
+	file := filepath.Join(t.TempDir(), "report.txt")
+	os.WriteFile(file, []byte("x"), 0o600)
+	click("Send files…")
+	xdo := func(args ...string) string {
+		t.Helper()
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		out, err := rfbtest.Run(t, ctx, x.Env(), "xdotool", args...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return strings.TrimSpace(out)
+	}
+	var win string
+	for deadline := time.Now().Add(30 * time.Second); win == ""; time.Sleep(100 * time.Millisecond) {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		out, err := rfbtest.Run(t, ctx, x.Env(), "xdotool", "search", "--onlyvisible", "--name", "^Send files to the supporter$")
+		cancel()
+		if f := strings.Fields(out); err == nil && len(f) > 0 {
+			win = f[0]
+		} else if time.Now().After(deadline) {
+			t.Fatal("the file chooser never showed")
+		}
+	}
+	xdo("windowfocus", "--sync", win)
+	xdo("key", "--window", win, "ctrl+l")
+	time.Sleep(time.Second) // the location field appears
+	xdo("type", "--window", win, "--delay", "30", file)
+	time.Sleep(time.Second)
+	xdo("key", "--window", win, "Return")
+	select {
+	case c := <-fileCmds:
+		if c != (winvnc.CmdSend{Path: file}) {
+			t.Fatalf("the tray sent %#v", c)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("the chosen file never reached the agent")
+	}
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		var props []struct {
+			ID    int32
+			Props map[string]dbus.Variant
+		}
+		if err := menu.Call("com.canonical.dbusmenu.GetGroupProperties", 0, ids, []string{}).Store(&props); err != nil {
+			t.Fatal(err)
+		}
+		visible := map[string]bool{}
+		for _, p := range props {
+			label, _ := p.Props["label"].Value().(string)
+			labels[label] = p.ID
+			v, ok := p.Props["visible"].Value().(bool)
+			visible[label] = !ok || v
+		}
+		if visible[`file 1 sending "report.txt" 40% (40 bytes of 100 bytes)`] && visible["Cancel file transfers"] {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no transfer line and cancel item: %v", visible)
+		}
+	}
+	click("Cancel file transfers")
+	select {
+	case c := <-fileCmds:
+		if c != (winvnc.CmdCancel{}) {
+			t.Fatalf("the tray sent %#v", c)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("Cancel file transfers did nothing")
+	}
+
 	end, ok := labels["End session"]
 	if !ok {
 		t.Fatalf("no End session item: %v", labels)

@@ -116,6 +116,18 @@ const ops = {
     await pageOf(msg).page.getByLabel(msg.label, { exact: true }).setInputFiles(msg.files, { timeout: msg.timeout });
     return null;
   },
+  async download(msg) {
+    // Clicks what starts a download, waits for it to finish and saves it.
+    const { page } = pageOf(msg);
+    const [dl] = await Promise.all([
+      page.waitForEvent('download', { timeout: msg.timeout }),
+      page.getByRole(msg.role, { name: msg.name, exact: true }).click({ timeout: msg.timeout }),
+    ]);
+    const failure = await dl.failure();
+    if (failure) throw new Error(`download failed: ${failure}`);
+    await dl.saveAs(msg.path);
+    return dl.suggestedFilename();
+  },
   async logs(msg) {
     return pageOf(msg).logs.slice();
   },

@@ -292,6 +292,16 @@ func (p *Page) SetInputFiles(label string, files ...string) error {
 	return p.call("setInputFiles", map[string]any{"label": label, "files": files}, nil)
 }
 
+// Download clicks the element with the ARIA role and accessible name,
+// waits for the download it starts to finish, saves it to path and
+// returns the file name the browser suggested. A download that breaks
+// off is an error.
+func (p *Page) Download(role, name, path string) (string, error) {
+	var suggested string
+	err := p.call("download", map[string]any{"role": role, "name": name, "path": path}, &suggested)
+	return suggested, err
+}
+
 // Press presses and releases a key by its Playwright name ("Enter", "a",
 // "Control+c").
 func (p *Page) Press(key string) error { return p.call("press", map[string]any{"key": key}, nil) }

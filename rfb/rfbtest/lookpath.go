@@ -22,6 +22,7 @@ var debianPackage = map[string]string{
 	"xrandr":           "x11-xserver-utils",
 	"x0tigervncserver": "tigervnc-scraping-server",
 	"socat":            "socat",
+	"xclip":            "xclip",
 	"convert":          "imagemagick",
 	"pnmtopng":         "netpbm",
 	"node":             "nodejs",

@@ -77,6 +77,10 @@ func StartTerminal(t testing.TB, env []string, name string, args ...string) *Ter
 	return term
 }
 
+// Pid is the program's process ID (for its memory figures in
+// /proc/PID).
+func (term *Terminal) Pid() int { return term.cmd.Process.Pid }
+
 // Send types a line.
 func (term *Terminal) Send(line string) {
 	term.t.Helper()

@@ -123,6 +123,7 @@ func (s *Server) routes() http.Handler {
 	mux.HandleFunc("GET /admin/audit", s.admin(s.adminAudit))
 	// REST API (docs/API.md).
 	s.apiRoutes(mux)
+	s.filesRoutes(mux) // files.go
 	// Files.
 	mux.HandleFunc("GET /download/{file}", s.download)
 	mux.Handle("GET /novnc/", http.StripPrefix("/novnc/", staticFiles(web.NoVNC())))
@@ -159,7 +160,7 @@ func securityHeaders(h http.Handler) http.Handler {
 		hd.Set("Permissions-Policy", "camera=(), microphone=(), geolocation=()")
 		// No form or API call of the desk is anywhere near this; a larger
 		// body is refused rather than read.
-		if r.Body != nil {
+		if r.Body != nil && !isUpload(r) { // files.go bounds its own
 			r.Body = http.MaxBytesReader(w, r.Body, maxRequestBody)
 		}
 		h.ServeHTTP(w, r)

@@ -22,6 +22,7 @@ const WaitTimeout = 30 * time.Second
 type Customer struct {
 	t     testing.TB
 	X     *rfbtest.Xvfb
+	Home  string // the agent's HOME: files from the supporter land in Home/Downloads/Lifebuoy
 	typed string // the xterm's output file
 }
 
@@ -31,7 +32,7 @@ func NewCustomer(t testing.TB, w, h int) *Customer {
 	t.Helper()
 	rfbtest.LookPath(t, "xsetroot", "xterm", "xdotool")
 	x := rfbtest.StartXvfb(t, w, h, 24)
-	c := &Customer{t: t, X: x, typed: filepath.Join(t.TempDir(), "typed.txt")}
+	c := &Customer{t: t, X: x, Home: t.TempDir(), typed: filepath.Join(t.TempDir(), "typed.txt")}
 	c.Run("xsetroot", "-solid", "#336699")
 	// Without a window manager keys go to the window under the pointer.
 	rfbtest.Start(t, append(x.Env(), "LC_ALL=C.UTF-8"), "xterm", "-T", "notes", "-geometry", "40x8+40+40", "-bw", "0",
@@ -72,7 +73,7 @@ func (c *Customer) Agent(env *Env, code string) *rfbtest.Terminal {
 	if code != "" {
 		args = append(args, "-code", code)
 	}
-	return rfbtest.StartTerminal(c.t, append(c.X.Env(), "HOME="+c.t.TempDir()), bin, args...)
+	return rfbtest.StartTerminal(c.t, append(c.X.Env(), "HOME="+c.Home), bin, args...)
 }
 
 // ScreenMatches waits until capture gives exactly the customer's screen.

@@ -1,0 +1,144 @@
+package main
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"lifebuoy/broker"
+	"lifebuoy/viewer/api"
+)
+
+// put uploads files to the customer's Downloads/Lifebuoy folder; the
+// customer must allow file transfer (F11).
+func (c *cli) put(ctx context.Context, args []string) error {
+	fs := flag.NewFlagSet("put", flag.ContinueOnError)
+	pos, err := c.flags(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) < 2 {
+		return usageError("put takes a CODE and one or more FILEs")
+	}
+	cl, _, err := c.client()
+	if err != nil {
+		return err
+	}
+	code := broker.NormalizeCode(pos[0])
+	for _, name := range pos[1:] {
+		if err := c.putOne(ctx, cl, code, name); err != nil {
+			return fmt.Errorf("%s: %w", name, err)
+		}
+	}
+	return nil
+}
+
+func (c *cli) putOne(ctx context.Context, cl *api.Client, code, name string) error {
+	f, err := os.Open(name)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return err
+	}
+	if !fi.Mode().IsRegular() {
+		return errors.New("not a file")
+	}
+	h := sha256.New()
+	st, err := cl.PutFile(ctx, code, fi.Name(), fi.Size(), io.TeeReader(f, h))
+	if err != nil {
+		return err
+	}
+	if sum := hex.EncodeToString(h.Sum(nil)); st.SHA256 != sum {
+		return fmt.Errorf("the customer's copy has SHA-256 %s, this file %s", st.SHA256, sum)
+	}
+	fmt.Fprintf(c.stdout, "put %s → %s/%s (%d bytes, sha256 %s)\n", name, st.Folder, st.Name, st.Size, st.SHA256)
+	return nil
+}
+
+// get downloads a file the customer offered (PATH is its name or
+// number) or a file of the customer's home folder (PATH relative to it).
+func (c *cli) get(ctx context.Context, args []string) error {
+	fs := flag.NewFlagSet("get", flag.ContinueOnError)
+	out := fs.String("o", "", "where to write the `file` (default: its name, in this folder); never replaced")
+	pos, err := c.flags(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) != 2 {
+		return usageError("get takes a CODE and a PATH")
+	}
+	cl, _, err := c.client()
+	if err != nil {
+		return err
+	}
+	code, path := broker.NormalizeCode(pos[0]), pos[1]
+	offer := ""
+	if o, err := cl.Offers(ctx, code); err == nil {
+		for _, x := range o.Offers {
+			if x.ID == path || x.Name == path {
+				offer = x.ID
+			}
+		}
+	} else if !api.IsCode(err, "refused") {
+		return err
+	}
+	d, err := cl.GetFile(ctx, code, path, offer)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	dst := *out
+	if dst == "" {
+		dst = localName(d.Name)
+	}
+	f, err := os.OpenFile(dst, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if err != nil {
+		return err
+	}
+	h := sha256.New()
+	n, err := io.Copy(io.MultiWriter(f, h), d)
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	sum := hex.EncodeToString(h.Sum(nil))
+	switch {
+	case err != nil:
+		err = fmt.Errorf("the download broke off after %d of %d bytes (the customer may have stopped it): %w", n, d.Size, err)
+	case n != d.Size:
+		err = fmt.Errorf("%d of %d bytes arrived", n, d.Size)
+	case d.SHA256() != sum:
+		err = fmt.Errorf("SHA-256 %s, but the customer's agent read %q", sum, d.SHA256())
+	}
+	if err != nil {
+		os.Remove(dst)
+		return err
+	}
+	fmt.Fprintf(c.stdout, "got %s → %s (%d bytes, sha256 %s)\n", path, dst, n, sum)
+	return nil
+}
+
+// localName is a name the customer's side gave, made safe for this
+// folder: its last element, never "." or "..".
+func localName(name string) string {
+	name = name[strings.LastIndexAny(name, `/\`)+1:]
+	name = strings.Map(func(r rune) rune {
+		if r < 0x20 || r == 0x7f || strings.ContainsRune(`<>:"|?*`, r) {
+			return '_'
+		}
+		return r
+	}, name)
+	if name = strings.Trim(name, " ."); name == "" {
+		name = "download"
+	}
+	return filepath.Clean(name)
+}

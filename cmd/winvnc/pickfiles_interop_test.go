@@ -1,0 +1,79 @@
+//go:build interop && linux
+
+package main
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+
+	"lifebuoy/rfb/rfbtest"
+)
+
+// The tray's "Send files…" with the desktop's own file chooser: the XDG
+// desktop portal with its GTK backend (activated on a private session
+// bus) shows a real GTK dialog on Xvfb, where the customer types a path
+// and presses Enter; pickFiles gets that path.
+func TestInteropPickFiles(t *testing.T) {
+	rfbtest.LookPath(t, "xdotool", "/usr/libexec/xdg-desktop-portal", "/usr/libexec/xdg-desktop-portal-gtk")
+	x := rfbtest.StartXvfb(t, 800, 600, 24)
+	t.Setenv("DISPLAY", x.Display) // the bus passes it to the portal it starts
+	startBus(t)
+	file := filepath.Join(t.TempDir(), "report 1.txt") // typed by xdotool: ASCII
+	if err := os.WriteFile(file, []byte("x"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	type result struct {
+		paths []string
+		err   error
+	}
+	pick := func() <-chan result {
+		ch := make(chan result, 1)
+		go func() {
+			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+			defer cancel()
+			p, err := pickFiles(ctx, "Send files to the supporter")
+			ch <- result{p, err}
+		}()
+		return ch
+	}
+	dialog := func() string {
+		t.Helper()
+		for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(100 * time.Millisecond) {
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			out, err := rfbtest.Run(t, ctx, x.Env(), "xdotool", "search", "--onlyvisible", "--name", "^Send files to the supporter$")
+			cancel()
+			if w := strings.TrimSpace(out); err == nil && w != "" {
+				return strings.Fields(w)[0]
+			}
+			if time.Now().After(deadline) {
+				t.Fatal("the file chooser never showed")
+			}
+		}
+	}
+	key := func(args ...string) {
+		t.Helper()
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		if _, err := rfbtest.Run(t, ctx, x.Env(), "xdotool", args...); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	got := pick()
+	w := dialog()
+	key("windowfocus", "--sync", w)
+	key("key", "--window", w, "ctrl+l")
+	time.Sleep(time.Second) // the location field appears
+	key("type", "--window", w, "--delay", "30", file)
+	time.Sleep(time.Second) // GTK completes the path as it is typed
+	key("key", "--window", w, "Return")
+	r := <-got
+	if r.err != nil || !reflect.DeepEqual(r.paths, []string{file}) {
+		t.Fatalf("picked %q, %v; want %q", r.paths, r.err, file)
+	}
+}
