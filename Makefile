@@ -57,11 +57,18 @@ interop:
 fuzz-short:
 	bash .ci/fuzz.sh $(FUZZTIME)
 
-# Cross-build every shipped target without cgo; the binaries are discarded.
+# Cross-build every shipped target without cgo, and vet and compile its
+# tests (plain and interop) too, so that test code cannot rot on a platform
+# CI does not run; the binaries are discarded.
 check:
 	@for p in $(PLATFORMS); do \
-		echo "==> CGO_ENABLED=0 GOOS=$${p%/*} GOARCH=$${p#*/} go build ./..."; \
-		CGO_ENABLED=0 GOOS=$${p%/*} GOARCH=$${p#*/} go build -o /dev/null ./...; \
+		env="CGO_ENABLED=0 GOOS=$${p%/*} GOARCH=$${p#*/}"; \
+		echo "==> $$env go build ./... && go vet [-tags interop] ./... && go test -c"; \
+		env $$env go build -o /dev/null ./...; \
+		env $$env go vet ./...; \
+		env $$env go vet -tags interop ./...; \
+		env $$env go test -run '^$$' -exec true ./... >/dev/null; \
+		env $$env go test -tags interop -run '^$$' -exec true ./... >/dev/null; \
 	done
 
 bench:
