@@ -46,7 +46,8 @@ import (
 type Wine struct {
 	X      *Xvfb
 	Prefix string // the WINEPREFIX directory
-	// Desktop is the program that keeps the virtual desktop open.
+	// Desktop is the program that keeps the virtual desktop open; nil
+	// without one (StartWineRoot).
 	Desktop *Proc
 }
 
@@ -94,11 +95,11 @@ int WINAPI WinMain(HINSTANCE a, HINSTANCE b, LPSTR c, int d) {
 
 // The shared prefix, made once per test binary.
 var winePrefix struct {
-	mu   sync.Mutex
-	dir  string
-	err  error
-	busy bool   // a test holds it
-	size string // the virtual desktop's size in the registry
+	mu      sync.Mutex
+	dir     string
+	err     error
+	busy    bool   // a test holds it
+	desktop string // the virtual desktop's size in the registry, "" for none
 }
 
 // WineMain runs the tests and then removes the Wine prefix that StartWine
@@ -122,6 +123,28 @@ func WineMain(m *testing.M) int {
 // on x. When the test ends it stops every Windows program of the prefix.
 func StartWine(t testing.TB, x *Xvfb) *Wine {
 	t.Helper()
+	w := startWine(t, x, fmt.Sprintf("%dx%d", x.Width, x.Height))
+	ctx, cancel := context.WithTimeout(context.Background(), wineDesktopTimeout)
+	defer cancel()
+	w.Desktop = w.Start(t, filepath.Join(filepath.Dir(w.Prefix), "idle.exe"))
+	if _, err := WaitForWindow(t, ctx, x, WineDesktop+" - Wine desktop"); err != nil {
+		t.Fatalf("rfbtest: the Wine desktop did not appear: %v\n%s", err, w.Desktop.Output())
+	}
+	return w
+}
+
+// StartWineRoot is StartWine without a virtual desktop: Windows programs
+// see the X screen as theirs, follow its size (xrandr), and their windows
+// are X windows of their own. There is no taskbar.
+func StartWineRoot(t testing.TB, x *Xvfb) *Wine {
+	t.Helper()
+	return startWine(t, x, "")
+}
+
+// startWine takes the prefix for the test, with the virtual desktop of
+// the given size ("WxH"), or none.
+func startWine(t testing.TB, x *Xvfb, size string) *Wine {
+	t.Helper()
 	LookPath(t, "xdotool", "x86_64-w64-mingw32-gcc")
 	if _, err := os.Stat(wine64); err != nil {
 		t.Fatalf("rfbtest: %s is missing (Debian package wine64); run `bash .ci/deps.sh`", wine64)
@@ -136,25 +159,27 @@ func StartWine(t testing.TB, x *Xvfb) *Wine {
 	})
 	ctx, cancel := context.WithTimeout(context.Background(), wineDesktopTimeout)
 	defer cancel()
-	size := fmt.Sprintf("%dx%d", x.Width, x.Height)
-	if size != winePrefix.size {
+	if size != winePrefix.desktop {
 		// A desktop takes its size from the registry when it is made, and
-		// a program that ran before made it (with no window): set the
-		// size, then start over with a fresh wineserver.
-		if _, err := w.Run(t, ctx, "reg", "add", `HKCU\Software\Wine\Explorer\Desktops`, "/v", WineDesktop, "/d", size, "/f"); err != nil {
-			t.Fatalf("rfbtest: %v", err)
+		// a program that ran before made it (with no window): change the
+		// registry, then start over with a fresh wineserver.
+		key := `HKCU\Software\Wine\Explorer`
+		args := []string{"add", key, "/v", "Desktop", "/d", WineDesktop, "/f"}
+		if size == "" {
+			args = []string{"delete", key, "/v", "Desktop", "/f"}
+		}
+		for _, a := range [][]string{args, {"add", key + `\Desktops`, "/v", WineDesktop, "/d", size, "/f"}} {
+			if _, err := w.Run(t, ctx, "reg", a...); err != nil {
+				t.Fatalf("rfbtest: %v", err)
+			}
 		}
 		stopWineserver(prefix)
-		winePrefix.size = size
+		winePrefix.desktop = size
 	}
 	// The wineserver first, from a program whose output is a file: it
 	// would hold the output pipe of the program that started it open.
 	if _, err := runQuiet(ctx, w.Env(), wineserver, "-p"); err != nil {
 		t.Fatalf("rfbtest: %v", err)
-	}
-	w.Desktop = w.Start(t, filepath.Join(filepath.Dir(prefix), "idle.exe"))
-	if _, err := WaitForWindow(t, ctx, x, WineDesktop+" - Wine desktop"); err != nil {
-		t.Fatalf("rfbtest: the Wine desktop did not appear: %v\n%s", err, w.Desktop.Output())
 	}
 	return w
 }
@@ -176,8 +201,7 @@ func sharedPrefix(t testing.TB, display string) string {
 	return winePrefix.dir
 }
 
-// makePrefix makes a 64-bit prefix with the ProcessPrng shim and the
-// virtual desktop as every program's default. wineboot needs an X
+// makePrefix makes a 64-bit prefix with the ProcessPrng shim. wineboot needs an X
 // display: without one it sets the prefix up with no graphics driver,
 // and virtual desktops never appear.
 func makePrefix(display string) (dir string, err error) {
@@ -222,13 +246,6 @@ func makePrefix(display string) (dir string, err error) {
 	}
 	if err := os.WriteFile(filepath.Join(dir, "drive_c", "windows", "system32", "bcryptprimitives.dll"), b, 0o755); err != nil {
 		return "", err
-	}
-	for _, kv := range [][2]string{
-		{`HKCU\Software\Wine\Explorer`, WineDesktop},
-	} {
-		if err := run(wine64, "reg", "add", kv[0], "/v", "Desktop", "/d", kv[1], "/f"); err != nil {
-			return "", err
-		}
 	}
 	stopWineserver(dir)
 	return dir, nil
