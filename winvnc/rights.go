@@ -16,6 +16,24 @@ const (
 	KeysymF12 = 0xffc9 // revokes control
 )
 
+// The hotkeys' XT scancodes, as QEMU extended key events carry them
+// (0x80 marks the 0xE0 prefix). A viewer may not send them either, with
+// whatever keysym: Windows injects a scancode as the key it is.
+const (
+	scancodeF11 = 0x57
+	scancodeF12 = 0x58
+)
+
+// isHotkey reports whether ev is, or could be taken for, one of the
+// customer's hotkeys.
+func isHotkey(ev rfb.KeyEvent) bool {
+	switch ev.Keycode &^ 0x80 {
+	case scancodeF11, scancodeF12:
+		return true
+	}
+	return ev.Keysym == KeysymF11 || ev.Keysym == KeysymF12
+}
+
 // Injector is where allowed input goes: the platform's fake input.
 type Injector interface {
 	Key(rfb.KeyEvent)
@@ -109,11 +127,11 @@ func (r *Rights) DroppedSinceSummary() uint64 {
 }
 
 // Key passes a viewer's key event to the injector if control is granted,
-// and never passes the hotkeys F11 and F12.
+// and never passes the hotkeys F11 and F12, by keysym or by scancode.
 func (r *Rights) Key(ev rfb.KeyEvent) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if !r.control || ev.Keysym == KeysymF11 || ev.Keysym == KeysymF12 || r.in == nil {
+	if !r.control || isHotkey(ev) || r.in == nil {
 		r.dropped++
 		return
 	}

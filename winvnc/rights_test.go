@@ -88,3 +88,39 @@ func TestRightsFiles(t *testing.T) {
 		t.Fatal("input without injector not counted")
 	}
 }
+
+// The customer's hotkeys never reach the injector, with control or
+// without: not as keysyms, and not as the scancodes of QEMU extended key
+// events with any keysym (Windows would inject the scancode as F11 and
+// grant files to the supporter).
+func TestRightsNeverHotkeys(t *testing.T) {
+	for _, ev := range []rfb.KeyEvent{
+		{Down: true, Keysym: KeysymF11},
+		{Down: true, Keysym: KeysymF12},
+		{Down: false, Keysym: KeysymF12},
+		{Down: true, Keysym: KeysymF11, Keycode: scancodeF11},
+		{Down: true, Keysym: 'a', Keycode: scancodeF11},
+		{Down: true, Keysym: 0, Keycode: scancodeF12},
+		{Down: true, Keysym: 0xffffff, Keycode: scancodeF11}, // VoidSymbol
+		{Down: true, Keysym: 0x1008ff1d, Keycode: scancodeF12},
+		{Down: true, Keysym: 0xff0d, Keycode: 0x80 | scancodeF11},
+		{Down: false, Keysym: 'a', Keycode: scancodeF11},
+	} {
+		in := &recorder{}
+		r := NewRights(in)
+		r.SetControl(true)
+		r.Key(ev)
+		if len(in.keys) != 0 || r.Dropped() != 1 {
+			t.Errorf("%+v passed (dropped %d)", ev, r.Dropped())
+		}
+	}
+	// The scancodes of other keys pass with their keysyms.
+	in := &recorder{}
+	r := NewRights(in)
+	r.SetControl(true)
+	r.Key(rfb.KeyEvent{Down: true, Keysym: 'a', Keycode: 0x1e})
+	r.Key(rfb.KeyEvent{Down: true, Keysym: 0xffbe + 9, Keycode: 0x44}) // F10
+	if len(in.keys) != 2 {
+		t.Errorf("ordinary keys were dropped: %+v", in.keys)
+	}
+}

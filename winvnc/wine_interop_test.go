@@ -3,10 +3,12 @@
 package winvnc
 
 import (
+	"context"
 	"fmt"
 	"net"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -110,4 +112,96 @@ func TestWineResize(t *testing.T) {
 		}
 		return sameAsWine(t, w)(fb)
 	})
+}
+
+// notepadText reads what notepad holds, as the customer would copy it:
+// Ctrl+A, Ctrl+C on the customer's keyboard, then the clipboard, which
+// Wine shares with X, through xclip. It waits until the copy arrives.
+func notepadText(t *testing.T, x *rfbtest.Xvfb, marker string) string {
+	t.Helper()
+	rfbtest.LookPath(t, "xclip")
+	deadline := time.Now().Add(wineWait)
+	var last string
+	for {
+		xdo(t, x, "key", "--clearmodifiers", "ctrl+a", "ctrl+c")
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		out, err := rfbtest.Run(t, ctx, x.Env(), "xclip", "-o", "-selection", "clipboard")
+		cancel()
+		if err == nil && strings.HasSuffix(out, marker) {
+			return out
+		}
+		last = out
+		if time.Now().After(deadline) {
+			t.Fatalf("notepad's text never ended in %q; last read %q (%v)", marker, last, err)
+		}
+		time.Sleep(300 * time.Millisecond)
+	}
+}
+
+// typeKeysyms presses and releases each keysym.
+func typeKeysyms(v *viewer, keysyms ...uint32) {
+	for _, ks := range keysyms {
+		v.c.KeyEvent(true, ks)
+		v.c.KeyEvent(false, ks)
+	}
+}
+
+// latin1Keysyms are the keysyms of s's characters, all Latin-1, which
+// are their code points.
+func latin1Keysyms(s string) []uint32 {
+	var ks []uint32
+	for _, r := range s {
+		ks = append(ks, uint32(r))
+	}
+	return ks
+}
+
+// unicodeKeysyms are the keysyms of s's characters in the Unicode form
+// (0x01000000 | code point), which viewers use for characters that have
+// no classic keysym.
+func unicodeKeysyms(s string) []uint32 {
+	var ks []uint32
+	for _, r := range s {
+		ks = append(ks, 0x01000000|uint32(r))
+	}
+	return ks
+}
+
+// View-only drops everything; with control the supporter's text arrives
+// in notepad as typed: plain, shifted (Shift held as a viewer holds it),
+// symbols, Latin-1, the euro sign and omega as classic keysyms and again
+// as Unicode keysyms, and a character beyond the BMP. Text is read back
+// through the clipboard.
+func TestWineTyping(t *testing.T) {
+	x := rfbtest.StartXvfb(t, 800, 600, 24)
+	w := rfbtest.StartWine(t, x)
+	w.Start(t, "notepad")
+	if _, err := rfbtest.WaitForWindow(t, t.Context(), x, "Untitled - Notepad"); err != nil {
+		t.Fatal(err)
+	}
+	xdo(t, x, "mousemove", "200", "200", "click", "1") // the customer clicks into notepad
+	a, v := directAgent(t, w, "pw")
+	v.syncTo("the screen", sameAsWine(t, w))
+
+	typeKeysyms(v, 'n', 'o', 0xff0d)
+	a.send("status")
+	a.expect(`^rights control=off files=off dropped=6$`)
+
+	a.send("control on")
+	a.expect(`^rights control=on `)
+	typeKeysyms(v, latin1Keysyms("Plain text 123")...)
+	v.c.KeyEvent(true, 0xffe1) // Shift_L held, as a viewer sends "Shifted!"
+	typeKeysyms(v, 'S')
+	v.c.KeyEvent(false, 0xffe1)
+	typeKeysyms(v, latin1Keysyms("hifted")...)
+	v.c.KeyEvent(true, 0xffe1)
+	typeKeysyms(v, '!')
+	v.c.KeyEvent(false, 0xffe1)
+	typeKeysyms(v, latin1Keysyms(` @#$%^&*()[]{}<>?/\|~"'`+"`")...)
+	typeKeysyms(v, ' ', 0xe9, 0xfc, 0xdf, ' ', 0x20ac, ' ', 0x7d9, ' ') // é ü ß € Ω, classic
+	typeKeysyms(v, unicodeKeysyms("é ü ß € Ω 😀.")...)
+	want := `Plain text 123Shifted! @#$%^&*()[]{}<>?/\|~"'` + "`" + " é ü ß € Ω é ü ß € Ω 😀."
+	if got := notepadText(t, x, "."); got != want {
+		t.Errorf("notepad holds %q, want %q", got, want)
+	}
 }

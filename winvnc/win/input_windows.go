@@ -39,8 +39,9 @@ func NewInjector(d *Display) (*Injector, error) {
 	if err := procSendInput.Find(); err != nil {
 		return nil, fmt.Errorf("win: %w", err)
 	}
-	scanCode := func(vk uint16) uint16 { return uint16(mapVirtualKey(uint32(vk), mapvkVKToVSC)) }
-	return &Injector{d: d, keys: newKeyboard(layoutKey, scanCode)}, nil
+	keys := newKeyboard(layoutKey, func(vk uint16) uint16 { return uint16(mapVirtualKey(uint32(vk), mapvkVKToVSC)) })
+	keys.vkOfScan = func(sc uint16) uint16 { return uint16(mapVirtualKey(uint32(sc), mapvkVSCToVKEx)) }
+	return &Injector{d: d, keys: keys}, nil
 }
 
 // Key presses or releases the key for ev.Keysym. Errors are logged: an

@@ -54,7 +54,8 @@ const (
 
 	cursorShowing = 0x1
 
-	mapvkVKToVSC = 0
+	mapvkVKToVSC   = 0
+	mapvkVSCToVKEx = 3
 
 	modNoRepeat = 0x4000
 

@@ -197,22 +197,21 @@ func TestHotkeys(t *testing.T) {
 			t.Fatalf("xdotool key %s: no hotkey", c.key)
 		}
 	}
-	// The server cannot tell XTEST from the keyboard: an injected F12 is a
-	// hotkey press too (the agent must not inject the hotkeys).
+	// The server cannot tell XTEST from the keyboard, so the injector never
+	// presses the hotkeys' keys: a viewer's F12 or F11 fires nothing.
 	in, err := NewInjector(d)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer in.Close()
-	in.Key(rfb.KeyEvent{Down: true, Keysym: f12})
-	in.Key(rfb.KeyEvent{Down: false, Keysym: f12})
+	for _, ks := range []uint32{f12, f11} {
+		in.Key(rfb.KeyEvent{Down: true, Keysym: ks})
+		in.Key(rfb.KeyEvent{Down: false, Keysym: ks})
+	}
 	select {
 	case got := <-h.C:
-		if got != f12 {
-			t.Errorf("injected F12: hotkey %#x", got)
-		}
-	case <-time.After(waitTimeout):
-		t.Fatal("injected F12: no hotkey")
+		t.Errorf("injected key: hotkey %#x", got)
+	case <-time.After(500 * time.Millisecond):
 	}
 
 	if err := h.Close(); err != nil {

@@ -122,6 +122,10 @@ func (in *Injector) key(ev rfb.KeyEvent) error {
 		kc, col, ok = in.km.lookup(xkTab, false)
 		forceShift = true
 	}
+	if ks == xkF11 || ks == xkF12 || ok && in.km.hotkey(kc) {
+		// The customer's hotkeys: never pressed for a viewer.
+		return fmt.Errorf("x11: keysym %#x is on a hotkey's key; not pressed", ks)
+	}
 	if !ok {
 		var err error
 		if kc, err = in.bindSpare(ks); err != nil {

@@ -7,6 +7,8 @@ const (
 	xkShiftL     = 0xffe1
 	xkShiftR     = 0xffe2
 	xkNumLock    = 0xff7f
+	xkF11        = 0xffc8
+	xkF12        = 0xffc9
 )
 
 // keymap is a copy of the core keyboard mapping: per keycode from min on,
@@ -23,6 +25,18 @@ func newKeymap(min byte, per int, syms []uint32) *keymap {
 		per = 1
 	}
 	return &keymap{min: min, per: per, syms: syms}
+}
+
+// hotkey reports whether keycode kc carries F11 or F12 in any column: the
+// customer's hotkeys are grabbed by keycode, so pressing kc for any other
+// of its symbols would fire them.
+func (m *keymap) hotkey(kc byte) bool {
+	for _, s := range m.row(kc) {
+		if s == xkF11 || s == xkF12 {
+			return true
+		}
+	}
+	return false
 }
 
 // count returns how many keycodes the map covers.

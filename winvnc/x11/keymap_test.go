@@ -185,3 +185,17 @@ func TestLockCombinations(t *testing.T) {
 		}
 	}
 }
+
+func TestKeymapHotkey(t *testing.T) {
+	// 10 F11 with a VT switch on a higher level, 11 F12, 12 a/A.
+	m := newKeymap(10, 3, []uint32{
+		xkF11, xkF11, 0x1008fe0b, // XF86Switch_VT_11
+		xkF12, 0, 0,
+		'a', 'A', 0,
+	})
+	for kc, want := range map[byte]bool{10: true, 11: true, 12: false, 13: false} {
+		if got := m.hotkey(kc); got != want {
+			t.Errorf("hotkey(%d) = %v, want %v", kc, got, want)
+		}
+	}
+}
