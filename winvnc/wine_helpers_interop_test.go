@@ -151,6 +151,25 @@ func (p *wineProc) expectWithin(re string, d time.Duration) []string {
 	}
 }
 
+// rights asks the agent for its status until its rights line matches re
+// (input events reach it after the test sent them, not at once).
+func (p *wineProc) rights(re string) []string {
+	p.t.Helper()
+	rx := regexp.MustCompile(re)
+	deadline := time.Now().Add(wineWait)
+	for {
+		p.send("status")
+		line := p.expect(`^rights .*$`)[0]
+		if m := rx.FindStringSubmatch(line); m != nil {
+			return m
+		}
+		if time.Now().After(deadline) {
+			p.t.Fatalf("%s: rights stay %q, want %q", p.name, line, re)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}
+
 // count returns how many lines so far match re.
 func (p *wineProc) count(re string) int {
 	rx := regexp.MustCompile(re)

@@ -184,8 +184,7 @@ func TestWineTyping(t *testing.T) {
 	v.syncTo("the screen", sameAsWine(t, w))
 
 	typeKeysyms(v, 'n', 'o', 0xff0d)
-	a.send("status")
-	a.expect(`^rights control=off files=off dropped=6$`)
+	a.rights(`^rights control=off files=off dropped=6$`)
 
 	a.send("control on")
 	a.expect(`^rights control=on `)
@@ -198,9 +197,9 @@ func TestWineTyping(t *testing.T) {
 	typeKeysyms(v, '!')
 	v.c.KeyEvent(false, 0xffe1)
 	typeKeysyms(v, latin1Keysyms(` @#$%^&*()[]{}<>?/\|~"'`+"`")...)
-	typeKeysyms(v, ' ', 0xe9, 0xfc, 0xdf, ' ', 0x20ac, ' ', 0x7d9, ' ') // é ü ß € Ω, classic
+	typeKeysyms(v, ' ', 0xe9, 0xfc, 0xdf, ' ', 0x20ac, ' ', 0x7d9, ' ') // éüß € Ω, classic
 	typeKeysyms(v, unicodeKeysyms("é ü ß € Ω 😀.")...)
-	want := `Plain text 123Shifted! @#$%^&*()[]{}<>?/\|~"'` + "`" + " é ü ß € Ω é ü ß € Ω 😀."
+	want := `Plain text 123Shifted! @#$%^&*()[]{}<>?/\|~"'` + "`" + " éüß € Ω é ü ß € Ω 😀."
 	if got := notepadText(t, x, "."); got != want {
 		t.Errorf("notepad holds %q, want %q", got, want)
 	}
