@@ -204,3 +204,64 @@ func TestWineTyping(t *testing.T) {
 		t.Errorf("notepad holds %q, want %q", got, want)
 	}
 }
+
+// With control, the supporter's pointer and buttons land where sent (a
+// window of winhelper reports each click's screen position), also after
+// the customer moved the mouse away; a QEMU extended key event with F11's
+// scancode grants nothing; F12 on the customer's keyboard takes control
+// back at once and F11 toggles files; after F12 clicks land nowhere.
+func TestWineControl(t *testing.T) {
+	x := rfbtest.StartXvfb(t, 800, 600, 24)
+	w := rfbtest.StartWine(t, x)
+	h := startWineHelper(t, w, "-title", "target", "-color", "3399ff", "-rect", "100,100,400,300")
+	a, v := directAgent(t, w, "pw")
+	if err := v.c.SetEncodings(rfb.EncRaw, rfb.EncQEMUExtendedKey); err != nil {
+		t.Fatal(err)
+	}
+	v.syncTo("the screen", sameAsWine(t, w))
+
+	v.c.PointerEvent(0, 300, 250)
+	v.c.PointerEvent(1, 300, 250)
+	v.c.PointerEvent(0, 300, 250)
+	a.rights(`^rights control=off files=off dropped=3$`)
+	if n := h.count(`^click `); n != 0 {
+		t.Fatalf("view-only: %d clicks reached the window", n)
+	}
+
+	a.send("control on")
+	a.expect(`^rights control=on `)
+	click := func(buttons uint8, px, py int, name string) {
+		t.Helper()
+		v.c.PointerEvent(buttons, px, py)
+		v.c.PointerEvent(0, px, py)
+		h.expect(fmt.Sprintf(`^click %s %d %d$`, name, px, py))
+	}
+	v.c.PointerEvent(0, 300, 250)
+	click(1, 300, 250, "left")
+	click(4, 320, 260, "right")
+	click(2, 200, 300, "middle")
+	// The customer moves the mouse away; the supporter clicks again where
+	// it pointed last.
+	xdo(t, x, "mousemove", "700", "550")
+	click(1, 200, 300, "left")
+
+	// F11's scancode with a keysym that says nothing: Windows would type
+	// it as F11, the customer's hotkey, and grant files.
+	for _, down := range []bool{true, false} {
+		if err := v.c.Send(&rfb.QEMUExtendedKeyEvent{Down: down, Keysym: 0xffffff, Keycode: 0x57}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	a.rights(`^rights control=on files=off dropped=5$`)
+
+	xdo(t, x, "key", "F12")
+	a.expect(`^rights control=off `)
+	xdo(t, x, "key", "F11")
+	a.expect(`^rights control=off files=on `)
+	v.c.PointerEvent(1, 300, 250)
+	v.c.PointerEvent(0, 300, 250)
+	a.rights(`^rights control=off files=on dropped=7$`)
+	if n := h.count(`^click `); n != 4 {
+		t.Errorf("%d clicks after F12, want the 4 from before", n)
+	}
+}

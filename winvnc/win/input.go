@@ -101,9 +101,11 @@ type pointer struct {
 }
 
 // event returns the events for an RFB pointer event on a virtual screen
-// of the given bounds. The position is sent only when it changed.
+// of the given bounds. The position is sent when it changed, and before
+// every button change: the customer may have moved the mouse since, and
+// a supporter's click must land where the supporter pointed.
 func (p *pointer) event(buttons uint8, pos image.Point, screen image.Rectangle) []mouseINPUT {
-	move := !p.moved || pos != p.pos
+	move := !p.moved || pos != p.pos || buttons != p.buttons
 	in := pointerInputs(p.buttons, buttons, pos, move, screen)
 	p.buttons, p.pos, p.moved = buttons, pos, true
 	return in

@@ -96,3 +96,28 @@ func TestAbsoluteRoundTrip(t *testing.T) {
 		t.Errorf("ends: %d %d", absolute(0, 1920), absolute(1919, 1920))
 	}
 }
+
+// A click lands where the supporter points even when the customer moved
+// the mouse since the supporter's last event: every button change comes
+// after a move to the supporter's position. A move to the same place
+// with the same buttons sends nothing.
+func TestPointerMovesBeforeButtons(t *testing.T) {
+	screen := image.Rect(0, 0, 800, 600)
+	var p pointer
+	at := image.Pt(300, 250)
+	if in := p.event(0, at, screen); len(in) != 1 || in[0].mi.flags&mouseeventfMove == 0 {
+		t.Fatalf("first event: %+v", in)
+	}
+	if in := p.event(0, at, screen); len(in) != 0 {
+		t.Fatalf("same place, same buttons: %+v", in)
+	}
+	for _, b := range []uint8{1, 0, 8, 0, 4, 0} { // left, wheel up, right
+		in := p.event(b, at, screen)
+		if len(in) == 0 || in[0].mi.flags != mouseeventfMove|mouseeventfAbsolute|mouseeventfVirtualDesk {
+			t.Fatalf("buttons %#x: no move first: %+v", b, in)
+		}
+		if x, y := int(in[0].mi.dx)*800/65536, int(in[0].mi.dy)*600/65536; x != 300 || y != 250 {
+			t.Errorf("buttons %#x: move to %d,%d", b, x, y)
+		}
+	}
+}

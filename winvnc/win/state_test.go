@@ -104,8 +104,8 @@ func TestPointerState(t *testing.T) {
 		t.Errorf("same position moved again: %+v", in)
 	}
 	in = p.event(1|4|128, image.Pt(10, 10), screen)
-	if len(in) != 3 {
-		t.Fatalf("three presses: %+v", in)
+	if len(in) != 4 || in[0].mi.flags&mouseeventfMove == 0 {
+		t.Fatalf("a move and three presses: %+v", in)
 	}
 	in = p.releaseAll()
 	var flags uint32

@@ -37,6 +37,33 @@ func TestPointer(t *testing.T) {
 	}
 }
 
+// A supporter's click lands where the supporter points even after the
+// customer moved the mouse away, with the supporter's position unchanged
+// since its last event.
+func TestPointerClickAfterCustomerMoved(t *testing.T) {
+	x := rfbtest.StartXvfb(t, 640, 480, 24)
+	d := openDisplay(t, x)
+	in, err := NewInjector(d)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer in.Close()
+	at := func() string {
+		if err := d.sync(); err != nil {
+			t.Fatal(err)
+		}
+		return run(t, x, "xdotool", "getmouselocation")
+	}
+	in.Pointer(rfb.PointerEvent{X: 300, Y: 200})
+	for _, buttons := range []uint8{1, 0, 4, 0, 8, 0} {
+		run(t, x, "xdotool", "mousemove", "20", "30") // the customer
+		in.Pointer(rfb.PointerEvent{Buttons: buttons, X: 300, Y: 200})
+		if got := at(); !strings.HasPrefix(got, "x:300 y:200 ") {
+			t.Errorf("buttons %#x pressed at %q, want x:300 y:200", buttons, got)
+		}
+	}
+}
+
 // TestTypeIntoXterm types plain, shifted, symbol and non-ASCII keysyms
 // (some absent from the keymap) into `xterm -e cat > FILE` and reads them
 // back.

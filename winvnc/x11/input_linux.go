@@ -242,7 +242,10 @@ func (in *Injector) Pointer(ev rfb.PointerEvent) {
 		return
 	}
 	err := guard(func() error {
-		if !in.moved || ev.X != in.x || ev.Y != in.y {
+		// Before every button change too: the customer may have moved
+		// the mouse since, and the click must land where the supporter
+		// pointed.
+		if !in.moved || ev.X != in.x || ev.Y != in.y || ev.Buttons != in.buttons {
 			xtest.FakeInput(in.d.conn, xproto.MotionNotify, 0, 0, in.d.root, int16(ev.X), int16(ev.Y), 0)
 			in.x, in.y, in.moved = ev.X, ev.Y, true
 		}
