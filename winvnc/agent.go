@@ -275,6 +275,7 @@ func (a *agent) run(parent context.Context) error {
 	})
 
 	a.showRights()
+	a.tellMissingHotkeys()
 	summary := time.NewTicker(dropSummary)
 	defer summary.Stop()
 	var maskTick <-chan time.Time
@@ -359,6 +360,20 @@ func (a *agent) run(parent context.Context) error {
 	}
 }
 
+// hasHotkey reports whether the platform could set up hotkey ks.
+func (a *agent) hasHotkey(ks uint32) bool { return !slices.Contains(a.p.MissingHotkeys(), ks) }
+
+// tellMissingHotkeys tells the customer which hotkeys do not work here,
+// so that nobody relies on a key that does nothing.
+func (a *agent) tellMissingHotkeys() {
+	if !a.hasHotkey(KeysymF12) {
+		a.show(EvMessage{`F12 cannot take control back on this computer (another program holds the key). Type "control off" to take control back.`})
+	}
+	if !a.hasHotkey(KeysymF11) {
+		a.show(EvMessage{`F11 cannot switch file transfer on this computer (another program holds the key). Type "files on" or "files off".`})
+	}
+}
+
 // drainEvents shows the events still queued, so that the last word the
 // customer reads is the latest.
 func (a *agent) drainEvents() {
@@ -382,7 +397,11 @@ func (a *agent) command(c Command) {
 		}
 		if a.rights.SetControl(c.On) {
 			if c.On {
-				a.show(EvMessage{"The supporter may now control your computer. Press F12 to take control back."})
+				back := "Press F12 to take control back."
+				if !a.hasHotkey(KeysymF12) {
+					back = `Type "control off" to take control back.`
+				}
+				a.show(EvMessage{"The supporter may now control your computer. " + back})
 			} else {
 				a.show(EvMessage{"Remote control taken back."})
 			}

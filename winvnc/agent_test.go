@@ -5,6 +5,10 @@ import (
 	"fmt"
 	"image"
 	"log/slog"
+	"os"
+	"path/filepath"
+	"regexp"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -20,6 +24,7 @@ type fakePlatform struct {
 	src     *rfb.Image
 	ready   chan struct{}
 	hotkeys chan uint32
+	missing []uint32
 	windows []Window
 	refresh chan struct{}
 
@@ -44,6 +49,7 @@ func newFakePlatform(w, h int) *fakePlatform {
 func (p *fakePlatform) Framebuffer() *rfb.Framebuffer { return p.fb }
 func (p *fakePlatform) Ready() <-chan struct{}        { return p.ready }
 func (p *fakePlatform) Hotkeys() <-chan uint32        { return p.hotkeys }
+func (p *fakePlatform) MissingHotkeys() []uint32      { return p.missing }
 func (p *fakePlatform) Injector() Injector            { return p }
 func (p *fakePlatform) Windows() ([]Window, error)    { return p.windows, nil }
 
@@ -232,4 +238,44 @@ func waitFor(t *testing.T, what string, ok func() bool) {
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
+}
+
+// Hotkeys that could not be set up (another program holds them) are not
+// promised: the customer is told at the start, and granting control
+// names "control off" instead of F12.
+func TestAgentMissingHotkeys(t *testing.T) {
+	for _, tc := range []struct {
+		missing []uint32
+		told    string
+		back    string
+	}{
+		{nil, "", "Press F12 to take control back."},
+		{[]uint32{KeysymF12}, "F12 cannot take control back", `Type "control off" to take control back.`},
+		{[]uint32{KeysymF12, KeysymF11}, "F11 cannot switch file transfer", `Type "control off" to take control back.`},
+	} {
+		p := newFakePlatform(16, 16)
+		p.missing = tc.missing
+		a := startAgent(t, Config{Listen: "127.0.0.1:0", PasswordFile: writePassword(t, "pw"), openPlatform: withFake(p)})
+		if tc.told != "" {
+			a.expect(`^say ` + regexp.QuoteMeta(tc.told))
+		}
+		a.send("control on")
+		m := a.expect(`^say The supporter may now control your computer\. (.*)$`)
+		if m[1] != tc.back {
+			t.Errorf("missing %x: %q, want %q", tc.missing, m[1], tc.back)
+		}
+		a.send("end")
+		a.wait()
+		if tc.told == "" && slices.ContainsFunc(a.out.all, func(l string) bool { return strings.Contains(l, "cannot") }) {
+			t.Errorf("missing %x: the customer was told something is missing", tc.missing)
+		}
+	}
+}
+
+func writePassword(t *testing.T, pw string) string {
+	file := filepath.Join(t.TempDir(), "password")
+	if err := os.WriteFile(file, []byte(pw+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return file
 }

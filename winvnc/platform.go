@@ -27,6 +27,9 @@ type platform interface {
 	// Hotkeys delivers the keysyms of the customer's global hotkeys (F11,
 	// F12) as they are pressed; nil if none could be grabbed.
 	Hotkeys() <-chan uint32
+	// MissingHotkeys lists the keysyms of the hotkeys that could not be
+	// set up (another program holds them), for the customer to be told.
+	MissingHotkeys() []uint32
 	// Windows lists the top-level windows, bottom first.
 	Windows() ([]Window, error)
 	// Close releases input and restores the keyboard, ungrabs the
@@ -55,23 +58,24 @@ type hotkeyGrabber interface {
 	Close() error
 }
 
-// grabHotkeys grabs F12 and F11 and reports whether at least one works;
-// when neither does it closes h.
-func grabHotkeys(h hotkeyGrabber, log *slog.Logger) bool {
+// grabHotkeys grabs F12 and F11 and returns the keysyms of those it could
+// not; when it could grab neither it closes h.
+func grabHotkeys(h hotkeyGrabber, log *slog.Logger) (missing []uint32) {
 	var errs []error
 	for _, ks := range []uint32{KeysymF12, KeysymF11} {
 		if err := h.GrabKey(ks); err != nil {
 			errs = append(errs, err)
+			missing = append(missing, ks)
 		}
 	}
 	switch len(errs) {
 	case 0:
-		return true
+		return nil
 	case 1:
 		log.Warn("winvnc: hotkey not available", "err", errs[0])
-		return true
+		return missing
 	}
 	log.Warn("winvnc: F11 and F12 are not available as hotkeys", "err", errors.Join(errs...))
 	h.Close()
-	return false
+	return missing
 }

@@ -21,6 +21,7 @@ type x11Platform struct {
 	in      *x11.Injector // nil without XTEST
 	hotkeys *x11.Hotkeys  // nil if no hotkey could be grabbed
 	ready   chan struct{}
+	missing []uint32 // hotkeys that could not be set up
 }
 
 func openPlatform(display string, log *slog.Logger) (platform, error) {
@@ -37,7 +38,8 @@ func openPlatform(display string, log *slog.Logger) (platform, error) {
 	}
 	if h, err := x11.NewHotkeys(d); err != nil {
 		log.Warn("winvnc: no global hotkeys", "err", err)
-	} else if grabHotkeys(h, log) {
+		p.missing = []uint32{KeysymF12, KeysymF11}
+	} else if p.missing = grabHotkeys(h, log); len(p.missing) < 2 {
 		p.hotkeys = h
 	}
 	return p, nil
@@ -68,6 +70,8 @@ func (p *x11Platform) Hotkeys() <-chan uint32 {
 	}
 	return p.hotkeys.C
 }
+
+func (p *x11Platform) MissingHotkeys() []uint32 { return p.missing }
 
 func (p *x11Platform) Windows() ([]Window, error) {
 	xs, err := p.d.Windows()

@@ -21,6 +21,7 @@ type winPlatform struct {
 	in      *win.Injector
 	hotkeys *win.Hotkeys // nil if no hotkey could be registered
 	ready   chan struct{}
+	missing []uint32 // hotkeys that could not be set up
 }
 
 // openPlatform opens the desktop; display is ignored on Windows.
@@ -37,7 +38,8 @@ func openPlatform(display string, log *slog.Logger) (platform, error) {
 	}
 	if h, err := win.NewHotkeys(d); err != nil {
 		log.Warn("winvnc: no global hotkeys", "err", err)
-	} else if grabHotkeys(h, log) {
+		p.missing = []uint32{KeysymF12, KeysymF11}
+	} else if p.missing = grabHotkeys(h, log); len(p.missing) < 2 {
 		p.hotkeys = h
 	}
 	return p, nil
@@ -68,6 +70,8 @@ func (p *winPlatform) Hotkeys() <-chan uint32 {
 	}
 	return p.hotkeys.C
 }
+
+func (p *winPlatform) MissingHotkeys() []uint32 { return p.missing }
 
 func (p *winPlatform) Windows() ([]Window, error) {
 	ws, err := p.d.Windows()

@@ -265,3 +265,23 @@ func TestWineControl(t *testing.T) {
 		t.Errorf("%d clicks after F12, want the 4 from before", n)
 	}
 }
+
+// Another program holds F12 (RegisterHotKey): the agent watches the key
+// with its keyboard hook instead, promises nothing it cannot keep, and
+// the customer's F12 still takes control back.
+func TestWineF12HeldByAnotherProgram(t *testing.T) {
+	x := rfbtest.StartXvfb(t, 640, 480, 24)
+	w := rfbtest.StartWine(t, x)
+	holder := startWineHelper(t, w, "-hotkey", "f12") // says "hotkey ok", then "ready"
+	if holder.count(`^hotkey ok$`) != 1 {
+		t.Fatalf("winhelper could not take F12:\n%s", holder.p.Output())
+	}
+	a, _ := directAgent(t, w, "pw")
+	a.send("control on")
+	a.expect(`^say The supporter may now control your computer\. Press F12 to take control back\.$`)
+	xdo(t, x, "key", "F12")
+	a.expect(`^rights control=off `)
+	if n := a.count(`cannot`); n != 0 {
+		t.Errorf("the agent says a hotkey is missing:\n%s", a.p.Output())
+	}
+}

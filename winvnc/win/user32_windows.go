@@ -43,6 +43,12 @@ var (
 	procOpenInputDesktop              = user32.NewProc("OpenInputDesktop")
 	procSetThreadDesktop              = user32.NewProc("SetThreadDesktop")
 	procCloseDesktop                  = user32.NewProc("CloseDesktop")
+	procSetWindowsHookExW             = user32.NewProc("SetWindowsHookExW")
+	procUnhookWindowsHookEx           = user32.NewProc("UnhookWindowsHookEx")
+	procCallNextHookEx                = user32.NewProc("CallNextHookEx")
+
+	kernel32             = windows.NewLazySystemDLL("kernel32.dll")
+	procGetModuleHandleW = kernel32.NewProc("GetModuleHandleW")
 )
 
 // user32 constants (winuser.h).
@@ -59,9 +65,15 @@ const (
 
 	modNoRepeat = 0x4000
 
-	wmHotkey = 0x0312
-	wmUser   = 0x0400
-	wmApp    = 0x8000
+	wmHotkey     = 0x0312
+	wmKeyDown    = 0x0100
+	wmSysKeyDown = 0x0104
+
+	whKeyboardLL  = 13
+	hcAction      = 0
+	llkhfInjected = 0x10
+	wmUser        = 0x0400
+	wmApp         = 0x8000
 
 	pmNoRemove = 0x0
 
@@ -283,4 +295,22 @@ func closeDesktop(desk windows.Handle) error {
 		return lastError("CloseDesktop", err)
 	}
 	return nil
+}
+
+// setWindowsHookEx installs a global hook of kind id (here the low-level
+// keyboard hook) whose procedure is in this module. It runs on the
+// calling thread, which must pump messages.
+func setWindowsHookEx(id int, proc uintptr) (uintptr, error) {
+	mod, _, _ := procGetModuleHandleW.Call(0)
+	r, _, err := procSetWindowsHookExW.Call(uintptr(id), proc, mod, 0)
+	if r == 0 {
+		return 0, lastError("SetWindowsHookExW", err)
+	}
+	return r, nil
+}
+
+// callNextHookEx passes a low-level keyboard event on.
+func callNextHookEx(code int32, wParam uintptr, kb *kbdLLHookStruct) uintptr {
+	r, _, _ := procCallNextHookEx.Call(0, uintptr(code), wParam, uintptr(unsafe.Pointer(kb)))
+	return r
 }
