@@ -466,8 +466,8 @@ func (a *agent) showPromptHead() {
 	}
 }
 
-// listWindows shows the visible windows, topmost first, and remembers
-// the numbering for "share".
+// listWindows shows the visible application windows (not the taskbar or
+// the desktop), topmost first, and remembers the numbering for "share".
 func (a *agent) listWindows() bool {
 	ws, err := a.p.Windows()
 	if err != nil {
@@ -476,7 +476,7 @@ func (a *agent) listWindows() bool {
 	}
 	var visible []Window
 	for _, w := range slices.Backward(ws) {
-		if w.Visible && !w.Rect.Empty() {
+		if w.Visible && w.App && !w.Rect.Empty() {
 			visible = append(visible, w)
 		}
 	}

@@ -117,8 +117,9 @@ func withFake(p *fakePlatform) func(string, *slog.Logger) (platform, error) {
 func TestAgentThroughBroker(t *testing.T) {
 	p := newFakePlatform(64, 48)
 	p.windows = []Window{
-		{ID: 1, Title: "under", Rect: image.Rect(0, 0, 40, 30), Stack: 0, Visible: true},
-		{ID: 2, Title: "over", Rect: image.Rect(30, 20, 60, 40), Stack: 1, Visible: true},
+		{ID: 1, Title: "under", Rect: image.Rect(0, 0, 40, 30), Stack: 0, Visible: true, App: true},
+		{ID: 2, Title: "over", Rect: image.Rect(30, 20, 60, 40), Stack: 1, Visible: true, App: true},
+		{ID: 3, Title: "", Rect: image.Rect(0, 44, 64, 48), Stack: 2, Visible: true}, // a taskbar
 	}
 	tb := startBroker(t)
 	a := startAgent(t, Config{Broker: tb.agentAddr, Fingerprint: tb.Fingerprint(), Proxy: "direct", openPlatform: withFake(p)})

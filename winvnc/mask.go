@@ -15,6 +15,10 @@ type Window struct {
 	Rect    image.Rectangle // on the screen
 	Stack   int             // 0 is the bottom; higher is above
 	Visible bool            // mapped and viewable
+	// App says whether a person would call it an application; only those
+	// are offered for sharing. Every window still counts for what covers
+	// a shared one.
+	App bool
 }
 
 // VisibleRegion returns the parts of the screen that show the chosen

@@ -80,7 +80,7 @@ func (p *x11Platform) Windows() ([]Window, error) {
 	}
 	ws := make([]Window, len(xs))
 	for i, x := range xs {
-		ws[i] = Window{ID: x.ID, Title: x.Title, Rect: x.Rect, Stack: x.Stack, Visible: x.Map == x11.Viewable}
+		ws[i] = Window{ID: x.ID, Title: x.Title, Rect: x.Rect, Stack: x.Stack, Visible: x.Map == x11.Viewable, App: x.App}
 	}
 	return ws, nil
 }

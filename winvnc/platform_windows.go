@@ -80,7 +80,7 @@ func (p *winPlatform) Windows() ([]Window, error) {
 	}
 	out := make([]Window, len(ws))
 	for i, w := range ws {
-		out[i] = Window{ID: w.ID, Title: w.Title, Rect: w.Rect, Stack: w.Stack, Visible: w.Visible}
+		out[i] = Window{ID: w.ID, Title: w.Title, Rect: w.Rect, Stack: w.Stack, Visible: w.Visible, App: w.App}
 	}
 	return out, nil
 }

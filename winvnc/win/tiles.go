@@ -142,3 +142,30 @@ func pollPeriod(sinceChange, idle, fast, slow time.Duration, failing bool) time.
 	}
 	return fast
 }
+
+// Extended window styles that say what a window is for.
+const (
+	wsExToolWindow = 0x00000080 // a palette or floating toolbar: not on the taskbar
+	wsExAppWindow  = 0x00040000 // on the taskbar even when owned
+	wsExNoActivate = 0x08000000 // never takes the focus: an overlay, a notification
+)
+
+// isAppWindow decides whether a visible top-level window is one a person
+// would call an application, the rule the taskbar uses: titled; not the
+// shell's own (the taskbar, its secondary bars, the desktop); not a tool
+// or no-activate window unless it asks for a taskbar button; and not
+// owned by another window (a dialog is part of its application) unless it
+// asks for one.
+func isAppWindow(title, class string, exStyle uint32, owned bool) bool {
+	switch class {
+	case "Shell_TrayWnd", "Shell_SecondaryTrayWnd", "Progman", "WorkerW":
+		return false
+	}
+	if title == "" {
+		return false
+	}
+	if exStyle&wsExAppWindow != 0 {
+		return true
+	}
+	return exStyle&(wsExToolWindow|wsExNoActivate) == 0 && !owned
+}

@@ -199,3 +199,27 @@ func TestCursorColor(t *testing.T) {
 		t.Errorf("alpha over AND 1: %v", got)
 	}
 }
+
+func TestIsAppWindow(t *testing.T) {
+	for _, tc := range []struct {
+		title, class string
+		ex           uint32
+		owned        bool
+		want         bool
+	}{
+		{"Untitled - Notepad", "Notepad", 0, false, true},
+		{"", "Shell_TrayWnd", 0, false, false},
+		{"Program Manager", "Progman", 0, false, false},
+		{"", "WorkerW", 0, false, false},
+		{"", "SomeApp", 0, false, false},
+		{"Palette", "Tool", wsExToolWindow, false, false},
+		{"Toast", "Note", wsExNoActivate, false, false},
+		{"Find", "#32770", 0, true, false},
+		{"Owned with a button", "App", wsExAppWindow, true, true},
+		{"Tool with a button", "App", wsExToolWindow | wsExAppWindow, false, true},
+	} {
+		if got := isAppWindow(tc.title, tc.class, tc.ex, tc.owned); got != tc.want {
+			t.Errorf("isAppWindow(%q, %q, %#x, %v) = %v", tc.title, tc.class, tc.ex, tc.owned, got)
+		}
+	}
+}

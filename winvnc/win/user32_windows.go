@@ -43,6 +43,9 @@ var (
 	procOpenInputDesktop              = user32.NewProc("OpenInputDesktop")
 	procSetThreadDesktop              = user32.NewProc("SetThreadDesktop")
 	procCloseDesktop                  = user32.NewProc("CloseDesktop")
+	procGetClassNameW                 = user32.NewProc("GetClassNameW")
+	procGetWindowLongPtrW             = user32.NewProc("GetWindowLongPtrW")
+	procGetWindow                     = user32.NewProc("GetWindow")
 	procSetWindowsHookExW             = user32.NewProc("SetWindowsHookExW")
 	procUnhookWindowsHookEx           = user32.NewProc("UnhookWindowsHookEx")
 	procCallNextHookEx                = user32.NewProc("CallNextHookEx")
@@ -68,6 +71,9 @@ const (
 	wmHotkey     = 0x0312
 	wmKeyDown    = 0x0100
 	wmSysKeyDown = 0x0104
+
+	gwlExStyle = -20
+	gwOwner    = 4
 
 	whKeyboardLL  = 13
 	hcAction      = 0
@@ -313,4 +319,24 @@ func setWindowsHookEx(id int, proc uintptr) (uintptr, error) {
 func callNextHookEx(code int32, wParam uintptr, kb *kbdLLHookStruct) uintptr {
 	r, _, _ := procCallNextHookEx.Call(0, uintptr(code), wParam, uintptr(unsafe.Pointer(kb)))
 	return r
+}
+
+// getClassName returns hwnd's window class name, or "".
+func getClassName(hwnd windows.HWND) string {
+	var buf [256]uint16
+	n, _, _ := procGetClassNameW.Call(uintptr(hwnd), uintptr(unsafe.Pointer(&buf[0])), uintptr(len(buf)))
+	return windows.UTF16ToString(buf[:n])
+}
+
+// getWindowExStyle returns hwnd's extended style (WS_EX_*).
+func getWindowExStyle(hwnd windows.HWND) uint32 {
+	i := gwlExStyle
+	r, _, _ := procGetWindowLongPtrW.Call(uintptr(hwnd), uintptr(i))
+	return uint32(r)
+}
+
+// getOwner returns the window that owns hwnd (a dialog's main window), or 0.
+func getOwner(hwnd windows.HWND) windows.HWND {
+	r, _, _ := procGetWindow.Call(uintptr(hwnd), gwOwner)
+	return windows.HWND(r)
 }

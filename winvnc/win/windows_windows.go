@@ -30,6 +30,7 @@ type Window struct {
 	Rect    image.Rectangle // in framebuffer coordinates (virtual screen origin at 0,0)
 	Stack   int             // 0 is the bottom; higher is above
 	Visible bool            // not minimised and not cloaked
+	App     bool            // one a person would call an application (isAppWindow)
 }
 
 // Windows lists the top-level windows that have the WS_VISIBLE style,
@@ -58,10 +59,12 @@ func (d *Display) Windows() ([]Window, error) {
 		}
 		var pid uint32
 		windows.GetWindowThreadProcessId(hwnd, &pid)
+		title := getWindowText(hwnd)
 		ws = append(ws, Window{
 			ID:      uint32(hwnd),
 			PID:     pid,
-			Title:   getWindowText(hwnd),
+			Title:   title,
+			App:     isAppWindow(title, getClassName(hwnd), getWindowExStyle(hwnd), getOwner(hwnd) != 0),
 			Rect:    image.Rect(int(rc.left), int(rc.top), int(rc.right), int(rc.bottom)).Sub(origin),
 			Stack:   len(ws),
 			Visible: !isIconic(hwnd) && !cloaked(hwnd),
