@@ -50,9 +50,8 @@ type Config struct {
 
 // Timing of the agent's loop.
 const (
-	maskPoll       = 250 * time.Millisecond // application selection follows windows
-	dropSummary    = 10 * time.Second       // log line about dropped input
-	consentTimeout = 2 * time.Minute        // direct mode; the broker has its own
+	dropSummary    = 10 * time.Second // log line about dropped input
+	consentTimeout = 2 * time.Minute  // direct mode; the broker has its own
 )
 
 // Run runs the agent until its session ends, the customer ends it, or
@@ -107,7 +106,10 @@ func Run(ctx context.Context, cfg Config) error {
 
 		rightsChanged: make(chan struct{}, 1),
 	}
+	a.sel = &selection{mask: &a.mask, windows: p.Windows, size: p.Framebuffer().Size, log: cfg.Logger,
+		settle: maskSettle, now: time.Now}
 	p.Framebuffer().SetFilter(a.mask.filter)
+	p.SetFrameHook(a.sel)
 	name := cfg.Name
 	if name == "" {
 		name = "lifebuoy"
@@ -133,6 +135,7 @@ type agent struct {
 	rights   *Rights
 	srv      *rfb.Server
 	mask     mask
+	sel      *selection
 
 	events    chan Event   // to show, from other goroutines
 	prompts   chan *prompt // questions for the customer
@@ -278,13 +281,6 @@ func (a *agent) run(parent context.Context) error {
 	a.tellMissingHotkeys()
 	summary := time.NewTicker(dropSummary)
 	defer summary.Stop()
-	var maskTick <-chan time.Time
-	var maskTicker *time.Ticker
-	defer func() {
-		if maskTicker != nil {
-			maskTicker.Stop()
-		}
-	}()
 
 	for {
 		select {
@@ -339,8 +335,6 @@ func (a *agent) run(parent context.Context) error {
 			if n := a.rights.DroppedSinceSummary(); n > 0 {
 				a.log.Info("winvnc: dropped remote input (no control granted)", "events", n, "total", a.rights.Dropped())
 			}
-		case <-maskTick:
-			a.updateMask()
 		case c := <-cmds:
 			if _, ok := c.(CmdEnd); ok {
 				a.endAll("the customer ended the session")
@@ -348,14 +342,6 @@ func (a *agent) run(parent context.Context) error {
 				return nil
 			}
 			a.command(c)
-			switch {
-			case a.chosen != nil && maskTicker == nil:
-				maskTicker = time.NewTicker(maskPoll)
-				maskTick = maskTicker.C
-			case a.chosen == nil && maskTicker != nil:
-				maskTicker.Stop()
-				maskTicker, maskTick = nil, nil
-			}
 		}
 	}
 }
@@ -414,7 +400,7 @@ func (a *agent) command(c Command) {
 		a.listWindows()
 	case CmdShareAll:
 		a.chosen = nil
-		a.applyMask(nil, true)
+		a.choose(nil)
 		a.show(EvMessage{"Sharing the whole screen."})
 	case CmdShare:
 		if a.listed == nil && !a.listWindows() {
@@ -432,7 +418,7 @@ func (a *agent) command(c Command) {
 			titles = append(titles, fmt.Sprintf("%q", w.Title))
 		}
 		a.chosen = chosen
-		a.updateMask()
+		a.choose(chosen)
 		a.show(EvMessage{"Sharing only " + strings.Join(titles, ", ") + "."})
 	case CmdStatus:
 		if a.code.Code != "" {
@@ -485,26 +471,13 @@ func (a *agent) listWindows() bool {
 	return true
 }
 
-// updateMask recomputes the visible parts of the chosen windows.
-func (a *agent) updateMask() {
-	if a.chosen == nil {
-		return
-	}
-	ws, err := a.p.Windows()
-	if err != nil {
-		// Unknown windows: show nothing rather than too much.
-		a.log.Warn("winvnc: listing windows", "err", err)
-		ws = nil
-	}
-	w, h := a.p.Framebuffer().Size()
-	a.applyMask(VisibleRegion(ws, a.chosen, image.Rect(0, 0, w, h)), false)
-}
-
-// applyMask installs a new mask. The framebuffer is masked at once
-// (hiding what must be hidden before any viewer can take it), and then
-// captured again to fill in what became visible.
-func (a *agent) applyMask(region []image.Rectangle, all bool) {
-	if !a.mask.set(region, all) {
+// choose shares only the chosen windows (nil: the whole screen). The
+// framebuffer is masked at once (hiding what must be hidden before any
+// viewer can take it) and then captured again to fill in what became
+// visible; from then on the capture fits the mask to every frame (see
+// selection).
+func (a *agent) choose(chosen map[uint32]bool) {
+	if !a.sel.choose(chosen) {
 		return
 	}
 	fb := a.p.Framebuffer()

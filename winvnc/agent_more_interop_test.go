@@ -4,10 +4,12 @@ package winvnc
 
 import (
 	"fmt"
+	"image"
 	"net"
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -99,4 +101,108 @@ func TestInteropResolutionChangeReachesViewer(t *testing.T) {
 		}
 		return sameAsScreen(t, customer)(fb)
 	})
+}
+
+// A window dragged over the shared one never shows a pixel to the viewer,
+// in any frame: the mask is fitted to the window layout of each frame
+// before it is encoded, not polled.
+func TestInteropMaskHoldsWhileDragging(t *testing.T) {
+	rfbtest.LookPath(t, "xterm", "xdotool", "xsetroot")
+	x := rfbtest.StartXvfb(t, 640, 400, 24)
+	xrun(t, x, "xsetroot", "-solid", "#224466")
+	startXterm(t, x, "chosen", "40x12+200+100", filepath.Join(t.TempDir(), "a"))
+	env := append(x.Env(), "LC_ALL=C.UTF-8")
+	rfbtest.Start(t, env, "xterm", "-T", "mover", "-geometry", "20x6+10+300", "-bg", "#ff00ff", "-bw", "0", "-e", "cat")
+	waitFor(t, "the mover", func() bool {
+		out, err := rfbtest.Run(t, t.Context(), x.Env(), "xdotool", "search", "--onlyvisible", "--name", "^mover$")
+		return err == nil && strings.TrimSpace(out) != ""
+	})
+	a := startAgent(t, Config{Listen: "127.0.0.1:0", PasswordFile: writePassword(t, "pw"), Display: x.Display})
+	addr := a.expect(`^state waiting Listening on (\S+);`)[1]
+	ch := dialViewer(t, addr, "pw")
+	a.expect(`^prompt `)
+	a.send("y")
+	v := mustViewer(t, ch)
+	v.syncTo("the screen", sameAsScreen(t, x))
+	a.send("windows")
+	n := a.expect(`^window (\d+) "chosen" `)[1]
+	a.send("share " + n)
+	a.expect(`^say Sharing only "chosen"`)
+	v.syncTo("no magenta", func(fb *rfb.Image) (bool, string) {
+		msg := magenta(fb)
+		return msg == "", msg
+	})
+
+	stop := watchUpdates(v, magenta)
+	for i := range 30 {
+		xrun(t, x, "xdotool", "search", "--name", "^mover$", "windowmove", strconv.Itoa(10+i*15), strconv.Itoa(300-i*8))
+	}
+	time.Sleep(300 * time.Millisecond)
+	frames, bad := stop()
+	t.Logf("%d updates while dragging", frames)
+	if bad != "" {
+		t.Errorf("the dragged window showed through the mask: %s", bad)
+	}
+}
+
+// magenta complains about a magenta pixel in fb.
+func magenta(fb *rfb.Image) string {
+	for y := range fb.H {
+		for x := range fb.W {
+			if fb.RGB(x, y) == 0xff00ff {
+				return fmt.Sprintf("pixel (%d,%d) is magenta", x, y)
+			}
+		}
+	}
+	return ""
+}
+
+// watchUpdates reads the viewer's updates on a goroutine of its own until
+// stop is called, and runs check on the framebuffer after each one; stop
+// returns how many updates came and the first complaint.
+func watchUpdates(v *viewer, check func(fb *rfb.Image) string) (stop func() (frames int, bad string)) {
+	done := make(chan struct{})
+	type result struct {
+		frames int
+		bad    string
+	}
+	res := make(chan result, 1)
+	go func() {
+		var r result
+		w, h := v.c.Size()
+		v.c.RequestUpdate(true, image.Rect(0, 0, w, h))
+		for {
+			select {
+			case <-done:
+				res <- r
+				return
+			default:
+			}
+			v.conn.SetReadDeadline(time.Now().Add(200 * time.Millisecond))
+			m, err := v.c.ReadMessage()
+			if ne, ok := err.(net.Error); ok && ne.Timeout() {
+				continue
+			}
+			if err != nil {
+				r.bad = "ReadMessage: " + err.Error()
+				res <- r
+				return
+			}
+			if _, ok := m.(*rfb.FramebufferUpdate); !ok {
+				continue
+			}
+			r.frames++
+			if msg := check(v.c.Framebuffer()); msg != "" && r.bad == "" {
+				r.bad = fmt.Sprintf("update %d: %s", r.frames, msg)
+			}
+			w, h := v.c.Size()
+			v.c.RequestUpdate(true, image.Rect(0, 0, w, h))
+		}
+	}()
+	return func() (int, string) {
+		close(done)
+		r := <-res
+		v.conn.SetReadDeadline(time.Time{})
+		return r.frames, r.bad
+	}
 }

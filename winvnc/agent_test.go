@@ -50,6 +50,7 @@ func (p *fakePlatform) Framebuffer() *rfb.Framebuffer { return p.fb }
 func (p *fakePlatform) Ready() <-chan struct{}        { return p.ready }
 func (p *fakePlatform) Hotkeys() <-chan uint32        { return p.hotkeys }
 func (p *fakePlatform) MissingHotkeys() []uint32      { return p.missing }
+func (p *fakePlatform) SetFrameHook(frameHook)        {}
 func (p *fakePlatform) Injector() Injector            { return p }
 func (p *fakePlatform) Windows() ([]Window, error)    { return p.windows, nil }
 

@@ -2,8 +2,11 @@ package winvnc
 
 import (
 	"image"
+	"log/slog"
 	"slices"
+	"sync"
 	"sync/atomic"
+	"time"
 
 	"lifebuoy/rfb"
 )
@@ -155,3 +158,168 @@ func (m *mask) filter(img *rfb.Image, r image.Rectangle) {
 		paintMask(img, r, *p)
 	}
 }
+
+// intersectRegions returns the parts of the screen in both a and b.
+func intersectRegions(a, b []image.Rectangle) []image.Rectangle {
+	var out []image.Rectangle
+	for _, r := range a {
+		for _, q := range b {
+			if i := r.Intersect(q); !i.Empty() {
+				out = append(out, i)
+			}
+		}
+	}
+	return out
+}
+
+// selection is the application selection as the capture sees it: it
+// recomputes the mask from the window layout before each frame is
+// published (the platform's capturer calls it, see frameHook), so that
+// the mask is right for every frame, not only after a poll. The agent's
+// loop sets the chosen windows.
+type selection struct {
+	mask    *mask
+	windows func() ([]Window, error)
+	size    func() (w, h int)
+	log     *slog.Logger
+
+	// mu orders the loop's choices and the capture's mask updates: a
+	// Prepare that read the layout for windows no longer chosen must not
+	// put their mask back after "share all".
+	mu      sync.Mutex
+	chosen  atomic.Pointer[map[uint32]bool] // nil: the whole screen
+	before  []image.Rectangle               // the layout's region Prepare read
+	history []layoutAt                      // regions read within settle, oldest first
+
+	// settle is how long a window's old place stays masked after it
+	// moved: where the platform's screen pixels may lag behind its window
+	// positions (a compositor, Wine's window surfaces), a frame can still
+	// show a window where the layout says it was a moment ago. Zero where
+	// the pixels are read with the layout held still (X11's grab).
+	settle time.Duration
+	now    func() time.Time
+}
+
+// layoutAt is the region the chosen windows showed at one time.
+type layoutAt struct {
+	at     time.Time
+	region []image.Rectangle
+}
+
+// Bounds on the settling: beyond them the mask hides everything until
+// the windows are still again.
+const (
+	maxHistory      = 32
+	maxRegionPieces = 512
+)
+
+// settled returns what to show after reading region r now: the part of
+// r shown in every layout read within settle. Called with mu held.
+func (s *selection) settled(r []image.Rectangle) []image.Rectangle {
+	if s.settle <= 0 {
+		return r
+	}
+	now := s.now()
+	keep := s.history[:0]
+	for _, h := range s.history {
+		if now.Sub(h.at) < s.settle {
+			keep = append(keep, h)
+		}
+	}
+	s.history = keep
+	if n := len(s.history); n == 0 || !slices.Equal(s.history[n-1].region, r) {
+		s.history = append(s.history, layoutAt{now, r})
+	} else {
+		s.history[n-1].at = now
+	}
+	if len(s.history) > maxHistory {
+		return []image.Rectangle{}
+	}
+	out := r
+	for _, h := range s.history {
+		if out = intersectRegions(out, h.region); len(out) > maxRegionPieces {
+			return []image.Rectangle{}
+		}
+	}
+	if out == nil {
+		out = []image.Rectangle{}
+	}
+	return out
+}
+
+// frameHook is what the platforms' capturers call (x11.FrameHook and
+// win.FrameHook): Active and Prepare before the pixels are read, Confirm
+// after them (Windows only).
+type frameHook interface {
+	Active() bool
+	Prepare() (changed bool)
+	Confirm() (moved bool)
+}
+
+// choose sets the shared windows (nil shares the whole screen) and
+// installs the mask for them at once; it reports whether the mask
+// changed.
+func (s *selection) choose(chosen map[uint32]bool) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if chosen == nil {
+		s.chosen.Store(nil)
+		return s.mask.set(nil, true)
+	}
+	s.chosen.Store(&chosen)
+	s.history = nil
+	s.before = s.region()
+	return s.mask.set(s.settled(s.before), false)
+}
+
+// Active reports whether windows are chosen.
+func (s *selection) Active() bool { return s.chosen.Load() != nil }
+
+// region computes the visible parts of the chosen windows now. When the
+// windows cannot be listed it shows nothing rather than too much.
+func (s *selection) region() []image.Rectangle {
+	p := s.chosen.Load()
+	if p == nil {
+		return nil
+	}
+	ws, err := s.windows()
+	if err != nil {
+		s.log.Warn("winvnc: listing windows", "err", err)
+		return []image.Rectangle{}
+	}
+	w, h := s.size()
+	return VisibleRegion(ws, *p, image.Rect(0, 0, w, h))
+}
+
+// Prepare installs the mask for the layout now.
+func (s *selection) Prepare() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if !s.Active() {
+		return false
+	}
+	s.before = s.region()
+	return s.mask.set(s.settled(s.before), false)
+}
+
+// Confirm compares the layout with Prepare's; if a window moved, the
+// mask hides what either layout hides.
+func (s *selection) Confirm() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if !s.Active() {
+		return false
+	}
+	after := s.region()
+	if slices.Equal(s.before, after) {
+		return false
+	}
+	r := intersectRegions(s.before, after)
+	if s.settle > 0 {
+		r = s.settled(after) // within the history, which holds before too
+	}
+	s.mask.set(r, false)
+	return true
+}
+
+var _ frameHook = (*selection)(nil)

@@ -32,6 +32,9 @@ type platform interface {
 	MissingHotkeys() []uint32
 	// Windows lists the top-level windows, bottom first.
 	Windows() ([]Window, error)
+	// SetFrameHook makes the capture call h around every frame (the
+	// application selection); call it before Capture.
+	SetFrameHook(h frameHook)
 	// Close releases input and restores the keyboard, ungrabs the
 	// hotkeys and closes the display. Capture must have returned.
 	Close() error

@@ -71,6 +71,8 @@ func (p *x11Platform) Hotkeys() <-chan uint32 {
 	return p.hotkeys.C
 }
 
+func (p *x11Platform) SetFrameHook(h frameHook) { p.cap.Hook = h }
+
 func (p *x11Platform) MissingHotkeys() []uint32 { return p.missing }
 
 func (p *x11Platform) Windows() ([]Window, error) {
@@ -98,3 +100,7 @@ func (p *x11Platform) Close() error {
 }
 
 var _ platform = (*x11Platform)(nil)
+
+// maskSettle: X11 reads pixels with the server grabbed (x11.FrameHook), so
+// the layout and the pixels are of one moment.
+const maskSettle = 0

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"time"
 
 	"lifebuoy/rfb"
 	"lifebuoy/winvnc/win"
@@ -71,6 +72,8 @@ func (p *winPlatform) Hotkeys() <-chan uint32 {
 	return p.hotkeys.C
 }
 
+func (p *winPlatform) SetFrameHook(h frameHook) { p.cap.Hook = h }
+
 func (p *winPlatform) MissingHotkeys() []uint32 { return p.missing }
 
 func (p *winPlatform) Windows() ([]Window, error) {
@@ -98,3 +101,8 @@ func (p *winPlatform) Close() error {
 }
 
 var _ platform = (*winPlatform)(nil)
+
+// maskSettle: the screen Windows (and Wine) lets BitBlt read may lag behind
+// the window positions by a composed frame or more, so a window's old place
+// stays masked this long after it moved.
+const maskSettle = 300 * time.Millisecond

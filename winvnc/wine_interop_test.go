@@ -5,6 +5,7 @@ package winvnc
 import (
 	"context"
 	"fmt"
+	"image"
 	"net"
 	"os"
 	"path/filepath"
@@ -283,5 +284,98 @@ func TestWineF12HeldByAnotherProgram(t *testing.T) {
 	a.expect(`^rights control=off `)
 	if n := a.count(`cannot`); n != 0 {
 		t.Errorf("the agent says a hotkey is missing:\n%s", a.p.Output())
+	}
+}
+
+// hasColor complains if any pixel of fb is c (0xRRGGBB).
+func hasColor(c uint32) func(fb *rfb.Image) string {
+	return func(fb *rfb.Image) string {
+		for y := range fb.H {
+			for x := range fb.W {
+				if fb.RGB(x, y) == c {
+					return fmt.Sprintf("pixel (%d,%d) is %06x", x, y, c)
+				}
+			}
+		}
+		return ""
+	}
+}
+
+// "windows" lists the application windows and not the taskbar or the
+// desktop; "share N" masks everything but that window; and a window
+// dragged over the shared one, frame by frame, never shows a pixel to
+// the viewer.
+func TestWineWindowsShare(t *testing.T) {
+	x := rfbtest.StartXvfb(t, 800, 600, 24)
+	w := rfbtest.StartWine(t, x)
+	w.Start(t, "notepad")
+	if _, err := rfbtest.WaitForWindow(t, t.Context(), x, "Untitled - Notepad"); err != nil {
+		t.Fatal(err)
+	}
+	startWineHelper(t, w, "-title", "chosen", "-color", "33cc66", "-rect", "300,150,300,250")
+	other := startWineHelper(t, w, "-title", "other", "-color", "ff00ff", "-rect", "20,420,200,120")
+	a, v := directAgent(t, w, "pw")
+	v.syncTo("the screen", sameAsWine(t, w))
+
+	a.send("windows")
+	listed := map[string]bool{}
+	var chosen string
+	var rect image.Rectangle
+	for range 3 {
+		m := a.expect(`^window (\d+) "([^"]*)" (\d+)x(\d+)\+(-?\d+)\+(-?\d+)$`)
+		listed[m[2]] = true
+		if m[2] == "chosen" {
+			chosen = m[1]
+			var ww, hh, xx, yy int
+			fmt.Sscan(m[3]+" "+m[4]+" "+m[5]+" "+m[6], &ww, &hh, &xx, &yy)
+			rect = image.Rect(xx, yy, xx+ww, yy+hh)
+		}
+	}
+	a.send("status") // ends the list
+	a.expect(`^rights `)
+	if n := a.count(`^window `); n != 3 || !listed["chosen"] || !listed["other"] || !listed["Untitled - Notepad"] {
+		t.Fatalf("the list is not the three applications:\n%s", a.p.Output())
+	}
+
+	a.send("share " + chosen)
+	a.expect(`^say Sharing only "chosen"`)
+	masked := func(fb *rfb.Image) (bool, string) {
+		want, err := w.Capture()
+		if err != nil {
+			t.Fatal(err)
+		}
+		for y := range fb.H {
+			for xx := range fb.W {
+				c := MaskColor(xx, y)
+				if image.Pt(xx, y).In(rect) {
+					r, g, b, _ := want.At(xx, y).RGBA()
+					c = uint32(r>>8)<<16 | uint32(g>>8)<<8 | uint32(b>>8)
+				}
+				if got := fb.RGB(xx, y); got != c {
+					return false, fmt.Sprintf("pixel (%d,%d) is %06x, want %06x", xx, y, got, c)
+				}
+			}
+		}
+		return true, ""
+	}
+	v.syncTo("the mask", masked)
+
+	// Drag "other" over "chosen" and off again in steps, as fast as a
+	// hand drags; no update may show a magenta pixel.
+	stop := watchUpdates(v, hasColor(0xff00ff))
+	for i := range 30 {
+		px, py := 20+i*20, 420-i*10
+		other.send(fmt.Sprintf("move %d %d", px, py))
+		other.expect(fmt.Sprintf(`^moved %d %d$`, px, py))
+		time.Sleep(15 * time.Millisecond)
+	}
+	time.Sleep(500 * time.Millisecond)
+	frames, bad := stop()
+	t.Logf("%d updates while dragging", frames)
+	if bad != "" {
+		t.Errorf("the dragged window showed through the mask: %s", bad)
+	}
+	if frames < 5 {
+		t.Errorf("only %d updates while dragging", frames)
 	}
 }

@@ -80,6 +80,30 @@ type Capturer struct {
 
 	frames  atomic.Int64
 	refresh chan struct{}
+
+	// Hook, if set, fits the framebuffer's filter to the window layout of
+	// each frame (see FrameHook).
+	Hook FrameHook
+}
+
+// FrameHook fits the framebuffer's filter (the agent's application mask)
+// to the window layout of the frame being captured. Windows has no way to
+// hold the windows still while the screen is read, so while Active the
+// capturer reads the layout before the BitBlt (Prepare) and again after
+// it (Confirm): if a window moved in between, Confirm installs a filter
+// that hides what either layout hides, and the capturer captures again at
+// once. Between two reads of the same layout a window would have to move
+// and come back within the BitBlt for a pixel to escape.
+type FrameHook interface {
+	// Active reports whether the next capture needs the hook.
+	Active() bool
+	// Prepare reads the layout and installs the filter for it; it reports
+	// whether the filter changed (the whole screen is published then).
+	Prepare() (changed bool)
+	// Confirm reads the layout again after the pixels were read; if it
+	// differs, it installs a filter that masks what either hides and
+	// reports true.
+	Confirm() (moved bool)
 }
 
 // NewCapturer returns a capturer of the virtual screen into fb. fb is
@@ -192,10 +216,18 @@ func (c *Capturer) capture(full bool) (bool, error) {
 		resized = true
 	}
 	w, h := vs.Dx(), vs.Dy()
+	hooked := c.Hook != nil && c.Hook.Active()
+	if hooked && c.Hook.Prepare() {
+		full = true
+	}
 	if err := bitBlt(c.memDC, 0, 0, w, h, c.screenDC, vs.Min.X, vs.Min.Y, srcCopy|captureBlt); err != nil {
 		return false, err
 	}
 	gdiFlush()
+	if hooked && c.Hook.Confirm() {
+		full = true
+		c.Refresh() // the next frame, at once, with the layout as it is now
+	}
 	changed, stale := publishFrame(c.fb, c.pix, c.prev, w, h, full, resized)
 	if stale {
 		c.screen = image.Rectangle{} // fb resized behind our back: start over

@@ -89,6 +89,38 @@ type Capturer struct {
 	refresh chan struct{} // Refresh's request, buffered 1
 
 	onCursor func(image.Image, image.Point) // test hook, called after SetCursor
+
+	// Hook, if set, fits the framebuffer's filter to the window layout of
+	// each frame (see FrameHook).
+	Hook FrameHook
+}
+
+// FrameHook fits the framebuffer's filter (the agent's application mask)
+// to the window layout of exactly the frame being captured. While Active,
+// the capturer grabs the X server for each capture, calls Prepare, reads
+// the pixels and releases the server: no window moves between the layout
+// Prepare reads and the pixels, so no pixel of a window that moved over a
+// shared one can escape the mask, not even for one frame.
+type FrameHook interface {
+	// Active reports whether the next capture needs Prepare.
+	Active() bool
+	// Prepare reads the window layout (on the capture goroutine, with the
+	// server grabbed) and installs the filter for it; it reports whether
+	// the filter changed, and then the whole screen is captured.
+	Prepare() (changed bool)
+}
+
+// withLayout runs capture, with the server grabbed and the hook prepared
+// when a hook is active. full tells capture to take the whole screen.
+func (c *Capturer) withLayout(capture func(full bool) error) error {
+	if c.Hook == nil || !c.Hook.Active() {
+		return capture(false)
+	}
+	if err := guard(func() error { return xproto.GrabServerChecked(c.d.conn).Check() }); err != nil {
+		return fmt.Errorf("x11: grab server: %w", err)
+	}
+	defer guard(func() error { return xproto.UngrabServerChecked(c.d.conn).Check() })
+	return capture(c.Hook.Prepare())
 }
 
 // NewCapturer returns a capturer of d's default screen into fb. fb is
@@ -162,16 +194,20 @@ func (c *Capturer) Run(ctx context.Context) error {
 			return errors.New("x11: display connection closed")
 		case <-batch:
 			batch = nil
-			if err := c.captureDamage(dmg, region); err != nil {
+			if err := c.withLayout(func(full bool) error { return c.captureDamage(dmg, region, full) }); err != nil {
 				return err
 			}
 			c.last = time.Now()
 		case <-c.refresh:
-			if err := c.captureRects([]image.Rectangle{image.Rect(0, 0, c.w, c.h)}); err != nil {
+			if err := c.withLayout(func(bool) error { return c.captureRects(c.all()) }); err != nil {
 				return err
 			}
 		case <-poll:
-			changed, err := c.captureTiles()
+			var changed bool
+			err := c.withLayout(func(full bool) (err error) {
+				changed, err = c.captureTiles(full)
+				return err
+			})
 			if err != nil {
 				return err
 			}
@@ -194,7 +230,7 @@ func (c *Capturer) Run(ctx context.Context) error {
 			case xfixes.CursorNotifyEvent:
 				c.updateCursor(ev.CursorSerial)
 			case randr.ScreenChangeNotifyEvent, xproto.ConfigureNotifyEvent:
-				if err := c.resize(); err != nil {
+				if err := c.withLayout(func(bool) error { return c.resize() }); err != nil {
 					return err
 				}
 			}
@@ -204,12 +240,12 @@ func (c *Capturer) Run(ctx context.Context) error {
 			// NonEmpty sends no new event until it is taken), the size and
 			// the cursor: ask for all three.
 			c.d.log.Debug("x11: event overflow")
-			if err := c.resize(); err != nil {
+			if err := c.withLayout(func(bool) error { return c.resize() }); err != nil {
 				return err
 			}
 			c.updateCursor(0)
 			if useDamage {
-				if err := c.captureDamage(dmg, region); err != nil {
+				if err := c.withLayout(func(full bool) error { return c.captureDamage(dmg, region, full) }); err != nil {
 					return err
 				}
 				c.last = time.Now()
@@ -352,8 +388,12 @@ func (c *Capturer) freeBuffers() {
 	c.w, c.h = 0, 0
 }
 
-// captureDamage takes the damage accumulated on the server and captures it.
-func (c *Capturer) captureDamage(dmg damage.Damage, region xfixes.Region) error {
+// all is the whole screen as one rectangle.
+func (c *Capturer) all() []image.Rectangle { return []image.Rectangle{image.Rect(0, 0, c.w, c.h)} }
+
+// captureDamage takes the damage accumulated on the server and captures
+// it, or the whole screen if full.
+func (c *Capturer) captureDamage(dmg damage.Damage, region xfixes.Region, full bool) error {
 	var rects []image.Rectangle
 	err := guard(func() error {
 		damage.Subtract(c.d.conn, dmg, xfixes.Region(0), region)
@@ -370,6 +410,9 @@ func (c *Capturer) captureDamage(dmg damage.Damage, region xfixes.Region) error 
 		return err
 	}
 	rects = mergeRects(rects, image.Rect(0, 0, c.w, c.h), maxDamageRects)
+	if full {
+		rects = c.all()
+	}
 	if len(rects) == 0 {
 		return nil
 	}
@@ -452,15 +495,18 @@ func (c *Capturer) captureBatch(rects []image.Rectangle) error {
 	return nil
 }
 
-// captureTiles is the fallback: capture all, send the tiles that changed,
-// and report whether any did.
-func (c *Capturer) captureTiles() (bool, error) {
+// captureTiles is the fallback: capture all, send the tiles that changed
+// (all of them if all), and report whether any did.
+func (c *Capturer) captureTiles(all bool) (bool, error) {
 	full := image.Rect(0, 0, c.w, c.h)
 	img, err := c.grab(full, 0)
 	if err != nil {
 		return false, err
 	}
 	changed := diffTiles(img.Pix, c.prev.Pix, img.Stride, c.w, c.h)
+	if all {
+		changed = c.all()
+	}
 	if len(changed) == 0 {
 		return false, nil
 	}
