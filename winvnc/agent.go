@@ -146,6 +146,9 @@ type agent struct {
 
 	rightsChanged chan struct{} // buffered 1: the rights shown changed (for the broker)
 
+	viewersMu sync.Mutex
+	viewers   int // sessions being served; capture runs while there is one
+
 	// Owned by run.
 	queue  []*prompt       // open questions, oldest first
 	state  EvState         // last state shown
@@ -203,6 +206,37 @@ func (a *agent) withdrawPrompt(ctx context.Context, p *prompt) {
 	case a.withdrawn <- p:
 	case <-ctx.Done():
 	}
+}
+
+// Capture resumes for a viewer once the framebuffer holds a fresh frame,
+// or after this long.
+const resumeWait = 2 * time.Second
+
+// serveViewer serves one viewer with serve, capturing the screen while
+// any viewer is served: with none the agent captures nothing.
+func (a *agent) serveViewer(ctx context.Context, serve func() error) error {
+	a.viewersMu.Lock()
+	a.viewers++
+	first := a.viewers == 1
+	if first {
+		before := a.p.Frames()
+		a.p.SetActive(true)
+		// The viewer's first update is the screen as it is, not as it was
+		// when the last viewer left.
+		deadline := time.Now().Add(resumeWait)
+		for a.p.Frames() == before && time.Now().Before(deadline) && ctx.Err() == nil {
+			time.Sleep(5 * time.Millisecond)
+		}
+	}
+	a.viewersMu.Unlock()
+	defer func() {
+		a.viewersMu.Lock()
+		defer a.viewersMu.Unlock()
+		if a.viewers--; a.viewers == 0 {
+			a.p.SetActive(false)
+		}
+	}()
+	return serve()
 }
 
 // addEnder registers a live session's way to tell the other side it
@@ -270,6 +304,7 @@ func (a *agent) run(parent context.Context) error {
 			served <- nil
 			return
 		}
+		a.p.SetActive(false) // until a viewer comes
 		if a.cfg.Listen != "" {
 			served <- a.serveDirect(ctx)
 		} else {

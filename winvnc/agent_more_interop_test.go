@@ -159,33 +159,28 @@ func magenta(fb *rfb.Image) string {
 
 // watchUpdates reads the viewer's updates on a goroutine of its own until
 // stop is called, and runs check on the framebuffer after each one; stop
-// returns how many updates came and the first complaint.
+// closes the viewer and returns how many updates came and the first
+// complaint.
 func watchUpdates(v *viewer, check func(fb *rfb.Image) string) (stop func() (frames int, bad string)) {
-	done := make(chan struct{})
 	type result struct {
 		frames int
 		bad    string
 	}
 	res := make(chan result, 1)
+	stopped := make(chan struct{})
 	go func() {
 		var r result
+		defer func() { res <- r }()
 		w, h := v.c.Size()
 		v.c.RequestUpdate(true, image.Rect(0, 0, w, h))
 		for {
-			select {
-			case <-done:
-				res <- r
-				return
-			default:
-			}
-			v.conn.SetReadDeadline(time.Now().Add(200 * time.Millisecond))
 			m, err := v.c.ReadMessage()
-			if ne, ok := err.(net.Error); ok && ne.Timeout() {
-				continue
-			}
 			if err != nil {
-				r.bad = "ReadMessage: " + err.Error()
-				res <- r
+				select {
+				case <-stopped:
+				default:
+					r.bad = "ReadMessage: " + err.Error()
+				}
 				return
 			}
 			if _, ok := m.(*rfb.FramebufferUpdate); !ok {
@@ -200,9 +195,9 @@ func watchUpdates(v *viewer, check func(fb *rfb.Image) string) (stop func() (fra
 		}
 	}()
 	return func() (int, string) {
-		close(done)
+		close(stopped)
+		v.c.Close()
 		r := <-res
-		v.conn.SetReadDeadline(time.Time{})
 		return r.frames, r.bad
 	}
 }

@@ -31,6 +31,8 @@ type fakePlatform struct {
 	mu     sync.Mutex
 	in     recorder
 	closed bool
+	active []bool // SetActive's calls
+	frames int64
 }
 
 func newFakePlatform(w, h int) *fakePlatform {
@@ -51,8 +53,23 @@ func (p *fakePlatform) Ready() <-chan struct{}        { return p.ready }
 func (p *fakePlatform) Hotkeys() <-chan uint32        { return p.hotkeys }
 func (p *fakePlatform) MissingHotkeys() []uint32      { return p.missing }
 func (p *fakePlatform) SetFrameHook(frameHook)        {}
-func (p *fakePlatform) Injector() Injector            { return p }
-func (p *fakePlatform) Windows() ([]Window, error)    { return p.windows, nil }
+
+func (p *fakePlatform) SetActive(on bool) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.active = append(p.active, on)
+	if on {
+		p.frames++
+	}
+}
+
+func (p *fakePlatform) Frames() int64 {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.frames
+}
+func (p *fakePlatform) Injector() Injector         { return p }
+func (p *fakePlatform) Windows() ([]Window, error) { return p.windows, nil }
 
 func (p *fakePlatform) Refresh() {
 	select {
@@ -280,4 +297,33 @@ func writePassword(t *testing.T, pw string) string {
 		t.Fatal(err)
 	}
 	return file
+}
+
+// Capture runs only while a viewer is served: paused once the first frame
+// is in, resumed for the viewer, paused again when it leaves.
+func TestAgentCapturesOnlyForViewers(t *testing.T) {
+	p := newFakePlatform(16, 16)
+	a := startAgent(t, Config{Listen: "127.0.0.1:0", PasswordFile: writePassword(t, "pw"), openPlatform: withFake(p)})
+	addr := a.expect(`^state waiting Listening on (\S+);`)[1]
+	calls := func() []bool {
+		p.mu.Lock()
+		defer p.mu.Unlock()
+		return slices.Clone(p.active)
+	}
+	if got := calls(); !slices.Equal(got, []bool{false}) {
+		t.Fatalf("before any viewer: SetActive calls %v, want [false]", got)
+	}
+	ch := dialViewer(t, addr, "pw")
+	a.expect(`^prompt `)
+	a.send("y")
+	v := mustViewer(t, ch)
+	v.syncTo("the picture", same(p.src))
+	if got := calls(); !slices.Equal(got, []bool{false, true}) {
+		t.Fatalf("with a viewer: SetActive calls %v, want [false true]", got)
+	}
+	v.c.Close()
+	a.expect(`^state waiting .* disconnected`)
+	if got := calls(); !slices.Equal(got, []bool{false, true, false}) {
+		t.Fatalf("after the viewer left: SetActive calls %v, want [false true false]", got)
+	}
 }

@@ -22,6 +22,11 @@ type platform interface {
 	Ready() <-chan struct{}
 	// Refresh captures the whole screen once more, soon.
 	Refresh()
+	// SetActive starts (on) or pauses capture: it runs only while a viewer
+	// is connected. Frames counts the captures that changed the
+	// framebuffer.
+	SetActive(on bool)
+	Frames() int64
 	// Injector fakes input; nil if the system has none.
 	Injector() Injector
 	// Hotkeys delivers the keysyms of the customer's global hotkeys (F11,

@@ -72,6 +72,8 @@ func (p *x11Platform) Hotkeys() <-chan uint32 {
 }
 
 func (p *x11Platform) SetFrameHook(h frameHook) { p.cap.Hook = h }
+func (p *x11Platform) SetActive(on bool)        { p.cap.SetActive(on) }
+func (p *x11Platform) Frames() int64            { return p.cap.Frames() }
 
 func (p *x11Platform) MissingHotkeys() []uint32 { return p.missing }
 

@@ -73,6 +73,8 @@ func (p *winPlatform) Hotkeys() <-chan uint32 {
 }
 
 func (p *winPlatform) SetFrameHook(h frameHook) { p.cap.Hook = h }
+func (p *winPlatform) SetActive(on bool)        { p.cap.SetActive(on) }
+func (p *winPlatform) Frames() int64            { return p.cap.Frames() }
 
 func (p *winPlatform) MissingHotkeys() []uint32 { return p.missing }
 

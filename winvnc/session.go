@@ -89,11 +89,12 @@ func (a *agent) serveBroker(ctx context.Context) error {
 			case <-sctx.Done():
 			}
 		})
-		if in.Mode == agentlink.ModeAuthenticated {
-			err = a.srv.ServeAuthenticated(sctx, conn, in.Version)
-		} else {
-			err = a.srv.ServeConn(sctx, conn)
-		}
+		err = a.serveViewer(sctx, func() error {
+			if in.Mode == agentlink.ModeAuthenticated {
+				return a.srv.ServeAuthenticated(sctx, conn, in.Version)
+			}
+			return a.srv.ServeConn(sctx, conn)
+		})
 		stop()
 		conn.Close()
 		side.Wait()
@@ -283,7 +284,7 @@ func (a *agent) serveDirectConn(ctx context.Context, c net.Conn, th *throttle) {
 	}
 	a.log.Info("winvnc: session starts", "remote", remote)
 	a.event(ctx, EvState{StateSharing, remote + ` sees your screen. Type "control on" to let them control it, "end" to stop.`})
-	err = a.srv.ServeAuthenticated(ctx, hs.Conn, hs.Version)
+	err = a.serveViewer(ctx, func() error { return a.srv.ServeAuthenticated(ctx, hs.Conn, hs.Version) })
 	a.rights.ReleaseAll()
 	a.log.Info("winvnc: session ended", "remote", remote, "err", err)
 	if ctx.Err() == nil {

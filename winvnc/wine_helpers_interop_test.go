@@ -41,7 +41,7 @@ var winBuild struct {
 }
 
 // windowsBinaries returns the paths of winvnc.exe and winhelper.exe.
-func windowsBinaries(t *testing.T) (agent, helper string) {
+func windowsBinaries(t testing.TB) (agent, helper string) {
 	t.Helper()
 	winBuild.once.Do(func() {
 		winBuild.dir, winBuild.err = os.MkdirTemp("", "lifebuoy-winbin-")
@@ -68,21 +68,21 @@ func windowsBinaries(t *testing.T) (agent, helper string) {
 // wineProc is a Windows program whose input the test writes and whose
 // output lines it matches, like testAgent for the in-process agent.
 type wineProc struct {
-	t    *testing.T
+	t    testing.TB
 	name string
 	p    *rfbtest.Proc
 	in   *os.File
 	next int // first line not yet consumed by expect
 }
 
-func startWineProc(t *testing.T, w *rfbtest.Wine, exe string, args ...string) *wineProc {
+func startWineProc(t testing.TB, w *rfbtest.Wine, exe string, args ...string) *wineProc {
 	t.Helper()
 	p, in := w.StartWithInput(t, exe, args...)
 	return &wineProc{t: t, name: filepath.Base(exe), p: p, in: in}
 }
 
 // startWineAgent runs winvnc.exe with the terminal UI and args.
-func startWineAgent(t *testing.T, w *rfbtest.Wine, args ...string) *wineProc {
+func startWineAgent(t testing.TB, w *rfbtest.Wine, args ...string) *wineProc {
 	t.Helper()
 	agent, _ := windowsBinaries(t)
 	return startWineProc(t, w, agent, append([]string{"-ui", "terminal"}, args...)...)
@@ -90,7 +90,7 @@ func startWineAgent(t *testing.T, w *rfbtest.Wine, args ...string) *wineProc {
 
 // startWineHelper runs winhelper.exe with args and waits until it is
 // ready.
-func startWineHelper(t *testing.T, w *rfbtest.Wine, args ...string) *wineProc {
+func startWineHelper(t testing.TB, w *rfbtest.Wine, args ...string) *wineProc {
 	t.Helper()
 	_, helper := windowsBinaries(t)
 	h := startWineProc(t, w, helper, args...)

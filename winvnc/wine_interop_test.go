@@ -9,6 +9,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -378,4 +379,40 @@ func TestWineWindowsShare(t *testing.T) {
 	if frames < 5 {
 		t.Errorf("only %d updates while dragging", frames)
 	}
+}
+
+// The Windows agent captures only while a viewer is connected, and a
+// blinking caret (notepad's, focused) does not keep it at the fast rate:
+// once the screen is still but for the caret, the period is the idle one.
+func TestWineCaptureOnlyForViewers(t *testing.T) {
+	x := rfbtest.StartXvfb(t, 640, 480, 24)
+	w := rfbtest.StartWine(t, x)
+	w.Start(t, "notepad")
+	if _, err := rfbtest.WaitForWindow(t, t.Context(), x, "Untitled - Notepad"); err != nil {
+		t.Fatal(err)
+	}
+	xdo(t, x, "mousemove", "200", "200", "click", "1") // focus: the caret blinks
+	a := startWineAgent(t, w, "-v", "-listen", "127.0.0.1:0", "-password-file", writePassword(t, "pw"))
+	addr := a.expect(`^state waiting Listening on (\S+);`)[1]
+	a.expect(`msg="win: capture paused \(no viewer\)"`)
+	ch := dialViewer(t, addr, "pw")
+	a.expect(`^prompt `)
+	a.send("y")
+	v := mustViewer(t, ch)
+	a.expect(`msg="win: capture resumed"`)
+	v.syncTo("the screen", sameAsWine(t, w))
+	// Watch for three seconds of caret blinks.
+	stop := watchUpdates(v, func(*rfb.Image) string { return "" })
+	time.Sleep(3 * time.Second)
+	frames, bad := stop()
+	if bad != "" {
+		t.Fatal(bad)
+	}
+	periods := regexp.MustCompile(`msg="win: capture period" period=(\S+)`).FindAllStringSubmatch(a.p.Output(), -1)
+	if len(periods) == 0 || periods[len(periods)-1][1] != "250ms" {
+		t.Errorf("with a blinking caret the capture period is not the idle one: %v", periods)
+	}
+	t.Logf("%d updates (caret blinks) in 3 s, periods %v", frames, periods)
+	a.expect(`^state waiting .* disconnected`)
+	a.expect(`msg="win: capture paused \(no viewer\)"`)
 }

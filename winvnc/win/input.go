@@ -65,16 +65,12 @@ func absolute(x, size int) int32 {
 // pointerInputs returns the mouse events that move the pointer to
 // framebuffer point p of a virtual screen of the given bounds (its origin
 // may be negative; framebuffer (0,0) is its top left) and turn button mask
-// from into to. move is false when the position is unchanged.
+// from into to. move is false when the position is unchanged. The move
+// rides on the first button change, one event that says where and what,
+// so that no other input can come between the two; without a button
+// change it is an event of its own.
 func pointerInputs(from, to uint8, p image.Point, move bool, screen image.Rectangle) []mouseINPUT {
 	var out []mouseINPUT
-	if move {
-		out = append(out, mouseINPUT{typ: inputMouse, mi: mouseInput{
-			dx:    absolute(p.X, screen.Dx()),
-			dy:    absolute(p.Y, screen.Dy()),
-			flags: mouseeventfMove | mouseeventfAbsolute | mouseeventfVirtualDesk,
-		}})
-	}
 	for i, b := range buttonFlags {
 		bit := uint8(1) << i
 		if from&bit == to&bit {
@@ -88,6 +84,18 @@ func pointerInputs(from, to uint8, p image.Point, move bool, screen image.Rectan
 			continue // a wheel button's release
 		}
 		out = append(out, mouseINPUT{typ: inputMouse, mi: mouseInput{mouseData: uint32(b.data), flags: f}})
+	}
+	if move {
+		at := mouseInput{
+			dx:    absolute(p.X, screen.Dx()),
+			dy:    absolute(p.Y, screen.Dy()),
+			flags: mouseeventfMove | mouseeventfAbsolute | mouseeventfVirtualDesk,
+		}
+		if len(out) == 0 {
+			return []mouseINPUT{{typ: inputMouse, mi: at}}
+		}
+		out[0].mi.dx, out[0].mi.dy = at.dx, at.dy
+		out[0].mi.flags |= at.flags
 	}
 	return out
 }

@@ -223,3 +223,28 @@ func TestIsAppWindow(t *testing.T) {
 		}
 	}
 }
+
+// A cursor is read once per change, and one whose image cannot be read is
+// not read again at every poll.
+func TestCursorTracker(t *testing.T) {
+	var tr cursorTracker
+	for i, tc := range []struct {
+		handle     uintptr
+		shown      bool
+		read, hide bool
+	}{
+		{0x10, true, true, false},  // first: read
+		{0x10, true, false, false}, // unchanged (also when its read failed)
+		{0x10, true, false, false},
+		{0x20, true, true, false},  // another cursor
+		{0x20, false, false, true}, // hidden
+		{0x20, false, false, false},
+		{0, true, false, false},   // "shown" with no handle: still hidden
+		{0x20, true, true, false}, // back
+	} {
+		read, hide := tr.observe(tc.handle, tc.shown)
+		if read != tc.read || hide != tc.hide {
+			t.Errorf("step %d (%#x, %v): read %v hide %v; want %v %v", i, tc.handle, tc.shown, read, hide, tc.read, tc.hide)
+		}
+	}
+}

@@ -87,6 +87,8 @@ type Capturer struct {
 
 	frames  atomic.Int64
 	refresh chan struct{} // Refresh's request, buffered 1
+	active  atomic.Bool   // a viewer wants the screen
+	wake    chan struct{} // SetActive(true)'s signal, buffered 1
 
 	onCursor func(image.Image, image.Point) // test hook, called after SetCursor
 
@@ -126,7 +128,24 @@ func (c *Capturer) withLayout(capture func(full bool) error) error {
 // NewCapturer returns a capturer of d's default screen into fb. fb is
 // resized to the screen when Run starts.
 func NewCapturer(d *Display, fb *rfb.Framebuffer) *Capturer {
-	return &Capturer{d: d, fb: fb, refresh: make(chan struct{}, 1)}
+	c := &Capturer{d: d, fb: fb, refresh: make(chan struct{}, 1), wake: make(chan struct{}, 1)}
+	c.active.Store(true)
+	return c
+}
+
+// SetActive starts (on) or pauses capture: the agent captures only while
+// a viewer wants the screen. While paused, damage piles up on the server
+// (one notification, then none) and nothing is read; resuming captures
+// the whole screen. Run always makes its first capture, which sizes the
+// framebuffer. Safe for concurrent use.
+func (c *Capturer) SetActive(on bool) {
+	if c.active.Swap(on) == on || !on {
+		return
+	}
+	select {
+	case c.wake <- struct{}{}:
+	default:
+	}
 }
 
 // Refresh makes the running capturer capture the whole screen once more,
@@ -192,8 +211,29 @@ func (c *Capturer) Run(ctx context.Context) error {
 			return nil
 		case <-c.d.Done():
 			return errors.New("x11: display connection closed")
+		case <-c.wake:
+			if !c.active.Load() {
+				break
+			}
+			c.d.log.Debug("x11: capture resumed")
+			capture := func(bool) error { return c.captureRects(c.all()) }
+			if useDamage {
+				capture = func(bool) error { return c.captureDamage(dmg, region, true) }
+			}
+			if err := c.withLayout(capture); err != nil {
+				return err
+			}
+			c.last = time.Now()
+			if pollTimer != nil {
+				pollDelay = c.Poll
+				pollTimer.Reset(pollDelay)
+			}
 		case <-batch:
 			batch = nil
+			if !c.active.Load() {
+				c.d.log.Debug("x11: capture paused (no viewer)")
+				break // the damage stays on the server until resumed
+			}
 			if err := c.withLayout(func(full bool) error { return c.captureDamage(dmg, region, full) }); err != nil {
 				return err
 			}
@@ -203,6 +243,9 @@ func (c *Capturer) Run(ctx context.Context) error {
 				return err
 			}
 		case <-poll:
+			if !c.active.Load() {
+				break // the timer stays stopped until resumed
+			}
 			var changed bool
 			err := c.withLayout(func(full bool) (err error) {
 				changed, err = c.captureTiles(full)
