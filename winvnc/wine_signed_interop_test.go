@@ -29,7 +29,7 @@ import (
 // certificate and a time-stamping certificate under it, as PEM files.
 type testPKI struct {
 	root, cert, key, tsaCert, tsaKey string
-	leafSHA256                      string // hex SHA-256 of the code-signing certificate
+	leafSHA256                       string // hex SHA-256 of the code-signing certificate
 }
 
 func makeTestPKI(t *testing.T) testPKI {
