@@ -50,7 +50,13 @@ func windowsBinaries(t testing.TB) (agent, helper string) {
 		}
 		winBuild.agent = filepath.Join(winBuild.dir, "winvnc.exe")
 		winBuild.help = filepath.Join(winBuild.dir, "winhelper.exe")
-		for _, b := range [][2]string{{winBuild.agent, "../cmd/winvnc"}, {winBuild.help, "./testdata/winhelper"}} {
+		builds := [][2]string{{winBuild.agent, "../cmd/winvnc"}, {winBuild.help, "./testdata/winhelper"}}
+		if exe := os.Getenv("LIFEBUOY_WINVNC_EXE"); exe != "" {
+			// Another build of the agent, to compare versions in the
+			// benchmarks (docs/BENCHMARKS.md).
+			winBuild.agent, builds = exe, builds[1:]
+		}
+		for _, b := range builds {
 			cmd := exec.Command("go", "build", "-trimpath", "-ldflags", "-s -w", "-o", b[0], b[1])
 			cmd.Env = append(os.Environ(), "GOOS=windows", "GOARCH=amd64", "CGO_ENABLED=0")
 			if out, err := cmd.CombinedOutput(); err != nil {
