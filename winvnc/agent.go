@@ -52,6 +52,7 @@ type Config struct {
 const (
 	dropSummary    = 10 * time.Second // log line about dropped input
 	consentTimeout = 2 * time.Minute  // direct mode; the broker has its own
+	maxVNCPassword = 8                // bytes VNC Authentication uses
 )
 
 // Run runs the agent until its session ends, the customer ends it, or
@@ -75,6 +76,12 @@ func Run(ctx context.Context, cfg Config) error {
 		password = strings.TrimRight(password, "\r")
 		if password == "" {
 			return fmt.Errorf("winvnc: %s: the first line (the password) is empty", cfg.PasswordFile)
+		}
+		if len(password) > maxVNCPassword {
+			// VNC Authentication keys DES with the first 8 bytes; the rest
+			// would be ignored without a word.
+			return fmt.Errorf("winvnc: %s: the password is %d bytes long, but VNC Authentication uses only the first %d; use at most %d",
+				cfg.PasswordFile, len(password), maxVNCPassword, maxVNCPassword)
 		}
 	}
 	if cfg.Logger == nil {

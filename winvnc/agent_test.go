@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"image"
+	"io"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -325,5 +326,20 @@ func TestAgentCapturesOnlyForViewers(t *testing.T) {
 	a.expect(`^state waiting .* disconnected`)
 	if got := calls(); !slices.Equal(got, []bool{false, true, false}) {
 		t.Fatalf("after the viewer left: SetActive calls %v, want [false true false]", got)
+	}
+}
+
+// Direct mode refuses a password longer than VNC Authentication's 8
+// bytes rather than use only its start without a word.
+func TestDirectModeLongPassword(t *testing.T) {
+	p := newFakePlatform(16, 16)
+	for pw, ok := range map[string]bool{"12345678": true, "123456789": false, "pässwört": false} {
+		cfg := Config{Listen: "127.0.0.1:0", PasswordFile: writePassword(t, pw), openPlatform: withFake(p), UI: NewTerminal(strings.NewReader(""), io.Discard)}
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		err := Run(ctx, cfg)
+		cancel()
+		if ok && err != nil || !ok && (err == nil || !strings.Contains(err.Error(), "only the first 8")) {
+			t.Errorf("password %q: %v", pw, err)
+		}
 	}
 }
