@@ -1,9 +1,9 @@
 package win
 
 import (
-	"cmp"
-	"slices"
 	"unicode/utf16"
+
+	"lifebuoy/winvnc/internal/keysyms"
 )
 
 // Virtual-key codes (winuser.h) that the tables and the hotkeys use.
@@ -228,39 +228,9 @@ var keysymVK = func() map[uint32]vkey {
 	return m
 }()
 
-//go:generate go run keysyms_gen.go
-
-// keysymRune returns the character a printable keysym types: Latin-1
-// keysyms are their code point, 0x01000000|cp is the Unicode character cp,
-// and the classic keysyms of other scripts and symbols (Latin-2 0x1a1 Ą,
-// Greek 0x7d9 Ω, the euro sign 0x20ac …) are looked up in classicKeysyms:
-// noVNC and TigerVNC send those where X has them. Control characters,
-// surrogates and non-characters are not printable.
-func keysymRune(ks uint32) (rune, bool) {
-	var r rune
-	switch {
-	case ks >= 0x20 && ks <= 0x7e, ks >= 0xa0 && ks <= 0xff:
-		return rune(ks), true
-	case ks&0xff000000 == 0x01000000:
-		r = rune(ks & 0x00ffffff)
-	case ks < 0xff00:
-		i, ok := slices.BinarySearchFunc(classicKeysyms[:], ks, func(e struct{ keysym, char uint16 }, ks uint32) int {
-			return cmp.Compare(uint32(e.keysym), ks)
-		})
-		if !ok {
-			return 0, false
-		}
-		r = rune(classicKeysyms[i].char)
-	default:
-		return 0, false
-	}
-	switch {
-	case r < 0x20, r >= 0x7f && r < 0xa0, r > 0x10ffff,
-		r >= 0xd800 && r <= 0xdfff, r&0xfffe == 0xfffe:
-		return 0, false
-	}
-	return r, true
-}
+// keysymRune returns the character a printable keysym types (see
+// keysyms.Rune).
+func keysymRune(ks uint32) (rune, bool) { return keysyms.Rune(ks) }
 
 // keyAction is what a key press sent, kept so that its release sends the
 // matching events even if the layout changed in between.

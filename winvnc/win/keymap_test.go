@@ -110,23 +110,6 @@ func TestKeysymRune(t *testing.T) {
 	}
 }
 
-func TestClassicKeysymsTable(t *testing.T) {
-	if len(classicKeysyms) < 700 {
-		t.Fatalf("only %d classic keysyms", len(classicKeysyms))
-	}
-	for i, e := range classicKeysyms {
-		if i > 0 && classicKeysyms[i-1].keysym >= e.keysym {
-			t.Fatalf("not sorted at %d: %#x after %#x", i, e.keysym, classicKeysyms[i-1].keysym)
-		}
-		if e.keysym < 0x100 || e.char < 0x20 || e.char >= 0xd800 && e.char <= 0xdfff {
-			t.Errorf("entry %#x → %#x", e.keysym, e.char)
-		}
-		if _, ok := keysymVK[uint32(e.keysym)]; ok {
-			t.Errorf("keysym %#x is in the VK table and the character table", e.keysym)
-		}
-	}
-}
-
 func TestPlanKeyVirtual(t *testing.T) {
 	a, ok := planKey(xkF1+9, 0, false, nil) // F10
 	if !ok || a.vk != vkF1+9 || a.ext || a.units != nil {

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -61,6 +62,48 @@ func TestPointerClickAfterCustomerMoved(t *testing.T) {
 		if got := at(); !strings.HasPrefix(got, "x:300 y:200 ") {
 			t.Errorf("buttons %#x pressed at %q, want x:300 y:200", buttons, got)
 		}
+	}
+}
+
+// Keysyms with XKB actions are never bound or pressed for a viewer:
+// Terminate_Server bound to a spare keycode killed the customer's X
+// server. After a viewer "presses" each of them the server lives, its
+// pointer is where it was, and no keycode carries any of them.
+func TestActionKeysymsNeverPressed(t *testing.T) {
+	x := rfbtest.StartXvfb(t, 320, 240, 24)
+	d := openDisplay(t, x)
+	in, err := NewInjector(d)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer in.Close()
+	run(t, x, "xdotool", "mousemove", "100", "100")
+	before, err := d.keyboard()
+	if err != nil {
+		t.Fatal(err)
+	}
+	actions := []uint32{0xfed5, 0x1008fe01, 0x1008fe07, 0x1008fe20, 0x1008fe21, 0x1008fe22, 0x1008fe24,
+		0xfee0, 0xfee3, 0xfee9, 0xfef9, 0xfe70, 0xfe76}
+	for _, ks := range actions {
+		in.Key(rfb.KeyEvent{Down: true, Keysym: ks})
+		in.Key(rfb.KeyEvent{Down: false, Keysym: ks})
+	}
+	if err := d.sync(); err != nil {
+		t.Fatalf("the X connection died: %v", err)
+	}
+	time.Sleep(200 * time.Millisecond)
+	if x.Proc.Exited() {
+		t.Fatalf("the X server is gone:\n%s", x.Proc.Output())
+	}
+	if got := run(t, x, "xdotool", "getmouselocation"); !strings.HasPrefix(got, "x:100 y:100 ") {
+		t.Errorf("the pointer moved: %s", got)
+	}
+	after, err := d.keyboard()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(before.syms, after.syms) {
+		t.Error("the keyboard mapping changed: a keysym was bound to a spare keycode")
 	}
 }
 

@@ -23,7 +23,8 @@ import (
 // Shift press when the client does not hold Shift, and a plain one in a
 // lifted Shift when it does. Keysyms the layout lacks are bound on the fly
 // to spare (empty) keycodes, least recently used first, and the spares are
-// emptied again by Close. Each press remembers its keycode, so the release
+// emptied again by Close; only keysyms that type a character are bound
+// (spareBindable), and keysyms with XKB actions are never pressed. Each press remembers its keycode, so the release
 // goes to the same key even if the mapping changed in between.
 type Injector struct {
 	d *Display
@@ -125,6 +126,12 @@ func (in *Injector) key(ev rfb.KeyEvent) error {
 	if ks == xkF11 || ks == xkF12 || ok && in.km.hotkey(kc) {
 		// The customer's hotkeys: never pressed for a viewer.
 		return fmt.Errorf("x11: keysym %#x is on a hotkey's key; not pressed", ks)
+	}
+	if actionKeysym(ks) {
+		return fmt.Errorf("x11: keysym %#x has an XKB action; not pressed", ks)
+	}
+	if !ok && !spareBindable(ks) {
+		return fmt.Errorf("x11: keysym %#x is not on the keyboard and types no character; not bound", ks)
 	}
 	if !ok {
 		var err error

@@ -1,5 +1,7 @@
 package x11
 
+import "lifebuoy/winvnc/internal/keysyms"
+
 // Keysyms this package treats specially.
 const (
 	xkTab        = 0xff09
@@ -222,4 +224,35 @@ func (l *spareLRU) touch(kc byte) {
 			return
 		}
 	}
+}
+
+// actionKeysym reports whether ks is a keysym to which XKB gives an
+// action other than typing: the server's own (Terminate_Server, the
+// Switch_VT keys, grab breaking, video modes, logging), AccessX, the
+// pointer keys. Pressed, they would kill the customer's X server, switch
+// the console, or move the pointer behind the injector's back; they are
+// never bound or pressed for a viewer.
+func actionKeysym(ks uint32) bool {
+	switch {
+	case ks == 0xfed5: // Terminate_Server
+		return true
+	case ks >= 0xfe70 && ks <= 0xfe7a: // AccessX_Enable … AudibleBell_Enable
+		return true
+	case ks >= 0xfee0 && ks <= 0xfeff: // Pointer_Left … Pointer_Drag5
+		return true
+	case ks >= 0x1008fe01 && ks <= 0x1008fe0c: // XF86Switch_VT_1 … 12
+		return true
+	case ks >= 0x1008fe20 && ks <= 0x1008fe25: // XF86Ungrab, ClearGrab, Next/Prev_VMode, LogWindowTree, LogGrabInfo
+		return true
+	}
+	return false
+}
+
+// spareBindable reports whether ks may be bound to a spare keycode: only
+// a keysym that types a character. XKB gives a bound keysym the action
+// its compat map has for it, so anything else (a lock, a modifier, an
+// action keysym) would do more than type.
+func spareBindable(ks uint32) bool {
+	_, ok := keysyms.Rune(ks)
+	return ok && !actionKeysym(ks)
 }
