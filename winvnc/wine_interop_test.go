@@ -119,12 +119,16 @@ func TestWineResize(t *testing.T) {
 // notepadText reads what notepad holds, as the customer would copy it:
 // Ctrl+A, Ctrl+C on the customer's keyboard, then the clipboard, which
 // Wine shares with X, through xclip. It waits until the copy arrives.
-func notepadText(t *testing.T, x *rfbtest.Xvfb, marker string) string {
+func notepadText(t *testing.T, w *rfbtest.Wine, marker string) string {
 	t.Helper()
 	rfbtest.LookPath(t, "xclip")
+	x := w.X
 	deadline := time.Now().Add(wineWait)
 	var last string
 	for {
+		// Select all only once the typing has reached the window: a key
+		// that comes after Ctrl+A replaces the selection.
+		waitStill(t, w)
 		xdo(t, x, "key", "--clearmodifiers", "ctrl+a", "ctrl+c")
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		out, err := rfbtest.Run(t, ctx, x.Env(), "xclip", "-o", "-selection", "clipboard")
@@ -137,6 +141,34 @@ func notepadText(t *testing.T, x *rfbtest.Xvfb, marker string) string {
 			t.Fatalf("notepad's text never ended in %q; last read %q (%v)", marker, last, err)
 		}
 		time.Sleep(300 * time.Millisecond)
+	}
+}
+
+// waitStill waits until the screen has not changed for a while, but for a
+// blinking caret's few pixels.
+func waitStill(t *testing.T, w *rfbtest.Wine) {
+	t.Helper()
+	const caretPixels = 64
+	deadline := time.Now().Add(wineWait)
+	prev, err := w.Capture()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for still := 0; still < 2; {
+		if time.Now().After(deadline) {
+			t.Fatal("the screen never stood still")
+		}
+		time.Sleep(600 * time.Millisecond)
+		cur, err := w.Capture()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n, _, _ := rfbtest.Diff(prev, cur); n <= caretPixels {
+			still++
+		} else {
+			still = 0
+		}
+		prev = cur
 	}
 }
 
@@ -202,7 +234,7 @@ func TestWineTyping(t *testing.T) {
 	typeKeysyms(v, ' ', 0xe9, 0xfc, 0xdf, ' ', 0x20ac, ' ', 0x7d9, ' ') // éüß € Ω, classic
 	typeKeysyms(v, unicodeKeysyms("é ü ß € Ω 😀.")...)
 	want := `Plain text 123Shifted! @#$%^&*()[]{}<>?/\|~"'` + "`" + " éüß € Ω é ü ß € Ω 😀."
-	if got := notepadText(t, x, "."); got != want {
+	if got := notepadText(t, w, "."); got != want {
 		t.Errorf("notepad holds %q, want %q", got, want)
 	}
 }
