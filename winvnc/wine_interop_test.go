@@ -243,7 +243,8 @@ func TestWineTyping(t *testing.T) {
 // window of winhelper reports each click's screen position), also after
 // the customer moved the mouse away; a QEMU extended key event with F11's
 // scancode grants nothing; F12 on the customer's keyboard takes control
-// back at once and F11 toggles files; after F12 clicks land nowhere.
+// back at once, also while the supporter holds Shift, and F11 toggles
+// files; after F12 clicks land nowhere.
 func TestWineControl(t *testing.T) {
 	x := rfbtest.StartXvfb(t, 800, 600, 24)
 	w := rfbtest.StartWine(t, x)
@@ -288,6 +289,10 @@ func TestWineControl(t *testing.T) {
 	}
 	a.rights(`^rights control=on files=off dropped=5$`)
 
+	// The supporter holds Shift: the customer's F12 still takes control
+	// back (a hotkey registered without modifiers would not fire).
+	v.c.KeyEvent(true, 0xffe1)
+	time.Sleep(300 * time.Millisecond)
 	xdo(t, x, "key", "F12")
 	a.expect(`^rights control=off `)
 	xdo(t, x, "key", "F11")

@@ -5,10 +5,10 @@ package win
 // marks input that a program made (SendInput) with LLKHF_INJECTED, and
 // the hook drops such presses of F11 and F12 before any window or
 // registered hotkey sees them: a supporter's input, however it got
-// through, never fires the customer's hotkeys. For a key that
-// RegisterHotKey could not have (another program holds it), the hook is
-// the hotkey: it reports the customer's presses, once per press, and
-// keeps them from the other program and the focused window.
+// through, never fires the customer's hotkeys. For the keys it watches
+// the hook is the hotkey: it reports the customer's presses, once per
+// press and with any modifiers, and keeps them from other programs and
+// the focused window.
 type hookKeys struct {
 	watched map[uint16]uint32 // virtual key → keysym, where the hook is the hotkey
 	down    map[uint16]bool   // watched keys held down

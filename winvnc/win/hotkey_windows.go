@@ -25,12 +25,15 @@ import (
 // message, and the thread unregisters everything and ends.
 //
 // The same thread runs a low-level keyboard hook (WH_KEYBOARD_LL, see
-// hookKeys). Windows fires a registered hotkey for injected input too;
-// the hook drops injected presses of F11 and F12 (LLKHF_INJECTED) before
-// that. When RegisterHotKey fails for a key (another program holds it;
-// Windows also documents F12 as reserved for debuggers), the hook watches
-// the key itself and GrabKey succeeds; only when the hook could not be
-// installed either does GrabKey return the error.
+// hookKeys), which is the hotkey where it can be installed: it sees the
+// customer's F11 and F12 whatever modifiers are held or locked (a
+// supporter with control could hold Shift so that a plain registered
+// F12 no longer matches) and whoever else registered them (another
+// program; Windows also documents F12 as reserved for debuggers), and it
+// drops injected presses (LLKHF_INJECTED), for which Windows would fire a
+// registered hotkey too. Without the hook, the keys are registered with
+// RegisterHotKey with every combination of modifiers, and GrabKey fails
+// if another program holds them.
 type Hotkeys struct {
 	C <-chan uint32 // keysyms of registered hotkeys as they are pressed
 
@@ -128,16 +131,29 @@ func (h *Hotkeys) loop(d *Display, ready chan<- error) {
 					r.reply <- nil
 					break
 				}
-				id := int32(len(ids) + 1) // applications use 0x0000-0xBFFF
-				err := registerHotKey(0, id, modNoRepeat, uint32(r.vk))
-				switch {
-				case err == nil:
-					ids[id], byVK[r.vk] = r.keysym, true
-				case h.hook != nil:
-					d.log.Info("win: another program holds the hotkey; the keyboard hook watches it",
-						"keysym", fmt.Sprintf("%#x", r.keysym), "err", err)
+				if h.hook != nil {
+					// The hook is the hotkey: it sees the key whatever
+					// modifiers are held and whoever else registered it.
 					h.hook.watched[r.vk], byVK[r.vk] = r.keysym, true
-					err = nil
+					r.reply <- nil
+					break
+				}
+				// Without the hook: the key with every combination of
+				// modifiers, so that one the supporter holds cannot
+				// defeat it.
+				var err error
+				for mods := range uint32(16) { // MOD_ALT, MOD_CONTROL, MOD_SHIFT, MOD_WIN
+					id := int32(len(ids) + 1) // applications use 0x0000-0xBFFF
+					if e := registerHotKey(0, id, modNoRepeat|mods, uint32(r.vk)); e != nil {
+						if mods == 0 {
+							err = e
+						}
+						continue
+					}
+					ids[id] = r.keysym
+				}
+				if err == nil {
+					byVK[r.vk] = true
 				}
 				r.reply <- err
 			default:

@@ -125,3 +125,23 @@ func (p *pointer) releaseAll() []mouseINPUT {
 	p.buttons = 0
 	return in
 }
+
+// lockVKs are the lock keys whose toggle state an injector restores when
+// the supporter's control ends (see Injector.ReleaseAll); bit i of a lock
+// state is lockVKs[i]'s toggle.
+var lockVKs = [...]uint16{vkCapital, vkNumLock, vkScroll}
+
+// lockRestore returns the presses (each a press and a release) that turn
+// lock state now back into saved.
+func lockRestore(saved, now uint8) []keybdINPUT {
+	var out []keybdINPUT
+	for i, vk := range lockVKs {
+		if (saved^now)&(1<<i) == 0 {
+			continue
+		}
+		a := keyAction{vk: vk, ext: vk == vkNumLock}
+		out = append(out, a.inputs(false)...)
+		out = append(out, a.inputs(true)...)
+	}
+	return out
+}

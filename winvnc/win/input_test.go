@@ -122,3 +122,19 @@ func TestPointerMovesBeforeButtons(t *testing.T) {
 		}
 	}
 }
+
+// A lock the supporter switched is switched back when control ends; one
+// they left alone is not touched.
+func TestLockRestore(t *testing.T) {
+	if in := lockRestore(0b101, 0b101); len(in) != 0 {
+		t.Errorf("unchanged: %+v", in)
+	}
+	in := lockRestore(0b000, 0b011) // Caps and Num Lock switched on
+	if len(in) != 4 || in[0].ki.vk != vkCapital || in[1].ki.vk != vkCapital || in[1].ki.flags&keyeventfKeyUp == 0 ||
+		in[2].ki.vk != vkNumLock || in[2].ki.flags&keyeventfExtendedKey == 0 {
+		t.Errorf("Caps and Num Lock back off: %+v", in)
+	}
+	if in := lockRestore(0b100, 0b000); len(in) != 2 || in[0].ki.vk != vkScroll {
+		t.Errorf("Scroll Lock back on: %+v", in)
+	}
+}

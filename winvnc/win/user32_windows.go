@@ -44,6 +44,7 @@ var (
 	procSetThreadDesktop              = user32.NewProc("SetThreadDesktop")
 	procCloseDesktop                  = user32.NewProc("CloseDesktop")
 	procGetClassNameW                 = user32.NewProc("GetClassNameW")
+	procGetKeyState                   = user32.NewProc("GetKeyState")
 	procGetWindowLongPtrW             = user32.NewProc("GetWindowLongPtrW")
 	procGetWindow                     = user32.NewProc("GetWindow")
 	procSetWindowsHookExW             = user32.NewProc("SetWindowsHookExW")
@@ -339,4 +340,11 @@ func getWindowExStyle(hwnd windows.HWND) uint32 {
 func getOwner(hwnd windows.HWND) windows.HWND {
 	r, _, _ := procGetWindow.Call(uintptr(hwnd), gwOwner)
 	return windows.HWND(r)
+}
+
+// getKeyState returns GetKeyState's result for vk: the high bit says the
+// key is down, the low bit that a lock key is toggled on.
+func getKeyState(vk uint16) uint16 {
+	r, _, _ := procGetKeyState.Call(uintptr(vk))
+	return uint16(r)
 }

@@ -22,17 +22,3 @@ func buttonChanges(from, to uint8) []buttonChange {
 	}
 	return out
 }
-
-// lockCombinations returns every combination of the lock modifiers.
-func lockCombinations(locks ...uint16) []uint16 {
-	out := []uint16{0}
-	for _, l := range locks {
-		if l == 0 {
-			continue
-		}
-		for _, m := range out {
-			out = append(out, m|l)
-		}
-	}
-	return out
-}

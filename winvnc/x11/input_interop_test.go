@@ -107,6 +107,76 @@ func TestActionKeysymsNeverPressed(t *testing.T) {
 	}
 }
 
+// A supporter with control cannot defeat the customer's F12 by holding or
+// locking a modifier: the hotkey fires with Shift, Mod5 (ISO_Level3_Shift)
+// or Control held, and with Caps Lock or Num Lock locked, by the
+// supporter; and a lock the supporter switched is switched back when
+// control ends (ReleaseAll), so it does not outlive it.
+func TestHotkeyDespiteSupportersModifiers(t *testing.T) {
+	x := rfbtest.StartXvfb(t, 320, 240, 24)
+	d := openDisplay(t, x)
+	h, err := NewHotkeys(d)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer h.Close()
+	const f12 = 0xffc9
+	if err := h.GrabKey(f12); err != nil {
+		t.Fatal(err)
+	}
+	in, err := NewInjector(d)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer in.Close()
+	locks := func() string {
+		out := run(t, x, "xset", "q")
+		caps := strings.Contains(out, "Caps Lock:   on")
+		num := strings.Contains(out, "Num Lock:    on")
+		return fmt.Sprintf("caps=%v num=%v", caps, num)
+	}
+	if got := locks(); got != "caps=false num=false" {
+		t.Fatalf("locks at the start: %s", got)
+	}
+	for _, c := range []struct {
+		name string
+		held uint32 // the supporter holds this key down
+		lock uint32 // or presses it once (a lock)
+	}{
+		{"Shift held", 0xffe1, 0},
+		{"Mod5 held", 0xfe03, 0},
+		{"Control held", 0xffe3, 0},
+		{"Caps Lock locked", 0, 0xffe5},
+		{"Num Lock locked", 0, 0xff7f},
+	} {
+		if c.held != 0 {
+			in.Key(rfb.KeyEvent{Down: true, Keysym: c.held})
+		}
+		if c.lock != 0 {
+			in.Key(rfb.KeyEvent{Down: true, Keysym: c.lock})
+			in.Key(rfb.KeyEvent{Down: false, Keysym: c.lock})
+		}
+		if err := d.sync(); err != nil {
+			t.Fatal(err)
+		}
+		run(t, x, "xdotool", "key", "F12") // the customer
+		select {
+		case <-h.C:
+		case <-time.After(waitTimeout):
+			t.Errorf("%s: the customer's F12 did not fire", c.name)
+		}
+		if c.lock != 0 {
+			if got := locks(); got == "caps=false num=false" {
+				t.Errorf("%s: the lock is not on (the case tests nothing)", c.name)
+			}
+		}
+		in.ReleaseAll() // control ends
+		if got := locks(); got != "caps=false num=false" {
+			t.Errorf("%s: after control ended the locks are %s", c.name, got)
+		}
+	}
+}
+
 // TestTypeIntoXterm types plain, shifted, symbol and non-ASCII keysyms
 // (some absent from the keymap) into `xterm -e cat > FILE` and reads them
 // back.

@@ -41,7 +41,16 @@ type Injector struct {
 	moved    bool
 	closed   bool
 	unhandle func()
+
+	// The customer's lock state (Caps Lock, Num Lock) before the
+	// supporter's first key: ReleaseAll puts it back, so that a lock the
+	// supporter switched does not outlive their control.
+	locksSaved bool
+	locks      uint16
 }
+
+// lockKeys are the lock keys whose state ReleaseAll restores.
+var lockKeys = [...]uint32{xkCapsLock, xkNumLock}
 
 // NewInjector prepares fake input on d. It fails if the server lacks XTEST.
 func NewInjector(d *Display) (*Injector, error) {
@@ -115,6 +124,13 @@ func (in *Injector) key(ev rfb.KeyEvent) error {
 		if err := in.refresh(); err != nil {
 			return err
 		}
+	}
+	if !in.locksSaved {
+		m, err := in.lockState()
+		if err != nil {
+			return err
+		}
+		in.locks, in.locksSaved = m, true
 	}
 	held := in.shiftHeld()
 	kc, col, ok := in.km.lookup(ks, held)
@@ -292,6 +308,65 @@ func (in *Injector) releaseAll() error {
 		in.fakeRaw(xproto.ButtonRelease, b.button)
 	}
 	in.buttons = 0
+	if err := in.d.sync(); err != nil {
+		return err
+	}
+	return in.restoreLocks()
+}
+
+// lockMask returns the modifier bit of the lock key ks (Caps Lock's is
+// Lock, Num Lock's depends on the layout), and its keycode.
+func (in *Injector) lockMask(ks uint32) (mask uint16, kc byte, ok bool) {
+	kc, _, ok = in.km.lookup(ks, false)
+	if !ok {
+		return 0, 0, false
+	}
+	mods, err := in.d.modifiers()
+	if err != nil {
+		return 0, 0, false
+	}
+	for m, kcs := range mods {
+		for _, k := range kcs {
+			if k == kc {
+				return 1 << m, kc, true
+			}
+		}
+	}
+	return 0, 0, false
+}
+
+// lockState returns the modifier state of the lock keys now.
+func (in *Injector) lockState() (uint16, error) {
+	r, err := xproto.QueryPointer(in.d.conn, in.d.root).Reply()
+	if err != nil {
+		return 0, fmt.Errorf("x11: query the lock state: %w", err)
+	}
+	var all uint16
+	for _, ks := range lockKeys {
+		if m, _, ok := in.lockMask(ks); ok {
+			all |= m
+		}
+	}
+	return r.Mask & all, nil
+}
+
+// restoreLocks switches back every lock the supporter switched since the
+// state was saved, by pressing its key once more.
+func (in *Injector) restoreLocks() error {
+	if !in.locksSaved {
+		return nil
+	}
+	in.locksSaved = false
+	now, err := in.lockState()
+	if err != nil {
+		return err
+	}
+	for _, ks := range lockKeys {
+		if m, kc, ok := in.lockMask(ks); ok && now&m != in.locks&m {
+			in.fakeRaw(xproto.KeyPress, kc)
+			in.fakeRaw(xproto.KeyRelease, kc)
+		}
+	}
 	return in.d.sync()
 }
 

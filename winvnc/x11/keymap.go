@@ -9,6 +9,7 @@ const (
 	xkShiftL     = 0xffe1
 	xkShiftR     = 0xffe2
 	xkNumLock    = 0xff7f
+	xkCapsLock   = 0xffe5
 	xkF11        = 0xffc8
 	xkF12        = 0xffc9
 )

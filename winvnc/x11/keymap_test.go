@@ -165,27 +165,6 @@ func TestButtonChanges(t *testing.T) {
 	}
 }
 
-func TestLockCombinations(t *testing.T) {
-	got := lockCombinations(2, 16)
-	slices.Sort(got)
-	if !slices.Equal(got, []uint16{0, 2, 16, 18}) {
-		t.Errorf("lockCombinations(2, 16) = %v", got)
-	}
-	if got := lockCombinations(2, 0); !slices.Equal(got, []uint16{0, 2}) {
-		t.Errorf("without Num Lock = %v", got)
-	}
-	for _, ks := range []uint32{xkShiftL, xkShiftR, 0xffe3, 0xffea, 0xfe03} {
-		if !isModifier(ks) {
-			t.Errorf("%#x is a modifier", ks)
-		}
-	}
-	for _, ks := range []uint32{'a', xkISOLeftTab, xkTab, 0xffc9} {
-		if isModifier(ks) {
-			t.Errorf("%#x is not a modifier", ks)
-		}
-	}
-}
-
 func TestKeymapHotkey(t *testing.T) {
 	// 10 F11 with a VT switch on a higher level, 11 F12, 12 a/A.
 	m := newKeymap(10, 3, []uint32{
