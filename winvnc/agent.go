@@ -320,7 +320,7 @@ func (a *agent) run(parent context.Context) error {
 	})
 
 	a.showRights()
-	a.tellMissingHotkeys()
+	a.tellHotkeys()
 	summary := time.NewTicker(dropSummary)
 	defer summary.Stop()
 
@@ -362,15 +362,15 @@ func (a *agent) run(parent context.Context) error {
 				}
 			}
 		case ks := <-a.p.Hotkeys():
-			switch ks {
-			case KeysymF12:
+			switch keys := a.p.HotkeyKeys(); ks {
+			case keys.Revoke:
 				if a.rights.SetControl(false) {
-					a.show(EvMessage{"F12: remote control taken back."})
+					a.show(EvMessage{keyName(ks) + ": remote control taken back."})
 				}
 				a.showRights()
-			case KeysymF11:
+			case keys.Files:
 				on := a.rights.ToggleFiles()
-				a.show(EvMessage{fmt.Sprintf("F11: file transfer %s.", map[bool]string{true: "allowed", false: "forbidden"}[on])})
+				a.show(EvMessage{fmt.Sprintf("%s: file transfer %s.", keyName(ks), map[bool]string{true: "allowed", false: "forbidden"}[on])})
 				a.showRights()
 			}
 		case <-summary.C:
@@ -388,16 +388,19 @@ func (a *agent) run(parent context.Context) error {
 	}
 }
 
-// hasHotkey reports whether the platform could set up hotkey ks.
-func (a *agent) hasHotkey(ks uint32) bool { return !slices.Contains(a.p.MissingHotkeys(), ks) }
-
-// tellMissingHotkeys tells the customer which hotkeys do not work here,
-// so that nobody relies on a key that does nothing.
-func (a *agent) tellMissingHotkeys() {
-	if !a.hasHotkey(KeysymF12) {
+// tellHotkeys tells the customer where the hotkeys are not F12 and F11
+// (another program holds them), so that nobody relies on a key that does
+// nothing.
+func (a *agent) tellHotkeys() {
+	keys := a.p.HotkeyKeys()
+	switch keys.Revoke {
+	case KeysymF12:
+	case 0:
 		a.show(EvMessage{`F12 cannot take control back on this computer (another program holds the key). Type "control off" to take control back.`})
+	default:
+		a.show(EvMessage{fmt.Sprintf(`F12 is held by another program on this computer: press %s (or type "control off") to take control back.`, keyName(keys.Revoke))})
 	}
-	if !a.hasHotkey(KeysymF11) {
+	if keys.Files != KeysymF11 {
 		a.show(EvMessage{`F11 cannot switch file transfer on this computer (another program holds the key). Type "files on" or "files off".`})
 	}
 }
@@ -425,9 +428,9 @@ func (a *agent) command(c Command) {
 		}
 		if a.rights.SetControl(c.On) {
 			if c.On {
-				back := "Press F12 to take control back."
-				if !a.hasHotkey(KeysymF12) {
-					back = `Type "control off" to take control back.`
+				back := `Type "control off" to take control back.`
+				if ks := a.p.HotkeyKeys().Revoke; ks != 0 {
+					back = "Press " + keyName(ks) + " to take control back."
 				}
 				a.show(EvMessage{"The supporter may now control your computer. " + back})
 			} else {

@@ -13,6 +13,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jezek/xgb"
+	"github.com/jezek/xgb/xproto"
+
 	"lifebuoy/rfb"
 	"lifebuoy/rfb/rfbtest"
 )
@@ -200,4 +203,43 @@ func watchUpdates(v *viewer, check func(fb *rfb.Image) string) (stop func() (fra
 		r := <-res
 		return r.frames, r.bad
 	}
+}
+
+// Another program holds F12: the agent tells the customer, offers Pause
+// instead, and Pause takes control back; "control off" works as ever.
+func TestInteropF12HeldByAnotherClient(t *testing.T) {
+	rfbtest.LookPath(t, "xdotool")
+	x := rfbtest.StartXvfb(t, 320, 240, 24)
+	other, err := xgb.NewConnDisplay(x.Display)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer other.Close()
+	setup := xproto.Setup(other)
+	root := setup.DefaultScreen(other).Root
+	km, err := xproto.GetKeyboardMapping(other, setup.MinKeycode, byte(setup.MaxKeycode-setup.MinKeycode+1)).Reply()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var f12 xproto.Keycode
+	for i, ks := range km.Keysyms {
+		if ks == KeysymF12 {
+			f12 = setup.MinKeycode + xproto.Keycode(i/int(km.KeysymsPerKeycode))
+			break
+		}
+	}
+	if err := xproto.GrabKeyChecked(other, true, root, xproto.ModMaskAny, f12, xproto.GrabModeAsync, xproto.GrabModeAsync).Check(); err != nil {
+		t.Fatal(err)
+	}
+	a := startAgent(t, Config{Listen: "127.0.0.1:0", PasswordFile: writePassword(t, "pw"), Display: x.Display})
+	a.expect(`^say F12 is held by another program on this computer: press Pause \(or type "control off"\) to take control back\.$`)
+	a.send("control on")
+	a.expect(`^say The supporter may now control your computer\. Press Pause to take control back\.$`)
+	xrun(t, x, "xdotool", "key", "Pause")
+	a.expect(`^say Pause: remote control taken back\.$`)
+	a.expect(`^rights control=off `)
+	a.send("control on")
+	a.expect(`^rights control=on `)
+	a.send("control off")
+	a.expect(`^rights control=off `)
 }

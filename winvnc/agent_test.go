@@ -25,7 +25,7 @@ type fakePlatform struct {
 	src     *rfb.Image
 	ready   chan struct{}
 	hotkeys chan uint32
-	missing []uint32
+	keys    hotkeyKeys
 	windows []Window
 	refresh chan struct{}
 
@@ -46,13 +46,13 @@ func newFakePlatform(w, h int) *fakePlatform {
 		}
 	}
 	return &fakePlatform{fb: rfb.NewFramebuffer(1, 1), src: src, ready: make(chan struct{}),
-		hotkeys: make(chan uint32, 1), refresh: make(chan struct{}, 1)}
+		hotkeys: make(chan uint32, 1), refresh: make(chan struct{}, 1), keys: hotkeyKeys{KeysymF12, KeysymF11}}
 }
 
 func (p *fakePlatform) Framebuffer() *rfb.Framebuffer { return p.fb }
 func (p *fakePlatform) Ready() <-chan struct{}        { return p.ready }
 func (p *fakePlatform) Hotkeys() <-chan uint32        { return p.hotkeys }
-func (p *fakePlatform) MissingHotkeys() []uint32      { return p.missing }
+func (p *fakePlatform) HotkeyKeys() hotkeyKeys        { return p.keys }
 func (p *fakePlatform) SetFrameHook(frameHook)        {}
 
 func (p *fakePlatform) SetActive(on bool) {
@@ -114,7 +114,7 @@ func (p *fakePlatform) ReleaseAll() {
 	p.in.ReleaseAll()
 }
 
-func (p *fakePlatform) keys() int {
+func (p *fakePlatform) keyCount() int {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	return len(p.in.keys)
@@ -162,7 +162,7 @@ func TestAgentThroughBroker(t *testing.T) {
 	v.c.KeyEvent(true, 'b')
 	v.c.KeyEvent(false, 'b')
 	v.c.KeyEvent(true, KeysymF12) // never passes
-	waitFor(t, "the keys", func() bool { return p.keys() == 2 })
+	waitFor(t, "the keys", func() bool { return p.keyCount() == 2 })
 	p.hotkeys <- KeysymF12
 	a.expect(`^rights control=off `)
 
@@ -261,20 +261,22 @@ func waitFor(t *testing.T, what string, ok func() bool) {
 }
 
 // Hotkeys that could not be set up (another program holds them) are not
-// promised: the customer is told at the start, and granting control
-// names "control off" instead of F12.
+// promised: the customer is told at the start which key works instead, if
+// any, and granting control names it, or "control off"; the substitute
+// takes control back.
 func TestAgentMissingHotkeys(t *testing.T) {
 	for _, tc := range []struct {
-		missing []uint32
-		told    string
-		back    string
+		keys hotkeyKeys
+		told string
+		back string
 	}{
-		{nil, "", "Press F12 to take control back."},
-		{[]uint32{KeysymF12}, "F12 cannot take control back", `Type "control off" to take control back.`},
-		{[]uint32{KeysymF12, KeysymF11}, "F11 cannot switch file transfer", `Type "control off" to take control back.`},
+		{hotkeyKeys{KeysymF12, KeysymF11}, "", "Press F12 to take control back."},
+		{hotkeyKeys{KeysymPause, KeysymF11}, "F12 is held by another program on this computer: press Pause", "Press Pause to take control back."},
+		{hotkeyKeys{0, KeysymF11}, "F12 cannot take control back", `Type "control off" to take control back.`},
+		{hotkeyKeys{}, "F11 cannot switch file transfer", `Type "control off" to take control back.`},
 	} {
 		p := newFakePlatform(16, 16)
-		p.missing = tc.missing
+		p.keys = tc.keys
 		a := startAgent(t, Config{Listen: "127.0.0.1:0", PasswordFile: writePassword(t, "pw"), openPlatform: withFake(p)})
 		if tc.told != "" {
 			a.expect(`^say ` + regexp.QuoteMeta(tc.told))
@@ -282,12 +284,16 @@ func TestAgentMissingHotkeys(t *testing.T) {
 		a.send("control on")
 		m := a.expect(`^say The supporter may now control your computer\. (.*)$`)
 		if m[1] != tc.back {
-			t.Errorf("missing %x: %q, want %q", tc.missing, m[1], tc.back)
+			t.Errorf("keys %x: %q, want %q", tc.keys, m[1], tc.back)
+		}
+		if tc.keys.Revoke != 0 {
+			p.hotkeys <- tc.keys.Revoke
+			a.expect(`^rights control=off `)
 		}
 		a.send("end")
 		a.wait()
-		if tc.told == "" && slices.ContainsFunc(a.out.all, func(l string) bool { return strings.Contains(l, "cannot") }) {
-			t.Errorf("missing %x: the customer was told something is missing", tc.missing)
+		if tc.told == "" && slices.ContainsFunc(a.out.all, func(l string) bool { return strings.Contains(l, "another program") }) {
+			t.Errorf("keys %x: the customer was told a key is held", tc.keys)
 		}
 	}
 }

@@ -21,7 +21,7 @@ type x11Platform struct {
 	in      *x11.Injector // nil without XTEST
 	hotkeys *x11.Hotkeys  // nil if no hotkey could be grabbed
 	ready   chan struct{}
-	missing []uint32 // hotkeys that could not be set up
+	keys    hotkeyKeys // the keys the hotkeys are
 }
 
 func openPlatform(display string, log *slog.Logger) (platform, error) {
@@ -38,8 +38,7 @@ func openPlatform(display string, log *slog.Logger) (platform, error) {
 	}
 	if h, err := x11.NewHotkeys(d); err != nil {
 		log.Warn("winvnc: no global hotkeys", "err", err)
-		p.missing = []uint32{KeysymF12, KeysymF11}
-	} else if p.missing = grabHotkeys(h, log); len(p.missing) < 2 {
+	} else if p.keys = grabHotkeys(h, log); p.keys != (hotkeyKeys{}) {
 		p.hotkeys = h
 	}
 	return p, nil
@@ -75,7 +74,7 @@ func (p *x11Platform) SetFrameHook(h frameHook) { p.cap.Hook = h }
 func (p *x11Platform) SetActive(on bool)        { p.cap.SetActive(on) }
 func (p *x11Platform) Frames() int64            { return p.cap.Frames() }
 
-func (p *x11Platform) MissingHotkeys() []uint32 { return p.missing }
+func (p *x11Platform) HotkeyKeys() hotkeyKeys { return p.keys }
 
 func (p *x11Platform) Windows() ([]Window, error) {
 	xs, err := p.d.Windows()

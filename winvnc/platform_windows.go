@@ -22,7 +22,7 @@ type winPlatform struct {
 	in      *win.Injector
 	hotkeys *win.Hotkeys // nil if no hotkey could be registered
 	ready   chan struct{}
-	missing []uint32 // hotkeys that could not be set up
+	keys    hotkeyKeys // the keys the hotkeys are
 }
 
 // openPlatform opens the desktop; display is ignored on Windows.
@@ -39,8 +39,7 @@ func openPlatform(display string, log *slog.Logger) (platform, error) {
 	}
 	if h, err := win.NewHotkeys(d); err != nil {
 		log.Warn("winvnc: no global hotkeys", "err", err)
-		p.missing = []uint32{KeysymF12, KeysymF11}
-	} else if p.missing = grabHotkeys(h, log); len(p.missing) < 2 {
+	} else if p.keys = grabHotkeys(h, log); p.keys != (hotkeyKeys{}) {
 		p.hotkeys = h
 	}
 	return p, nil
@@ -76,7 +75,7 @@ func (p *winPlatform) SetFrameHook(h frameHook) { p.cap.Hook = h }
 func (p *winPlatform) SetActive(on bool)        { p.cap.SetActive(on) }
 func (p *winPlatform) Frames() int64            { return p.cap.Frames() }
 
-func (p *winPlatform) MissingHotkeys() []uint32 { return p.missing }
+func (p *winPlatform) HotkeyKeys() hotkeyKeys { return p.keys }
 
 func (p *winPlatform) Windows() ([]Window, error) {
 	ws, err := p.d.Windows()
