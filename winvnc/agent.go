@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"lifebuoy/rfb"
@@ -121,14 +122,38 @@ func Run(ctx context.Context, cfg Config) error {
 	if name == "" {
 		name = "lifebuoy"
 	}
-	a.srv = rfb.NewServer(p.Framebuffer(), rfb.Options{
+	a.srvOpts = rfb.Options{
 		Name:         name,
 		AlwaysShared: true,
 		OnKey:        a.rights.Key,
 		OnPointer:    a.rights.Pointer,
 		Logger:       cfg.Logger,
-	})
+	}
+	a.srv = rfb.NewServer(p.Framebuffer(), a.srvOpts)
 	return a.run(ctx)
+}
+
+// viewerServer returns an RFB server of the screen for one viewer in
+// direct mode, where several may be connected: its input passes only
+// while that viewer holds the grant (controlOwner), so that control
+// granted to one viewer is not every later viewer's.
+func (a *agent) viewerServer(id int64) *rfb.Server {
+	opts := a.srvOpts
+	opts.OnKey = func(ev rfb.KeyEvent) {
+		if a.controlOwner.Load() != id {
+			a.rights.Drop()
+			return
+		}
+		a.rights.Key(ev)
+	}
+	opts.OnPointer = func(ev rfb.PointerEvent) {
+		if a.controlOwner.Load() != id {
+			a.rights.Drop()
+			return
+		}
+		a.rights.Pointer(ev)
+	}
+	return rfb.NewServer(a.p.Framebuffer(), opts)
 }
 
 // agent is one run. Its loop (run) owns the UI and the selection; the
@@ -153,8 +178,14 @@ type agent struct {
 
 	rightsChanged chan struct{} // buffered 1: the rights shown changed (for the broker)
 
-	viewersMu sync.Mutex
-	viewers   int // sessions being served; capture runs while there is one
+	viewersMu  sync.Mutex
+	viewers    map[int64]string // sessions being served, by id: their names; capture runs while there is one
+	lastViewer int64            // the id given to the last viewer
+
+	// controlOwner is the direct-mode viewer that remote control was
+	// granted to (0: none); the others only see.
+	controlOwner atomic.Int64
+	srvOpts      rfb.Options
 
 	// Owned by run.
 	queue  []*prompt       // open questions, oldest first
@@ -221,11 +252,15 @@ const resumeWait = 2 * time.Second
 
 // serveViewer serves one viewer with serve, capturing the screen while
 // any viewer is served: with none the agent captures nothing.
-func (a *agent) serveViewer(ctx context.Context, serve func() error) error {
+func (a *agent) serveViewer(ctx context.Context, name string, serve func(id int64) error) error {
 	a.viewersMu.Lock()
-	a.viewers++
-	first := a.viewers == 1
-	if first {
+	if a.viewers == nil {
+		a.viewers = map[int64]string{}
+	}
+	a.lastViewer++
+	id := a.lastViewer
+	a.viewers[id] = name
+	if len(a.viewers) == 1 {
 		before := a.p.Frames()
 		a.p.SetActive(true)
 		// The viewer's first update is the screen as it is, not as it was
@@ -234,16 +269,36 @@ func (a *agent) serveViewer(ctx context.Context, serve func() error) error {
 		for a.p.Frames() == before && time.Now().Before(deadline) && ctx.Err() == nil {
 			time.Sleep(5 * time.Millisecond)
 		}
+	} else if owner, ok := a.viewers[a.controlOwner.Load()]; ok && a.rights.Control() {
+		a.event(ctx, EvMessage{fmt.Sprintf("%s sees your screen too, without control: remote control stays with %s.", name, owner)})
 	}
 	a.viewersMu.Unlock()
 	defer func() {
 		a.viewersMu.Lock()
 		defer a.viewersMu.Unlock()
-		if a.viewers--; a.viewers == 0 {
+		delete(a.viewers, id)
+		if len(a.viewers) == 0 {
 			a.p.SetActive(false)
 		}
+		if a.controlOwner.CompareAndSwap(id, 0) && a.rights.SetControl(false) {
+			a.event(ctx, EvMessage{name + " left; remote control ended."})
+			a.event(ctx, a.rights.Event())
+		}
 	}()
-	return serve()
+	return serve(id)
+}
+
+// newestViewer returns the viewer that came last of those connected, and
+// how many are.
+func (a *agent) newestViewer() (id int64, name string, n int) {
+	a.viewersMu.Lock()
+	defer a.viewersMu.Unlock()
+	for i, v := range a.viewers {
+		if i > id {
+			id, name = i, v
+		}
+	}
+	return id, name, len(a.viewers)
 }
 
 // addEnder registers a live session's way to tell the other side it
@@ -425,6 +480,18 @@ func (a *agent) command(c Command) {
 		if c.On && a.p.Injector() == nil {
 			a.show(EvMessage{"Remote control is not possible on this system."})
 			return
+		}
+		if c.On && a.cfg.Listen != "" {
+			// Direct mode: the grant is the newest viewer's alone.
+			id, name, n := a.newestViewer()
+			if n == 0 {
+				a.show(EvMessage{"Nobody is connected; remote control can be allowed once a viewer is."})
+				return
+			}
+			if old := a.controlOwner.Swap(id); old != id {
+				a.rights.SetControl(false) // from the viewer who had it
+				a.show(EvMessage{name + " gets remote control; other viewers only see."})
+			}
 		}
 		if a.rights.SetControl(c.On) {
 			if c.On {

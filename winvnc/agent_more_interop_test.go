@@ -233,6 +233,11 @@ func TestInteropF12HeldByAnotherClient(t *testing.T) {
 	}
 	a := startAgent(t, Config{Listen: "127.0.0.1:0", PasswordFile: writePassword(t, "pw"), Display: x.Display})
 	a.expect(`^say F12 is held by another program on this computer: press Pause \(or type "control off"\) to take control back\.$`)
+	addr := a.expect(`^state waiting Listening on (\S+);`)[1]
+	ch := dialViewer(t, addr, "pw")
+	a.expect(`^prompt `)
+	a.send("y")
+	mustViewer(t, ch)
 	a.send("control on")
 	a.expect(`^say The supporter may now control your computer\. Press Pause to take control back\.$`)
 	xrun(t, x, "xdotool", "key", "Pause")

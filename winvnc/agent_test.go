@@ -281,6 +281,11 @@ func TestAgentMissingHotkeys(t *testing.T) {
 		if tc.told != "" {
 			a.expect(`^say ` + regexp.QuoteMeta(tc.told))
 		}
+		addr := a.expect(`^state waiting Listening on (\S+);`)[1]
+		ch := dialViewer(t, addr, "pw")
+		a.expect(`^prompt `)
+		a.send("y")
+		mustViewer(t, ch)
 		a.send("control on")
 		m := a.expect(`^say The supporter may now control your computer\. (.*)$`)
 		if m[1] != tc.back {
@@ -348,4 +353,55 @@ func TestDirectModeLongPassword(t *testing.T) {
 			t.Errorf("password %q: %v", pw, err)
 		}
 	}
+}
+
+// Direct mode: control belongs to the viewer it was granted to. A viewer
+// who comes later only sees and is named; its input is dropped; when the
+// viewer with control leaves, control ends, and the customer is told who
+// still sees the screen; control granted again goes to that viewer.
+func TestDirectModeControlPerViewer(t *testing.T) {
+	p := newFakePlatform(16, 16)
+	a := startAgent(t, Config{Listen: "127.0.0.1:0", PasswordFile: writePassword(t, "pw"), openPlatform: withFake(p)})
+	addr := a.expect(`^state waiting Listening on (\S+);`)[1]
+	a.send("control on")
+	a.expect(`^say Nobody is connected`)
+
+	connect := func() (*viewer, string) {
+		ch := dialViewer(t, addr, "pw")
+		name := a.expect(`^prompt Allow (\S+) to see your screen\?`)[1]
+		a.send("y")
+		v := mustViewer(t, ch)
+		v.syncTo("the picture", same(p.src))
+		return v, name
+	}
+	first, firstName := connect()
+	a.send("control on")
+	a.expect(`^say ` + regexp.QuoteMeta(firstName) + ` gets remote control`)
+	a.expect(`^rights control=on `)
+	second, secondName := connect()
+	a.expect(`^say ` + regexp.QuoteMeta(secondName) + ` sees your screen too, without control: remote control stays with ` + regexp.QuoteMeta(firstName))
+
+	second.c.KeyEvent(true, 'x')
+	second.c.KeyEvent(false, 'x')
+	first.c.KeyEvent(true, 'a')
+	first.c.KeyEvent(false, 'a')
+	waitFor(t, "the first viewer's key", func() bool { return p.keyCount() == 2 })
+	p.mu.Lock()
+	for _, k := range p.in.keys {
+		if k.Keysym != 'a' {
+			t.Errorf("the second viewer's key %#x reached the injector", k.Keysym)
+		}
+	}
+	p.mu.Unlock()
+
+	first.c.Close()
+	a.expect(`^say ` + regexp.QuoteMeta(firstName) + ` left; remote control ended\.`)
+	a.expect(`^state sharing ` + regexp.QuoteMeta(firstName) + ` disconnected; ` + regexp.QuoteMeta(secondName) + ` still sees your screen\.`)
+	a.send("status")
+	a.expect(`^rights control=off `)
+	a.send("control on")
+	a.expect(`^say ` + regexp.QuoteMeta(secondName) + ` gets remote control`)
+	second.c.KeyEvent(true, 'b')
+	second.c.KeyEvent(false, 'b')
+	waitFor(t, "the second viewer's key", func() bool { return p.keyCount() == 4 })
 }

@@ -150,6 +150,14 @@ func (r *Rights) Pointer(ev rfb.PointerEvent) {
 	r.in.Pointer(ev)
 }
 
+// Drop counts an input event that was dropped before it reached Key or
+// Pointer (a viewer without the grant).
+func (r *Rights) Drop() {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.dropped++
+}
+
 // ReleaseAll releases whatever the supporter holds down, as when a viewer
 // disconnects, without changing the grants.
 func (r *Rights) ReleaseAll() {
