@@ -114,8 +114,9 @@ func Run(ctx context.Context, cfg Config) error {
 
 		rightsChanged: make(chan struct{}, 1),
 	}
-	a.sel = &selection{mask: &a.mask, windows: p.Windows, size: p.Framebuffer().Size, log: cfg.Logger,
+	a.sel = &selection{mask: &a.mask, windows: p.Windows, focus: p.Focus, size: p.Framebuffer().Size, log: cfg.Logger,
 		settle: maskSettle, now: time.Now}
+	a.rights.SetConfiner(a.sel)
 	p.Framebuffer().SetFilter(a.mask.filter)
 	p.SetFrameHook(a.sel)
 	name := cfg.Name

@@ -248,3 +248,61 @@ func TestInteropF12HeldByAnotherClient(t *testing.T) {
 	a.send("control off")
 	a.expect(`^rights control=off `)
 }
+
+// With application selection, a masked window gets no input: keys typed
+// while it has the focus never reach it, and a click on it neither lands
+// nor moves the pointer there; the shared window still gets both.
+func TestInteropMaskedWindowGetsNoInput(t *testing.T) {
+	rfbtest.LookPath(t, "xterm", "xdotool")
+	x := rfbtest.StartXvfb(t, 640, 400, 24)
+	dir := t.TempDir()
+	startXterm(t, x, "shared", "30x6+10+10", filepath.Join(dir, "shared.txt"))
+	startXterm(t, x, "masked", "30x6+330+200", filepath.Join(dir, "masked.txt"))
+	a := startAgent(t, Config{Listen: "127.0.0.1:0", PasswordFile: writePassword(t, "pw"), Display: x.Display})
+	addr := a.expect(`^state waiting Listening on (\S+);`)[1]
+	ch := dialViewer(t, addr, "pw")
+	a.expect(`^prompt `)
+	a.send("y")
+	v := mustViewer(t, ch)
+	a.send("windows")
+	n := a.expect(`^window (\d+) "shared" `)[1]
+	a.send("share " + n)
+	a.expect(`^say Sharing only "shared"`)
+	a.send("control on")
+	a.expect(`^rights control=on `)
+
+	typeText := func(s string) {
+		for _, r := range s {
+			v.c.KeyEvent(true, uint32(r))
+			v.c.KeyEvent(false, uint32(r))
+		}
+		v.c.KeyEvent(true, 0xff0d)
+		v.c.KeyEvent(false, 0xff0d)
+	}
+	// The customer focuses the masked window; the supporter types.
+	xrun(t, x, "xdotool", "search", "--name", "^masked$", "windowfocus", "--sync")
+	typeText("leak")
+	// A click on the masked window.
+	masked := windowRect(t, x, "masked")
+	mid := masked.Min.Add(masked.Size().Div(2))
+	xrun(t, x, "xdotool", "mousemove", "5", "390")
+	v.c.PointerEvent(0, mid.X, mid.Y)
+	v.c.PointerEvent(1, mid.X, mid.Y)
+	v.c.PointerEvent(0, mid.X, mid.Y)
+	// Then the shared one, focused.
+	xrun(t, x, "xdotool", "search", "--name", "^shared$", "windowfocus", "--sync")
+	typeText("ok")
+	waitFor(t, "the shared window's text", func() bool {
+		b, _ := os.ReadFile(filepath.Join(dir, "shared.txt"))
+		return strings.Contains(string(b), "ok")
+	})
+	if b, _ := os.ReadFile(filepath.Join(dir, "masked.txt")); len(b) != 0 {
+		t.Errorf("the masked window got %q", b)
+	}
+	if b, _ := os.ReadFile(filepath.Join(dir, "shared.txt")); strings.Contains(string(b), "leak") {
+		t.Errorf("the shared window got the keys typed while the masked one had the focus: %q", b)
+	}
+	if p := mouse(t, x); p.In(masked) {
+		t.Errorf("the pointer went onto the masked window: %v", p)
+	}
+}

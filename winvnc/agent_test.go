@@ -27,6 +27,7 @@ type fakePlatform struct {
 	hotkeys chan uint32
 	keys    hotkeyKeys
 	windows []Window
+	focus   []uint32
 	refresh chan struct{}
 
 	mu     sync.Mutex
@@ -71,6 +72,7 @@ func (p *fakePlatform) Frames() int64 {
 }
 func (p *fakePlatform) Injector() Injector         { return p }
 func (p *fakePlatform) Windows() ([]Window, error) { return p.windows, nil }
+func (p *fakePlatform) Focus() ([]uint32, error)   { return p.focus, nil }
 
 func (p *fakePlatform) Refresh() {
 	select {

@@ -180,6 +180,7 @@ func intersectRegions(a, b []image.Rectangle) []image.Rectangle {
 type selection struct {
 	mask    *mask
 	windows func() ([]Window, error)
+	focus   func() ([]uint32, error) // the focused window and its ancestors
 	size    func() (w, h int)
 	log     *slog.Logger
 
@@ -322,4 +323,46 @@ func (s *selection) Confirm() bool {
 	return true
 }
 
-var _ frameHook = (*selection)(nil)
+// KeyAllowed reports whether the focus is in a shared window, or nothing
+// is chosen: with application selection, keys go only to shared windows.
+// When the focus cannot be read, no key goes.
+func (s *selection) KeyAllowed() bool {
+	p := s.chosen.Load()
+	if p == nil {
+		return true
+	}
+	path, err := s.focus()
+	if err != nil {
+		s.log.Warn("winvnc: reading the focus", "err", err)
+		return false
+	}
+	for _, id := range path {
+		if (*p)[id] {
+			return true
+		}
+	}
+	return false
+}
+
+// PointerAllowed reports whether (x, y) shows a shared window, or nothing
+// is chosen.
+func (s *selection) PointerAllowed(x, y int) bool {
+	if s.chosen.Load() == nil {
+		return true
+	}
+	r := s.mask.region.Load()
+	if r == nil {
+		return true
+	}
+	for _, v := range *r {
+		if image.Pt(x, y).In(v) {
+			return true
+		}
+	}
+	return false
+}
+
+var (
+	_ frameHook = (*selection)(nil)
+	_ Confiner  = (*selection)(nil)
+)

@@ -38,6 +38,9 @@ type platform interface {
 	HotkeyKeys() hotkeyKeys
 	// Windows lists the top-level windows, bottom first.
 	Windows() ([]Window, error)
+	// Focus returns the window that has the keyboard focus and the
+	// windows it lies in, to be matched against Windows' IDs.
+	Focus() ([]uint32, error)
 	// SetFrameHook makes the capture call h around every frame (the
 	// application selection); call it before Capture.
 	SetFrameHook(h frameHook)

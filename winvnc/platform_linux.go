@@ -88,6 +88,8 @@ func (p *x11Platform) Windows() ([]Window, error) {
 	return ws, nil
 }
 
+func (p *x11Platform) Focus() ([]uint32, error) { return p.d.Focus() }
+
 func (p *x11Platform) Close() error {
 	var errs []error
 	if p.in != nil {

@@ -89,6 +89,8 @@ func (p *winPlatform) Windows() ([]Window, error) {
 	return out, nil
 }
 
+func (p *winPlatform) Focus() ([]uint32, error) { return p.d.Focus() }
+
 func (p *winPlatform) Close() error {
 	var errs []error
 	if p.in != nil {

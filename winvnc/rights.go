@@ -57,6 +57,29 @@ type Rights struct {
 	files   bool
 	dropped uint64 // input events dropped since the start
 	summary uint64 // dropped at the last summary
+
+	confine Confiner  // nil: input may go anywhere
+	buttons uint8     // buttons passed down and not yet released
+	at      [2]uint16 // where the last pointer event that passed went
+	placed  bool      // at holds a position
+}
+
+// Confiner keeps a supporter's input inside the windows the customer
+// shares (application selection): masked windows get neither keys nor
+// clicks.
+type Confiner interface {
+	// KeyAllowed reports whether a key press may go to the window that
+	// has the focus now.
+	KeyAllowed() bool
+	// PointerAllowed reports whether the point shows a shared window.
+	PointerAllowed(x, y int) bool
+}
+
+// SetConfiner installs c (nil: none).
+func (r *Rights) SetConfiner(c Confiner) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.confine = c
 }
 
 // NewRights returns view-only rights in front of in.
@@ -73,6 +96,7 @@ func (r *Rights) SetControl(on bool) (changed bool) {
 	r.control = on
 	if !on && r.in != nil {
 		r.in.ReleaseAll()
+		r.buttons = 0
 	}
 	return true
 }
@@ -135,6 +159,11 @@ func (r *Rights) Key(ev rfb.KeyEvent) {
 		r.dropped++
 		return
 	}
+	// Releases always pass: a key that was not pressed is not released.
+	if ev.Down && r.confine != nil && !r.confine.KeyAllowed() {
+		r.dropped++
+		return
+	}
 	r.in.Key(ev)
 }
 
@@ -147,6 +176,16 @@ func (r *Rights) Pointer(ev rfb.PointerEvent) {
 		r.dropped++
 		return
 	}
+	if r.confine != nil && !r.confine.PointerAllowed(int(ev.X), int(ev.Y)) {
+		if ev.Buttons&^r.buttons != 0 || ev.Buttons == r.buttons || !r.placed {
+			r.dropped++ // a press or a move outside the shared windows
+			return
+		}
+		// A release outside (the end of a drag): it happens where the
+		// pointer last was inside, not over a masked window.
+		ev.X, ev.Y = r.at[0], r.at[1]
+	}
+	r.buttons, r.at, r.placed = ev.Buttons, [2]uint16{ev.X, ev.Y}, true
 	r.in.Pointer(ev)
 }
 
@@ -165,6 +204,7 @@ func (r *Rights) ReleaseAll() {
 	defer r.mu.Unlock()
 	if r.in != nil {
 		r.in.ReleaseAll()
+		r.buttons = 0
 	}
 }
 

@@ -45,6 +45,8 @@ var (
 	procCloseDesktop                  = user32.NewProc("CloseDesktop")
 	procGetClassNameW                 = user32.NewProc("GetClassNameW")
 	procGetKeyState                   = user32.NewProc("GetKeyState")
+	procGetForegroundWindow           = user32.NewProc("GetForegroundWindow")
+	procGetAncestor                   = user32.NewProc("GetAncestor")
 	procGetWindowLongPtrW             = user32.NewProc("GetWindowLongPtrW")
 	procGetWindow                     = user32.NewProc("GetWindow")
 	procSetWindowsHookExW             = user32.NewProc("SetWindowsHookExW")
@@ -74,6 +76,7 @@ const (
 	wmSysKeyDown = 0x0104
 
 	gwlExStyle = -20
+	gaRoot     = 2
 	gwOwner    = 4
 
 	whKeyboardLL  = 13
@@ -347,4 +350,14 @@ func getOwner(hwnd windows.HWND) windows.HWND {
 func getKeyState(vk uint16) uint16 {
 	r, _, _ := procGetKeyState.Call(uintptr(vk))
 	return uint16(r)
+}
+
+func getForegroundWindow() windows.HWND {
+	r, _, _ := procGetForegroundWindow.Call()
+	return windows.HWND(r)
+}
+
+func getAncestor(hwnd windows.HWND, flags uintptr) windows.HWND {
+	r, _, _ := procGetAncestor.Call(uintptr(hwnd), flags)
+	return windows.HWND(r)
 }

@@ -121,3 +121,18 @@ func cloaked(hwnd windows.HWND) bool {
 	var v uint32
 	return dwmAttribute(hwnd, dwmwaCloaked, unsafe.Pointer(&v), unsafe.Sizeof(v)) && v != 0
 }
+
+// Focus returns the foreground window (the one with the keyboard focus's
+// thread) and its top-level ancestor; empty when there is none (the
+// secure desktop).
+func (d *Display) Focus() ([]uint32, error) {
+	fg := getForegroundWindow()
+	if fg == 0 {
+		return nil, nil
+	}
+	path := []uint32{uint32(fg)}
+	if root := getAncestor(fg, gaRoot); root != 0 && root != fg {
+		path = append(path, uint32(root))
+	}
+	return path, nil
+}

@@ -1,11 +1,5 @@
 package x11
 
-// isModifier reports whether ks is a modifier key (Shift_L … Hyper_R, or
-// an ISO level/group key): those are pressed as they are.
-func isModifier(ks uint32) bool {
-	return ks >= 0xffe1 && ks <= 0xffee || ks >= 0xfe01 && ks <= 0xfe0f
-}
-
 type buttonChange struct {
 	button byte // 1-8
 	down   bool

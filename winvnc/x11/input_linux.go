@@ -390,3 +390,9 @@ func (in *Injector) Close() error {
 		return err
 	})
 }
+
+// isModifier reports whether ks is a modifier key (Shift_L … Hyper_R, or
+// an ISO level/group key): those are pressed as they are.
+func isModifier(ks uint32) bool {
+	return ks >= 0xffe1 && ks <= 0xffee || ks >= 0xfe01 && ks <= 0xfe0f
+}

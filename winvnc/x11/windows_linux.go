@@ -171,3 +171,29 @@ func latin1(b []byte) string {
 	}
 	return string(rs)
 }
+
+// Focus returns the window that has the input focus and its ancestors
+// up to (not including) the root, innermost first; empty when the focus
+// is the root or follows the pointer (then no window has it for sure).
+func (d *Display) Focus() (path []uint32, err error) {
+	err = guard(func() error {
+		f, err := xproto.GetInputFocus(d.conn).Reply()
+		if err != nil {
+			return fmt.Errorf("x11: input focus: %w", err)
+		}
+		w := f.Focus
+		for range 64 { // a window tree is never this deep
+			if w == xproto.WindowNone || w == 1 /* PointerRoot */ || w == d.root {
+				return nil
+			}
+			path = append(path, uint32(w))
+			t, err := xproto.QueryTree(d.conn, w).Reply()
+			if err != nil {
+				return fmt.Errorf("x11: query tree: %w", err)
+			}
+			w = t.Parent
+		}
+		return nil
+	})
+	return path, err
+}
