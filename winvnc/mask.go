@@ -177,6 +177,15 @@ func intersectRegions(a, b []image.Rectangle) []image.Rectangle {
 // published (the platform's capturer calls it, see frameHook), so that
 // the mask is right for every frame, not only after a poll. The agent's
 // loop sets the chosen windows.
+//
+// Where the screen's pixels may lag behind the window positions (settle
+// > 0: Windows' compositor, Wine's window surfaces, and more so on a
+// loaded machine), the mask is fitted to every layout read within
+// settle, not only the last: a window that moved covers the box around
+// all the places it was seen at (so also those between two reads of a
+// steady drag), a window that went away still covers its last place, and
+// a shared window shows only where it was in all of them. When in doubt,
+// mask more.
 type selection struct {
 	mask    *mask
 	windows func() ([]Window, error)
@@ -189,64 +198,28 @@ type selection struct {
 	// put their mask back after "share all".
 	mu      sync.Mutex
 	chosen  atomic.Pointer[map[uint32]bool] // nil: the whole screen
-	before  []image.Rectangle               // the layout's region Prepare read
-	history []layoutAt                      // regions read within settle, oldest first
+	before  []Window                        // the layout Prepare read
+	history []layoutAt                      // layouts read within settle, oldest first
 
-	// settle is how long a window's old place stays masked after it
-	// moved: where the platform's screen pixels may lag behind its window
-	// positions (a compositor, Wine's window surfaces), a frame can still
-	// show a window where the layout says it was a moment ago. Zero where
-	// the pixels are read with the layout held still (X11's grab).
+	// settle is how long a window's old places stay masked after it
+	// moved. Zero where the pixels are read with the layout held still
+	// (X11's grab).
 	settle time.Duration
 	now    func() time.Time
 }
 
-// layoutAt is the region the chosen windows showed at one time.
+// layoutAt is the window layout read at one time.
 type layoutAt struct {
-	at     time.Time
-	region []image.Rectangle
+	at      time.Time
+	windows []Window
 }
 
 // Bounds on the settling: beyond them the mask hides everything until
 // the windows are still again.
 const (
-	maxHistory      = 32
+	maxHistory      = 64
 	maxRegionPieces = 512
 )
-
-// settled returns what to show after reading region r now: the part of
-// r shown in every layout read within settle. Called with mu held.
-func (s *selection) settled(r []image.Rectangle) []image.Rectangle {
-	if s.settle <= 0 {
-		return r
-	}
-	now := s.now()
-	keep := s.history[:0]
-	for _, h := range s.history {
-		if now.Sub(h.at) < s.settle {
-			keep = append(keep, h)
-		}
-	}
-	s.history = keep
-	if n := len(s.history); n == 0 || !slices.Equal(s.history[n-1].region, r) {
-		s.history = append(s.history, layoutAt{now, r})
-	} else {
-		s.history[n-1].at = now
-	}
-	if len(s.history) > maxHistory {
-		return []image.Rectangle{}
-	}
-	out := r
-	for _, h := range s.history {
-		if out = intersectRegions(out, h.region); len(out) > maxRegionPieces {
-			return []image.Rectangle{}
-		}
-	}
-	if out == nil {
-		out = []image.Rectangle{}
-	}
-	return out
-}
 
 // frameHook is what the platforms' capturers call (x11.FrameHook and
 // win.FrameHook): Active and Prepare before the pixels are read, Confirm
@@ -263,33 +236,113 @@ type frameHook interface {
 func (s *selection) choose(chosen map[uint32]bool) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	s.history = nil
 	if chosen == nil {
 		s.chosen.Store(nil)
 		return s.mask.set(nil, true)
 	}
 	s.chosen.Store(&chosen)
-	s.history = nil
-	s.before = s.region()
-	return s.mask.set(s.settled(s.before), false)
+	return s.read()
 }
 
 // Active reports whether windows are chosen.
 func (s *selection) Active() bool { return s.chosen.Load() != nil }
 
-// region computes the visible parts of the chosen windows now. When the
-// windows cannot be listed it shows nothing rather than too much.
-func (s *selection) region() []image.Rectangle {
-	p := s.chosen.Load()
-	if p == nil {
-		return nil
-	}
+// read reads the layout, installs the mask for it (and the layouts read
+// within settle) and reports whether the mask changed. Called with mu
+// held and windows chosen. When the windows cannot be listed it shows
+// nothing rather than too much.
+func (s *selection) read() bool {
 	ws, err := s.windows()
 	if err != nil {
 		s.log.Warn("winvnc: listing windows", "err", err)
+		s.before = nil
+		return s.mask.set([]image.Rectangle{}, false)
+	}
+	s.before = ws
+	return s.mask.set(s.region(ws), false)
+}
+
+// region is what the chosen windows show after layout ws was read now.
+// Called with mu held.
+func (s *selection) region(ws []Window) []image.Rectangle {
+	chosen := *s.chosen.Load()
+	w, h := s.size()
+	screen := image.Rect(0, 0, w, h)
+	if s.settle <= 0 {
+		return VisibleRegion(ws, chosen, screen)
+	}
+	now := s.now()
+	keep := s.history[:0]
+	for _, l := range s.history {
+		if now.Sub(l.at) < s.settle {
+			keep = append(keep, l)
+		}
+	}
+	s.history = append(keep, layoutAt{now, ws})
+	if len(s.history) > maxHistory {
+		return []image.Rectangle{} // never still: show nothing
+	}
+	// Each window's places over the history: the box around them for a
+	// window that covers, the part common to all for a shared one.
+	type seen struct {
+		w     Window
+		box   image.Rectangle
+		inAll image.Rectangle
+		gone  bool
+	}
+	byID := map[uint32]*seen{}
+	var order []uint32
+	for i, l := range s.history {
+		last := i == len(s.history)-1
+		present := map[uint32]bool{}
+		for _, win := range l.windows {
+			if !win.Visible {
+				continue
+			}
+			present[win.ID] = true
+			if v, ok := byID[win.ID]; ok {
+				v.box = v.box.Union(win.Rect)
+				v.inAll = v.inAll.Intersect(win.Rect)
+				if last {
+					v.w, v.gone = win, false
+				}
+				continue
+			}
+			byID[win.ID] = &seen{w: win, box: win.Rect, inAll: win.Rect, gone: !last}
+			order = append(order, win.ID)
+		}
+		for id, v := range byID {
+			if !present[id] {
+				v.inAll = image.Rectangle{} // a shared window that was away
+			}
+		}
+	}
+	// The layout as it must be masked: windows that covered, at their
+	// boxes, with the ones no longer there on top; shared windows at the
+	// part they were at in every layout.
+	top := len(ws)
+	var fitted []Window
+	for _, id := range order {
+		v := byID[id]
+		w := v.w
+		switch {
+		case chosen[id]:
+			w.Rect = v.inAll
+		case v.gone:
+			w.Rect, w.Stack = v.box, top
+			top++
+		default:
+			w.Rect = v.box
+		}
+		w.Visible = true
+		fitted = append(fitted, w)
+	}
+	out := VisibleRegion(fitted, chosen, screen)
+	if out == nil || len(out) > maxRegionPieces {
 		return []image.Rectangle{}
 	}
-	w, h := s.size()
-	return VisibleRegion(ws, *p, image.Rect(0, 0, w, h))
+	return out
 }
 
 // Prepare installs the mask for the layout now.
@@ -299,11 +352,10 @@ func (s *selection) Prepare() bool {
 	if !s.Active() {
 		return false
 	}
-	s.before = s.region()
-	return s.mask.set(s.settled(s.before), false)
+	return s.read()
 }
 
-// Confirm compares the layout with Prepare's; if a window moved, the
+// Confirm reads the layout again; if a window moved since Prepare, the
 // mask hides what either layout hides.
 func (s *selection) Confirm() bool {
 	s.mu.Lock()
@@ -311,14 +363,22 @@ func (s *selection) Confirm() bool {
 	if !s.Active() {
 		return false
 	}
-	after := s.region()
-	if slices.Equal(s.before, after) {
+	before := s.before
+	ws, err := s.windows()
+	if err != nil {
+		s.mask.set([]image.Rectangle{}, false)
+		return true
+	}
+	if slices.EqualFunc(before, ws, func(a, b Window) bool {
+		return a.ID == b.ID && a.Rect == b.Rect && a.Stack == b.Stack && a.Visible == b.Visible
+	}) {
 		return false
 	}
-	r := intersectRegions(s.before, after)
-	if s.settle > 0 {
-		r = s.settled(after) // within the history, which holds before too
+	r := s.region(ws) // with settle, the history holds before too
+	if s.settle <= 0 {
+		r = intersectRegions(VisibleRegion(before, *s.chosen.Load(), image.Rect(0, 0, 1<<15, 1<<15)), r)
 	}
+	s.before = ws
 	s.mask.set(r, false)
 	return true
 }

@@ -106,6 +106,33 @@ func TestSelectionSettles(t *testing.T) {
 	if !ts.Prepare() || !ts.shows(image.Pt(5, 5)) || ts.shows(image.Pt(85, 5)) {
 		t.Errorf("after settling: %v", ts.region())
 	}
+	// Read at two places far apart (a drag between two slow captures):
+	// the places between them, where the pixels may show it, are masked.
+	ts.now = ts.now.Add(time.Second)
+	ts.ws[1].Rect = image.Rect(0, 0, 10, 10)
+	ts.Prepare()
+	ts.now = ts.now.Add(100 * time.Millisecond)
+	ts.ws[1].Rect = image.Rect(80, 0, 90, 10)
+	ts.Prepare()
+	if ts.shows(image.Pt(45, 5)) {
+		t.Errorf("a place between two reads shows: %v", ts.region())
+	}
+	// A window that goes away still covers its last place for a while.
+	ts.now = ts.now.Add(time.Second)
+	ts.Prepare()
+	ts.ws = ts.ws[:1]
+	ts.now = ts.now.Add(10 * time.Millisecond)
+	ts.Prepare()
+	if ts.shows(image.Pt(85, 5)) {
+		t.Errorf("a window just closed shows through: %v", ts.region())
+	}
+	ts.now = ts.now.Add(time.Second)
+	ts.Prepare()
+	if !ts.shows(image.Pt(85, 5)) {
+		t.Errorf("long after it closed its place is still masked: %v", ts.region())
+	}
+	ts.ws = append(ts.ws, Window{ID: 2, Rect: image.Rect(0, 50, 10, 60), Stack: 1, Visible: true})
+
 	// A window that never rests masks everything, not a growing list.
 	for i := range 2 * maxHistory {
 		ts.now = ts.now.Add(time.Millisecond)

@@ -106,6 +106,7 @@ func (p *winPlatform) Close() error {
 var _ platform = (*winPlatform)(nil)
 
 // maskSettle: the screen Windows (and Wine) lets BitBlt read may lag behind
-// the window positions by a composed frame or more, so a window's old place
-// stays masked this long after it moved.
-const maskSettle = 300 * time.Millisecond
+// the window positions, by a composed frame or, with Wine on a loaded
+// machine, by hundreds of milliseconds: the places a moved window was seen
+// at stay masked this long after it moved (see selection).
+const maskSettle = 1500 * time.Millisecond
