@@ -453,3 +453,25 @@ func TestWineCaptureOnlyForViewers(t *testing.T) {
 	a.expect(`^state waiting .* disconnected`)
 	a.expect(`msg="win: capture paused \(no viewer\)"`)
 }
+
+// A cursor whose image cannot be read (larger than any Windows cursor) is
+// not read again, nor logged again, at every poll.
+func TestWineUnreadableCursor(t *testing.T) {
+	x := rfbtest.StartXvfb(t, 640, 480, 24)
+	w := rfbtest.StartWine(t, x)
+	startWineHelper(t, w, "-title", "cursor", "-color", "3366cc", "-rect", "100,100,300,200", "-bigcursor", "320")
+	a := startWineAgent(t, w, "-v", "-listen", "127.0.0.1:0", "-password-file", writePassword(t, "pw"))
+	addr := a.expect(`^state waiting Listening on (\S+);`)[1]
+	ch := dialViewer(t, addr, "pw")
+	a.expect(`^prompt `)
+	a.send("y")
+	v := mustViewer(t, ch)
+	v.syncTo("the screen", sameAsWine(t, w))
+	xdo(t, x, "mousemove", "250", "200") // over the window: its cursor
+	a.expectWithin(`msg="win: cursor image"`, wineWait)
+	xdo(t, x, "mousemove", "260", "210", "sleep", "0.2", "mousemove", "250", "220") // keep the screen busy: fast polls
+	time.Sleep(3 * time.Second)
+	if n := a.count(`msg="win: cursor image"`); n != 1 {
+		t.Errorf("the unreadable cursor was logged %d times in 3 s, want once", n)
+	}
+}

@@ -7,6 +7,7 @@
 //
 //	winhelper -title T -color ff00ff -rect 10,10,200,100   # a window
 //	winhelper -hotkey f12                                 # holds F12, no window
+//	winhelper -bigcursor 320 ...                          # a cursor too big to read over the window
 //
 // It prints one line per event on standard output: "ready", "click
 // BUTTON X Y" (screen coordinates of a button press in the window),
@@ -48,7 +49,12 @@ var (
 	procClientToScreen     = user32.NewProc("ClientToScreen")
 	procPostThreadMessageW = user32.NewProc("PostThreadMessageW")
 	procCreateSolidBrush   = gdi32.NewProc("CreateSolidBrush")
+	procCreateCursor       = user32.NewProc("CreateCursor")
+	procSetCursor          = user32.NewProc("SetCursor")
 )
+
+// bigCursor, if not 0, is the cursor over the window (-bigcursor).
+var bigCursor uintptr
 
 const (
 	wsOverlappedWindow = 0x00CF0000
@@ -58,6 +64,7 @@ const (
 	swpNoZOrder        = 0x0004
 	swpNoActivate      = 0x0010
 	wmDestroy          = 0x0002
+	wmSetCursor        = 0x0020
 	wmLButtonDown      = 0x0201
 	wmRButtonDown      = 0x0204
 	wmMButtonDown      = 0x0207
@@ -107,7 +114,21 @@ func main() {
 	color := flag.String("color", "ff00ff", "client area colour RRGGBB")
 	rect := flag.String("rect", "100,100,200,150", "window X,Y,W,H on the screen")
 	hotkey := flag.String("hotkey", "", "hold this global hotkey (f11 or f12) instead of showing a window")
+	cursor := flag.Int("bigcursor", 0, "over the window, a monochrome cursor this many pixels square")
 	flag.Parse()
+	if *cursor > 0 {
+		n := *cursor
+		and := make([]byte, (n+15)/16*2*n)
+		xor := make([]byte, len(and))
+		for i := range xor {
+			xor[i] = 0xaa
+		}
+		bigCursor, _, _ = procCreateCursor.Call(0, 0, 0, uintptr(n), uintptr(n),
+			uintptr(unsafe.Pointer(&and[0])), uintptr(unsafe.Pointer(&xor[0])))
+		if bigCursor == 0 {
+			fatal("CreateCursor %d×%d failed", n, n)
+		}
+	}
 	runtime.LockOSThread()
 	tid := windows.GetCurrentThreadId()
 
@@ -216,6 +237,11 @@ func wndProc(hwnd, message, wParam, lParam uintptr) uintptr {
 		procSetWindowPos.Call(hwnd, 0, uintptr(x), uintptr(y), 0, 0, swpNoSize|swpNoZOrder|swpNoActivate)
 		say("moved %d %d", x, y)
 		return 0
+	case wmSetCursor:
+		if bigCursor != 0 && lParam&0xffff == 1 { // HTCLIENT
+			procSetCursor.Call(bigCursor)
+			return 1
+		}
 	case wmDestroy:
 		procPostQuitMessage.Call(0)
 		return 0
