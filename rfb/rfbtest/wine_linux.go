@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"sync"
 	"syscall"
@@ -463,7 +464,7 @@ func WaitForWindow(t testing.TB, ctx context.Context, x *Xvfb, title string) (st
 	LookPath(t, "xdotool")
 	for {
 		sctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-		out, err := Run(t, sctx, x.Env(), "xdotool", "search", "--onlyvisible", "--name", "^"+regexpQuote(title)+"$")
+		out, err := Run(t, sctx, x.Env(), "xdotool", "search", "--onlyvisible", "--name", "^"+regexp.QuoteMeta(title)+"$")
 		cancel()
 		if id := strings.TrimSpace(out); err == nil && id != "" {
 			return strings.Fields(id)[0], nil
@@ -474,17 +475,4 @@ func WaitForWindow(t testing.TB, ctx context.Context, x *Xvfb, title string) (st
 		case <-time.After(100 * time.Millisecond):
 		}
 	}
-}
-
-// regexpQuote escapes the characters xdotool's (POSIX extended) regular
-// expressions treat specially.
-func regexpQuote(s string) string {
-	var b strings.Builder
-	for _, r := range s {
-		if strings.ContainsRune(`\.+*?()|[]{}^$`, r) {
-			b.WriteByte('\\')
-		}
-		b.WriteRune(r)
-	}
-	return b.String()
 }
