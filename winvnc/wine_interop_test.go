@@ -475,3 +475,42 @@ func TestWineUnreadableCursor(t *testing.T) {
 		t.Errorf("the unreadable cursor was logged %d times in 3 s, want once", n)
 	}
 }
+
+// With application selection the Windows agent confines input too: keys
+// typed while notepad (masked) has the focus never reach it, and a click
+// on notepad lands nowhere; the shared window still gets clicks.
+func TestWineMaskedWindowGetsNoInput(t *testing.T) {
+	x := rfbtest.StartXvfb(t, 800, 600, 24)
+	w := rfbtest.StartWine(t, x)
+	w.Start(t, "notepad")
+	if _, err := rfbtest.WaitForWindow(t, t.Context(), x, "Untitled - Notepad"); err != nil {
+		t.Fatal(err)
+	}
+	shared := startWineHelper(t, w, "-title", "shared", "-color", "33cc66", "-rect", "450,300,300,200")
+	a, v := directAgent(t, w, "pw")
+	a.send("windows")
+	n := a.expect(`^window (\d+) "shared" `)[1]
+	a.send("share " + n)
+	a.expect(`^say Sharing only "shared"`)
+	a.send("control on")
+	a.expect(`^rights control=on `)
+
+	xdo(t, x, "mousemove", "200", "200", "click", "1") // the customer focuses notepad
+	xdo(t, x, "type", "--delay", "50", "mark.")        // and types
+	waitStill(t, w)
+	typeKeysyms(v, latin1Keysyms("leak")...)
+	v.c.PointerEvent(0, 100, 150) // notepad, masked
+	v.c.PointerEvent(1, 100, 150)
+	v.c.PointerEvent(0, 100, 150)
+	v.c.PointerEvent(0, 600, 400) // the shared window
+	v.c.PointerEvent(1, 600, 400)
+	v.c.PointerEvent(0, 600, 400)
+	shared.expect(`^click left 600 400$`)
+	xdo(t, x, "mousemove", "200", "200", "click", "1") // notepad again, to read it
+	if got := notepadText(t, w, "."); got != "mark." {
+		t.Errorf("notepad (masked) holds %q, want only the customer's %q", got, "mark.")
+	}
+	if n := shared.count(`^click `); n != 1 {
+		t.Errorf("%d clicks reached the shared window, want 1", n)
+	}
+}
