@@ -57,11 +57,18 @@ interop:
 fuzz-short:
 	bash .ci/fuzz.sh $(FUZZTIME)
 
-# Cross-build every shipped target without cgo; the binaries are discarded.
+# Cross-build every shipped target without cgo, and vet and compile its
+# tests (plain and interop) too, so that test code cannot rot on a platform
+# CI does not run; the binaries are discarded.
 check:
 	@for p in $(PLATFORMS); do \
-		echo "==> CGO_ENABLED=0 GOOS=$${p%/*} GOARCH=$${p#*/} go build ./..."; \
-		CGO_ENABLED=0 GOOS=$${p%/*} GOARCH=$${p#*/} go build -o /dev/null ./...; \
+		env="CGO_ENABLED=0 GOOS=$${p%/*} GOARCH=$${p#*/}"; \
+		echo "==> $$env go build ./... && go vet [-tags interop] ./... && go test -c"; \
+		env $$env go build -o /dev/null ./...; \
+		env $$env go vet ./...; \
+		env $$env go vet -tags interop ./...; \
+		env $$env go test -run '^$$' -exec true ./... >/dev/null; \
+		env $$env go test -tags interop -run '^$$' -exec true ./... >/dev/null; \
 	done
 
 bench:
@@ -75,25 +82,38 @@ fuzz:
 run:
 	go run ./cmd/lifebuoy-broker
 
-# The customer's agent, stripped, with the broker baked in so that the
-# customer runs it with no arguments:
-#   make agent BROKER=help.example.com FINGERPRINT=<hex from lifebuoy-broker>
+# The customer's agent, stripped, with the broker and the branding baked in
+# so that the customer runs it with no arguments:
+#   make agent BROKER=help.example.com FINGERPRINT=<hex from lifebuoy-broker> BRAND="Example Support"
 # WINDOWSGUI=1 links winvnc.exe without a console window (for the tray UI).
 # DATA=<the broker's data dir> also puts them in DATA/agents, where the
 # console offers them for download as winvnc-<code>[.exe].
+# SIGN_CERT (a code-signing certificate chain, PEM) and SIGN_KEY (its key:
+# a PEM file, or a pkcs11: URI with SIGN_PKCS11_MODULE for a hardware
+# token) sign winvnc.exe with Authenticode after the defaults are baked in,
+# time-stamped by SIGN_TIMESTAMP (a URL); see cmd/winvnc/sign.sh for the rest.
+# The session code may still go into the file name (winvnc-482913.exe):
+# the name is not part of the signature. BIN is where the files go.
 BROKER      ?=
 FINGERPRINT ?=
 HTTPS_PORTS ?= 5512
+BRAND       ?=
 WINDOWSGUI  ?=
-AGENT_LDFLAGS := -s -w -X main.defaultBroker=$(BROKER) -X main.defaultFingerprint=$(FINGERPRINT) -X main.defaultHTTPSPorts=$(HTTPS_PORTS)
+BIN         ?= bin
+SIGN_CERT   ?=
+SIGN_KEY    ?=
+export SIGN_CERT SIGN_KEY SIGN_PKCS11_MODULE SIGN_PASS_FILE SIGN_TIMESTAMP SIGN_TSA_CERT SIGN_TSA_KEY SIGN_NAME SIGN_URL SIGN_CAFILE
+AGENT_LDFLAGS := -s -w -X main.defaultBroker=$(BROKER) -X main.defaultFingerprint=$(FINGERPRINT) \
+	-X main.defaultHTTPSPorts=$(HTTPS_PORTS) -X 'main.defaultBrand=$(BRAND)'
 
 agent:
-	@mkdir -p bin
-	CGO_ENABLED=0 GOOS=linux go build -trimpath -ldflags '$(AGENT_LDFLAGS)' -o bin/winvnc ./cmd/winvnc
+	@mkdir -p $(BIN)
+	CGO_ENABLED=0 GOOS=linux go build -trimpath -ldflags "$(AGENT_LDFLAGS)" -o $(BIN)/winvnc ./cmd/winvnc
 	CGO_ENABLED=0 GOOS=windows GOARCH=amd64 go build -trimpath \
-		-ldflags '$(AGENT_LDFLAGS)$(if $(WINDOWSGUI), -H=windowsgui)' -o bin/winvnc.exe ./cmd/winvnc
-	@ls -l bin/winvnc bin/winvnc.exe
-	@if [ -n "$(DATA)" ]; then mkdir -p "$(DATA)/agents" && install -m 0755 bin/winvnc bin/winvnc.exe "$(DATA)/agents/" \
+		-ldflags "$(AGENT_LDFLAGS)$(if $(WINDOWSGUI), -H=windowsgui)" -o $(BIN)/winvnc.exe ./cmd/winvnc
+	$(if $(SIGN_CERT),bash cmd/winvnc/sign.sh $(BIN)/winvnc.exe)
+	@ls -l $(BIN)/winvnc $(BIN)/winvnc.exe
+	@if [ -n "$(DATA)" ]; then mkdir -p "$(DATA)/agents" && install -m 0755 $(BIN)/winvnc $(BIN)/winvnc.exe "$(DATA)/agents/" \
 		&& echo "==> offered for download by the console: $(DATA)/agents"; fi
 
 # Xvfb with an xterm and a clock, a broker and the agent; prints the code

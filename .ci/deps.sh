@@ -38,6 +38,10 @@ packages=(
 	squid-openssl:squid # a proxy that inspects TLS (ssl-bump), with WebSocket upgrades
 	openssl:openssl     # the inspecting proxy's CA
 	websockify:websockify # noVNC in front of the stock-viewer port
+	wine64:/usr/lib/wine/wine64           # the Windows agent's interop tests run it under Wine
+	gcc-mingw-w64-x86-64-win32:x86_64-w64-mingw32-gcc # builds Wine's ProcessPrng shim for Go programs
+	xclip:xclip         # reads back what the agent typed into Wine's notepad
+	osslsigncode:osslsigncode # signs and verifies winvnc.exe (make agent SIGN_CERT=...)
 	gcc:gcc             # go test -race needs cgo
 	libc6-dev:          # headers for cgo; no command of its own
 )

@@ -10,7 +10,6 @@ import (
 	"net"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"testing"
 	"time"
 
@@ -78,15 +77,7 @@ func TestFlood(t *testing.T) {
 		workers = 64
 		limit   = 90 * time.Second
 	)
-	var rl syscall.Rlimit
-	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &rl); err == nil && rl.Cur < 4*workers+1024 {
-		old := rl
-		rl.Cur = min(rl.Max, 4*workers+1024)
-		if err := syscall.Setrlimit(syscall.RLIMIT_NOFILE, &rl); err != nil {
-			t.Skipf("RLIMIT_NOFILE %d and cannot raise it: %v", old.Cur, err)
-		}
-		t.Cleanup(func() { syscall.Setrlimit(syscall.RLIMIT_NOFILE, &old) })
-	}
+	raiseFileLimit(t, 4*workers+1024)
 	cfg := testConfig(t)
 	tb := startBrokerLog(t, cfg, slog.New(slog.DiscardHandler))
 

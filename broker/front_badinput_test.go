@@ -14,7 +14,6 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"testing"
 	"time"
 
@@ -127,15 +126,7 @@ func TestFrontFlood(t *testing.T) {
 		workers = 32
 		limit   = 4 * time.Minute
 	)
-	var rl syscall.Rlimit
-	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &rl); err == nil && rl.Cur < 4*workers+1024 {
-		old := rl
-		rl.Cur = min(rl.Max, 4*workers+1024)
-		if err := syscall.Setrlimit(syscall.RLIMIT_NOFILE, &rl); err != nil {
-			t.Fatalf("RLIMIT_NOFILE %d and cannot raise it: %v", old.Cur, err)
-		}
-		t.Cleanup(func() { syscall.Setrlimit(syscall.RLIMIT_NOFILE, &old) })
-	}
+	raiseFileLimit(t, 4*workers+1024)
 	cfg := testConfig(t)
 	// The race detector and the flood share two cores: the legitimate
 	// pairs' handshakes may wait longer than the tests' usual 2 s.

@@ -3,7 +3,6 @@ package rfb
 import (
 	"fmt"
 	"image"
-	"syscall"
 	"testing"
 	"time"
 
@@ -68,12 +67,6 @@ func recordWorkload(tb testing.TB, name string, steps int) *workloadSession {
 		s.damage = append(s.damage, g.sorted())
 	}
 	return s
-}
-
-func cpuTime() time.Duration {
-	var ru syscall.Rusage
-	syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 // BenchmarkEncodings replays each workload session through each encoding.

@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"lifebuoy/rfb"
@@ -50,9 +51,9 @@ type Config struct {
 
 // Timing of the agent's loop.
 const (
-	maskPoll       = 250 * time.Millisecond // application selection follows windows
-	dropSummary    = 10 * time.Second       // log line about dropped input
-	consentTimeout = 2 * time.Minute        // direct mode; the broker has its own
+	dropSummary    = 10 * time.Second // log line about dropped input
+	consentTimeout = 2 * time.Minute  // direct mode; the broker has its own
+	maxVNCPassword = 8                // bytes VNC Authentication uses
 )
 
 // Run runs the agent until its session ends, the customer ends it, or
@@ -76,6 +77,12 @@ func Run(ctx context.Context, cfg Config) error {
 		password = strings.TrimRight(password, "\r")
 		if password == "" {
 			return fmt.Errorf("winvnc: %s: the first line (the password) is empty", cfg.PasswordFile)
+		}
+		if len(password) > maxVNCPassword {
+			// VNC Authentication keys DES with the first 8 bytes; the rest
+			// would be ignored without a word.
+			return fmt.Errorf("winvnc: %s: the password is %d bytes long, but VNC Authentication uses only the first %d; use at most %d",
+				cfg.PasswordFile, len(password), maxVNCPassword, maxVNCPassword)
 		}
 	}
 	if cfg.Logger == nil {
@@ -107,12 +114,16 @@ func Run(ctx context.Context, cfg Config) error {
 
 		rightsChanged: make(chan struct{}, 1),
 	}
+	a.sel = &selection{mask: &a.mask, windows: p.Windows, focus: p.Focus, size: p.Framebuffer().Size, log: cfg.Logger,
+		settle: maskSettle, now: time.Now}
+	a.rights.SetConfiner(a.sel)
 	p.Framebuffer().SetFilter(a.mask.filter)
+	p.SetFrameHook(a.sel)
 	name := cfg.Name
 	if name == "" {
 		name = "lifebuoy"
 	}
-	a.srv = rfb.NewServer(p.Framebuffer(), rfb.Options{
+	a.srvOpts = rfb.Options{
 		Name:         name,
 		AlwaysShared: true,
 		OnKey:        a.rights.Key,
@@ -120,8 +131,32 @@ func Run(ctx context.Context, cfg Config) error {
 		OnCutText:    a.pasteFromSupporter, // clipboard.go
 		Limits:       rfb.Limits{MaxCutText: clipboardMax},
 		Logger:       cfg.Logger,
-	})
+	}
+	a.srv = rfb.NewServer(p.Framebuffer(), a.srvOpts)
 	return a.run(ctx)
+}
+
+// viewerServer returns an RFB server of the screen for one viewer in
+// direct mode, where several may be connected: its input passes only
+// while that viewer holds the grant (controlOwner), so that control
+// granted to one viewer is not every later viewer's.
+func (a *agent) viewerServer(id int64) *rfb.Server {
+	opts := a.srvOpts
+	opts.OnKey = func(ev rfb.KeyEvent) {
+		if a.controlOwner.Load() != id {
+			a.rights.Drop()
+			return
+		}
+		a.rights.Key(ev)
+	}
+	opts.OnPointer = func(ev rfb.PointerEvent) {
+		if a.controlOwner.Load() != id {
+			a.rights.Drop()
+			return
+		}
+		a.rights.Pointer(ev)
+	}
+	return rfb.NewServer(a.p.Framebuffer(), opts)
 }
 
 // agent is one run. Its loop (run) owns the UI and the selection; the
@@ -135,6 +170,7 @@ type agent struct {
 	rights   *Rights
 	srv      *rfb.Server
 	mask     mask
+	sel      *selection
 
 	events    chan Event   // to show, from other goroutines
 	prompts   chan *prompt // questions for the customer
@@ -146,6 +182,15 @@ type agent struct {
 	rightsChanged chan struct{}  // buffered 1: the rights shown changed (for the broker)
 	clip          agentClipboard // clipboard.go
 	xfer          transfers      // files.go
+
+	viewersMu  sync.Mutex
+	viewers    map[int64]string // sessions being served, by id: their names; capture runs while there is one
+	lastViewer int64            // the id given to the last viewer
+
+	// controlOwner is the direct-mode viewer that remote control was
+	// granted to (0: none); the others only see.
+	controlOwner atomic.Int64
+	srvOpts      rfb.Options
 
 	// Owned by run.
 	queue  []*prompt       // open questions, oldest first
@@ -204,6 +249,61 @@ func (a *agent) withdrawPrompt(ctx context.Context, p *prompt) {
 	case a.withdrawn <- p:
 	case <-ctx.Done():
 	}
+}
+
+// Capture resumes for a viewer once the framebuffer holds a fresh frame,
+// or after this long.
+const resumeWait = 2 * time.Second
+
+// serveViewer serves one viewer with serve, capturing the screen while
+// any viewer is served: with none the agent captures nothing.
+func (a *agent) serveViewer(ctx context.Context, name string, serve func(id int64) error) error {
+	a.viewersMu.Lock()
+	if a.viewers == nil {
+		a.viewers = map[int64]string{}
+	}
+	a.lastViewer++
+	id := a.lastViewer
+	a.viewers[id] = name
+	if len(a.viewers) == 1 {
+		before := a.p.Frames()
+		a.p.SetActive(true)
+		// The viewer's first update is the screen as it is, not as it was
+		// when the last viewer left.
+		deadline := time.Now().Add(resumeWait)
+		for a.p.Frames() == before && time.Now().Before(deadline) && ctx.Err() == nil {
+			time.Sleep(5 * time.Millisecond)
+		}
+	} else if owner, ok := a.viewers[a.controlOwner.Load()]; ok && a.rights.Control() {
+		a.event(ctx, EvMessage{fmt.Sprintf("%s sees your screen too, without control: remote control stays with %s.", name, owner)})
+	}
+	a.viewersMu.Unlock()
+	defer func() {
+		a.viewersMu.Lock()
+		defer a.viewersMu.Unlock()
+		delete(a.viewers, id)
+		if len(a.viewers) == 0 {
+			a.p.SetActive(false)
+		}
+		if a.controlOwner.CompareAndSwap(id, 0) && a.rights.SetControl(false) {
+			a.event(ctx, EvMessage{name + " left; remote control ended."})
+			a.event(ctx, a.rights.Event())
+		}
+	}()
+	return serve(id)
+}
+
+// newestViewer returns the viewer that came last of those connected, and
+// how many are.
+func (a *agent) newestViewer() (id int64, name string, n int) {
+	a.viewersMu.Lock()
+	defer a.viewersMu.Unlock()
+	for i, v := range a.viewers {
+		if i > id {
+			id, name = i, v
+		}
+	}
+	return id, name, len(a.viewers)
 }
 
 // addEnder registers a live session's way to tell the other side it
@@ -276,6 +376,7 @@ func (a *agent) run(parent context.Context) error {
 			served <- nil
 			return
 		}
+		a.p.SetActive(false) // until a viewer comes
 		if a.cfg.Listen != "" {
 			served <- a.serveDirect(ctx)
 		} else {
@@ -284,15 +385,9 @@ func (a *agent) run(parent context.Context) error {
 	})
 
 	a.showRights()
+	a.tellHotkeys()
 	summary := time.NewTicker(dropSummary)
 	defer summary.Stop()
-	var maskTick <-chan time.Time
-	var maskTicker *time.Ticker
-	defer func() {
-		if maskTicker != nil {
-			maskTicker.Stop()
-		}
-	}()
 
 	for {
 		select {
@@ -332,23 +427,21 @@ func (a *agent) run(parent context.Context) error {
 				}
 			}
 		case ks := <-a.p.Hotkeys():
-			switch ks {
-			case KeysymF12:
+			switch keys := a.p.HotkeyKeys(); ks {
+			case keys.Revoke:
 				if a.rights.SetControl(false) {
-					a.show(EvMessage{"F12: remote control taken back."})
+					a.show(EvMessage{keyName(ks) + ": remote control taken back."})
 				}
 				a.showRights()
-			case KeysymF11:
+			case keys.Files:
 				on := a.rights.ToggleFiles()
-				a.show(EvMessage{fmt.Sprintf("F11: file transfer %s.", map[bool]string{true: "allowed", false: "forbidden"}[on])})
+				a.show(EvMessage{fmt.Sprintf("%s: file transfer %s.", keyName(ks), map[bool]string{true: "allowed", false: "forbidden"}[on])})
 				a.showRights()
 			}
 		case <-summary.C:
 			if n := a.rights.DroppedSinceSummary(); n > 0 {
 				a.log.Info("winvnc: dropped remote input (no control granted)", "events", n, "total", a.rights.Dropped())
 			}
-		case <-maskTick:
-			a.updateMask()
 		case c := <-cmds:
 			if _, ok := c.(CmdEnd); ok {
 				a.endAll("the customer ended the session")
@@ -356,15 +449,24 @@ func (a *agent) run(parent context.Context) error {
 				return nil
 			}
 			a.command(c)
-			switch {
-			case a.chosen != nil && maskTicker == nil:
-				maskTicker = time.NewTicker(maskPoll)
-				maskTick = maskTicker.C
-			case a.chosen == nil && maskTicker != nil:
-				maskTicker.Stop()
-				maskTicker, maskTick = nil, nil
-			}
 		}
+	}
+}
+
+// tellHotkeys tells the customer where the hotkeys are not F12 and F11
+// (another program holds them), so that nobody relies on a key that does
+// nothing.
+func (a *agent) tellHotkeys() {
+	keys := a.p.HotkeyKeys()
+	switch keys.Revoke {
+	case KeysymF12:
+	case 0:
+		a.show(EvMessage{`F12 cannot take control back on this computer (another program holds the key). Type "control off" to take control back.`})
+	default:
+		a.show(EvMessage{fmt.Sprintf(`F12 is held by another program on this computer: press %s (or type "control off") to take control back.`, keyName(keys.Revoke))})
+	}
+	if keys.Files != KeysymF11 {
+		a.show(EvMessage{`F11 cannot switch file transfer on this computer (another program holds the key). Type "files on" or "files off".`})
 	}
 }
 
@@ -389,9 +491,25 @@ func (a *agent) command(c Command) {
 			a.show(EvMessage{"Remote control is not possible on this system."})
 			return
 		}
+		if c.On && a.cfg.Listen != "" {
+			// Direct mode: the grant is the newest viewer's alone.
+			id, name, n := a.newestViewer()
+			if n == 0 {
+				a.show(EvMessage{"Nobody is connected; remote control can be allowed once a viewer is."})
+				return
+			}
+			if old := a.controlOwner.Swap(id); old != id {
+				a.rights.SetControl(false) // from the viewer who had it
+				a.show(EvMessage{name + " gets remote control; other viewers only see."})
+			}
+		}
 		if a.rights.SetControl(c.On) {
 			if c.On {
-				a.show(EvMessage{"The supporter may now control your computer. Press F12 to take control back."})
+				back := `Type "control off" to take control back.`
+				if ks := a.p.HotkeyKeys().Revoke; ks != 0 {
+					back = "Press " + keyName(ks) + " to take control back."
+				}
+				a.show(EvMessage{"The supporter may now control your computer. " + back})
 			} else {
 				a.show(EvMessage{"Remote control taken back."})
 			}
@@ -404,7 +522,7 @@ func (a *agent) command(c Command) {
 		a.listWindows()
 	case CmdShareAll:
 		a.chosen = nil
-		a.applyMask(nil, true)
+		a.choose(nil)
 		a.show(EvMessage{"Sharing the whole screen."})
 	case CmdShare:
 		if a.listed == nil && !a.listWindows() {
@@ -422,7 +540,7 @@ func (a *agent) command(c Command) {
 			titles = append(titles, fmt.Sprintf("%q", w.Title))
 		}
 		a.chosen = chosen
-		a.updateMask()
+		a.choose(chosen)
 		a.show(EvMessage{"Sharing only " + strings.Join(titles, ", ") + "."})
 	case CmdStatus:
 		if a.code.Code != "" {
@@ -458,8 +576,8 @@ func (a *agent) showPromptHead() {
 	}
 }
 
-// listWindows shows the visible windows, topmost first, and remembers
-// the numbering for "share".
+// listWindows shows the visible application windows (not the taskbar or
+// the desktop), topmost first, and remembers the numbering for "share".
 func (a *agent) listWindows() bool {
 	ws, err := a.p.Windows()
 	if err != nil {
@@ -468,7 +586,7 @@ func (a *agent) listWindows() bool {
 	}
 	var visible []Window
 	for _, w := range slices.Backward(ws) {
-		if w.Visible && !w.Rect.Empty() {
+		if w.Visible && w.App && !w.Rect.Empty() {
 			visible = append(visible, w)
 		}
 	}
@@ -477,26 +595,13 @@ func (a *agent) listWindows() bool {
 	return true
 }
 
-// updateMask recomputes the visible parts of the chosen windows.
-func (a *agent) updateMask() {
-	if a.chosen == nil {
-		return
-	}
-	ws, err := a.p.Windows()
-	if err != nil {
-		// Unknown windows: show nothing rather than too much.
-		a.log.Warn("winvnc: listing windows", "err", err)
-		ws = nil
-	}
-	w, h := a.p.Framebuffer().Size()
-	a.applyMask(VisibleRegion(ws, a.chosen, image.Rect(0, 0, w, h)), false)
-}
-
-// applyMask installs a new mask. The framebuffer is masked at once
-// (hiding what must be hidden before any viewer can take it), and then
-// captured again to fill in what became visible.
-func (a *agent) applyMask(region []image.Rectangle, all bool) {
-	if !a.mask.set(region, all) {
+// choose shares only the chosen windows (nil: the whole screen). The
+// framebuffer is masked at once (hiding what must be hidden before any
+// viewer can take it) and then captured again to fill in what became
+// visible; from then on the capture fits the mask to every frame (see
+// selection).
+func (a *agent) choose(chosen map[uint32]bool) {
+	if !a.sel.choose(chosen) {
 		return
 	}
 	fb := a.p.Framebuffer()

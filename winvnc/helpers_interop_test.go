@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"image"
 	"os"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
@@ -98,12 +97,4 @@ func shmSegmentsOf(t *testing.T, pid int) int {
 		}
 	}
 	return n
-}
-
-func writePassword(t *testing.T, pw string) string {
-	file := filepath.Join(t.TempDir(), "password")
-	if err := os.WriteFile(file, []byte(pw+"\n"), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	return file
 }

@@ -216,38 +216,45 @@ func mustViewer(t *testing.T, ch <-chan any) *viewer {
 	}
 }
 
-// syncTo reads updates until ok accepts the viewer's framebuffer.
+// syncTo reads updates until ok accepts the viewer's framebuffer. Each
+// round asks for the whole screen, which the server answers at once, so
+// no read waits for a change that may never come (a read cut by a
+// deadline would leave the client unusable: its errors are sticky).
 func (v *viewer) syncTo(what string, ok func(fb *rfb.Image) (bool, string)) {
 	v.t.Helper()
 	deadline := time.Now().Add(waitTimeout)
-	if err := v.c.RequestFull(); err != nil {
-		v.t.Fatal(err)
-	}
+	v.conn.SetReadDeadline(deadline)
+	defer v.conn.SetReadDeadline(time.Time{})
 	detail := "no update"
 	for time.Now().Before(deadline) {
-		v.conn.SetReadDeadline(time.Now().Add(500 * time.Millisecond))
-		m, err := v.c.ReadMessage()
-		if ne, isNet := err.(net.Error); isNet && ne.Timeout() {
-			// A read cut by the deadline leaves the stream unusable only
-			// mid-message; the client reads whole messages after the first
-			// byte, so a quiet server is the usual case here.
-			w, h := v.c.Size()
-			v.c.RequestUpdate(false, image.Rect(0, 0, w, h))
-			continue
+		w, h := v.c.Size()
+		if err := v.c.RequestUpdate(false, image.Rect(0, 0, w, h)); err != nil {
+			v.t.Fatal(err)
 		}
-		if err != nil {
-			v.t.Fatalf("%s: ReadMessage: %v", what, err)
-		}
-		if _, isUpdate := m.(*rfb.FramebufferUpdate); !isUpdate {
-			continue
+		for pixels := false; !pixels; {
+			m, err := v.c.ReadMessage()
+			if err != nil {
+				v.t.Fatalf("%s: ReadMessage: %v (last: %s)", what, err, detail)
+			}
+			u, isUpdate := m.(*rfb.FramebufferUpdate)
+			if !isUpdate {
+				continue
+			}
+			for _, r := range u.Rects {
+				pixels = pixels || r.Encoding >= 0 // not a pseudo-encoding
+			}
+			if !pixels {
+				// A new size goes alone (ExtendedDesktopSize); the pixels,
+				// all marked for sending, follow the next request at once.
+				w, h := v.c.Size()
+				v.c.RequestUpdate(true, image.Rect(0, 0, w, h))
+			}
 		}
 		var good bool
 		if good, detail = ok(v.c.Framebuffer()); good {
-			v.conn.SetReadDeadline(time.Time{})
 			return
 		}
-		w, h := v.c.Size()
-		v.c.RequestUpdate(true, image.Rect(0, 0, w, h))
+		time.Sleep(50 * time.Millisecond)
 	}
 	v.t.Fatalf("%s: viewer never showed it: %s", what, detail)
 }

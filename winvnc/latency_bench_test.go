@@ -17,6 +17,7 @@ import (
 
 // Screen-change-to-viewer latency (issue 5), on one 1920x1080x24 Xvfb,
 // for our agent served directly, the same through an in-process broker,
+// the Windows agent (winvnc.exe) under Wine on the same screen (issue 13),
 // x11vnc and TigerVNC's x0vncserver, in one run.
 //
 // The screen change is a 400x300 override-redirect window filled with a
@@ -58,6 +59,12 @@ func BenchmarkLatency(b *testing.B) {
 			a := startBenchAgent(b, Config{Broker: agentAddr, Fingerprint: br.Fingerprint(), Proxy: "direct",
 				Name: "latency", Display: x.Display})
 			return viewerAddr, a.wait(b, "the code")
+		}},
+		{"agent-wine", func(b *testing.B) (string, string) {
+			// winvnc.exe under Wine without a virtual desktop: its screen is
+			// this Xvfb's, painted by the same painter.
+			w := rfbtest.StartWineRoot(b, x)
+			return startWineAgentProc(b, w, writePasswordTB(b, "latency")).addr, "latency"
 		}},
 		{"x11vnc", func(b *testing.B) (string, string) {
 			port := rfbtest.FreePort(b)

@@ -21,6 +21,7 @@ type x11Platform struct {
 	in      *x11.Injector // nil without XTEST
 	hotkeys *x11.Hotkeys  // nil if no hotkey could be grabbed
 	ready   chan struct{}
+	keys    hotkeyKeys // the keys the hotkeys are
 }
 
 func openPlatform(display string, log *slog.Logger) (platform, error) {
@@ -37,7 +38,7 @@ func openPlatform(display string, log *slog.Logger) (platform, error) {
 	}
 	if h, err := x11.NewHotkeys(d); err != nil {
 		log.Warn("winvnc: no global hotkeys", "err", err)
-	} else if grabHotkeys(h, log) {
+	} else if p.keys = grabHotkeys(h, log); p.keys != (hotkeyKeys{}) {
 		p.hotkeys = h
 	}
 	return p, nil
@@ -69,6 +70,12 @@ func (p *x11Platform) Hotkeys() <-chan uint32 {
 	return p.hotkeys.C
 }
 
+func (p *x11Platform) SetFrameHook(h frameHook) { p.cap.Hook = h }
+func (p *x11Platform) SetActive(on bool)        { p.cap.SetActive(on) }
+func (p *x11Platform) Frames() int64            { return p.cap.Frames() }
+
+func (p *x11Platform) HotkeyKeys() hotkeyKeys { return p.keys }
+
 func (p *x11Platform) Windows() ([]Window, error) {
 	xs, err := p.d.Windows()
 	if err != nil {
@@ -76,10 +83,12 @@ func (p *x11Platform) Windows() ([]Window, error) {
 	}
 	ws := make([]Window, len(xs))
 	for i, x := range xs {
-		ws[i] = Window{ID: x.ID, Title: x.Title, Rect: x.Rect, Stack: x.Stack, Visible: x.Map == x11.Viewable}
+		ws[i] = Window{ID: x.ID, Title: x.Title, Rect: x.Rect, Stack: x.Stack, Visible: x.Map == x11.Viewable, App: x.App}
 	}
 	return ws, nil
 }
+
+func (p *x11Platform) Focus() ([]uint32, error) { return p.d.Focus() }
 
 func (p *x11Platform) Close() error {
 	var errs []error
@@ -94,3 +103,7 @@ func (p *x11Platform) Close() error {
 }
 
 var _ platform = (*x11Platform)(nil)
+
+// maskSettle: X11 reads pixels with the server grabbed (x11.FrameHook), so
+// the layout and the pixels are of one moment.
+const maskSettle = 0

@@ -14,3 +14,6 @@ var errNoPlatform = errors.New("winvnc: screen capture is not yet wired on this 
 func openPlatform(display string, log *slog.Logger) (platform, error) {
 	return nil, errNoPlatform
 }
+
+// maskSettle is 0: no capture here.
+const maskSettle = 0

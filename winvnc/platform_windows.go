@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"time"
 
 	"lifebuoy/rfb"
 	"lifebuoy/winvnc/win"
@@ -21,6 +22,7 @@ type winPlatform struct {
 	in      *win.Injector
 	hotkeys *win.Hotkeys // nil if no hotkey could be registered
 	ready   chan struct{}
+	keys    hotkeyKeys // the keys the hotkeys are
 }
 
 // openPlatform opens the desktop; display is ignored on Windows.
@@ -37,7 +39,7 @@ func openPlatform(display string, log *slog.Logger) (platform, error) {
 	}
 	if h, err := win.NewHotkeys(d); err != nil {
 		log.Warn("winvnc: no global hotkeys", "err", err)
-	} else if grabHotkeys(h, log) {
+	} else if p.keys = grabHotkeys(h, log); p.keys != (hotkeyKeys{}) {
 		p.hotkeys = h
 	}
 	return p, nil
@@ -69,6 +71,12 @@ func (p *winPlatform) Hotkeys() <-chan uint32 {
 	return p.hotkeys.C
 }
 
+func (p *winPlatform) SetFrameHook(h frameHook) { p.cap.Hook = h }
+func (p *winPlatform) SetActive(on bool)        { p.cap.SetActive(on) }
+func (p *winPlatform) Frames() int64            { return p.cap.Frames() }
+
+func (p *winPlatform) HotkeyKeys() hotkeyKeys { return p.keys }
+
 func (p *winPlatform) Windows() ([]Window, error) {
 	ws, err := p.d.Windows()
 	if err != nil {
@@ -76,10 +84,12 @@ func (p *winPlatform) Windows() ([]Window, error) {
 	}
 	out := make([]Window, len(ws))
 	for i, w := range ws {
-		out[i] = Window{ID: w.ID, Title: w.Title, Rect: w.Rect, Stack: w.Stack, Visible: w.Visible}
+		out[i] = Window{ID: w.ID, Title: w.Title, Rect: w.Rect, Stack: w.Stack, Visible: w.Visible, App: w.App}
 	}
 	return out, nil
 }
+
+func (p *winPlatform) Focus() ([]uint32, error) { return p.d.Focus() }
 
 func (p *winPlatform) Close() error {
 	var errs []error
@@ -94,3 +104,9 @@ func (p *winPlatform) Close() error {
 }
 
 var _ platform = (*winPlatform)(nil)
+
+// maskSettle: the screen Windows (and Wine) lets BitBlt read may lag behind
+// the window positions, by a composed frame or, with Wine on a loaded
+// machine, by hundreds of milliseconds: the places a moved window was seen
+// at stay masked this long after it moved (see selection).
+const maskSettle = 1500 * time.Millisecond

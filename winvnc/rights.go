@@ -16,6 +16,24 @@ const (
 	KeysymF12 = 0xffc9 // revokes control
 )
 
+// The hotkeys' XT scancodes, as QEMU extended key events carry them
+// (0x80 marks the 0xE0 prefix). A viewer may not send them either, with
+// whatever keysym: Windows injects a scancode as the key it is.
+const (
+	scancodeF11 = 0x57
+	scancodeF12 = 0x58
+)
+
+// isHotkey reports whether ev is, or could be taken for, one of the
+// customer's hotkeys.
+func isHotkey(ev rfb.KeyEvent) bool {
+	switch ev.Keycode &^ 0x80 {
+	case scancodeF11, scancodeF12:
+		return true
+	}
+	return ev.Keysym == KeysymF11 || ev.Keysym == KeysymF12
+}
+
 // Injector is where allowed input goes: the platform's fake input.
 type Injector interface {
 	Key(rfb.KeyEvent)
@@ -39,6 +57,29 @@ type Rights struct {
 	files   bool
 	dropped uint64 // input events dropped since the start
 	summary uint64 // dropped at the last summary
+
+	confine Confiner  // nil: input may go anywhere
+	buttons uint8     // buttons passed down and not yet released
+	at      [2]uint16 // where the last pointer event that passed went
+	placed  bool      // at holds a position
+}
+
+// Confiner keeps a supporter's input inside the windows the customer
+// shares (application selection): masked windows get neither keys nor
+// clicks.
+type Confiner interface {
+	// KeyAllowed reports whether a key press may go to the window that
+	// has the focus now.
+	KeyAllowed() bool
+	// PointerAllowed reports whether the point shows a shared window.
+	PointerAllowed(x, y int) bool
+}
+
+// SetConfiner installs c (nil: none).
+func (r *Rights) SetConfiner(c Confiner) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.confine = c
 }
 
 // NewRights returns view-only rights in front of in.
@@ -55,6 +96,7 @@ func (r *Rights) SetControl(on bool) (changed bool) {
 	r.control = on
 	if !on && r.in != nil {
 		r.in.ReleaseAll()
+		r.buttons = 0
 	}
 	return true
 }
@@ -109,11 +151,16 @@ func (r *Rights) DroppedSinceSummary() uint64 {
 }
 
 // Key passes a viewer's key event to the injector if control is granted,
-// and never passes the hotkeys F11 and F12.
+// and never passes the hotkeys F11 and F12, by keysym or by scancode.
 func (r *Rights) Key(ev rfb.KeyEvent) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if !r.control || ev.Keysym == KeysymF11 || ev.Keysym == KeysymF12 || r.in == nil {
+	if !r.control || isHotkey(ev) || r.in == nil {
+		r.dropped++
+		return
+	}
+	// Releases always pass: a key that was not pressed is not released.
+	if ev.Down && r.confine != nil && !r.confine.KeyAllowed() {
 		r.dropped++
 		return
 	}
@@ -129,7 +176,25 @@ func (r *Rights) Pointer(ev rfb.PointerEvent) {
 		r.dropped++
 		return
 	}
+	if r.confine != nil && !r.confine.PointerAllowed(int(ev.X), int(ev.Y)) {
+		if ev.Buttons&^r.buttons != 0 || ev.Buttons == r.buttons || !r.placed {
+			r.dropped++ // a press or a move outside the shared windows
+			return
+		}
+		// A release outside (the end of a drag): it happens where the
+		// pointer last was inside, not over a masked window.
+		ev.X, ev.Y = r.at[0], r.at[1]
+	}
+	r.buttons, r.at, r.placed = ev.Buttons, [2]uint16{ev.X, ev.Y}, true
 	r.in.Pointer(ev)
+}
+
+// Drop counts an input event that was dropped before it reached Key or
+// Pointer (a viewer without the grant).
+func (r *Rights) Drop() {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.dropped++
 }
 
 // ReleaseAll releases whatever the supporter holds down, as when a viewer
@@ -139,6 +204,7 @@ func (r *Rights) ReleaseAll() {
 	defer r.mu.Unlock()
 	if r.in != nil {
 		r.in.ReleaseAll()
+		r.buttons = 0
 	}
 }
 

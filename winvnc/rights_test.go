@@ -88,3 +88,91 @@ func TestRightsFiles(t *testing.T) {
 		t.Fatal("input without injector not counted")
 	}
 }
+
+// The customer's hotkeys never reach the injector, with control or
+// without: not as keysyms, and not as the scancodes of QEMU extended key
+// events with any keysym (Windows would inject the scancode as F11 and
+// grant files to the supporter).
+func TestRightsNeverHotkeys(t *testing.T) {
+	for _, ev := range []rfb.KeyEvent{
+		{Down: true, Keysym: KeysymF11},
+		{Down: true, Keysym: KeysymF12},
+		{Down: false, Keysym: KeysymF12},
+		{Down: true, Keysym: KeysymF11, Keycode: scancodeF11},
+		{Down: true, Keysym: 'a', Keycode: scancodeF11},
+		{Down: true, Keysym: 0, Keycode: scancodeF12},
+		{Down: true, Keysym: 0xffffff, Keycode: scancodeF11}, // VoidSymbol
+		{Down: true, Keysym: 0x1008ff1d, Keycode: scancodeF12},
+		{Down: true, Keysym: 0xff0d, Keycode: 0x80 | scancodeF11},
+		{Down: false, Keysym: 'a', Keycode: scancodeF11},
+	} {
+		in := &recorder{}
+		r := NewRights(in)
+		r.SetControl(true)
+		r.Key(ev)
+		if len(in.keys) != 0 || r.Dropped() != 1 {
+			t.Errorf("%+v passed (dropped %d)", ev, r.Dropped())
+		}
+	}
+	// The scancodes of other keys pass with their keysyms.
+	in := &recorder{}
+	r := NewRights(in)
+	r.SetControl(true)
+	r.Key(rfb.KeyEvent{Down: true, Keysym: 'a', Keycode: 0x1e})
+	r.Key(rfb.KeyEvent{Down: true, Keysym: 0xffbe + 9, Keycode: 0x44}) // F10
+	if len(in.keys) != 2 {
+		t.Errorf("ordinary keys were dropped: %+v", in.keys)
+	}
+}
+
+// fakeConfiner shares the rectangle (10,10)-(50,50); the focus is shared
+// when focusShared is set.
+type fakeConfiner struct{ focusShared bool }
+
+func (c *fakeConfiner) KeyAllowed() bool { return c.focusShared }
+func (c *fakeConfiner) PointerAllowed(x, y int) bool {
+	return x >= 10 && x < 50 && y >= 10 && y < 50
+}
+
+// With application selection, input goes only to the shared windows: a
+// key press while a masked window has the focus is dropped (its release
+// passes, as releases of keys never pressed do nothing), a click or a move
+// outside the shared area is dropped, and a drag that leaves it is
+// released where it last was inside.
+func TestRightsConfined(t *testing.T) {
+	in := &recorder{}
+	c := &fakeConfiner{}
+	r := NewRights(in)
+	r.SetConfiner(c)
+	r.SetControl(true)
+
+	r.Key(rfb.KeyEvent{Down: true, Keysym: 'a'})
+	r.Key(rfb.KeyEvent{Down: false, Keysym: 'a'})
+	if len(in.keys) != 1 || in.keys[0].Down || r.Dropped() != 1 {
+		t.Fatalf("key to a masked window: %+v, dropped %d", in.keys, r.Dropped())
+	}
+	c.focusShared = true
+	r.Key(rfb.KeyEvent{Down: true, Keysym: 'b'})
+	if len(in.keys) != 2 || !in.keys[1].Down {
+		t.Fatalf("key to a shared window: %+v", in.keys)
+	}
+
+	r.Pointer(rfb.PointerEvent{X: 70, Y: 70})             // move outside
+	r.Pointer(rfb.PointerEvent{Buttons: 1, X: 70, Y: 70}) // click outside
+	if len(in.pointers) != 0 || r.Dropped() != 3 {
+		t.Fatalf("pointer outside: %+v, dropped %d", in.pointers, r.Dropped())
+	}
+	r.Pointer(rfb.PointerEvent{X: 20, Y: 20})
+	r.Pointer(rfb.PointerEvent{Buttons: 1, X: 20, Y: 20}) // press inside
+	r.Pointer(rfb.PointerEvent{Buttons: 1, X: 90, Y: 90}) // dragged outside
+	r.Pointer(rfb.PointerEvent{Buttons: 0, X: 95, Y: 95}) // released outside
+	want := []rfb.PointerEvent{{X: 20, Y: 20}, {Buttons: 1, X: 20, Y: 20}, {Buttons: 0, X: 20, Y: 20}}
+	if len(in.pointers) != len(want) {
+		t.Fatalf("drag: %+v, want %+v", in.pointers, want)
+	}
+	for i, p := range in.pointers {
+		if p != want[i] {
+			t.Errorf("drag event %d: %+v, want %+v", i, p, want[i])
+		}
+	}
+}

@@ -91,11 +91,12 @@ func (a *agent) serveBroker(ctx context.Context) error {
 			case <-sctx.Done():
 			}
 		})
-		if in.Mode == agentlink.ModeAuthenticated {
-			err = a.srv.ServeAuthenticated(sctx, conn, in.Version)
-		} else {
-			err = a.srv.ServeConn(sctx, conn)
-		}
+		err = a.serveViewer(sctx, who, func(int64) error {
+			if in.Mode == agentlink.ModeAuthenticated {
+				return a.srv.ServeAuthenticated(sctx, conn, in.Version)
+			}
+			return a.srv.ServeConn(sctx, conn)
+		})
 		stop()
 		conn.Close()
 		side.Wait()
@@ -285,10 +286,16 @@ func (a *agent) serveDirectConn(ctx context.Context, c net.Conn, th *throttle) {
 	}
 	a.log.Info("winvnc: session starts", "remote", remote)
 	a.event(ctx, EvState{StateSharing, remote + ` sees your screen. Type "control on" to let them control it, "end" to stop.`})
-	err = a.srv.ServeAuthenticated(ctx, hs.Conn, hs.Version)
+	err = a.serveViewer(ctx, remote, func(id int64) error {
+		return a.viewerServer(id).ServeAuthenticated(ctx, hs.Conn, hs.Version)
+	})
 	a.rights.ReleaseAll()
 	a.log.Info("winvnc: session ended", "remote", remote, "err", err)
 	if ctx.Err() == nil {
-		a.event(ctx, EvState{StateWaiting, remote + " disconnected. Listening for viewers."})
+		if _, other, n := a.newestViewer(); n > 0 {
+			a.event(ctx, EvState{StateSharing, fmt.Sprintf("%s disconnected; %s still sees your screen.", remote, other)})
+		} else {
+			a.event(ctx, EvState{StateWaiting, remote + " disconnected. Listening for viewers."})
+		}
 	}
 }

@@ -24,15 +24,26 @@ import (
 )
 
 // Build-time defaults, set with -ldflags "-X main.defaultBroker=HOST
-// -X main.defaultFingerprint=HEX -X main.defaultHTTPSPorts=5512,443"
-// (make agent BROKER=... FINGERPRINT=... HTTPS_PORTS=...), so that the
-// customer runs the file with no arguments. Without a fingerprint the
-// broker's certificate must be valid for its name (ACME, a company CA).
+// -X main.defaultFingerprint=HEX -X main.defaultHTTPSPorts=5512,443
+// -X main.defaultBrand=NAME" (make agent BROKER=... FINGERPRINT=...
+// HTTPS_PORTS=... BRAND=...), so that the customer runs the file with no
+// arguments. Without a fingerprint the broker's certificate must be valid
+// for its name (ACME, a company CA). defaultBrand is the help desk's name
+// on the tray icon.
 var (
 	defaultBroker      string
 	defaultFingerprint string
 	defaultHTTPSPorts  = "5512" // comma-separated; "5512,443" where the broker also serves 443
+	defaultBrand       string
 )
+
+// brand is the name the customer sees on the tray icon.
+func brand() string {
+	if defaultBrand != "" {
+		return defaultBrand
+	}
+	return "Lifebuoy"
+}
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)

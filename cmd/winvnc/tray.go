@@ -41,8 +41,8 @@ func newTray() *tray { return &tray{ready: make(chan struct{})} }
 // onReady builds the menu; systray calls it once its loop runs.
 func (t *tray) onReady() {
 	systray.SetIcon(trayIcon())
-	systray.SetTitle("Lifebuoy")
-	systray.SetTooltip("Lifebuoy remote support")
+	systray.SetTitle(brand())
+	systray.SetTooltip(brand() + " remote support")
 	t.mCode = systray.AddMenuItem("Session code: …", "Read this code to your supporter")
 	t.mCode.Disable()
 	t.mState = systray.AddMenuItem("Connecting…", "")

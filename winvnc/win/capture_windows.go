@@ -39,8 +39,10 @@ const maxCursor = 256
 // without conversion.
 //
 // Pacing: every Poll while the screen changes, every IdlePoll once it
-// has not changed for Idle. A 1080p BitBlt and compare take a few
-// milliseconds, so the idle cost is about 4 of them a second.
+// has not changed for Idle, where a blinking caret does not count as a
+// change (see pacer). A 1080p BitBlt and compare take a few milliseconds,
+// so the idle cost is about 4 of them a second; with no viewer (see
+// SetActive) there is none.
 //
 // The cursor is not in the BitBlt; GetCursorInfo is read every poll and,
 // when the cursor handle or its visibility changes, its image (GetIconInfo,
@@ -74,18 +76,58 @@ type Capturer struct {
 	prev     []byte  // the previous frame
 	desk     windows.Handle
 
-	cursor      uintptr // handle of the cursor in fb
-	cursorShown bool
-	cursorKnown bool
+	cursor cursorTracker
 
 	frames  atomic.Int64
 	refresh chan struct{}
+	active  atomic.Bool   // a viewer wants the screen
+	wake    chan struct{} // SetActive(true)'s signal, buffered 1
+
+	// Hook, if set, fits the framebuffer's filter to the window layout of
+	// each frame (see FrameHook).
+	Hook FrameHook
+}
+
+// FrameHook fits the framebuffer's filter (the agent's application mask)
+// to the window layout of the frame being captured. Windows has no way to
+// hold the windows still while the screen is read, so while Active the
+// capturer reads the layout before the BitBlt (Prepare) and again after
+// it (Confirm): if a window moved in between, Confirm installs a filter
+// that hides what either layout hides, and the capturer captures again at
+// once. Between two reads of the same layout a window would have to move
+// and come back within the BitBlt for a pixel to escape.
+type FrameHook interface {
+	// Active reports whether the next capture needs the hook.
+	Active() bool
+	// Prepare reads the layout and installs the filter for it; it reports
+	// whether the filter changed (the whole screen is published then).
+	Prepare() (changed bool)
+	// Confirm reads the layout again after the pixels were read; if it
+	// differs, it installs a filter that masks what either hides and
+	// reports true.
+	Confirm() (moved bool)
 }
 
 // NewCapturer returns a capturer of the virtual screen into fb. fb is
 // resized to the screen when Run starts.
 func NewCapturer(d *Display, fb *rfb.Framebuffer) *Capturer {
-	return &Capturer{d: d, fb: fb, refresh: make(chan struct{}, 1)}
+	c := &Capturer{d: d, fb: fb, refresh: make(chan struct{}, 1), wake: make(chan struct{}, 1)}
+	c.active.Store(true)
+	return c
+}
+
+// SetActive starts (on) or pauses capture: the agent captures only while
+// a viewer wants the screen. Run always makes its first capture, which
+// sizes the framebuffer; a capture resumed after a pause is of the whole
+// screen. Safe for concurrent use.
+func (c *Capturer) SetActive(on bool) {
+	if c.active.Swap(on) == on || !on {
+		return
+	}
+	select {
+	case c.wake <- struct{}{}:
+	default:
+	}
 }
 
 // Refresh makes the running capturer send the whole screen once more,
@@ -138,20 +180,35 @@ func (c *Capturer) run(ctx context.Context) error {
 	if _, err := c.capture(true); err != nil {
 		return err
 	}
-	lastChange := time.Now()
+	p := pacer{fast: c.Poll, slow: c.IdlePoll, idle: c.Idle, busy: time.Now()}
 	failing := false
-	t := time.NewTimer(c.Poll)
+	period := c.Poll
+	t := time.NewTimer(period)
 	defer t.Stop()
 	for {
 		full := false
-		select {
-		case <-ctx.Done():
-			return nil
-		case <-t.C:
-		case <-c.refresh:
+		if !c.active.Load() {
+			c.d.log.Debug("win: capture paused (no viewer)")
+			select {
+			case <-ctx.Done():
+				return nil
+			case <-c.wake:
+			}
+			c.d.log.Debug("win: capture resumed")
 			full = true
+			p.busy = time.Now()
+		} else {
+			select {
+			case <-ctx.Done():
+				return nil
+			case <-t.C:
+			case <-c.refresh:
+				full = true
+			case <-c.wake:
+				full = true
+			}
 		}
-		changed, err := c.capture(full)
+		area, err := c.capture(full)
 		switch {
 		case err != nil:
 			if !failing {
@@ -164,43 +221,55 @@ func (c *Capturer) run(ctx context.Context) error {
 			c.d.log.Info("win: capture works again")
 			failing = false
 		}
-		now := time.Now()
-		if changed {
-			lastChange = now
-		}
 		if err == nil {
 			c.updateCursor()
 		}
-		t.Reset(pollPeriod(now.Sub(lastChange), c.Idle, c.Poll, c.IdlePoll, failing))
+		if full {
+			area = 0 // asked for, not a change of the screen
+		}
+		next := p.next(time.Now(), area, failing)
+		if next != period {
+			c.d.log.Debug("win: capture period", "period", next)
+			period = next
+		}
+		t.Reset(next)
 	}
 }
 
 // capture grabs the screen and updates fb with what changed, or with all
-// of it if full. It reports whether fb changed.
-func (c *Capturer) capture(full bool) (bool, error) {
+// of it if full. It returns how many pixels of fb changed.
+func (c *Capturer) capture(full bool) (int, error) {
 	vs := virtualScreen()
 	if vs.Empty() {
-		return false, fmt.Errorf("win: empty virtual screen %v", vs)
+		return 0, fmt.Errorf("win: empty virtual screen %v", vs)
 	}
 	resized := false
 	if vs != c.screen || c.memDC == 0 {
 		c.free()
 		if err := c.alloc(vs); err != nil {
 			c.free()
-			return false, err
+			return 0, err
 		}
 		resized = true
 	}
 	w, h := vs.Dx(), vs.Dy()
+	hooked := c.Hook != nil && c.Hook.Active()
+	if hooked && c.Hook.Prepare() {
+		full = true
+	}
 	if err := bitBlt(c.memDC, 0, 0, w, h, c.screenDC, vs.Min.X, vs.Min.Y, srcCopy|captureBlt); err != nil {
-		return false, err
+		return 0, err
 	}
 	gdiFlush()
+	if hooked && c.Hook.Confirm() {
+		full = true
+		c.Refresh() // the next frame, at once, with the layout as it is now
+	}
 	changed, stale := publishFrame(c.fb, c.pix, c.prev, w, h, full, resized)
 	if stale {
 		c.screen = image.Rectangle{} // fb resized behind our back: start over
 	}
-	if changed {
+	if changed > 0 {
 		c.frames.Add(1)
 	}
 	return changed, nil
@@ -266,28 +335,26 @@ func (c *Capturer) followInputDesktop() {
 	c.desk = desk
 }
 
-// updateCursor sends the cursor image to fb when the cursor changed.
+// updateCursor sends the cursor image to fb when the cursor changed. An
+// image that cannot be read is logged once and not read again until the
+// cursor changes (see cursorTracker); fb keeps the cursor it had.
 func (c *Capturer) updateCursor() {
 	var ci cursorInfo
 	if err := getCursorInfo(&ci); err != nil {
 		return
 	}
-	shown := ci.flags&cursorShowing != 0 && ci.cursor != 0
-	if c.cursorKnown && shown == c.cursorShown && (!shown || ci.cursor == c.cursor) {
-		return
-	}
-	if !shown {
-		c.cursorKnown, c.cursorShown, c.cursor = true, false, 0
+	read, hide := c.cursor.observe(ci.cursor, ci.flags&cursorShowing != 0)
+	switch {
+	case hide:
 		c.fb.SetCursor(nil, image.Point{})
-		return
+	case read:
+		img, hot, err := c.cursorImage(ci.cursor)
+		if err != nil {
+			c.d.log.Debug("win: cursor image", "cursor", fmt.Sprintf("%#x", ci.cursor), "err", err)
+			return
+		}
+		c.fb.SetCursor(img, hot)
 	}
-	img, hot, err := c.cursorImage(ci.cursor)
-	if err != nil {
-		c.d.log.Debug("win: cursor image", "err", err)
-		return
-	}
-	c.cursorKnown, c.cursorShown, c.cursor = true, true, ci.cursor
-	c.fb.SetCursor(img, hot)
 }
 
 // cursorImage reads cursor's bitmaps.

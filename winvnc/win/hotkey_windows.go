@@ -21,21 +21,29 @@ import (
 // registered it and arrives as WM_HOTKEY in that thread's queue, so
 // Hotkeys runs a goroutine locked to its own OS thread with a message
 // loop. GrabKey hands the registration to that thread (a request plus a
-// posted wake-up message) and waits for the result; Close posts WM_QUIT,
-// and the thread unregisters everything and ends.
+// posted wake-up message) and waits for the result; Close posts a quit
+// message, and the thread unregisters everything and ends.
 //
-// Windows reports injected key presses as hotkeys too, so an Injector's
-// F12 would fire; the agent's rights filter keeps viewers from sending
-// the hotkeys' keysyms. Windows documents F12 as reserved for debuggers;
-// RegisterHotKey for it may fail on machines configured for one, and
-// GrabKey then returns the error.
+// The same thread runs a low-level keyboard hook (WH_KEYBOARD_LL, see
+// hookKeys), which is the hotkey where it can be installed: it sees the
+// customer's F11 and F12 whatever modifiers are held or locked (a
+// supporter with control could hold Shift so that a plain registered
+// F12 no longer matches) and whoever else registered them (another
+// program; Windows also documents F12 as reserved for debuggers), and it
+// drops injected presses (LLKHF_INJECTED), for which Windows would fire a
+// registered hotkey too. Without the hook, the keys are registered with
+// RegisterHotKey with every combination of modifiers, and GrabKey fails
+// if another program holds them.
 type Hotkeys struct {
 	C <-chan uint32 // keysyms of registered hotkeys as they are pressed
 
+	d    *Display
 	c    chan uint32
 	reqs chan hotkeyReq
 	tid  uint32        // the message loop's thread
 	done chan struct{} // closed when the loop has ended
+
+	hook *hookKeys // owned by the loop's thread; nil without a hook
 
 	mu     sync.Mutex
 	closed bool
@@ -63,6 +71,7 @@ func NewHotkeys(d *Display) (*Hotkeys, error) {
 		done: make(chan struct{}),
 	}
 	h.C = h.c
+	h.d = d
 	ready := make(chan error, 1)
 	go h.loop(d, ready)
 	if err := <-ready; err != nil {
@@ -79,6 +88,12 @@ func (h *Hotkeys) loop(d *Display, ready chan<- error) {
 	var m msg
 	peekMessage(&m, wmUser, wmUser) // creates the thread's message queue
 	h.tid = windows.GetCurrentThreadId()
+	if hook, err := setKeyboardHook(h); err != nil {
+		d.log.Warn("win: no low-level keyboard hook; injected F11/F12 are not filtered there", "err", err)
+	} else {
+		h.hook = newHookKeys()
+		defer unhookWindowsHookEx(hook)
+	}
 	ready <- nil
 
 	ids := map[int32]uint32{} // hotkey id → keysym
@@ -116,10 +131,29 @@ func (h *Hotkeys) loop(d *Display, ready chan<- error) {
 					r.reply <- nil
 					break
 				}
-				id := int32(len(ids) + 1) // applications use 0x0000-0xBFFF
-				err := registerHotKey(0, id, modNoRepeat, uint32(r.vk))
+				if h.hook != nil {
+					// The hook is the hotkey: it sees the key whatever
+					// modifiers are held and whoever else registered it.
+					h.hook.watched[r.vk], byVK[r.vk] = r.keysym, true
+					r.reply <- nil
+					break
+				}
+				// Without the hook: the key with every combination of
+				// modifiers, so that one the supporter holds cannot
+				// defeat it.
+				var err error
+				for mods := range uint32(16) { // MOD_ALT, MOD_CONTROL, MOD_SHIFT, MOD_WIN
+					id := int32(len(ids) + 1) // applications use 0x0000-0xBFFF
+					if e := registerHotKey(0, id, modNoRepeat|mods, uint32(r.vk)); e != nil {
+						if mods == 0 {
+							err = e
+						}
+						continue
+					}
+					ids[id] = r.keysym
+				}
 				if err == nil {
-					ids[id], byVK[r.vk] = r.keysym, true
+					byVK[r.vk] = true
 				}
 				r.reply <- err
 			default:
@@ -179,4 +213,62 @@ func (h *Hotkeys) Close() error {
 	}
 	<-h.done
 	return nil
+}
+
+// The low-level keyboard hook. A hook procedure is called on the thread
+// that installed it, inside its message loop (GetMessageW), so it reaches
+// that thread's Hotkeys without locks; hooked names the one Hotkeys whose
+// thread holds the hook. windows.NewCallback makes callbacks that are
+// never freed, so there is one, made once.
+var hooked struct {
+	sync.Mutex
+	h *Hotkeys
+}
+
+var keyboardHookProc = sync.OnceValue(func() uintptr {
+	return windows.NewCallback(func(code int32, wParam uintptr, kb *kbdLLHookStruct) uintptr {
+		if code == hcAction && kb != nil {
+			hooked.Lock()
+			h := hooked.h
+			hooked.Unlock()
+			if h != nil && h.hook != nil {
+				down := wParam == wmKeyDown || wParam == wmSysKeyDown
+				report, swallow := h.hook.key(uint16(kb.vkCode), down, kb.flags&llkhfInjected != 0)
+				if report != 0 {
+					select {
+					case h.c <- report:
+					default:
+					}
+				}
+				if swallow {
+					return 1
+				}
+			}
+		}
+		return callNextHookEx(code, wParam, kb)
+	})
+})
+
+// setKeyboardHook installs the low-level keyboard hook on the calling
+// thread for h.
+func setKeyboardHook(h *Hotkeys) (uintptr, error) {
+	hooked.Lock()
+	defer hooked.Unlock()
+	if hooked.h != nil {
+		return 0, errors.New("win: a keyboard hook is installed already")
+	}
+	hook, err := setWindowsHookEx(whKeyboardLL, keyboardHookProc())
+	if err != nil {
+		return 0, err
+	}
+	hooked.h = h
+	return hook, nil
+}
+
+// unhookWindowsHookEx removes the hook; called on the thread that set it.
+func unhookWindowsHookEx(hook uintptr) {
+	hooked.Lock()
+	hooked.h = nil
+	hooked.Unlock()
+	procUnhookWindowsHookEx.Call(hook)
 }

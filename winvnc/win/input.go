@@ -65,16 +65,12 @@ func absolute(x, size int) int32 {
 // pointerInputs returns the mouse events that move the pointer to
 // framebuffer point p of a virtual screen of the given bounds (its origin
 // may be negative; framebuffer (0,0) is its top left) and turn button mask
-// from into to. move is false when the position is unchanged.
+// from into to. move is false when the position is unchanged. The move
+// rides on the first button change, one event that says where and what,
+// so that no other input can come between the two; without a button
+// change it is an event of its own.
 func pointerInputs(from, to uint8, p image.Point, move bool, screen image.Rectangle) []mouseINPUT {
 	var out []mouseINPUT
-	if move {
-		out = append(out, mouseINPUT{typ: inputMouse, mi: mouseInput{
-			dx:    absolute(p.X, screen.Dx()),
-			dy:    absolute(p.Y, screen.Dy()),
-			flags: mouseeventfMove | mouseeventfAbsolute | mouseeventfVirtualDesk,
-		}})
-	}
 	for i, b := range buttonFlags {
 		bit := uint8(1) << i
 		if from&bit == to&bit {
@@ -89,6 +85,18 @@ func pointerInputs(from, to uint8, p image.Point, move bool, screen image.Rectan
 		}
 		out = append(out, mouseINPUT{typ: inputMouse, mi: mouseInput{mouseData: uint32(b.data), flags: f}})
 	}
+	if move {
+		at := mouseInput{
+			dx:    absolute(p.X, screen.Dx()),
+			dy:    absolute(p.Y, screen.Dy()),
+			flags: mouseeventfMove | mouseeventfAbsolute | mouseeventfVirtualDesk,
+		}
+		if len(out) == 0 {
+			return []mouseINPUT{{typ: inputMouse, mi: at}}
+		}
+		out[0].mi.dx, out[0].mi.dy = at.dx, at.dy
+		out[0].mi.flags |= at.flags
+	}
 	return out
 }
 
@@ -101,9 +109,11 @@ type pointer struct {
 }
 
 // event returns the events for an RFB pointer event on a virtual screen
-// of the given bounds. The position is sent only when it changed.
+// of the given bounds. The position is sent when it changed, and before
+// every button change: the customer may have moved the mouse since, and
+// a supporter's click must land where the supporter pointed.
 func (p *pointer) event(buttons uint8, pos image.Point, screen image.Rectangle) []mouseINPUT {
-	move := !p.moved || pos != p.pos
+	move := !p.moved || pos != p.pos || buttons != p.buttons
 	in := pointerInputs(p.buttons, buttons, pos, move, screen)
 	p.buttons, p.pos, p.moved = buttons, pos, true
 	return in
@@ -114,4 +124,24 @@ func (p *pointer) releaseAll() []mouseINPUT {
 	in := pointerInputs(p.buttons, 0, image.Point{}, false, image.Rectangle{})
 	p.buttons = 0
 	return in
+}
+
+// lockVKs are the lock keys whose toggle state an injector restores when
+// the supporter's control ends (see Injector.ReleaseAll); bit i of a lock
+// state is lockVKs[i]'s toggle.
+var lockVKs = [...]uint16{vkCapital, vkNumLock, vkScroll}
+
+// lockRestore returns the presses (each a press and a release) that turn
+// lock state now back into saved.
+func lockRestore(saved, now uint8) []keybdINPUT {
+	var out []keybdINPUT
+	for i, vk := range lockVKs {
+		if (saved^now)&(1<<i) == 0 {
+			continue
+		}
+		a := keyAction{vk: vk, ext: vk == vkNumLock}
+		out = append(out, a.inputs(false)...)
+		out = append(out, a.inputs(true)...)
+	}
+	return out
 }

@@ -48,12 +48,12 @@ func TestPointerMove(t *testing.T) {
 	// Two monitors, the second left of the primary: origin (-1280, -200).
 	screen := image.Rect(-1280, -200, 1920, 1080)
 	got := pointerInputs(0, 1, image.Pt(1280, 200), true, screen) // the primary's (0, 0)
-	if len(got) != 2 {
+	if len(got) != 1 {
 		t.Fatalf("%+v", got)
 	}
 	mv := got[0].mi
-	if mv.flags != mouseeventfMove|mouseeventfAbsolute|mouseeventfVirtualDesk {
-		t.Errorf("move flags %#x", mv.flags)
+	if mv.flags != mouseeventfMove|mouseeventfAbsolute|mouseeventfVirtualDesk|mouseeventfLeftDown {
+		t.Errorf("move and press in one event: flags %#x", mv.flags)
 	}
 	// Windows maps the normalised value back across the virtual screen.
 	sx := screen.Min.X + int(mv.dx)*screen.Dx()/65536
@@ -61,8 +61,8 @@ func TestPointerMove(t *testing.T) {
 	if sx != 0 || sy != 0 {
 		t.Errorf("move lands at screen (%d, %d), want (0, 0); dx %d dy %d", sx, sy, mv.dx, mv.dy)
 	}
-	if got[1].mi.flags != mouseeventfLeftDown {
-		t.Errorf("button after move: %+v", got[1])
+	if got := pointerInputs(0, 0, image.Pt(5, 5), true, screen); len(got) != 1 || got[0].mi.flags != mouseeventfMove|mouseeventfAbsolute|mouseeventfVirtualDesk {
+		t.Errorf("a move alone: %+v", got)
 	}
 }
 
@@ -94,5 +94,47 @@ func TestAbsoluteRoundTrip(t *testing.T) {
 	}
 	if absolute(0, 1920) > 65535/1920 || absolute(1919, 1920) < 65535-65535/1920 {
 		t.Errorf("ends: %d %d", absolute(0, 1920), absolute(1919, 1920))
+	}
+}
+
+// A click lands where the supporter points even when the customer moved
+// the mouse since the supporter's last event: every button change comes
+// after a move to the supporter's position. A move to the same place
+// with the same buttons sends nothing.
+func TestPointerMovesBeforeButtons(t *testing.T) {
+	screen := image.Rect(0, 0, 800, 600)
+	var p pointer
+	at := image.Pt(300, 250)
+	if in := p.event(0, at, screen); len(in) != 1 || in[0].mi.flags&mouseeventfMove == 0 {
+		t.Fatalf("first event: %+v", in)
+	}
+	if in := p.event(0, at, screen); len(in) != 0 {
+		t.Fatalf("same place, same buttons: %+v", in)
+	}
+	for _, b := range []uint8{1, 0, 8, 0, 4, 0} { // left, wheel up, right
+		in := p.event(b, at, screen)
+		const moveTo = mouseeventfMove | mouseeventfAbsolute | mouseeventfVirtualDesk
+		if len(in) == 0 || in[0].mi.flags&moveTo != moveTo {
+			t.Fatalf("buttons %#x: the first event does not place the pointer: %+v", b, in)
+		}
+		if x, y := int(in[0].mi.dx)*800/65536, int(in[0].mi.dy)*600/65536; x != 300 || y != 250 {
+			t.Errorf("buttons %#x: move to %d,%d", b, x, y)
+		}
+	}
+}
+
+// A lock the supporter switched is switched back when control ends; one
+// they left alone is not touched.
+func TestLockRestore(t *testing.T) {
+	if in := lockRestore(0b101, 0b101); len(in) != 0 {
+		t.Errorf("unchanged: %+v", in)
+	}
+	in := lockRestore(0b000, 0b011) // Caps and Num Lock switched on
+	if len(in) != 4 || in[0].ki.vk != vkCapital || in[1].ki.vk != vkCapital || in[1].ki.flags&keyeventfKeyUp == 0 ||
+		in[2].ki.vk != vkNumLock || in[2].ki.flags&keyeventfExtendedKey == 0 {
+		t.Errorf("Caps and Num Lock back off: %+v", in)
+	}
+	if in := lockRestore(0b100, 0b000); len(in) != 2 || in[0].ki.vk != vkScroll {
+		t.Errorf("Scroll Lock back on: %+v", in)
 	}
 }

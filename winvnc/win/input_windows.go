@@ -32,6 +32,22 @@ type Injector struct {
 	keys   *keyboard
 	ptr    pointer
 	closed bool
+
+	// The customer's lock toggles (Caps, Num, Scroll Lock) before the
+	// supporter's first key; ReleaseAll puts them back (lockRestore).
+	locksSaved bool
+	locks      uint8
+}
+
+// lockState returns the toggle state of lockVKs now.
+func lockState() uint8 {
+	var s uint8
+	for i, vk := range lockVKs {
+		if getKeyState(vk)&1 != 0 {
+			s |= 1 << i
+		}
+	}
+	return s
 }
 
 // NewInjector prepares input injection. It fails if user32 lacks SendInput.
@@ -39,8 +55,9 @@ func NewInjector(d *Display) (*Injector, error) {
 	if err := procSendInput.Find(); err != nil {
 		return nil, fmt.Errorf("win: %w", err)
 	}
-	scanCode := func(vk uint16) uint16 { return uint16(mapVirtualKey(uint32(vk), mapvkVKToVSC)) }
-	return &Injector{d: d, keys: newKeyboard(layoutKey, scanCode)}, nil
+	keys := newKeyboard(layoutKey, func(vk uint16) uint16 { return uint16(mapVirtualKey(uint32(vk), mapvkVKToVSC)) })
+	keys.vkOfScan = func(sc uint16) uint16 { return uint16(mapVirtualKey(uint32(sc), mapvkVSCToVKEx)) }
+	return &Injector{d: d, keys: keys}, nil
 }
 
 // Key presses or releases the key for ev.Keysym. Errors are logged: an
@@ -50,6 +67,9 @@ func (in *Injector) Key(ev rfb.KeyEvent) {
 	defer in.mu.Unlock()
 	if in.closed {
 		return
+	}
+	if !in.locksSaved {
+		in.locks, in.locksSaved = lockState(), true
 	}
 	events, ok := in.keys.event(ev.Keysym, ev.Keycode, ev.Down)
 	err := sendInput(events)
@@ -100,9 +120,15 @@ func (in *Injector) ReleaseAll() {
 }
 
 // releaseAll sends the key releases as one SendInput call, which Windows
-// does not interleave with other input, then the button releases.
+// does not interleave with other input, then the button releases, then
+// switches back the locks the supporter switched.
 func (in *Injector) releaseAll() error {
-	return errors.Join(sendInput(in.keys.releaseAll()), sendInput(in.ptr.releaseAll()))
+	err := errors.Join(sendInput(in.keys.releaseAll()), sendInput(in.ptr.releaseAll()))
+	if in.locksSaved {
+		in.locksSaved = false
+		err = errors.Join(err, sendInput(lockRestore(in.locks, lockState())))
+	}
+	return err
 }
 
 // Close releases everything and stops injecting.

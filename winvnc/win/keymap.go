@@ -1,6 +1,10 @@
 package win
 
-import "unicode/utf16"
+import (
+	"unicode/utf16"
+
+	"lifebuoy/winvnc/internal/keysyms"
+)
 
 // Virtual-key codes (winuser.h) that the tables and the hotkeys use.
 const (
@@ -70,66 +74,67 @@ type vkey struct {
 // X keysyms of the keys that do not type a character. Names follow
 // X11/keysymdef.h.
 const (
-	xkBackSpace = 0xff08
-	xkTab       = 0xff09
-	xkClear     = 0xff0b
-	xkReturn    = 0xff0d
-	xkPause     = 0xff13
-	xkScrollLk  = 0xff14
-	xkEscape    = 0xff1b
-	xkHome      = 0xff50
-	xkLeft      = 0xff51
-	xkUp        = 0xff52
-	xkRight     = 0xff53
-	xkDown      = 0xff54
-	xkPrior     = 0xff55
-	xkNext      = 0xff56
-	xkEnd       = 0xff57
-	xkSelect    = 0xff60
-	xkPrint     = 0xff61
-	xkExecute   = 0xff62
-	xkInsert    = 0xff63
-	xkMenu      = 0xff67
-	xkCancel    = 0xff69
-	xkHelp      = 0xff6a
-	xkBreak     = 0xff6b
-	xkNumLock   = 0xff7f
-	xkKPTab     = 0xff89
-	xkKPEnter   = 0xff8d
-	xkKPHome    = 0xff95
-	xkKPLeft    = 0xff96
-	xkKPUp      = 0xff97
-	xkKPRight   = 0xff98
-	xkKPDown    = 0xff99
-	xkKPPrior   = 0xff9a
-	xkKPNext    = 0xff9b
-	xkKPEnd     = 0xff9c
-	xkKPBegin   = 0xff9d
-	xkKPInsert  = 0xff9e
-	xkKPDelete  = 0xff9f
-	xkKPMul     = 0xffaa
-	xkKPAdd     = 0xffab
-	xkKPSep     = 0xffac
-	xkKPSub     = 0xffad
-	xkKPDecimal = 0xffae
-	xkKPDivide  = 0xffaf
-	xkKP0       = 0xffb0 // … xkKP0+9 is KP_9
-	xkF1        = 0xffbe // … xkF1+23 is F24
-	xkF11       = 0xffc8
-	xkF12       = 0xffc9
-	xkShiftL    = 0xffe1
-	xkShiftR    = 0xffe2
-	xkControlL  = 0xffe3
-	xkControlR  = 0xffe4
-	xkCapsLock  = 0xffe5
-	xkAltL      = 0xffe9
-	xkAltR      = 0xffea
-	xkSuperL    = 0xffeb
-	xkSuperR    = 0xffec
-	xkDelete    = 0xffff
-	xkLevel3    = 0xfe03 // ISO_Level3_Shift, AltGr on X
-	xkLeftTab   = 0xfe20 // ISO_Left_Tab, Shift+Tab on X
-	xkSpace     = 0x0020
+	xkBackSpace  = 0xff08
+	xkTab        = 0xff09
+	xkClear      = 0xff0b
+	xkReturn     = 0xff0d
+	xkPause      = 0xff13
+	xkScrollLk   = 0xff14
+	xkEscape     = 0xff1b
+	xkHome       = 0xff50
+	xkLeft       = 0xff51
+	xkUp         = 0xff52
+	xkRight      = 0xff53
+	xkDown       = 0xff54
+	xkPrior      = 0xff55
+	xkNext       = 0xff56
+	xkEnd        = 0xff57
+	xkSelect     = 0xff60
+	xkPrint      = 0xff61
+	xkExecute    = 0xff62
+	xkInsert     = 0xff63
+	xkMenu       = 0xff67
+	xkCancel     = 0xff69
+	xkHelp       = 0xff6a
+	xkBreak      = 0xff6b
+	xkNumLock    = 0xff7f
+	xkKPTab      = 0xff89
+	xkKPEnter    = 0xff8d
+	xkKPHome     = 0xff95
+	xkKPLeft     = 0xff96
+	xkKPUp       = 0xff97
+	xkKPRight    = 0xff98
+	xkKPDown     = 0xff99
+	xkKPPrior    = 0xff9a
+	xkKPNext     = 0xff9b
+	xkKPEnd      = 0xff9c
+	xkKPBegin    = 0xff9d
+	xkKPInsert   = 0xff9e
+	xkKPDelete   = 0xff9f
+	xkKPMul      = 0xffaa
+	xkKPAdd      = 0xffab
+	xkKPSep      = 0xffac
+	xkKPSub      = 0xffad
+	xkKPDecimal  = 0xffae
+	xkKPDivide   = 0xffaf
+	xkKP0        = 0xffb0 // … xkKP0+9 is KP_9
+	xkF1         = 0xffbe // … xkF1+23 is F24
+	xkF11        = 0xffc8
+	xkF12        = 0xffc9
+	xkShiftL     = 0xffe1
+	xkShiftR     = 0xffe2
+	xkControlL   = 0xffe3
+	xkControlR   = 0xffe4
+	xkCapsLock   = 0xffe5
+	xkAltL       = 0xffe9
+	xkAltR       = 0xffea
+	xkSuperL     = 0xffeb
+	xkSuperR     = 0xffec
+	xkDelete     = 0xffff
+	xkVoidSymbol = 0xffffff
+	xkLevel3     = 0xfe03 // ISO_Level3_Shift, AltGr on X
+	xkLeftTab    = 0xfe20 // ISO_Left_Tab, Shift+Tab on X
+	xkSpace      = 0x0020
 
 	xkAudioLowerVolume = 0x1008ff11
 	xkAudioMute        = 0x1008ff12
@@ -223,28 +228,9 @@ var keysymVK = func() map[uint32]vkey {
 	return m
 }()
 
-// keysymRune returns the character a printable keysym types: Latin-1
-// keysyms are their code point, and 0x01000000|cp is the Unicode
-// character cp. Control characters, surrogates and non-characters are
-// not printable. Legacy keysyms of other scripts (Latin-2 0x1a1 …, Greek,
-// Cyrillic) are not translated; viewers send the Unicode form for them.
-func keysymRune(ks uint32) (rune, bool) {
-	var r rune
-	switch {
-	case ks >= 0x20 && ks <= 0x7e, ks >= 0xa0 && ks <= 0xff:
-		return rune(ks), true
-	case ks&0xff000000 == 0x01000000:
-		r = rune(ks & 0x00ffffff)
-	default:
-		return 0, false
-	}
-	switch {
-	case r < 0x20, r >= 0x7f && r < 0xa0, r > 0x10ffff,
-		r >= 0xd800 && r <= 0xdfff, r&0xfffe == 0xfffe:
-		return 0, false
-	}
-	return r, true
-}
+// keysymRune returns the character a printable keysym types (see
+// keysyms.Rune).
+func keysymRune(ks uint32) (rune, bool) { return keysyms.Rune(ks) }
 
 // keyAction is what a key press sent, kept so that its release sends the
 // matching events even if the layout changed in between.
@@ -295,31 +281,56 @@ func (a keyAction) inputs(up bool) []keybdINPUT {
 	return []keybdINPUT{{typ: inputKeyboard, ki: keybdInput{vk: a.vk, scan: a.scan, flags: f}}}
 }
 
+// The customer's hotkeys, F11 and F12, as XT scan codes (QEMU extended
+// key events carry these).
+const (
+	scanF11 = 0x57
+	scanF12 = 0x58
+)
+
 // planKey decides how to press keysym ks. Keys that type no character
 // come from keysymVK. A character is sent as a virtual key when a
 // shortcut modifier is held and the customer's layout has a key for it
 // (vkScan, VkKeyScanW), because applications only see Ctrl+C as a
 // virtual key; otherwise as KEYEVENTF_UNICODE, which types any character
-// whatever the layout and whatever Shift state the viewer sent. Failing
-// both, the viewer's XT scancode (QEMU extended key event, 0 if none) is
-// sent as a scan code. ok is false when nothing fits.
+// whatever the layout and whatever Shift state the viewer sent. The
+// viewer's XT scancode (QEMU extended key event, 0 if none) is sent as a
+// scan code only for a keysym that says nothing (0, VoidSymbol) or is a
+// vendor's (0x10000000 and up): for anything else the keysym decides, not
+// the customer's layout. Dead keys type nothing. ok is false when nothing
+// fits.
+//
+// F11 and F12 are the customer's hotkeys (see Hotkeys): planKey never
+// presses them, from a keysym, a virtual key or a scan code, so that a
+// supporter cannot fire them.
 func planKey(ks, xtScancode uint32, shortcutHeld bool, vkScan func(rune) (vk uint16, ok bool)) (a keyAction, ok bool) {
 	if k, ok := keysymVK[ks]; ok {
+		if hotkeyVK(k.vk) {
+			return keyAction{}, false
+		}
 		return keyAction{vk: k.vk, ext: k.ext}, true
 	}
 	if r, ok := keysymRune(ks); ok {
 		if shortcutHeld && vkScan != nil {
-			if vk, ok := vkScan(r); ok {
+			if vk, ok := vkScan(r); ok && !hotkeyVK(vk) {
 				return keyAction{vk: vk}, true
 			}
 		}
 		return keyAction{units: utf16.Encode([]rune{r})}, true
 	}
-	if xtScancode != 0 {
+	silent := ks == 0 || ks == xkVoidSymbol || ks >= 0x10000000
+	if xtScancode != 0 && silent && !hotkeyScan(xtScancode) {
 		return keyAction{scan: uint16(xtScancode & 0x7f), ext: xtScancode&0x80 != 0}, true
 	}
 	return keyAction{}, false
 }
+
+// hotkeyVK reports whether vk is one of the customer's hotkeys.
+func hotkeyVK(vk uint16) bool { return vk == vkF11 || vk == vkF12 }
+
+// hotkeyScan reports whether an XT scancode (with 0x80 for the 0xE0
+// prefix) is F11's or F12's, prefixed or not.
+func hotkeyScan(sc uint32) bool { return sc&0x7f == scanF11 || sc&0x7f == scanF12 }
 
 // parseVkKeyScan splits VkKeyScanW's result: the virtual key in the low
 // byte and the shift state in the high byte, both 0xff (-1) when the
@@ -337,10 +348,12 @@ type keyboard struct {
 	pressed map[uint32]keyAction
 
 	// layoutKey returns the virtual key that types a character on the
-	// customer's layout (VkKeyScanW); scanCode a virtual key's scan code
-	// (MapVirtualKeyW). Either may be nil.
+	// customer's layout (VkKeyScanW); scanCode a virtual key's scan code,
+	// and vkOfScan a scan code's virtual key (MapVirtualKeyW). Any may be
+	// nil.
 	layoutKey func(rune) (uint16, bool)
 	scanCode  func(vk uint16) uint16
+	vkOfScan  func(scan uint16) uint16
 }
 
 func newKeyboard(layoutKey func(rune) (uint16, bool), scanCode func(uint16) uint16) *keyboard {
@@ -363,6 +376,9 @@ func (k *keyboard) event(ks, xtScancode uint32, down bool) (in []keybdINPUT, ok 
 	if !held {
 		if a, ok = planKey(ks, xtScancode, k.shortcutHeld(), k.layoutKey); !ok {
 			return nil, false
+		}
+		if a.vk == 0 && a.units == nil && k.vkOfScan != nil && hotkeyVK(k.vkOfScan(a.scan)) {
+			return nil, false // the customer's layout has F11 or F12 there
 		}
 		if a.vk != 0 && a.scan == 0 && k.scanCode != nil {
 			a.scan = k.scanCode(a.vk)

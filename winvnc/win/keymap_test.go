@@ -88,11 +88,19 @@ func TestKeysymRune(t *testing.T) {
 		{0x010020ac, '€', true},
 		{0x01000041, 'A', true},
 		{0x0101f600, '😀', true},
-		{0x0110ffff, 0, false}, // non-character
-		{0x0100d800, 0, false}, // surrogate
-		{0x01000009, 0, false}, // control
-		{0x01110000, 0, false}, // beyond Unicode
-		{0x1a1, 0, false},      // legacy Latin-2 Aogonek: not translated
+		{0x0110ffff, 0, false},  // non-character
+		{0x0100d800, 0, false},  // surrogate
+		{0x01000009, 0, false},  // control
+		{0x01110000, 0, false},  // beyond Unicode
+		{0x1a1, 'Ą', true},      // classic Latin-2 Aogonek
+		{0x20ac, '€', true},     // classic EuroSign, as TigerVNC and noVNC send it
+		{0x7d9, 'Ω', true},      // classic Greek_OMEGA
+		{0x6c1, 'а', true},      // classic Cyrillic_a
+		{0xcf9, 'ש', true},      // classic hebrew_shin
+		{0x4b1, 'ア', true},      // classic kana_A
+		{0xaa2, '\u2002', true}, // classic enspace
+		{0x7a0, 0, false},       // unassigned in the Greek block
+		{0xfe50, 0, false},      // dead_grave: a dead key types nothing by itself
 		{0xff51, 0, false},
 	} {
 		r, ok := keysymRune(tc.ks)
@@ -103,17 +111,17 @@ func TestKeysymRune(t *testing.T) {
 }
 
 func TestPlanKeyVirtual(t *testing.T) {
-	a, ok := planKey(xkF12, 0, false, nil)
-	if !ok || a.vk != vkF12 || a.ext || a.units != nil {
-		t.Fatalf("F12: %+v %v", a, ok)
+	a, ok := planKey(xkF1+9, 0, false, nil) // F10
+	if !ok || a.vk != vkF1+9 || a.ext || a.units != nil {
+		t.Fatalf("F10: %+v %v", a, ok)
 	}
 	down := a.inputs(false)
 	up := a.inputs(true)
-	if len(down) != 1 || down[0].typ != inputKeyboard || down[0].ki.vk != vkF12 || down[0].ki.flags != 0 {
-		t.Errorf("F12 down = %+v", down)
+	if len(down) != 1 || down[0].typ != inputKeyboard || down[0].ki.vk != vkF1+9 || down[0].ki.flags != 0 {
+		t.Errorf("F10 down = %+v", down)
 	}
 	if len(up) != 1 || up[0].ki.flags != keyeventfKeyUp {
-		t.Errorf("F12 up = %+v", up)
+		t.Errorf("F10 up = %+v", up)
 	}
 
 	a, _ = planKey(xkControlR, 0, false, nil)
@@ -194,6 +202,59 @@ func TestPlanKeyScancodeFallback(t *testing.T) {
 	}
 	if _, ok := planKey(0x12345678, 0, false, nil); ok {
 		t.Error("unknown keysym without scancode accepted")
+	}
+	// A keysym that says nothing (0, VoidSymbol) takes the scancode too.
+	for _, ks := range []uint32{0, xkVoidSymbol} {
+		if a, ok := planKey(ks, 0x1e, false, nil); !ok || a.scan != 0x1e || a.vk != 0 {
+			t.Errorf("keysym %#x with scancode 0x1e: %+v %v", ks, a, ok)
+		}
+	}
+	// A character's keysym decides, not the customer's layout: the
+	// scancode of the key the supporter pressed is not used.
+	for _, ks := range []uint32{'e', 0x20ac, 0x7d9, 0x010020ac} {
+		if a, ok := planKey(ks, 0x12, false, nil); !ok || a.units == nil || a.scan != 0 {
+			t.Errorf("keysym %#x with scancode 0x12 (E): %+v %v", ks, a, ok)
+		}
+	}
+	// A dead key types nothing, and its scancode is not sent either.
+	if a, ok := planKey(0xfe51, 0x0d, false, nil); ok {
+		t.Errorf("dead_acute with scancode 0x0d: %+v", a)
+	}
+}
+
+// The customer's hotkeys F11 and F12 are never pressed for a viewer, by
+// keysym, by the scancode of a QEMU extended key event with any keysym,
+// or as the layout's key for a character: a supporter who could press
+// F11 would grant themselves file transfer.
+func TestPlanKeyNeverHotkeys(t *testing.T) {
+	azerty := func(r rune) (uint16, bool) { return vkF11, true } // a layout gone wrong
+	for _, tc := range []struct {
+		name     string
+		ks, scan uint32
+		shortcut bool
+		layout   func(rune) (uint16, bool)
+	}{
+		{"F11 keysym", xkF11, 0, false, nil},
+		{"F12 keysym", xkF12, 0, false, nil},
+		{"F12 keysym with its scancode", xkF12, scanF12, false, nil},
+		{"F11 scancode, no keysym", 0, scanF11, false, nil},
+		{"F12 scancode, VoidSymbol", xkVoidSymbol, scanF12, false, nil},
+		{"F11 scancode, vendor keysym", 0x1008ff1d, scanF11, false, nil},
+		{"F12 scancode, unknown keysym", 0x12345678, scanF12, false, nil},
+		{"F11 scancode with the 0xE0 prefix", 0, 0x80 | scanF11, false, nil},
+		{"F12 scancode with the 0xE0 prefix", 0x12345678, 0x80 | scanF12, false, nil},
+		{"shortcut to a layout key that is F11", 'x', 0, true, azerty},
+	} {
+		a, ok := planKey(tc.ks, tc.scan, tc.shortcut, tc.layout)
+		if ok && (a.units == nil || hotkeyVK(a.vk) || hotkeyScan(uint32(a.scan))) {
+			t.Errorf("%s: planned %+v", tc.name, a)
+		}
+	}
+	// The injector's own check: a scan code the layout maps to F11.
+	k := newKeyboard(nil, nil)
+	k.vkOfScan = func(sc uint16) uint16 { return vkF11 }
+	if in, ok := k.event(0, 0x1e, true); ok || len(in) != 0 {
+		t.Errorf("a scan code the layout maps to F11 was sent: %+v", in)
 	}
 }
 

@@ -104,8 +104,8 @@ func TestPointerState(t *testing.T) {
 		t.Errorf("same position moved again: %+v", in)
 	}
 	in = p.event(1|4|128, image.Pt(10, 10), screen)
-	if len(in) != 3 {
-		t.Fatalf("three presses: %+v", in)
+	if len(in) != 3 || in[0].mi.flags&mouseeventfMove == 0 {
+		t.Fatalf("three presses, the first with the move: %+v", in)
 	}
 	in = p.releaseAll()
 	var flags uint32
@@ -128,7 +128,7 @@ func TestPublishFrame(t *testing.T) {
 		pix[i] = byte(i * 7)
 	}
 	prev := make([]byte, len(pix))
-	if changed, stale := publishFrame(fb, pix, prev, w, h, false, true); !changed || stale {
+	if changed, stale := publishFrame(fb, pix, prev, w, h, false, true); changed != w*h || stale {
 		t.Fatalf("resize: %v %v", changed, stale)
 	}
 	same := func() {
@@ -147,39 +147,68 @@ func TestPublishFrame(t *testing.T) {
 		}
 	}
 	same()
-	if changed, _ := publishFrame(fb, pix, prev, w, h, false, false); changed {
+	if changed, _ := publishFrame(fb, pix, prev, w, h, false, false); changed != 0 {
 		t.Error("unchanged frame reported as changed")
 	}
 	poke(pix, stride, 129, 69)
-	if changed, _ := publishFrame(fb, pix, prev, w, h, false, false); !changed {
-		t.Error("change missed")
+	if changed, _ := publishFrame(fb, pix, prev, w, h, false, false); changed != 2*6 { // the last tile: 2×6
+		t.Errorf("change of one pixel: %d pixels sent, want its tile's 12", changed)
 	}
 	same()
-	if changed, _ := publishFrame(fb, pix, prev, w, h, true, false); !changed {
+	if changed, _ := publishFrame(fb, pix, prev, w, h, true, false); changed != w*h {
 		t.Error("full refresh not sent")
 	}
 	fb.Resize(5, 5, nil)
 	poke(pix, stride, 0, 0)
-	if changed, stale := publishFrame(fb, pix, prev, w, h, false, false); changed || !stale {
+	if changed, stale := publishFrame(fb, pix, prev, w, h, false, false); changed != 0 || !stale {
 		t.Errorf("after a foreign resize: changed %v stale %v", changed, stale)
 	}
 }
 
-func TestPollPeriod(t *testing.T) {
+// The pacer polls fast while the screen is busy and slowly once it is
+// quiet, and a blinking caret (a small change every half second) does
+// not keep it busy; typing (small changes in quick succession) and large
+// changes do.
+func TestPacer(t *testing.T) {
 	const fast, slow, idle = 33 * time.Millisecond, 250 * time.Millisecond, time.Second
-	for _, tc := range []struct {
-		since   time.Duration
-		failing bool
-		want    time.Duration
-	}{
-		{0, false, fast},
-		{999 * time.Millisecond, false, fast},
-		{time.Second, false, slow},
-		{time.Hour, false, slow},
-		{0, true, slow},
-	} {
-		if got := pollPeriod(tc.since, idle, fast, slow, tc.failing); got != tc.want {
-			t.Errorf("pollPeriod(%v, failing %v) = %v, want %v", tc.since, tc.failing, got, tc.want)
+	p := pacer{fast: fast, slow: slow, idle: idle}
+	now := time.Unix(1000, 0)
+	step := func(d time.Duration, area int) time.Duration {
+		now = now.Add(d)
+		return p.next(now, area, false)
+	}
+	if got := step(0, 800*600); got != fast {
+		t.Fatalf("after a large change: %v", got)
+	}
+	if got := step(999*time.Millisecond, 0); got != fast {
+		t.Fatalf("within idle of it: %v", got)
+	}
+	if got := step(time.Millisecond, 0); got != slow {
+		t.Fatalf("idle: %v", got)
+	}
+	// A caret blinking for ten seconds, a toggle every 530 ms, caught by
+	// polls every 250 ms: the changes are seen 250 to 750 ms apart.
+	fastPolls := 0
+	for i := range 19 {
+		gap := []time.Duration{250, 750, 500, 500}[i%4] * time.Millisecond
+		if step(gap, tileSize*tileSize) == fast {
+			fastPolls++
 		}
+	}
+	if fastPolls != 0 {
+		t.Errorf("a blinking caret made %d fast polls", fastPolls)
+	}
+	// Typing: a tile every 150 ms.
+	for range 3 {
+		step(150*time.Millisecond, tileSize*tileSize)
+	}
+	if got := step(150*time.Millisecond, tileSize*tileSize); got != fast {
+		t.Errorf("typing: %v", got)
+	}
+	if got := p.next(now, 0, true); got != slow {
+		t.Errorf("failing: %v", got)
+	}
+	if area([]image.Rectangle{image.Rect(0, 0, 10, 10), image.Rect(5, 5, 7, 8)}) != 106 {
+		t.Error("area")
 	}
 }

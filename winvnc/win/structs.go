@@ -111,5 +111,15 @@ type msg struct {
 	pt      point
 }
 
+// kbdLLHookStruct is KBDLLHOOKSTRUCT, what a low-level keyboard hook is
+// handed for each key event: 24 bytes on 64-bit, 20 on 32-bit.
+type kbdLLHookStruct struct {
+	vkCode    uint32
+	scanCode  uint32
+	flags     uint32 // LLKHF_*
+	time      uint32
+	extraInfo uintptr
+}
+
 // sizeofBitmapInfoHeader is BITMAPINFOHEADER's biSize.
 const sizeofBitmapInfoHeader = 40

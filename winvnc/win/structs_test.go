@@ -33,6 +33,7 @@ var sdkLayouts = map[int]map[string]layout{
 		"cursorInfo":       {24, map[string]int64{"size": 0, "flags": 4, "cursor": 8, "pos": 16}},
 		"iconInfo":         {32, map[string]int64{"isIcon": 0, "xHotspot": 4, "yHotspot": 8, "mask": 16, "color": 24}},
 		"msg":              {48, map[string]int64{"hwnd": 0, "message": 8, "wParam": 16, "lParam": 24, "time": 32, "pt": 36}},
+		"kbdLLHookStruct":  {24, kbdOffsets(16)},
 	},
 	4: {
 		"mouseInput":       {24, map[string]int64{"dx": 0, "dy": 4, "mouseData": 8, "flags": 12, "time": 16, "extraInfo": 20}},
@@ -47,7 +48,12 @@ var sdkLayouts = map[int]map[string]layout{
 		"cursorInfo":       {20, map[string]int64{"size": 0, "flags": 4, "cursor": 8, "pos": 12}},
 		"iconInfo":         {20, map[string]int64{"isIcon": 0, "xHotspot": 4, "yHotspot": 8, "mask": 12, "color": 16}},
 		"msg":              {28, map[string]int64{"hwnd": 0, "message": 4, "wParam": 8, "lParam": 12, "time": 16, "pt": 20}},
+		"kbdLLHookStruct":  {20, kbdOffsets(16)},
 	},
+}
+
+func kbdOffsets(extra int64) map[string]int64 {
+	return map[string]int64{"vkCode": 0, "scanCode": 4, "flags": 8, "time": 12, "extraInfo": extra}
 }
 
 var bihOffsets = map[string]int64{
@@ -121,6 +127,7 @@ func TestStructLayoutsHost(t *testing.T) {
 		ci  cursorInfo
 		ii  iconInfo
 		m   msg
+		kb  kbdLLHookStruct
 	)
 	for name, got := range map[string]struct {
 		size uintptr
@@ -154,6 +161,9 @@ func TestStructLayoutsHost(t *testing.T) {
 		"msg": {unsafe.Sizeof(m), map[string]uintptr{"hwnd": unsafe.Offsetof(m.hwnd), "message": unsafe.Offsetof(m.message),
 			"wParam": unsafe.Offsetof(m.wParam), "lParam": unsafe.Offsetof(m.lParam),
 			"time": unsafe.Offsetof(m.time), "pt": unsafe.Offsetof(m.pt)}},
+		"kbdLLHookStruct": {unsafe.Sizeof(kb), map[string]uintptr{"vkCode": unsafe.Offsetof(kb.vkCode),
+			"scanCode": unsafe.Offsetof(kb.scanCode), "flags": unsafe.Offsetof(kb.flags),
+			"time": unsafe.Offsetof(kb.time), "extraInfo": unsafe.Offsetof(kb.extraInfo)}},
 	} {
 		l, ok := want[name]
 		if !ok {

@@ -102,17 +102,17 @@ func cursorImage(color, mask []byte, w, h int) *image.NRGBA {
 // publishFrame hands a new frame (pix, w×h, rows w*4 bytes) to fb.
 // After a size change (resized) it resizes fb to the whole frame; when
 // full it sends the whole frame; otherwise only the tiles that differ
-// from prev. prev becomes the frame. It reports whether fb changed, and
-// stale when fb's size no longer matched (someone else resized it):
+// from prev. prev becomes the frame. It returns how many pixels of fb
+// changed, and stale when fb's size no longer matched (someone else resized it):
 // the caller should then resize again.
-func publishFrame(fb *rfb.Framebuffer, pix, prev []byte, w, h int, full, resized bool) (changed, stale bool) {
+func publishFrame(fb *rfb.Framebuffer, pix, prev []byte, w, h int, full, resized bool) (changed int, stale bool) {
 	stride := w * 4
 	if resized {
 		copy(prev, pix)
 		fb.Resize(w, h, func(img *rfb.Image) {
 			copyRect(img.Pix, img.Stride, pix, stride, img.Bounds())
 		})
-		return true, false
+		return w * h, false
 	}
 	var rects []image.Rectangle
 	if full {
@@ -121,7 +121,7 @@ func publishFrame(fb *rfb.Framebuffer, pix, prev []byte, w, h int, full, resized
 		rects = diffTiles(pix, prev, stride, w, h, maxRects)
 	}
 	if len(rects) == 0 {
-		return false, false
+		return 0, false
 	}
 	fb.Update(func(img *rfb.Image) []image.Rectangle {
 		if img.W != w || img.H != h {
@@ -131,14 +131,111 @@ func publishFrame(fb *rfb.Framebuffer, pix, prev []byte, w, h int, full, resized
 		copyFrame(img, prev, pix, stride, rects)
 		return rects
 	})
-	return !stale, stale
+	if stale {
+		return 0, true
+	}
+	return area(rects), false
 }
 
-// pollPeriod is the capture period: fast while the screen changes, slow
-// once it has been still for idle, and slow while capture fails.
-func pollPeriod(sinceChange, idle, fast, slow time.Duration, failing bool) time.Duration {
-	if failing || sinceChange >= idle {
-		return slow
+// pacer sets the capture period: fast (Poll) while the screen is busy,
+// slow (IdlePoll) once it has been quiet for Idle. A blinking caret must
+// not count as busy, or a screen with a text field would be captured at
+// the fast rate forever: a small change (at most smallChange pixels, a
+// tile or two) counts only when burstChanges of them come within
+// burstWindow, as typed text does, while a caret toggles twice a second
+// (which the slow polls, catching each toggle up to a period late, may
+// see as close as one period apart).
+type pacer struct {
+	fast, slow, idle time.Duration
+
+	busy  time.Time                   // the last change that counted as activity
+	small [burstChanges - 1]time.Time // the latest small changes before this one, newest first
+}
+
+// Below these a change is a caret's blink unless changes come in bursts.
+const (
+	smallChange  = 2 * tileSize * tileSize
+	burstChanges = 4
+	burstWindow  = time.Second
+)
+
+// next returns the period until the next capture, after a capture at now
+// that changed area pixels (0 for none), or failed.
+func (p *pacer) next(now time.Time, area int, failing bool) time.Duration {
+	switch {
+	case area > smallChange:
+		p.busy = now
+	case area > 0:
+		if oldest := p.small[len(p.small)-1]; !oldest.IsZero() && now.Sub(oldest) < burstWindow {
+			p.busy = now
+		}
+		copy(p.small[1:], p.small[:])
+		p.small[0] = now
 	}
-	return fast
+	if failing || now.Sub(p.busy) >= p.idle {
+		return p.slow
+	}
+	return p.fast
+}
+
+// area is the number of pixels in rs.
+func area(rs []image.Rectangle) int {
+	n := 0
+	for _, r := range rs {
+		n += r.Dx() * r.Dy()
+	}
+	return n
+}
+
+// Extended window styles that say what a window is for.
+const (
+	wsExToolWindow = 0x00000080 // a palette or floating toolbar: not on the taskbar
+	wsExAppWindow  = 0x00040000 // on the taskbar even when owned
+	wsExNoActivate = 0x08000000 // never takes the focus: an overlay, a notification
+)
+
+// isAppWindow decides whether a visible top-level window is one a person
+// would call an application, the rule the taskbar uses: titled; not the
+// shell's own (the taskbar, its secondary bars, the desktop); not a tool
+// or no-activate window unless it asks for a taskbar button; and not
+// owned by another window (a dialog is part of its application) unless it
+// asks for one.
+func isAppWindow(title, class string, exStyle uint32, owned bool) bool {
+	switch class {
+	case "Shell_TrayWnd", "Shell_SecondaryTrayWnd", "Progman", "WorkerW":
+		return false
+	}
+	if title == "" {
+		return false
+	}
+	if exStyle&wsExAppWindow != 0 {
+		return true
+	}
+	return exStyle&(wsExToolWindow|wsExNoActivate) == 0 && !owned
+}
+
+// cursorTracker decides when to read the cursor's image: when its handle
+// or its visibility changes. A cursor whose image cannot be read (another
+// process's, a size GDI refuses) is not read again, nor logged again,
+// until the cursor changes: reading it at every poll would cost a failed
+// call and a log line thirty times a second.
+type cursorTracker struct {
+	known  bool    // a cursor was observed
+	shown  bool    // the observed cursor is visible
+	handle uintptr // its handle
+}
+
+// observe records the cursor GetCursorInfo reports and says whether its
+// image must be read (read), or hidden (hide), or neither.
+func (t *cursorTracker) observe(handle uintptr, shown bool) (read, hide bool) {
+	shown = shown && handle != 0
+	if t.known && shown == t.shown && (!shown || handle == t.handle) {
+		return false, false
+	}
+	t.known, t.shown, t.handle = true, shown, handle
+	if !shown {
+		t.handle = 0
+		return false, true
+	}
+	return true, false
 }

@@ -199,3 +199,52 @@ func TestCursorColor(t *testing.T) {
 		t.Errorf("alpha over AND 1: %v", got)
 	}
 }
+
+func TestIsAppWindow(t *testing.T) {
+	for _, tc := range []struct {
+		title, class string
+		ex           uint32
+		owned        bool
+		want         bool
+	}{
+		{"Untitled - Notepad", "Notepad", 0, false, true},
+		{"", "Shell_TrayWnd", 0, false, false},
+		{"Program Manager", "Progman", 0, false, false},
+		{"", "WorkerW", 0, false, false},
+		{"", "SomeApp", 0, false, false},
+		{"Palette", "Tool", wsExToolWindow, false, false},
+		{"Toast", "Note", wsExNoActivate, false, false},
+		{"Find", "#32770", 0, true, false},
+		{"Owned with a button", "App", wsExAppWindow, true, true},
+		{"Tool with a button", "App", wsExToolWindow | wsExAppWindow, false, true},
+	} {
+		if got := isAppWindow(tc.title, tc.class, tc.ex, tc.owned); got != tc.want {
+			t.Errorf("isAppWindow(%q, %q, %#x, %v) = %v", tc.title, tc.class, tc.ex, tc.owned, got)
+		}
+	}
+}
+
+// A cursor is read once per change, and one whose image cannot be read is
+// not read again at every poll.
+func TestCursorTracker(t *testing.T) {
+	var tr cursorTracker
+	for i, tc := range []struct {
+		handle     uintptr
+		shown      bool
+		read, hide bool
+	}{
+		{0x10, true, true, false},  // first: read
+		{0x10, true, false, false}, // unchanged (also when its read failed)
+		{0x10, true, false, false},
+		{0x20, true, true, false},  // another cursor
+		{0x20, false, false, true}, // hidden
+		{0x20, false, false, false},
+		{0, true, false, false},   // "shown" with no handle: still hidden
+		{0x20, true, true, false}, // back
+	} {
+		read, hide := tr.observe(tc.handle, tc.shown)
+		if read != tc.read || hide != tc.hide {
+			t.Errorf("step %d (%#x, %v): read %v hide %v; want %v %v", i, tc.handle, tc.shown, read, hide, tc.read, tc.hide)
+		}
+	}
+}

@@ -43,6 +43,18 @@ var (
 	procOpenInputDesktop              = user32.NewProc("OpenInputDesktop")
 	procSetThreadDesktop              = user32.NewProc("SetThreadDesktop")
 	procCloseDesktop                  = user32.NewProc("CloseDesktop")
+	procGetClassNameW                 = user32.NewProc("GetClassNameW")
+	procGetKeyState                   = user32.NewProc("GetKeyState")
+	procGetForegroundWindow           = user32.NewProc("GetForegroundWindow")
+	procGetAncestor                   = user32.NewProc("GetAncestor")
+	procGetWindowLongPtrW             = user32.NewProc("GetWindowLongPtrW")
+	procGetWindow                     = user32.NewProc("GetWindow")
+	procSetWindowsHookExW             = user32.NewProc("SetWindowsHookExW")
+	procUnhookWindowsHookEx           = user32.NewProc("UnhookWindowsHookEx")
+	procCallNextHookEx                = user32.NewProc("CallNextHookEx")
+
+	kernel32             = windows.NewLazySystemDLL("kernel32.dll")
+	procGetModuleHandleW = kernel32.NewProc("GetModuleHandleW")
 )
 
 // user32 constants (winuser.h).
@@ -54,13 +66,24 @@ const (
 
 	cursorShowing = 0x1
 
-	mapvkVKToVSC = 0
+	mapvkVKToVSC   = 0
+	mapvkVSCToVKEx = 3
 
 	modNoRepeat = 0x4000
 
-	wmHotkey = 0x0312
-	wmUser   = 0x0400
-	wmApp    = 0x8000
+	wmHotkey     = 0x0312
+	wmKeyDown    = 0x0100
+	wmSysKeyDown = 0x0104
+
+	gwlExStyle = -20
+	gaRoot     = 2
+	gwOwner    = 4
+
+	whKeyboardLL  = 13
+	hcAction      = 0
+	llkhfInjected = 0x10
+	wmUser        = 0x0400
+	wmApp         = 0x8000
 
 	pmNoRemove = 0x0
 
@@ -282,4 +305,59 @@ func closeDesktop(desk windows.Handle) error {
 		return lastError("CloseDesktop", err)
 	}
 	return nil
+}
+
+// setWindowsHookEx installs a global hook of kind id (here the low-level
+// keyboard hook) whose procedure is in this module. It runs on the
+// calling thread, which must pump messages.
+func setWindowsHookEx(id int, proc uintptr) (uintptr, error) {
+	mod, _, _ := procGetModuleHandleW.Call(0)
+	r, _, err := procSetWindowsHookExW.Call(uintptr(id), proc, mod, 0)
+	if r == 0 {
+		return 0, lastError("SetWindowsHookExW", err)
+	}
+	return r, nil
+}
+
+// callNextHookEx passes a low-level keyboard event on.
+func callNextHookEx(code int32, wParam uintptr, kb *kbdLLHookStruct) uintptr {
+	r, _, _ := procCallNextHookEx.Call(0, uintptr(code), wParam, uintptr(unsafe.Pointer(kb)))
+	return r
+}
+
+// getClassName returns hwnd's window class name, or "".
+func getClassName(hwnd windows.HWND) string {
+	var buf [256]uint16
+	n, _, _ := procGetClassNameW.Call(uintptr(hwnd), uintptr(unsafe.Pointer(&buf[0])), uintptr(len(buf)))
+	return windows.UTF16ToString(buf[:n])
+}
+
+// getWindowExStyle returns hwnd's extended style (WS_EX_*).
+func getWindowExStyle(hwnd windows.HWND) uint32 {
+	i := gwlExStyle
+	r, _, _ := procGetWindowLongPtrW.Call(uintptr(hwnd), uintptr(i))
+	return uint32(r)
+}
+
+// getOwner returns the window that owns hwnd (a dialog's main window), or 0.
+func getOwner(hwnd windows.HWND) windows.HWND {
+	r, _, _ := procGetWindow.Call(uintptr(hwnd), gwOwner)
+	return windows.HWND(r)
+}
+
+// getKeyState returns GetKeyState's result for vk: the high bit says the
+// key is down, the low bit that a lock key is toggled on.
+func getKeyState(vk uint16) uint16 {
+	r, _, _ := procGetKeyState.Call(uintptr(vk))
+	return uint16(r)
+}
+
+func getForegroundWindow() windows.HWND {
+	r, _, _ := procGetForegroundWindow.Call()
+	return windows.HWND(r)
+}
+
+func getAncestor(hwnd windows.HWND, flags uintptr) windows.HWND {
+	r, _, _ := procGetAncestor.Call(uintptr(hwnd), flags)
+	return windows.HWND(r)
 }

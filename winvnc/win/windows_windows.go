@@ -30,6 +30,7 @@ type Window struct {
 	Rect    image.Rectangle // in framebuffer coordinates (virtual screen origin at 0,0)
 	Stack   int             // 0 is the bottom; higher is above
 	Visible bool            // not minimised and not cloaked
+	App     bool            // one a person would call an application (isAppWindow)
 }
 
 // Windows lists the top-level windows that have the WS_VISIBLE style,
@@ -58,10 +59,12 @@ func (d *Display) Windows() ([]Window, error) {
 		}
 		var pid uint32
 		windows.GetWindowThreadProcessId(hwnd, &pid)
+		title := getWindowText(hwnd)
 		ws = append(ws, Window{
 			ID:      uint32(hwnd),
 			PID:     pid,
-			Title:   getWindowText(hwnd),
+			Title:   title,
+			App:     isAppWindow(title, getClassName(hwnd), getWindowExStyle(hwnd), getOwner(hwnd) != 0),
 			Rect:    image.Rect(int(rc.left), int(rc.top), int(rc.right), int(rc.bottom)).Sub(origin),
 			Stack:   len(ws),
 			Visible: !isIconic(hwnd) && !cloaked(hwnd),
@@ -117,4 +120,19 @@ func frameBounds(hwnd windows.HWND) (rect, bool) {
 func cloaked(hwnd windows.HWND) bool {
 	var v uint32
 	return dwmAttribute(hwnd, dwmwaCloaked, unsafe.Pointer(&v), unsafe.Sizeof(v)) && v != 0
+}
+
+// Focus returns the foreground window (the one with the keyboard focus's
+// thread) and its top-level ancestor; empty when there is none (the
+// secure desktop).
+func (d *Display) Focus() ([]uint32, error) {
+	fg := getForegroundWindow()
+	if fg == 0 {
+		return nil, nil
+	}
+	path := []uint32{uint32(fg)}
+	if root := getAncestor(fg, gaRoot); root != 0 && root != fg {
+		path = append(path, uint32(root))
+	}
+	return path, nil
 }

@@ -400,3 +400,29 @@ func BenchmarkDamageLatency(b *testing.B) {
 		})
 	}
 }
+
+// Paused (no viewer), the capturer reads nothing however the screen
+// changes; resumed, it catches up with the whole screen. With DAMAGE and
+// with the polling fallback.
+func TestCapturePaused(t *testing.T) {
+	for _, noDamage := range []bool{false, true} {
+		t.Run(fmt.Sprintf("noDamage=%v", noDamage), func(t *testing.T) {
+			x := rfbtest.StartXvfb(t, 320, 240, 24)
+			d := openDisplay(t, x)
+			c, fb := startCapture(t, d, func(c *Capturer) { c.NoDamage = noDamage })
+			waitSame(t, x, fb, "first frame")
+			c.SetActive(false)
+			time.Sleep(300 * time.Millisecond) // a capture under way ends
+			before := c.Frames()
+			for _, colour := range []string{"#102030", "#405060", "#708090"} {
+				run(t, x, "xsetroot", "-solid", colour)
+				time.Sleep(150 * time.Millisecond)
+			}
+			if n := c.Frames() - before; n != 0 {
+				t.Errorf("%d captures while paused", n)
+			}
+			c.SetActive(true)
+			waitSame(t, x, fb, "after resuming")
+		})
+	}
+}

@@ -87,14 +87,65 @@ type Capturer struct {
 
 	frames  atomic.Int64
 	refresh chan struct{} // Refresh's request, buffered 1
+	active  atomic.Bool   // a viewer wants the screen
+	wake    chan struct{} // SetActive(true)'s signal, buffered 1
 
 	onCursor func(image.Image, image.Point) // test hook, called after SetCursor
+
+	// Hook, if set, fits the framebuffer's filter to the window layout of
+	// each frame (see FrameHook).
+	Hook FrameHook
+}
+
+// FrameHook fits the framebuffer's filter (the agent's application mask)
+// to the window layout of exactly the frame being captured. While Active,
+// the capturer grabs the X server for each capture, calls Prepare, reads
+// the pixels and releases the server: no window moves between the layout
+// Prepare reads and the pixels, so no pixel of a window that moved over a
+// shared one can escape the mask, not even for one frame.
+type FrameHook interface {
+	// Active reports whether the next capture needs Prepare.
+	Active() bool
+	// Prepare reads the window layout (on the capture goroutine, with the
+	// server grabbed) and installs the filter for it; it reports whether
+	// the filter changed, and then the whole screen is captured.
+	Prepare() (changed bool)
+}
+
+// withLayout runs capture, with the server grabbed and the hook prepared
+// when a hook is active. full tells capture to take the whole screen.
+func (c *Capturer) withLayout(capture func(full bool) error) error {
+	if c.Hook == nil || !c.Hook.Active() {
+		return capture(false)
+	}
+	if err := guard(func() error { return xproto.GrabServerChecked(c.d.conn).Check() }); err != nil {
+		return fmt.Errorf("x11: grab server: %w", err)
+	}
+	defer guard(func() error { return xproto.UngrabServerChecked(c.d.conn).Check() })
+	return capture(c.Hook.Prepare())
 }
 
 // NewCapturer returns a capturer of d's default screen into fb. fb is
 // resized to the screen when Run starts.
 func NewCapturer(d *Display, fb *rfb.Framebuffer) *Capturer {
-	return &Capturer{d: d, fb: fb, refresh: make(chan struct{}, 1)}
+	c := &Capturer{d: d, fb: fb, refresh: make(chan struct{}, 1), wake: make(chan struct{}, 1)}
+	c.active.Store(true)
+	return c
+}
+
+// SetActive starts (on) or pauses capture: the agent captures only while
+// a viewer wants the screen. While paused, damage piles up on the server
+// (one notification, then none) and nothing is read; resuming captures
+// the whole screen. Run always makes its first capture, which sizes the
+// framebuffer. Safe for concurrent use.
+func (c *Capturer) SetActive(on bool) {
+	if c.active.Swap(on) == on || !on {
+		return
+	}
+	select {
+	case c.wake <- struct{}{}:
+	default:
+	}
 }
 
 // Refresh makes the running capturer capture the whole screen once more,
@@ -160,18 +211,46 @@ func (c *Capturer) Run(ctx context.Context) error {
 			return nil
 		case <-c.d.Done():
 			return errors.New("x11: display connection closed")
+		case <-c.wake:
+			if !c.active.Load() {
+				break
+			}
+			c.d.log.Debug("x11: capture resumed")
+			capture := func(bool) error { return c.captureRects(c.all()) }
+			if useDamage {
+				capture = func(bool) error { return c.captureDamage(dmg, region, true) }
+			}
+			if err := c.withLayout(capture); err != nil {
+				return err
+			}
+			c.last = time.Now()
+			if pollTimer != nil {
+				pollDelay = c.Poll
+				pollTimer.Reset(pollDelay)
+			}
 		case <-batch:
 			batch = nil
-			if err := c.captureDamage(dmg, region); err != nil {
+			if !c.active.Load() {
+				c.d.log.Debug("x11: capture paused (no viewer)")
+				break // the damage stays on the server until resumed
+			}
+			if err := c.withLayout(func(full bool) error { return c.captureDamage(dmg, region, full) }); err != nil {
 				return err
 			}
 			c.last = time.Now()
 		case <-c.refresh:
-			if err := c.captureRects([]image.Rectangle{image.Rect(0, 0, c.w, c.h)}); err != nil {
+			if err := c.withLayout(func(bool) error { return c.captureRects(c.all()) }); err != nil {
 				return err
 			}
 		case <-poll:
-			changed, err := c.captureTiles()
+			if !c.active.Load() {
+				break // the timer stays stopped until resumed
+			}
+			var changed bool
+			err := c.withLayout(func(full bool) (err error) {
+				changed, err = c.captureTiles(full)
+				return err
+			})
 			if err != nil {
 				return err
 			}
@@ -194,7 +273,7 @@ func (c *Capturer) Run(ctx context.Context) error {
 			case xfixes.CursorNotifyEvent:
 				c.updateCursor(ev.CursorSerial)
 			case randr.ScreenChangeNotifyEvent, xproto.ConfigureNotifyEvent:
-				if err := c.resize(); err != nil {
+				if err := c.withLayout(func(bool) error { return c.resize() }); err != nil {
 					return err
 				}
 			}
@@ -204,12 +283,12 @@ func (c *Capturer) Run(ctx context.Context) error {
 			// NonEmpty sends no new event until it is taken), the size and
 			// the cursor: ask for all three.
 			c.d.log.Debug("x11: event overflow")
-			if err := c.resize(); err != nil {
+			if err := c.withLayout(func(bool) error { return c.resize() }); err != nil {
 				return err
 			}
 			c.updateCursor(0)
 			if useDamage {
-				if err := c.captureDamage(dmg, region); err != nil {
+				if err := c.withLayout(func(full bool) error { return c.captureDamage(dmg, region, full) }); err != nil {
 					return err
 				}
 				c.last = time.Now()
@@ -352,8 +431,12 @@ func (c *Capturer) freeBuffers() {
 	c.w, c.h = 0, 0
 }
 
-// captureDamage takes the damage accumulated on the server and captures it.
-func (c *Capturer) captureDamage(dmg damage.Damage, region xfixes.Region) error {
+// all is the whole screen as one rectangle.
+func (c *Capturer) all() []image.Rectangle { return []image.Rectangle{image.Rect(0, 0, c.w, c.h)} }
+
+// captureDamage takes the damage accumulated on the server and captures
+// it, or the whole screen if full.
+func (c *Capturer) captureDamage(dmg damage.Damage, region xfixes.Region, full bool) error {
 	var rects []image.Rectangle
 	err := guard(func() error {
 		damage.Subtract(c.d.conn, dmg, xfixes.Region(0), region)
@@ -370,6 +453,9 @@ func (c *Capturer) captureDamage(dmg damage.Damage, region xfixes.Region) error 
 		return err
 	}
 	rects = mergeRects(rects, image.Rect(0, 0, c.w, c.h), maxDamageRects)
+	if full {
+		rects = c.all()
+	}
 	if len(rects) == 0 {
 		return nil
 	}
@@ -452,15 +538,18 @@ func (c *Capturer) captureBatch(rects []image.Rectangle) error {
 	return nil
 }
 
-// captureTiles is the fallback: capture all, send the tiles that changed,
-// and report whether any did.
-func (c *Capturer) captureTiles() (bool, error) {
+// captureTiles is the fallback: capture all, send the tiles that changed
+// (all of them if all), and report whether any did.
+func (c *Capturer) captureTiles(all bool) (bool, error) {
 	full := image.Rect(0, 0, c.w, c.h)
 	img, err := c.grab(full, 0)
 	if err != nil {
 		return false, err
 	}
 	changed := diffTiles(img.Pix, c.prev.Pix, img.Stride, c.w, c.h)
+	if all {
+		changed = c.all()
+	}
 	if len(changed) == 0 {
 		return false, nil
 	}

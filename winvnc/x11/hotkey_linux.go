@@ -32,35 +32,11 @@ type Hotkeys struct {
 
 // NewHotkeys returns a Hotkeys with nothing grabbed yet.
 func NewHotkeys(d *Display) (*Hotkeys, error) {
-	h := &Hotkeys{d: d, c: make(chan uint32, 16), grabs: map[byte]uint32{}}
+	// Grab with any modifier held or locked: a supporter with control
+	// could otherwise hold or lock one (Shift, Mod5, Caps Lock) so that
+	// the customer's F12 no longer matches the grab.
+	h := &Hotkeys{d: d, c: make(chan uint32, 16), grabs: map[byte]uint32{}, mods: []uint16{xproto.ModMaskAny}}
 	h.C = h.c
-	err := guard(func() error {
-		mods, err := d.modifiers()
-		if err != nil {
-			return err
-		}
-		km, err := d.keyboard()
-		if err != nil {
-			return err
-		}
-		// Grab with and without Caps Lock and Num Lock, which the customer
-		// may have on; Num Lock's modifier bit depends on the layout.
-		numLock := uint16(0)
-		if kc, _, ok := km.lookup(xkNumLock, false); ok {
-			for m, kcs := range mods {
-				for _, k := range kcs {
-					if k == kc {
-						numLock = 1 << m
-					}
-				}
-			}
-		}
-		h.mods = lockCombinations(xproto.ModMaskLock, numLock)
-		return nil
-	})
-	if err != nil {
-		return nil, err
-	}
 	h.remove = d.handle(h.filter)
 	return h, nil
 }
@@ -82,8 +58,8 @@ func (h *Hotkeys) filter(ev xgb.Event) {
 	}
 }
 
-// GrabKey grabs the key that produces keysym, with no modifier held but
-// Caps Lock or Num Lock.
+// GrabKey grabs the key that produces keysym, whatever modifiers are
+// held or locked.
 func (h *Hotkeys) GrabKey(keysym uint32) error {
 	h.mu.Lock()
 	defer h.mu.Unlock()

@@ -1,11 +1,5 @@
 package x11
 
-// isModifier reports whether ks is a modifier key (Shift_L … Hyper_R, or
-// an ISO level/group key): those are pressed as they are.
-func isModifier(ks uint32) bool {
-	return ks >= 0xffe1 && ks <= 0xffee || ks >= 0xfe01 && ks <= 0xfe0f
-}
-
 type buttonChange struct {
 	button byte // 1-8
 	down   bool
@@ -18,20 +12,6 @@ func buttonChanges(from, to uint8) []buttonChange {
 		bit := uint8(1) << i
 		if from&bit != to&bit {
 			out = append(out, buttonChange{byte(i + 1), to&bit != 0})
-		}
-	}
-	return out
-}
-
-// lockCombinations returns every combination of the lock modifiers.
-func lockCombinations(locks ...uint16) []uint16 {
-	out := []uint16{0}
-	for _, l := range locks {
-		if l == 0 {
-			continue
-		}
-		for _, m := range out {
-			out = append(out, m|l)
 		}
 	}
 	return out

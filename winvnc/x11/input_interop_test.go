@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -33,6 +34,145 @@ func TestPointer(t *testing.T) {
 		want := fmt.Sprintf("x:%d y:%d ", p.X, p.Y)
 		if !strings.HasPrefix(out, want) {
 			t.Errorf("after %+v: xdotool getmouselocation = %q, want prefix %q", p, out, want)
+		}
+	}
+}
+
+// A supporter's click lands where the supporter points even after the
+// customer moved the mouse away, with the supporter's position unchanged
+// since its last event.
+func TestPointerClickAfterCustomerMoved(t *testing.T) {
+	x := rfbtest.StartXvfb(t, 640, 480, 24)
+	d := openDisplay(t, x)
+	in, err := NewInjector(d)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer in.Close()
+	at := func() string {
+		if err := d.sync(); err != nil {
+			t.Fatal(err)
+		}
+		return run(t, x, "xdotool", "getmouselocation")
+	}
+	in.Pointer(rfb.PointerEvent{X: 300, Y: 200})
+	for _, buttons := range []uint8{1, 0, 4, 0, 8, 0} {
+		run(t, x, "xdotool", "mousemove", "20", "30") // the customer
+		in.Pointer(rfb.PointerEvent{Buttons: buttons, X: 300, Y: 200})
+		if got := at(); !strings.HasPrefix(got, "x:300 y:200 ") {
+			t.Errorf("buttons %#x pressed at %q, want x:300 y:200", buttons, got)
+		}
+	}
+}
+
+// Keysyms with XKB actions are never bound or pressed for a viewer:
+// Terminate_Server bound to a spare keycode killed the customer's X
+// server. After a viewer "presses" each of them the server lives, its
+// pointer is where it was, and no keycode carries any of them.
+func TestActionKeysymsNeverPressed(t *testing.T) {
+	x := rfbtest.StartXvfb(t, 320, 240, 24)
+	d := openDisplay(t, x)
+	in, err := NewInjector(d)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer in.Close()
+	run(t, x, "xdotool", "mousemove", "100", "100")
+	before, err := d.keyboard()
+	if err != nil {
+		t.Fatal(err)
+	}
+	actions := []uint32{0xfed5, 0x1008fe01, 0x1008fe07, 0x1008fe20, 0x1008fe21, 0x1008fe22, 0x1008fe24,
+		0xfee0, 0xfee3, 0xfee9, 0xfef9, 0xfe70, 0xfe76}
+	for _, ks := range actions {
+		in.Key(rfb.KeyEvent{Down: true, Keysym: ks})
+		in.Key(rfb.KeyEvent{Down: false, Keysym: ks})
+	}
+	if err := d.sync(); err != nil {
+		t.Fatalf("the X connection died: %v", err)
+	}
+	time.Sleep(200 * time.Millisecond)
+	if x.Proc.Exited() {
+		t.Fatalf("the X server is gone:\n%s", x.Proc.Output())
+	}
+	if got := run(t, x, "xdotool", "getmouselocation"); !strings.HasPrefix(got, "x:100 y:100 ") {
+		t.Errorf("the pointer moved: %s", got)
+	}
+	after, err := d.keyboard()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(before.syms, after.syms) {
+		t.Error("the keyboard mapping changed: a keysym was bound to a spare keycode")
+	}
+}
+
+// A supporter with control cannot defeat the customer's F12 by holding or
+// locking a modifier: the hotkey fires with Shift, Mod5 (ISO_Level3_Shift)
+// or Control held, and with Caps Lock or Num Lock locked, by the
+// supporter; and a lock the supporter switched is switched back when
+// control ends (ReleaseAll), so it does not outlive it.
+func TestHotkeyDespiteSupportersModifiers(t *testing.T) {
+	x := rfbtest.StartXvfb(t, 320, 240, 24)
+	d := openDisplay(t, x)
+	h, err := NewHotkeys(d)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer h.Close()
+	const f12 = 0xffc9
+	if err := h.GrabKey(f12); err != nil {
+		t.Fatal(err)
+	}
+	in, err := NewInjector(d)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer in.Close()
+	locks := func() string {
+		out := run(t, x, "xset", "q")
+		caps := strings.Contains(out, "Caps Lock:   on")
+		num := strings.Contains(out, "Num Lock:    on")
+		return fmt.Sprintf("caps=%v num=%v", caps, num)
+	}
+	if got := locks(); got != "caps=false num=false" {
+		t.Fatalf("locks at the start: %s", got)
+	}
+	for _, c := range []struct {
+		name string
+		held uint32 // the supporter holds this key down
+		lock uint32 // or presses it once (a lock)
+	}{
+		{"Shift held", 0xffe1, 0},
+		{"Mod5 held", 0xfe03, 0},
+		{"Control held", 0xffe3, 0},
+		{"Caps Lock locked", 0, 0xffe5},
+		{"Num Lock locked", 0, 0xff7f},
+	} {
+		if c.held != 0 {
+			in.Key(rfb.KeyEvent{Down: true, Keysym: c.held})
+		}
+		if c.lock != 0 {
+			in.Key(rfb.KeyEvent{Down: true, Keysym: c.lock})
+			in.Key(rfb.KeyEvent{Down: false, Keysym: c.lock})
+		}
+		if err := d.sync(); err != nil {
+			t.Fatal(err)
+		}
+		run(t, x, "xdotool", "key", "F12") // the customer
+		select {
+		case <-h.C:
+		case <-time.After(waitTimeout):
+			t.Errorf("%s: the customer's F12 did not fire", c.name)
+		}
+		if c.lock != 0 {
+			if got := locks(); got == "caps=false num=false" {
+				t.Errorf("%s: the lock is not on (the case tests nothing)", c.name)
+			}
+		}
+		in.ReleaseAll() // control ends
+		if got := locks(); got != "caps=false num=false" {
+			t.Errorf("%s: after control ended the locks are %s", c.name, got)
 		}
 	}
 }
@@ -197,22 +337,21 @@ func TestHotkeys(t *testing.T) {
 			t.Fatalf("xdotool key %s: no hotkey", c.key)
 		}
 	}
-	// The server cannot tell XTEST from the keyboard: an injected F12 is a
-	// hotkey press too (the agent must not inject the hotkeys).
+	// The server cannot tell XTEST from the keyboard, so the injector never
+	// presses the hotkeys' keys: a viewer's F12 or F11 fires nothing.
 	in, err := NewInjector(d)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer in.Close()
-	in.Key(rfb.KeyEvent{Down: true, Keysym: f12})
-	in.Key(rfb.KeyEvent{Down: false, Keysym: f12})
+	for _, ks := range []uint32{f12, f11} {
+		in.Key(rfb.KeyEvent{Down: true, Keysym: ks})
+		in.Key(rfb.KeyEvent{Down: false, Keysym: ks})
+	}
 	select {
 	case got := <-h.C:
-		if got != f12 {
-			t.Errorf("injected F12: hotkey %#x", got)
-		}
-	case <-time.After(waitTimeout):
-		t.Fatal("injected F12: no hotkey")
+		t.Errorf("injected key: hotkey %#x", got)
+	case <-time.After(500 * time.Millisecond):
 	}
 
 	if err := h.Close(); err != nil {

@@ -23,7 +23,8 @@ import (
 // Shift press when the client does not hold Shift, and a plain one in a
 // lifted Shift when it does. Keysyms the layout lacks are bound on the fly
 // to spare (empty) keycodes, least recently used first, and the spares are
-// emptied again by Close. Each press remembers its keycode, so the release
+// emptied again by Close; only keysyms that type a character are bound
+// (spareBindable), and keysyms with XKB actions are never pressed. Each press remembers its keycode, so the release
 // goes to the same key even if the mapping changed in between.
 type Injector struct {
 	d *Display
@@ -40,7 +41,16 @@ type Injector struct {
 	moved    bool
 	closed   bool
 	unhandle func()
+
+	// The customer's lock state (Caps Lock, Num Lock) before the
+	// supporter's first key: ReleaseAll puts it back, so that a lock the
+	// supporter switched does not outlive their control.
+	locksSaved bool
+	locks      uint16
 }
+
+// lockKeys are the lock keys whose state ReleaseAll restores.
+var lockKeys = [...]uint32{xkCapsLock, xkNumLock}
 
 // NewInjector prepares fake input on d. It fails if the server lacks XTEST.
 func NewInjector(d *Display) (*Injector, error) {
@@ -115,12 +125,29 @@ func (in *Injector) key(ev rfb.KeyEvent) error {
 			return err
 		}
 	}
+	if !in.locksSaved {
+		m, err := in.lockState()
+		if err != nil {
+			return err
+		}
+		in.locks, in.locksSaved = m, true
+	}
 	held := in.shiftHeld()
 	kc, col, ok := in.km.lookup(ks, held)
 	forceShift := false
 	if !ok && ks == xkISOLeftTab {
 		kc, col, ok = in.km.lookup(xkTab, false)
 		forceShift = true
+	}
+	if ks == xkF11 || ks == xkF12 || ok && in.km.hotkey(kc) {
+		// The customer's hotkeys: never pressed for a viewer.
+		return fmt.Errorf("x11: keysym %#x is on a hotkey's key; not pressed", ks)
+	}
+	if actionKeysym(ks) {
+		return fmt.Errorf("x11: keysym %#x has an XKB action; not pressed", ks)
+	}
+	if !ok && !spareBindable(ks) {
+		return fmt.Errorf("x11: keysym %#x is not on the keyboard and types no character; not bound", ks)
 	}
 	if !ok {
 		var err error
@@ -238,7 +265,10 @@ func (in *Injector) Pointer(ev rfb.PointerEvent) {
 		return
 	}
 	err := guard(func() error {
-		if !in.moved || ev.X != in.x || ev.Y != in.y {
+		// Before every button change too: the customer may have moved
+		// the mouse since, and the click must land where the supporter
+		// pointed.
+		if !in.moved || ev.X != in.x || ev.Y != in.y || ev.Buttons != in.buttons {
 			xtest.FakeInput(in.d.conn, xproto.MotionNotify, 0, 0, in.d.root, int16(ev.X), int16(ev.Y), 0)
 			in.x, in.y, in.moved = ev.X, ev.Y, true
 		}
@@ -278,6 +308,65 @@ func (in *Injector) releaseAll() error {
 		in.fakeRaw(xproto.ButtonRelease, b.button)
 	}
 	in.buttons = 0
+	if err := in.d.sync(); err != nil {
+		return err
+	}
+	return in.restoreLocks()
+}
+
+// lockMask returns the modifier bit of the lock key ks (Caps Lock's is
+// Lock, Num Lock's depends on the layout), and its keycode.
+func (in *Injector) lockMask(ks uint32) (mask uint16, kc byte, ok bool) {
+	kc, _, ok = in.km.lookup(ks, false)
+	if !ok {
+		return 0, 0, false
+	}
+	mods, err := in.d.modifiers()
+	if err != nil {
+		return 0, 0, false
+	}
+	for m, kcs := range mods {
+		for _, k := range kcs {
+			if k == kc {
+				return 1 << m, kc, true
+			}
+		}
+	}
+	return 0, 0, false
+}
+
+// lockState returns the modifier state of the lock keys now.
+func (in *Injector) lockState() (uint16, error) {
+	r, err := xproto.QueryPointer(in.d.conn, in.d.root).Reply()
+	if err != nil {
+		return 0, fmt.Errorf("x11: query the lock state: %w", err)
+	}
+	var all uint16
+	for _, ks := range lockKeys {
+		if m, _, ok := in.lockMask(ks); ok {
+			all |= m
+		}
+	}
+	return r.Mask & all, nil
+}
+
+// restoreLocks switches back every lock the supporter switched since the
+// state was saved, by pressing its key once more.
+func (in *Injector) restoreLocks() error {
+	if !in.locksSaved {
+		return nil
+	}
+	in.locksSaved = false
+	now, err := in.lockState()
+	if err != nil {
+		return err
+	}
+	for _, ks := range lockKeys {
+		if m, kc, ok := in.lockMask(ks); ok && now&m != in.locks&m {
+			in.fakeRaw(xproto.KeyPress, kc)
+			in.fakeRaw(xproto.KeyRelease, kc)
+		}
+	}
 	return in.d.sync()
 }
 
@@ -300,4 +389,10 @@ func (in *Injector) Close() error {
 		}
 		return err
 	})
+}
+
+// isModifier reports whether ks is a modifier key (Shift_L … Hyper_R, or
+// an ISO level/group key): those are pressed as they are.
+func isModifier(ks uint32) bool {
+	return ks >= 0xffe1 && ks <= 0xffee || ks >= 0xfe01 && ks <= 0xfe0f
 }

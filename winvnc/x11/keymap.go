@@ -1,5 +1,7 @@
 package x11
 
+import "lifebuoy/winvnc/internal/keysyms"
+
 // Keysyms this package treats specially.
 const (
 	xkTab        = 0xff09
@@ -7,6 +9,9 @@ const (
 	xkShiftL     = 0xffe1
 	xkShiftR     = 0xffe2
 	xkNumLock    = 0xff7f
+	xkCapsLock   = 0xffe5
+	xkF11        = 0xffc8
+	xkF12        = 0xffc9
 )
 
 // keymap is a copy of the core keyboard mapping: per keycode from min on,
@@ -23,6 +28,18 @@ func newKeymap(min byte, per int, syms []uint32) *keymap {
 		per = 1
 	}
 	return &keymap{min: min, per: per, syms: syms}
+}
+
+// hotkey reports whether keycode kc carries F11 or F12 in any column: the
+// customer's hotkeys are grabbed by keycode, so pressing kc for any other
+// of its symbols would fire them.
+func (m *keymap) hotkey(kc byte) bool {
+	for _, s := range m.row(kc) {
+		if s == xkF11 || s == xkF12 {
+			return true
+		}
+	}
+	return false
 }
 
 // count returns how many keycodes the map covers.
@@ -208,4 +225,35 @@ func (l *spareLRU) touch(kc byte) {
 			return
 		}
 	}
+}
+
+// actionKeysym reports whether ks is a keysym to which XKB gives an
+// action other than typing: the server's own (Terminate_Server, the
+// Switch_VT keys, grab breaking, video modes, logging), AccessX, the
+// pointer keys. Pressed, they would kill the customer's X server, switch
+// the console, or move the pointer behind the injector's back; they are
+// never bound or pressed for a viewer.
+func actionKeysym(ks uint32) bool {
+	switch {
+	case ks == 0xfed5: // Terminate_Server
+		return true
+	case ks >= 0xfe70 && ks <= 0xfe7a: // AccessX_Enable … AudibleBell_Enable
+		return true
+	case ks >= 0xfee0 && ks <= 0xfeff: // Pointer_Left … Pointer_Drag5
+		return true
+	case ks >= 0x1008fe01 && ks <= 0x1008fe0c: // XF86Switch_VT_1 … 12
+		return true
+	case ks >= 0x1008fe20 && ks <= 0x1008fe25: // XF86Ungrab, ClearGrab, Next/Prev_VMode, LogWindowTree, LogGrabInfo
+		return true
+	}
+	return false
+}
+
+// spareBindable reports whether ks may be bound to a spare keycode: only
+// a keysym that types a character. XKB gives a bound keysym the action
+// its compat map has for it, so anything else (a lock, a modifier, an
+// action keysym) would do more than type.
+func spareBindable(ks uint32) bool {
+	_, ok := keysyms.Rune(ks)
+	return ok && !actionKeysym(ks)
 }

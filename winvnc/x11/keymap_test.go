@@ -165,23 +165,59 @@ func TestButtonChanges(t *testing.T) {
 	}
 }
 
-func TestLockCombinations(t *testing.T) {
-	got := lockCombinations(2, 16)
-	slices.Sort(got)
-	if !slices.Equal(got, []uint16{0, 2, 16, 18}) {
-		t.Errorf("lockCombinations(2, 16) = %v", got)
-	}
-	if got := lockCombinations(2, 0); !slices.Equal(got, []uint16{0, 2}) {
-		t.Errorf("without Num Lock = %v", got)
-	}
-	for _, ks := range []uint32{xkShiftL, xkShiftR, 0xffe3, 0xffea, 0xfe03} {
-		if !isModifier(ks) {
-			t.Errorf("%#x is a modifier", ks)
+func TestKeymapHotkey(t *testing.T) {
+	// 10 F11 with a VT switch on a higher level, 11 F12, 12 a/A.
+	m := newKeymap(10, 3, []uint32{
+		xkF11, xkF11, 0x1008fe0b, // XF86Switch_VT_11
+		xkF12, 0, 0,
+		'a', 'A', 0,
+	})
+	for kc, want := range map[byte]bool{10: true, 11: true, 12: false, 13: false} {
+		if got := m.hotkey(kc); got != want {
+			t.Errorf("hotkey(%d) = %v, want %v", kc, got, want)
 		}
 	}
-	for _, ks := range []uint32{'a', xkISOLeftTab, xkTab, 0xffc9} {
-		if isModifier(ks) {
-			t.Errorf("%#x is not a modifier", ks)
+}
+
+// Keysyms with XKB actions are never bound to a spare keycode nor
+// pressed; only keysyms that type a character are bound.
+func TestSpareBindable(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		ks   uint32
+		want bool
+	}{
+		{"a", 'a', true},
+		{"eacute", 0xe9, true},
+		{"EuroSign", 0x20ac, true},
+		{"Greek_OMEGA", 0x7d9, true},
+		{"U+1F600", 0x0101f600, true},
+		{"Terminate_Server", 0xfed5, false},
+		{"XF86Switch_VT_1", 0x1008fe01, false},
+		{"XF86Switch_VT_12", 0x1008fe0c, false},
+		{"XF86Ungrab", 0x1008fe20, false},
+		{"XF86ClearGrab", 0x1008fe21, false},
+		{"XF86Next_VMode", 0x1008fe22, false},
+		{"XF86LogGrabInfo", 0x1008fe25, false},
+		{"Pointer_Left", 0xfee0, false},
+		{"Pointer_Button1", 0xfee9, false},
+		{"Pointer_EnableKeys", 0xfef9, false},
+		{"AccessX_Enable", 0xfe70, false},
+		{"MouseKeys_Enable", 0xfe76, false},
+		{"ISO_Lock", 0xfe01, false},
+		{"Caps_Lock", 0xffe5, false},
+		{"Num_Lock", 0xff7f, false},
+		{"Hyper_L", 0xffed, false},
+		{"F13", 0xffca, false},
+		{"VoidSymbol", 0xffffff, false},
+	} {
+		if got := spareBindable(tc.ks); got != tc.want {
+			t.Errorf("%s (%#x): bindable %v, want %v", tc.name, tc.ks, got, tc.want)
+		}
+	}
+	for _, ks := range []uint32{0xfed5, 0x1008fe01, 0x1008fe20, 0xfee0, 0xfe70} {
+		if !actionKeysym(ks) {
+			t.Errorf("%#x: not an action keysym", ks)
 		}
 	}
 }

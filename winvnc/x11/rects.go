@@ -29,3 +29,26 @@ func runs(marked []bool, cols, rows int, bounds image.Rectangle) []image.Rectang
 func diffTiles(cur, prev []byte, stride, w, h int) []image.Rectangle {
 	return tiles.Diff(cur, prev, stride, w, h, math.MaxInt)
 }
+
+// isApp decides whether a top-level window is one a person would call an
+// application, from its title, override-redirect flag (menus, tooltips)
+// and EWMH window types and states. Untitled windows are not: a taskbar
+// or a desktop often has no title, and nobody could tell it in a list.
+func isApp(title string, overrideRedirect bool, types, states []string) bool {
+	if title == "" || overrideRedirect {
+		return false
+	}
+	for _, t := range types {
+		switch t {
+		case "_NET_WM_WINDOW_TYPE_NORMAL", "_NET_WM_WINDOW_TYPE_DIALOG":
+		default: // dock, desktop, toolbar, menus, splash, tooltip, notification, …
+			return false
+		}
+	}
+	for _, s := range states {
+		if s == "_NET_WM_STATE_SKIP_TASKBAR" {
+			return false
+		}
+	}
+	return true
+}

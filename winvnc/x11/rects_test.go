@@ -128,3 +128,27 @@ func BenchmarkDiffTiles1080p(b *testing.B) {
 		diffTiles(cur, prev, w*4, w, h)
 	}
 }
+
+func TestIsApp(t *testing.T) {
+	for _, tc := range []struct {
+		title    string
+		override bool
+		types    []string
+		states   []string
+		want     bool
+	}{
+		{"xterm", false, nil, nil, true},
+		{"Save as", false, []string{"_NET_WM_WINDOW_TYPE_DIALOG"}, nil, true},
+		{"Editor", false, []string{"_NET_WM_WINDOW_TYPE_NORMAL"}, []string{"_NET_WM_STATE_MAXIMIZED_VERT"}, true},
+		{"", false, nil, nil, false},
+		{"tooltip", true, nil, nil, false},
+		{"panel", false, []string{"_NET_WM_WINDOW_TYPE_DOCK"}, nil, false},
+		{"Desktop", false, []string{"_NET_WM_WINDOW_TYPE_DESKTOP"}, nil, false},
+		{"tool", false, []string{"_NET_WM_WINDOW_TYPE_UTILITY"}, nil, false},
+		{"osd", false, nil, []string{"_NET_WM_STATE_SKIP_TASKBAR"}, false},
+	} {
+		if got := isApp(tc.title, tc.override, tc.types, tc.states); got != tc.want {
+			t.Errorf("isApp(%q, %v, %v, %v) = %v", tc.title, tc.override, tc.types, tc.states, got)
+		}
+	}
+}

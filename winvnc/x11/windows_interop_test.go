@@ -55,6 +55,18 @@ func TestWindows(t *testing.T) {
 	a := mk(image.Rect(10, 20, 110, 70), "caf\xe9", false, true) // Latin-1 WM_NAME
 	b := mk(image.Rect(200, 100, 300, 400), "Ωmega", true, true)
 	u := mk(image.Rect(0, 0, 50, 50), "hidden", false, false)
+	bar := mk(image.Rect(0, 450, 640, 480), "", false, true) // an untitled taskbar
+	dock := mk(image.Rect(600, 0, 640, 400), "panel", true, true)
+	typ, err := d.atom("_NET_WM_WINDOW_TYPE")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dockType, err := d.atom("_NET_WM_WINDOW_TYPE_DOCK")
+	if err != nil {
+		t.Fatal(err)
+	}
+	xproto.ChangeProperty(c, xproto.PropModeReplace, dock, typ, xproto.AtomAtom, 32, 1,
+		[]byte{byte(dockType), byte(dockType >> 8), byte(dockType >> 16), byte(dockType >> 24)})
 	if _, err := xproto.GetInputFocus(c).Reply(); err != nil {
 		t.Fatal(err)
 	}
@@ -68,9 +80,11 @@ func TestWindows(t *testing.T) {
 		byID[w.ID] = w
 	}
 	for _, want := range []Window{
-		{ID: uint32(a), Title: "café", Rect: image.Rect(12, 22, 112, 72), Map: Viewable},
-		{ID: uint32(b), Title: "Ωmega", Rect: image.Rect(202, 102, 302, 402), Map: Viewable},
-		{ID: uint32(u), Title: "hidden", Rect: image.Rect(2, 2, 52, 52), Map: Unmapped},
+		{ID: uint32(a), Title: "café", Rect: image.Rect(12, 22, 112, 72), Map: Viewable, App: true},
+		{ID: uint32(b), Title: "Ωmega", Rect: image.Rect(202, 102, 302, 402), Map: Viewable, App: true},
+		{ID: uint32(u), Title: "hidden", Rect: image.Rect(2, 2, 52, 52), Map: Unmapped, App: true},
+		{ID: uint32(bar), Title: "", Rect: image.Rect(2, 452, 642, 482), Map: Viewable},
+		{ID: uint32(dock), Title: "panel", Rect: image.Rect(602, 2, 642, 402), Map: Viewable},
 	} {
 		got, ok := byID[want.ID]
 		if !ok {

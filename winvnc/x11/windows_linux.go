@@ -39,6 +39,10 @@ type Window struct {
 	Rect  image.Rectangle // in root coordinates, without the border
 	Stack int             // 0 is the bottom; higher is above
 	Map   MapState
+	// App says whether a person would call the window an application:
+	// titled, managed (not override-redirect), and neither a dock, a
+	// desktop, a menu or another helper type, nor kept off the taskbar.
+	App bool
 }
 
 // Windows lists the top-level windows, bottom first. With a window manager
@@ -118,7 +122,29 @@ func (d *Display) window(id xproto.Window) (Window, bool) {
 		Rect:  image.Rect(int(pos.DstX), int(pos.DstY), int(pos.DstX)+int(geo.Width), int(pos.DstY)+int(geo.Height)),
 		Map:   MapState(attr.MapState),
 	}
+	w.App = isApp(w.Title, attr.OverrideRedirect, d.atomNames(id, "_NET_WM_WINDOW_TYPE"), d.atomNames(id, "_NET_WM_STATE"))
 	return w, true
+}
+
+// atomNames reads a window's property of atoms and returns their names.
+func (d *Display) atomNames(id xproto.Window, prop string) []string {
+	a, err := d.atom(prop)
+	if err != nil {
+		return nil
+	}
+	r, err := xproto.GetProperty(d.conn, false, id, a, xproto.AtomAtom, 0, 64).Reply()
+	if err != nil || r.Format != 32 {
+		return nil
+	}
+	var names []string
+	for i := 0; i+4 <= len(r.Value); i += 4 {
+		v := r.Value[i:]
+		atom := xproto.Atom(uint32(v[0]) | uint32(v[1])<<8 | uint32(v[2])<<16 | uint32(v[3])<<24)
+		if n, err := xproto.GetAtomName(d.conn, atom).Reply(); err == nil {
+			names = append(names, n.Name)
+		}
+	}
+	return names
 }
 
 // title returns _NET_WM_NAME (UTF-8) or else WM_NAME (taken as Latin-1).
@@ -144,4 +170,30 @@ func latin1(b []byte) string {
 		rs[i] = rune(c)
 	}
 	return string(rs)
+}
+
+// Focus returns the window that has the input focus and its ancestors
+// up to (not including) the root, innermost first; empty when the focus
+// is the root or follows the pointer (then no window has it for sure).
+func (d *Display) Focus() (path []uint32, err error) {
+	err = guard(func() error {
+		f, err := xproto.GetInputFocus(d.conn).Reply()
+		if err != nil {
+			return fmt.Errorf("x11: input focus: %w", err)
+		}
+		w := f.Focus
+		for range 64 { // a window tree is never this deep
+			if w == xproto.WindowNone || w == 1 /* PointerRoot */ || w == d.root {
+				return nil
+			}
+			path = append(path, uint32(w))
+			t, err := xproto.QueryTree(d.conn, w).Reply()
+			if err != nil {
+				return fmt.Errorf("x11: query tree: %w", err)
+			}
+			w = t.Parent
+		}
+		return nil
+	})
+	return path, err
 }
