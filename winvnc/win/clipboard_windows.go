@@ -35,8 +35,6 @@ type Clipboard struct {
 }
 
 var (
-	kernel32 = windows.NewLazySystemDLL("kernel32.dll")
-
 	procAddClipboardFormatListener    = user32.NewProc("AddClipboardFormatListener")
 	procRemoveClipboardFormatListener = user32.NewProc("RemoveClipboardFormatListener")
 	procOpenClipboard                 = user32.NewProc("OpenClipboard")
