@@ -23,10 +23,13 @@ func (tb *testBroker) frontPort() string {
 	return p
 }
 
-// dialWebViewer opens RFB over wss://…/rfb as noVNC does.
+// dialWebViewer opens RFB over wss://…/rfb as noVNC does. The bound is
+// generous: under the flood tests, with the race detector on a loaded
+// two-core machine, the agent's consent and data connection have taken
+// over 10 s.
 func dialWebViewer(t *testing.T, tb *testBroker, cfg rfb.ClientConfig, header http.Header) (*rfb.Client, error) {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 45*time.Second)
 	defer cancel()
 	ws, err := wsconn.Dial(ctx, "wss://"+tb.httpsAddr+"/rfb", wsconn.DialOptions{TLS: tb.brokerTLS(), Header: header})
 	if err != nil {

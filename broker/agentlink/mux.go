@@ -35,8 +35,17 @@ const (
 
 const muxHeader = 5
 
-// maxStreamFrame bounds a stream frame (writes are cut to it).
+// maxStreamFrame bounds a stream frame that Read accepts.
 const maxStreamFrame = 64 << 10
+
+// streamChunk is the payload a Write puts in one stream frame: with its
+// header it fits one TLS 1.3 record (16,384 bytes of plaintext) that,
+// with the record's 22 bytes and a WebSocket frame's header (8 bytes
+// with the client's mask), also fits one record of the front's TLS on
+// /agent. A frame never straddles records,
+// so the broker's relay reads and writes whole 16 KiB pieces and the
+// layers below send no runt records.
+const streamChunk = 16384 - 22 - 8 - muxHeader
 
 // Mux frames a data connection (see above).
 type Mux struct {
@@ -184,13 +193,13 @@ func (m *Mux) failed(err error) error {
 	return m.setErr(err)
 }
 
-var muxBufs = sync.Pool{New: func() any { b := make([]byte, 0, muxHeader+32<<10); return &b }}
+var muxBufs = sync.Pool{New: func() any { b := make([]byte, 0, muxHeader+streamChunk); return &b }}
 
 // Write sends p as RFB bytes.
 func (m *Mux) Write(p []byte) (int, error) {
 	written := 0
 	for len(p) > 0 {
-		chunk := p[:min(len(p), 32<<10)]
+		chunk := p[:min(len(p), streamChunk)]
 		if err := m.writeFrame(chanStream, chunk); err != nil {
 			return written, err
 		}
