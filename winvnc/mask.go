@@ -214,8 +214,10 @@ type layoutAt struct {
 	windows []Window
 }
 
-// Bounds on the settling: beyond them the mask hides everything until
-// the windows are still again.
+// Bounds on the settling: beyond them (more than maxHistory different
+// layouts within settle, as in a drag captured at a fast rate) the mask
+// hides everything until the windows are still again. A layout read again
+// unchanged counts once, however often the capture reads it.
 const (
 	maxHistory      = 64
 	maxRegionPieces = 512
@@ -279,7 +281,12 @@ func (s *selection) region(ws []Window) []image.Rectangle {
 			keep = append(keep, l)
 		}
 	}
-	s.history = append(keep, layoutAt{now, ws})
+	if n := len(keep); n > 0 && sameLayout(keep[n-1].windows, ws) {
+		keep[n-1].at = now // seen again: the same layout, still now
+		s.history = keep
+	} else {
+		s.history = append(keep, layoutAt{now, ws})
+	}
 	if len(s.history) > maxHistory {
 		return []image.Rectangle{} // never still: show nothing
 	}
@@ -345,6 +352,14 @@ func (s *selection) region(ws []Window) []image.Rectangle {
 	return out
 }
 
+// sameLayout reports whether two window lists place the same windows at
+// the same places in the same order.
+func sameLayout(a, b []Window) bool {
+	return slices.EqualFunc(a, b, func(a, b Window) bool {
+		return a.ID == b.ID && a.Rect == b.Rect && a.Stack == b.Stack && a.Visible == b.Visible
+	})
+}
+
 // Prepare installs the mask for the layout now.
 func (s *selection) Prepare() bool {
 	s.mu.Lock()
@@ -369,9 +384,7 @@ func (s *selection) Confirm() bool {
 		s.mask.set([]image.Rectangle{}, false)
 		return true
 	}
-	if slices.EqualFunc(before, ws, func(a, b Window) bool {
-		return a.ID == b.ID && a.Rect == b.Rect && a.Stack == b.Stack && a.Visible == b.Visible
-	}) {
+	if sameLayout(before, ws) {
 		return false
 	}
 	r := s.region(ws) // with settle, the history holds before too

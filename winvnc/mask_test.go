@@ -144,6 +144,29 @@ func TestSelectionSettles(t *testing.T) {
 	}
 }
 
+// A layout that does not change may be read at any rate (the Windows
+// capture reads it twice a frame, and at once again after a move) without
+// the history filling up and the mask hiding everything.
+func TestSelectionStillLayoutReadOften(t *testing.T) {
+	ts := newTestSelection(1500 * time.Millisecond)
+	ts.ws = []Window{
+		{ID: 1, Rect: image.Rect(0, 0, 50, 100), Stack: 0, Visible: true},
+		{ID: 2, Rect: image.Rect(50, 0, 100, 100), Stack: 1, Visible: true},
+	}
+	ts.choose(map[uint32]bool{1: true})
+	for range 20 * maxHistory {
+		ts.now = ts.now.Add(time.Millisecond)
+		ts.Prepare()
+		ts.Confirm()
+	}
+	if !ts.shows(image.Pt(25, 50)) || ts.shows(image.Pt(75, 50)) {
+		t.Errorf("a still layout read %d times in %v: %v", 20*maxHistory, 20*maxHistory*time.Millisecond, ts.region())
+	}
+	if n := len(ts.history); n != 1 {
+		t.Errorf("history of a still layout holds %d entries", n)
+	}
+}
+
 func TestIntersectRegions(t *testing.T) {
 	a := []image.Rectangle{image.Rect(0, 0, 10, 10), image.Rect(20, 0, 30, 10)}
 	b := []image.Rectangle{image.Rect(5, 5, 25, 15)}
