@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"os"
 	"strings"
 
 	"github.com/godbus/dbus/v5"
@@ -24,7 +25,13 @@ import (
 // path the caller can know beforehand (from its bus name and a
 // handle_token), so the signal is subscribed to before the call.
 func pickFiles(ctx context.Context, title string) ([]string, error) {
-	conn, err := dbus.ConnectSessionBus(dbus.WithContext(ctx))
+	// Only a bus on a Unix socket, as for the tray: godbus would run
+	// dbus-launch from $PATH for "autolaunch:" or no address at all.
+	addr := socketBusAddress(os.Getenv("DBUS_SESSION_BUS_ADDRESS"))
+	if addr == "" {
+		return nil, errors.New("no session bus")
+	}
+	conn, err := dbus.Connect(addr, dbus.WithContext(ctx))
 	if err != nil {
 		return nil, fmt.Errorf("no session bus: %w", err)
 	}

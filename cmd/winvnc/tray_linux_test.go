@@ -24,11 +24,11 @@ func TestSocketBusAddress(t *testing.T) {
 
 // With DBUS_SESSION_BUS_ADDRESS=autolaunch: the agent does not run the
 // dbus-launch it would find through $PATH (here one that leaves a mark),
-// and shows no tray.
+// and shows no tray (nor a file chooser, which the tray offers).
 func TestTrayNeverAutolaunches(t *testing.T) {
 	dir := t.TempDir()
 	mark := filepath.Join(dir, "ran")
-	script := "#!/bin/sh\ntouch " + mark + "\necho DBUS_SESSION_BUS_ADDRESS=unix:path=" + dir + "/none\n"
+	script := "#!/bin/sh\n: >" + mark + "\necho DBUS_SESSION_BUS_ADDRESS=unix:path=" + dir + "/none\n"
 	if err := os.WriteFile(filepath.Join(dir, "dbus-launch"), []byte(script), 0o755); err != nil {
 		t.Fatal(err)
 	}
@@ -38,6 +38,9 @@ func TestTrayNeverAutolaunches(t *testing.T) {
 		t.Setenv("DBUS_SESSION_BUS_ADDRESS", addr)
 		if trayAvailable() {
 			t.Errorf("%q: a tray", addr)
+		}
+		if _, err := pickFiles(t.Context(), "Send files"); err == nil {
+			t.Errorf("%q: a file chooser", addr)
 		}
 		if _, err := os.Stat(mark); err == nil {
 			t.Fatalf("%q: dbus-launch from $PATH ran", addr)
