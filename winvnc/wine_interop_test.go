@@ -219,8 +219,9 @@ func unicodeKeysyms(s string) []uint32 {
 // View-only drops everything; with control the supporter's text arrives
 // in notepad as typed: plain, shifted (Shift held as a viewer holds it),
 // symbols, Latin-1, the euro sign and omega as classic keysyms and again
-// as Unicode keysyms, and a character beyond the BMP. Text is read back
-// through the clipboard.
+// as Unicode keysyms, and a character beyond the BMP; with QEMU extended
+// key events the keysym, not the customer's layout, decides the character.
+// Text is read back through the clipboard.
 func TestWineTyping(t *testing.T) {
 	x := rfbtest.StartXvfb(t, 800, 600, 24)
 	w := rfbtest.StartWine(t, x)
@@ -230,6 +231,9 @@ func TestWineTyping(t *testing.T) {
 	}
 	xdo(t, x, "mousemove", "200", "200", "click", "1") // the customer clicks into notepad
 	a, v := directAgent(t, w, "pw")
+	if err := v.c.SetEncodings(rfb.EncRaw, rfb.EncQEMUExtendedKey); err != nil {
+		t.Fatal(err)
+	}
 	v.syncTo("the screen", sameAsWine(t, w))
 
 	typeKeysyms(v, 'n', 'o', 0xff0d)
@@ -247,8 +251,20 @@ func TestWineTyping(t *testing.T) {
 	v.c.KeyEvent(false, 0xffe1)
 	typeKeysyms(v, latin1Keysyms(` @#$%^&*()[]{}<>?/\|~"'`+"`")...)
 	typeKeysyms(v, ' ', 0xe9, 0xfc, 0xdf, ' ', 0x20ac, ' ', 0x7d9, ' ') // éüß € Ω, classic
-	typeKeysyms(v, unicodeKeysyms("é ü ß € Ω 😀.")...)
-	want := `Plain text 123Shifted! @#$%^&*()[]{}<>?/\|~"'` + "`" + " éüß € Ω é ü ß € Ω 😀."
+	typeKeysyms(v, unicodeKeysyms("é ü ß € Ω 😀 ")...)
+	// QEMU extended key events from a German keyboard: the keysym decides,
+	// not the customer's (US) layout, where scancode 0x15 is y and 0x2c z,
+	// 0x12 e; a keysym that says nothing (VoidSymbol) lets the scancode
+	// type what the layout has there (0x1e: a).
+	for _, k := range []struct{ keysym, scancode uint32 }{{'z', 0x15}, {'y', 0x2c}, {0x20ac, 0x12}, {0xffffff, 0x1e}} {
+		for _, down := range []bool{true, false} {
+			if err := v.c.Send(&rfb.QEMUExtendedKeyEvent{Down: down, Keysym: k.keysym, Keycode: k.scancode}); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	typeKeysyms(v, '.')
+	want := `Plain text 123Shifted! @#$%^&*()[]{}<>?/\|~"'` + "`" + " éüß € Ω é ü ß € Ω 😀 zy€a."
 	if got := notepadText(t, w, "."); got != want {
 		t.Errorf("notepad holds %q, want %q", got, want)
 	}

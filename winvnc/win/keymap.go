@@ -239,6 +239,12 @@ type keyAction struct {
 	scan  uint16   // hardware scan code: informational with vk, alone KEYEVENTF_SCANCODE
 	ext   bool     // KEYEVENTF_EXTENDEDKEY
 	units []uint16 // UTF-16 code units for KEYEVENTF_UNICODE; then vk and scan are 0
+
+	// scanVK is, for a key sent by scan code alone (vk 0), the virtual
+	// key the customer's layout has there. Windows ignores wVk with
+	// KEYEVENTF_SCANCODE; Wine 8 does not map the scan code and types
+	// nothing without it.
+	scanVK uint16
 }
 
 // shortcut reports whether the action is a virtual key that, held, turns
@@ -275,10 +281,12 @@ func (a keyAction) inputs(up bool) []keybdINPUT {
 	if a.ext {
 		f |= keyeventfExtendedKey
 	}
+	vk := a.vk
 	if a.vk == 0 {
 		f |= keyeventfScanCode
+		vk = a.scanVK
 	}
-	return []keybdINPUT{{typ: inputKeyboard, ki: keybdInput{vk: a.vk, scan: a.scan, flags: f}}}
+	return []keybdINPUT{{typ: inputKeyboard, ki: keybdInput{vk: vk, scan: a.scan, flags: f}}}
 }
 
 // The customer's hotkeys, F11 and F12, as XT scan codes (QEMU extended
@@ -377,8 +385,10 @@ func (k *keyboard) event(ks, xtScancode uint32, down bool) (in []keybdINPUT, ok 
 		if a, ok = planKey(ks, xtScancode, k.shortcutHeld(), k.layoutKey); !ok {
 			return nil, false
 		}
-		if a.vk == 0 && a.units == nil && k.vkOfScan != nil && hotkeyVK(k.vkOfScan(a.scan)) {
-			return nil, false // the customer's layout has F11 or F12 there
+		if a.vk == 0 && a.units == nil && k.vkOfScan != nil {
+			if a.scanVK = k.vkOfScan(a.scan | extScan(a.ext)); hotkeyVK(a.scanVK) {
+				return nil, false // the customer's layout has F11 or F12 there
+			}
 		}
 		if a.vk != 0 && a.scan == 0 && k.scanCode != nil {
 			a.scan = k.scanCode(a.vk)
@@ -386,6 +396,15 @@ func (k *keyboard) event(ks, xtScancode uint32, down bool) (in []keybdINPUT, ok 
 		k.pressed[ks] = a
 	}
 	return a.inputs(false), true
+}
+
+// extScan is the prefix MapVirtualKeyW's MAPVK_VSC_TO_VK_EX wants on the
+// scan code of an extended key (0xe0 in the high byte).
+func extScan(ext bool) uint16 {
+	if ext {
+		return 0xe000
+	}
+	return 0
 }
 
 // shortcutHeld reports whether Ctrl, Alt or a Windows key is held.

@@ -258,6 +258,42 @@ func TestPlanKeyNeverHotkeys(t *testing.T) {
 	}
 }
 
+// A key sent by scan code alone carries the virtual key the customer's
+// layout has there too (Windows ignores it, Wine 8 needs it), extended
+// keys looked up with the 0xe0 prefix; the release is the same.
+func TestScanCodeCarriesLayoutVK(t *testing.T) {
+	k := newKeyboard(nil, nil)
+	k.vkOfScan = func(sc uint16) uint16 {
+		switch sc {
+		case 0x1e:
+			return 'A'
+		case 0xe05c:
+			return vkRWin
+		}
+		return 0
+	}
+	for _, tc := range []struct {
+		ks, scan uint32
+		vk, sc   uint16
+		flags    uint32
+	}{
+		{xkVoidSymbol, 0x1e, 'A', 0x1e, keyeventfScanCode},
+		{0x12345678, 0xdc, vkRWin, 0x5c, keyeventfScanCode | keyeventfExtendedKey},
+	} {
+		down, ok := k.event(tc.ks, tc.scan, true)
+		up, _ := k.event(tc.ks, tc.scan, false)
+		if !ok || len(down) != 1 || len(up) != 1 {
+			t.Fatalf("%#x/%#x: %+v %+v %v", tc.ks, tc.scan, down, up, ok)
+		}
+		if ki := down[0].ki; ki.vk != tc.vk || ki.scan != tc.sc || ki.flags != tc.flags {
+			t.Errorf("%#x/%#x press: %+v", tc.ks, tc.scan, ki)
+		}
+		if ki := up[0].ki; ki.vk != tc.vk || ki.flags != tc.flags|keyeventfKeyUp {
+			t.Errorf("%#x/%#x release: %+v", tc.ks, tc.scan, ki)
+		}
+	}
+}
+
 func TestParseVkKeyScan(t *testing.T) {
 	for _, tc := range []struct {
 		v     uint16
