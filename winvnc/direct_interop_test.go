@@ -106,3 +106,65 @@ func TestInteropDirectModeControlPerViewer(t *testing.T) {
 		t.Errorf("the customer's xterm got %q, want %q", b, "one\ntwo\n")
 	}
 }
+
+// What the supporter locks or holds does not outlive control (issue 12
+// item 9, at the agent on Xvfb): with Caps Lock locked and Shift held by
+// the supporter, the customer's F12 still takes control back, and then
+// Caps Lock is off and what the customer types (xdotool into an xterm)
+// comes out as typed; a Num Lock the supporter switched on is off again
+// after the agent ended.
+func TestInteropSupportersLocksUndone(t *testing.T) {
+	rfbtest.LookPath(t, "xterm", "xdotool", "xset")
+	x := rfbtest.StartXvfb(t, 400, 300, 24)
+	typed := filepath.Join(t.TempDir(), "typed.txt")
+	startXterm(t, x, "target", "40x10+0+0", typed)
+	xrun(t, x, "xdotool", "search", "--name", "^target$", "windowfocus", "--sync")
+	a := startAgent(t, Config{Listen: "127.0.0.1:0", PasswordFile: writePassword(t, "pw"), Display: x.Display})
+	addr := a.expect(`^state waiting Listening on (\S+);`)[1]
+	ch := dialViewer(t, addr, "pw")
+	a.expect(`^prompt `)
+	a.send("y")
+	v := mustViewer(t, ch)
+	locks := func() string {
+		out := xrun(t, x, "xset", "q")
+		return "caps=" + strconv.FormatBool(strings.Contains(out, "Caps Lock:   on")) +
+			" num=" + strconv.FormatBool(strings.Contains(out, "Num Lock:    on"))
+	}
+	if got := locks(); got != "caps=false num=false" {
+		t.Fatalf("locks at the start: %s", got)
+	}
+
+	a.send("control on")
+	a.expect(`^rights control=on `)
+	v.c.KeyEvent(true, 0xffe5) // Caps_Lock
+	v.c.KeyEvent(false, 0xffe5)
+	v.c.KeyEvent(true, 0xffe1) // Shift_L, held
+	waitFor(t, "the supporter's Caps Lock", func() bool { return locks() == "caps=true num=false" })
+	xrun(t, x, "xdotool", "key", "F12") // the customer
+	a.expect(`^rights control=off `)
+	if got := locks(); got != "caps=false num=false" {
+		t.Errorf("after F12 the locks are %s", got)
+	}
+	xrun(t, x, "xdotool", "type", "--delay", "20", "ab1")
+	xrun(t, x, "xdotool", "key", "Return")
+	waitFor(t, "the customer's typing", func() bool {
+		b, _ := os.ReadFile(typed)
+		return strings.HasSuffix(string(b), "\n")
+	})
+	if b, _ := os.ReadFile(typed); string(b) != "ab1\n" {
+		t.Errorf("after F12 the customer typed %q, want %q (a lock or a modifier of the supporter's stayed)", b, "ab1\n")
+	}
+
+	a.send("control on")
+	a.expect(`^rights control=on `)
+	v.c.KeyEvent(true, 0xff7f) // Num_Lock
+	v.c.KeyEvent(false, 0xff7f)
+	waitFor(t, "the supporter's Num Lock", func() bool { return locks() == "caps=false num=true" })
+	a.send("end")
+	if err := a.wait(); err != nil {
+		t.Fatalf("Run: %v", err)
+	}
+	if got := locks(); got != "caps=false num=false" {
+		t.Errorf("after the agent ended the locks are %s", got)
+	}
+}
