@@ -313,3 +313,16 @@ func TestParseVkKeyScan(t *testing.T) {
 		}
 	}
 }
+
+// Keysyms that stand for an XKB action on X11 (Terminate_Server, the
+// pointer keys, AccessX, ISO_Lock) type nothing on Windows either, not even
+// through the scan code a QEMU event carries with them (issue 12 item 11).
+func TestPlanKeyActionKeysyms(t *testing.T) {
+	for _, ks := range []uint32{0xfed5, 0xfee0, 0xfee9, 0xfef9, 0xfe01, 0xfe70, 0xfe71} {
+		for _, scan := range []uint32{0, 0x1e, 0x3b} {
+			if a, ok := planKey(ks, scan, false, nil); ok {
+				t.Errorf("keysym %#x with scan code %#x: %+v", ks, scan, a)
+			}
+		}
+	}
+}
