@@ -184,8 +184,9 @@ func intersectRegions(a, b []image.Rectangle) []image.Rectangle {
 // settle, not only the last: a window that moved covers the box around
 // all the places it was seen at (so also those between two reads of a
 // steady drag), a window that went away still covers its last place, and
-// a shared window shows only where it was in all of them. When in doubt,
-// mask more.
+// a shared window shows only where it was, and was visible, in all of them
+// (so a change of the stacking order is masked too). When in doubt, mask
+// more.
 type selection struct {
 	mask    *mask
 	windows func() ([]Window, error)
@@ -346,6 +347,16 @@ func (s *selection) region(ws []Window) []image.Rectangle {
 		fitted = append(fitted, w)
 	}
 	out := VisibleRegion(fitted, chosen, screen)
+	// And only where the shared windows showed in every layout read: a
+	// change of the stacking order alone (a shared window raised over
+	// another) moves no box, but the lagging pixels may still show the
+	// other window on top.
+	for _, l := range s.history {
+		if len(out) == 0 || len(out) > maxRegionPieces {
+			break
+		}
+		out = intersectRegions(out, VisibleRegion(l.windows, chosen, screen))
+	}
 	if out == nil || len(out) > maxRegionPieces {
 		return []image.Rectangle{}
 	}

@@ -167,6 +167,32 @@ func TestSelectionStillLayoutReadOften(t *testing.T) {
 	}
 }
 
+// A shared window raised over another (the stacking order changes, no
+// window moves): where the other was on top stays masked for settle, as
+// the pixels may still show it there.
+func TestSelectionSettlesRestacking(t *testing.T) {
+	ts := newTestSelection(1500 * time.Millisecond)
+	ts.ws = []Window{
+		{ID: 1, Rect: image.Rect(0, 0, 60, 60), Stack: 0, Visible: true},
+		{ID: 2, Rect: image.Rect(40, 40, 100, 100), Stack: 1, Visible: true},
+	}
+	ts.choose(map[uint32]bool{1: true})
+	if ts.shows(image.Pt(50, 50)) || !ts.shows(image.Pt(20, 20)) {
+		t.Fatalf("before: %v", ts.region())
+	}
+	ts.now = ts.now.Add(33 * time.Millisecond)
+	ts.ws[0].Stack, ts.ws[1].Stack = 1, 0
+	ts.Prepare()
+	if ts.shows(image.Pt(50, 50)) {
+		t.Errorf("just after the shared window was raised, the other's place shows: %v", ts.region())
+	}
+	ts.now = ts.now.Add(2 * time.Second)
+	ts.Prepare()
+	if !ts.shows(image.Pt(50, 50)) || ts.shows(image.Pt(80, 80)) {
+		t.Errorf("settled after the raise: %v", ts.region())
+	}
+}
+
 func TestIntersectRegions(t *testing.T) {
 	a := []image.Rectangle{image.Rect(0, 0, 10, 10), image.Rect(20, 0, 30, 10)}
 	b := []image.Rectangle{image.Rect(5, 5, 25, 15)}
