@@ -403,6 +403,7 @@ func TestDirectModeControlPerViewer(t *testing.T) {
 	a.expect(`^rights control=off `)
 	a.send("control on")
 	a.expect(`^say ` + regexp.QuoteMeta(secondName) + ` gets remote control`)
+	a.expect(`^rights control=on `) // the grant comes after the message
 	second.c.KeyEvent(true, 'b')
 	second.c.KeyEvent(false, 'b')
 	waitFor(t, "the second viewer's key", func() bool { return p.keyCount() == 4 })
