@@ -268,6 +268,20 @@ func TestWineTyping(t *testing.T) {
 	if got := notepadText(t, w, "."); got != want {
 		t.Errorf("notepad holds %q, want %q", got, want)
 	}
+
+	// The supporter holds Shift; the customer's F12 takes control back and
+	// releases it (issue 12 item 9): what the customer types next comes
+	// out as typed, not shifted.
+	v.c.KeyEvent(true, 0xffe1)
+	time.Sleep(300 * time.Millisecond)
+	xdo(t, x, "key", "F12")
+	a.expect(`^rights control=off `)
+	xdo(t, x, "key", "End")
+	xdo(t, x, "type", "--delay", "50", "ab1;")
+	// (Shifted, the marker would be a colon: notepadText would fail.)
+	if got := notepadText(t, w, ";"); !strings.HasSuffix(got, "ab1;") {
+		t.Errorf("after F12 the customer's typing ends notepad's text as %q, want ab1; (the supporter's Shift stayed?)", got[max(0, len(got)-8):])
+	}
 }
 
 // With control, the supporter's pointer and buttons land where sent (a
