@@ -99,9 +99,24 @@ func startWineAgent(t testing.TB, w *rfbtest.Wine, args ...string) *wineProc {
 func startWineHelper(t testing.TB, w *rfbtest.Wine, args ...string) *wineProc {
 	t.Helper()
 	_, helper := windowsBinaries(t)
-	h := startWineProc(t, w, helper, args...)
-	h.expect(`^ready$`)
-	return h
+	// Once in a few full runs Wine ended the helper at its start, with
+	// status 1 and not a word (seen with -hotkey right after the
+	// wineserver restarted for another desktop size). The helper is the
+	// test's scaffolding, not what is tested: such a start is tried once
+	// more, and said so.
+	for try := 0; ; try++ {
+		h := startWineProc(t, w, helper, args...)
+		deadline := time.Now().Add(wineWait)
+		for !h.p.Exited() && len(h.lines()) == 0 && time.Now().Before(deadline) {
+			time.Sleep(20 * time.Millisecond)
+		}
+		if try == 0 && h.p.Exited() && h.p.Output() == "" {
+			t.Logf("winhelper.exe %v exited at its start without output (%v); starting it again", args, h.p.Wait(time.Second))
+			continue
+		}
+		h.expect(`^ready$`)
+		return h
+	}
 }
 
 func (p *wineProc) send(line string) {
