@@ -11,7 +11,7 @@ export DEBIAN_FRONTEND=noninteractive
 packages=(
 	xvfb:Xvfb
 	xdotool:xdotool
-	xclip:xclip                  # the clipboard tests copy and paste on the customer's and the viewer's displays
+	xclip:xclip                  # the clipboard tests copy and paste on the customer's and the viewer's displays; reads back Wine's notepad
 	xterm:xterm                  # the agent's input tests type into it
 	tigervnc-viewer:xtigervncviewer
 	xtightvncviewer:xtightvncviewer   # 16 bpp client (takes its display's format)
@@ -28,7 +28,7 @@ packages=(
 	xdg-desktop-portal-gtk:            # ... whose GTK dialog the test drives on Xvfb
 	chromium:chromium   # noVNC and the console, driven by playwright-core
 	novnc:              # Debian 12's noVNC 1.3 (no Tight gradient filter); files only
-	websockify:websockify   # Debian's WebSocket bridge in front of noVNC
+	websockify:websockify   # Debian's WebSocket bridge in front of noVNC and of the stock-viewer port
 	abiword:abiword     # the quality benchmark's office document
 	lomiri-wallpapers-16.04:   # its photo (/usr/share/backgrounds/Dragonfly_by_Bolly.jpg)
 	tinyproxy:tinyproxy # a real HTTP proxy in front of the agent (CONNECT)
@@ -37,10 +37,8 @@ packages=(
 	nftables:nft        # the DROP rules of that network
 	squid-openssl:squid # a proxy that inspects TLS (ssl-bump), with WebSocket upgrades
 	openssl:openssl     # the inspecting proxy's CA
-	websockify:websockify # noVNC in front of the stock-viewer port
 	wine64:/usr/lib/wine/wine64           # the Windows agent's interop tests run it under Wine
 	gcc-mingw-w64-x86-64-win32:x86_64-w64-mingw32-gcc # builds Wine's ProcessPrng shim for Go programs
-	xclip:xclip         # reads back what the agent typed into Wine's notepad
 	osslsigncode:osslsigncode # signs and verifies winvnc.exe (make agent SIGN_CERT=...)
 	gcc:gcc             # go test -race needs cgo
 	libc6-dev:          # headers for cgo; no command of its own
