@@ -12,8 +12,10 @@ PLATFORMS   := linux/amd64 linux/arm64 windows/amd64
 .PHONY: test deps fmt vet staticcheck unit interop fuzz-short check bench fuzz run agent demo web
 .NOTPARALLEL:
 
-# Everything, in the order a failure is cheapest to read.
-test: deps web fmt vet staticcheck unit interop fuzz-short
+# Everything, in the order a failure is cheapest to read. The interop run
+# includes every plain test too (no test is excluded by the tag), so the
+# plain ones are not run twice; `make unit` is the fast hermetic run alone.
+test: deps web fmt vet staticcheck interop fuzz-short
 
 deps:
 	bash .ci/deps.sh
