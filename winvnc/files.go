@@ -157,14 +157,14 @@ func (x *transfers) listOffers() []fileOffer {
 	return slices.Clone(x.offers)
 }
 
-// filesRights follows a change of the rights: without Files every
-// transfer stops.
-func (a *agent) filesRights(ev EvRights) {
-	if !ev.Files {
-		if n := a.xfer.abort(0, errFilesTurnedOff); n > 0 {
-			a.log.Info("winvnc: file transfers aborted: file transfer forbidden", "transfers", n)
-		}
+// filesOff stops what Files allowed; Rights calls it, under its lock,
+// when Files goes off: every transfer aborts (a blocked read or write
+// is interrupted at once), and the customer's clipboard is withdrawn.
+func (a *agent) filesOff() {
+	if n := a.xfer.abort(0, errFilesTurnedOff); n > 0 {
+		a.log.Info("winvnc: file transfers aborted: file transfer forbidden", "transfers", n)
 	}
+	a.withdrawClipboard() // clipboard.go
 }
 
 // fileCommand carries out "send" and "cancel" on the agent's loop.
@@ -521,10 +521,16 @@ func (fc *filesConn) put(ctx context.Context, req *agentlink.FileRequest) {
 		failure = tmp.Close()
 	}
 	if failure == nil {
-		if final, failure = reserveName(dir, name); failure == nil {
-			if failure = os.Rename(tmp.Name(), filepath.Join(dir, final)); failure != nil {
-				os.Remove(filepath.Join(dir, final))
+		// The file gets its name under the grant: not once Files is off.
+		named := a.rights.WithFiles(func() {
+			if final, failure = reserveName(dir, name); failure == nil {
+				if failure = os.Rename(tmp.Name(), filepath.Join(dir, final)); failure != nil {
+					os.Remove(filepath.Join(dir, final))
+				}
 			}
+		})
+		if !named {
+			failure = errFilesTurnedOff
 		}
 	}
 	if failure != nil {
