@@ -111,7 +111,10 @@ func (c *cli) get(ctx context.Context, args []string) error {
 		err = cerr
 	}
 	sum := hex.EncodeToString(h.Sum(nil))
+	var stopped *api.TransferError
 	switch {
+	case errors.As(err, &stopped):
+		err = fmt.Errorf("the download stopped after %d of %d bytes: %s", n, d.Size, stopped.Reason)
 	case err != nil:
 		err = fmt.Errorf("the download broke off after %d of %d bytes (the customer may have stopped it): %w", n, d.Size, err)
 	case n != d.Size:
