@@ -60,7 +60,12 @@ func (f *filesSession) folder(t *testing.T) []string {
 
 func startFilesSession(t *testing.T) *filesSession {
 	t.Helper()
-	env := desktest.Start(t, desktest.Options{})
+	return startFilesSessionWith(t, desktest.Options{})
+}
+
+func startFilesSessionWith(t *testing.T, o desktest.Options) *filesSession {
+	t.Helper()
+	env := desktest.Start(t, o)
 	env.AddAccount(t, "anna", "Anna Berger", "Acme Support", store.RoleSupporter)
 	// No overall timeout: a large upload takes what it takes.
 	cl := api.NewClient(env.URL, env.Token(t, "anna"), &http.Client{Transport: env.HTTPClient().Transport})
@@ -465,5 +470,22 @@ func TestFilesCustomerStops(t *testing.T) {
 			t.Fatalf("the audit has no line matching %s:\n%s", want, auditText(t, f.env))
 		}
 		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// A viewer that sends nothing for longer than the broker's write_stall
+// (here 1 s) does not cut the supporter's requests off from the agent:
+// a files connection is still opened, and a file still arrives.
+func TestFilesAfterQuietViewer(t *testing.T) {
+	f := startFilesSessionWith(t, desktest.Options{Config: func(c *broker.Config) { c.WriteStall = broker.Duration(time.Second) }})
+	f.agent.Send("files on")
+	f.agent.Expect(`files=on`, waitTimeout)
+	time.Sleep(2 * time.Second) // the viewer says nothing
+	small, sum := randomFile(t, "after.bin", 1000)
+	if st, err := put(t, f, "after.bin", small); err != nil || st.SHA256 != sum {
+		t.Fatalf("a file after the viewer was quiet: %+v, %v", st, err)
+	}
+	if _, err := f.cl.ListFiles(context.Background(), f.code, ""); err != nil {
+		t.Fatalf("listing after the viewer was quiet: %v", err)
 	}
 }
