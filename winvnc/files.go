@@ -10,6 +10,7 @@ import (
 	"io"
 	"net"
 	"os"
+	"path"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -584,7 +585,7 @@ func (fc *filesConn) put(ctx context.Context, req *agentlink.FileRequest) {
 	}
 	kept = true
 	fc.conn.SetDeadline(time.Now().Add(filesIdle))
-	fc.w.Write(&agentlink.FileDone{Name: final, Folder: filepath.Join(filepath.Base(filepath.Dir(dir)), lifebuoyFolder),
+	fc.w.Write(&agentlink.FileDone{Name: final, Folder: path.Join(filepath.Base(filepath.Dir(dir)), lifebuoyFolder), // '/' on every system
 		Size: req.Size, SHA256: sum})
 	p.ev.Name = final
 	p.end(TransferDone, filepath.Join(dir, final))
