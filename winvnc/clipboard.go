@@ -19,7 +19,13 @@ import (
 //     customer copies while Files is on is offered to the viewers (the
 //     clipboard held before is not), and turning Files off withdraws it
 //     (viewers with Extended Clipboard are told it is empty; a request
-//     after that gets nothing).
+//     after that gets nothing; text not yet sent is dropped).
+//   - Both hold the rights' lock (Rights.WithControl, WithFiles,
+//     OnFilesOff), so a change of a right is in force before the next
+//     event: once F12 or F11 returns, no paste or offer of the old grant
+//     is still under way.
+//   - In direct mode every viewer's server shares the clipboard, and
+//     only the viewer that holds control may paste.
 //
 // Only sizes are logged, never the text.
 
