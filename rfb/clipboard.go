@@ -56,9 +56,9 @@ func (s *Server) SendCutText(text string) {
 }
 
 // ClearCutText withdraws the clipboard: clients with Extended Clipboard
-// are told it holds nothing, and a request that comes later gets
-// nothing. Text a client already fetched, or that went out as plain
-// ServerCutText, cannot be taken back.
+// are told it holds nothing, a request that comes later gets nothing,
+// and text not yet written to a client (ServerCutText or a provide) is
+// dropped. Text a client already got cannot be taken back.
 func (s *Server) ClearCutText() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -79,6 +79,9 @@ func (s *Server) clipboard() serverClipboard {
 // clipboard.
 func (c *serverConn) announceClipboard(text string, has bool) {
 	cl := &c.clip
+	if !has {
+		c.cutText = nil // withdrawn text not yet sent never goes out
+	}
 	if !cl.ext {
 		if has {
 			c.cutText = appendServerCutText(nil, latin1(text))

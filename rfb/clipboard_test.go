@@ -387,3 +387,21 @@ func FuzzExtendedClipboard(f *testing.F) {
 
 // negLen is an extended message's length field for n bytes.
 func negLen(n int32) uint32 { return uint32(-n) }
+
+// TestServerClipboardWithdrawnUnsent: text withdrawn before the
+// connection wrote it never goes out, to a Latin-1 client (queued
+// ServerCutText) or an extended one (a queued provide).
+func TestServerClipboardWithdrawnUnsent(t *testing.T) {
+	for _, ext := range []bool{false, true} {
+		c := &serverConn{}
+		c.clip.ext, c.clip.peer, c.clip.peerText = ext, defaultPeerCaps&^ClipNotify, defaultPeerText
+		c.announceClipboard("secret", true)
+		if len(c.cutText) == 0 {
+			t.Fatalf("ext=%v: nothing queued for the text", ext)
+		}
+		c.announceClipboard("", false)
+		if c.cutText != nil {
+			t.Errorf("ext=%v: withdrawn text still queued: %q", ext, c.cutText)
+		}
+	}
+}

@@ -92,10 +92,17 @@ func FuzzClientMessages(f *testing.F) {
 		{0, 0, 0, 0, 7, 7, 0, 1, 0, 1, 0, 1, 0, 1, 0, 0, 0, 0, 0, 0},
 		{248, 0, 0, 0, 0x80, 0, 0, 0, 65},
 		{8, 1, 0, 0, 13, 10, 0, 0, 0, 0, 0},
+		// Extended Clipboard from the client: caps, notify, provide,
+		// request and peek, after a SetEncodings that lists it.
+		(&ExtendedClipboard{Flags: ClipPeek}).appendAs((&ExtendedClipboard{Flags: ClipRequest | ClipText}).appendAs(
+			(&ExtendedClipboard{Flags: ClipProvide | ClipText, Text: "Grüße\n", HasText: true}).appendAs(
+				(&ExtendedClipboard{Flags: ClipNotify | ClipText}).appendAs(
+					(&ExtendedClipboard{Flags: ClipCaps | ClipText | ClipRequest | ClipNotify | ClipProvide, Sizes: []uint32{1024}}).appendAs(
+						clientMsgBytes(&SetEncodings{Encodings: []Encoding{EncRaw, EncExtendedClipboard}}), 6), 6), 6), 6), 6),
 	} {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, in []byte) {
-		fuzzServe(t, Options{}, append(bytes.Clone(handshake38None), in...))
+		fuzzServe(t, Options{OnCutText: func(string) {}}, append(bytes.Clone(handshake38None), in...))
 	})
 }

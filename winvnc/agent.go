@@ -133,14 +133,16 @@ func Run(ctx context.Context, cfg Config) error {
 		Logger:       cfg.Logger,
 	}
 	a.srv = rfb.NewServer(p.Framebuffer(), a.srvOpts)
+	a.rights.OnFilesOff(a.filesOff) // files.go
 	return a.run(ctx)
 }
 
 // viewerServer returns an RFB server of the screen for one viewer in
-// direct mode, where several may be connected: its input passes only
-// while that viewer holds the grant (controlOwner), so that control
-// granted to one viewer is not every later viewer's.
-func (a *agent) viewerServer(id int64) *rfb.Server {
+// direct mode, where several may be connected: its input (and pastes)
+// pass only while that viewer holds the grant (controlOwner), so that
+// control granted to one viewer is not every later viewer's. It shares
+// the customer's clipboard until done is called.
+func (a *agent) viewerServer(id int64) (srv *rfb.Server, done func()) {
 	opts := a.srvOpts
 	opts.OnKey = func(ev rfb.KeyEvent) {
 		if a.controlOwner.Load() != id {
@@ -156,7 +158,15 @@ func (a *agent) viewerServer(id int64) *rfb.Server {
 		}
 		a.rights.Pointer(ev)
 	}
-	return rfb.NewServer(a.p.Framebuffer(), opts)
+	opts.OnCutText = func(text string) {
+		if a.controlOwner.Load() != id {
+			a.log.Info("winvnc: clipboard of a viewer without control dropped", "bytes", len(text))
+			return
+		}
+		a.pasteFromSupporter(text)
+	}
+	srv = rfb.NewServer(a.p.Framebuffer(), opts)
+	return srv, a.addClipboardServer(srv) // clipboard.go
 }
 
 // agent is one run. Its loop (run) owns the UI and the selection; the
@@ -335,8 +345,6 @@ func (a *agent) show(ev Event) {
 	case EvCode:
 		a.code = ev
 	case EvRights:
-		a.clipboardRights(ev)
-		a.filesRights(ev)
 		select {
 		case a.rightsChanged <- struct{}{}:
 		default:

@@ -3,7 +3,10 @@ package winvnc
 import (
 	"context"
 	"fmt"
+	"sync"
 	"sync/atomic"
+
+	"lifebuoy/rfb"
 )
 
 // The clipboard between the customer and the supporter, under the
@@ -16,7 +19,13 @@ import (
 //     customer copies while Files is on is offered to the viewers (the
 //     clipboard held before is not), and turning Files off withdraws it
 //     (viewers with Extended Clipboard are told it is empty; a request
-//     after that gets nothing).
+//     after that gets nothing; text not yet sent is dropped).
+//   - Both hold the rights' lock (Rights.WithControl, WithFiles,
+//     OnFilesOff), so a change of a right is in force before the next
+//     event: once F12 or F11 returns, no paste or offer of the old grant
+//     is still under way.
+//   - In direct mode every viewer's server shares the clipboard, and
+//     only the viewer that holds control may paste.
 //
 // Only sizes are logged, never the text.
 
@@ -42,7 +51,11 @@ type clipboardPlatform interface {
 type agentClipboard struct {
 	cb      atomic.Pointer[clipboard] // nil until open, and without one
 	dropped atomic.Int64              // pastes refused without Control
-	files   bool                      // Files as last shown; the agent's loop's
+
+	mu      sync.Mutex
+	servers map[*rfb.Server]struct{} // direct mode's servers, one a viewer, beside agent.srv
+	offered string                   // the customer's copy the viewers are offered
+	has     bool                     // offered holds one (only while Files is on)
 }
 
 // openClipboard opens the platform's clipboard, if it has one.
@@ -61,18 +74,24 @@ func (a *agent) openClipboard() clipboard {
 }
 
 // pasteFromSupporter is the RFB server's OnCutText: a viewer's clipboard
-// text, put on the customer's clipboard while Control is on.
+// text, put on the customer's clipboard while Control is on. The paste
+// happens with the grant held, so none lands once F12 has returned.
 func (a *agent) pasteFromSupporter(text string) {
-	if !a.rights.Control() {
+	p := a.clip.cb.Load()
+	var err error
+	pasted := a.rights.WithControl(func() {
+		if p != nil {
+			err = (*p).SetText(text)
+		}
+	})
+	switch {
+	case !pasted:
 		n := a.clip.dropped.Add(1)
 		a.log.Info("winvnc: supporter's clipboard dropped (no control granted)", "bytes", len(text), "dropped", n)
 		return
-	}
-	p := a.clip.cb.Load()
-	if p == nil {
+	case p == nil:
 		return
-	}
-	if err := (*p).SetText(text); err != nil {
+	case err != nil:
 		a.log.Warn("winvnc: pasting the supporter's clipboard", "bytes", len(text), "err", err)
 		return
 	}
@@ -90,24 +109,61 @@ func (a *agent) followClipboard(ctx context.Context, cb clipboard) {
 	for {
 		select {
 		case text := <-cb.Changes():
-			if !a.rights.Files() {
-				continue
+			if a.rights.WithFiles(func() { a.offerClipboard(text) }) {
+				a.log.Info("winvnc: customer's clipboard offered to the supporter", "bytes", len(text))
 			}
-			a.srv.SendCutText(text)
-			a.log.Info("winvnc: customer's clipboard offered to the supporter", "bytes", len(text))
 		case <-ctx.Done():
 			return
 		}
 	}
 }
 
-// clipboardRights follows a change of the rights: without Files the
-// customer's clipboard is withdrawn from the viewers.
-func (a *agent) clipboardRights(ev EvRights) {
-	was := a.clip.files
-	a.clip.files = ev.Files
-	if was && !ev.Files && a.srv != nil {
-		a.srv.ClearCutText()
-		a.log.Info("winvnc: customer's clipboard withdrawn (file transfer forbidden)")
+// offerClipboard puts the customer's copy on every viewer's clipboard;
+// under Rights.WithFiles.
+func (a *agent) offerClipboard(text string) {
+	c := &a.clip
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.offered, c.has = text, true
+	a.srv.SendCutText(text)
+	for s := range c.servers {
+		s.SendCutText(text)
+	}
+}
+
+// withdrawClipboard takes the customer's copy back from every viewer;
+// Rights calls it, under its lock, when Files goes off.
+func (a *agent) withdrawClipboard() {
+	c := &a.clip
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if !c.has {
+		return
+	}
+	c.offered, c.has = "", false
+	a.srv.ClearCutText()
+	for s := range c.servers {
+		s.ClearCutText()
+	}
+	a.log.Info("winvnc: customer's clipboard withdrawn (file transfer forbidden)")
+}
+
+// addClipboardServer lets a direct-mode viewer's server share the
+// clipboard (it gets the copy offered now); the returned func ends that.
+func (a *agent) addClipboardServer(s *rfb.Server) (remove func()) {
+	c := &a.clip
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.servers == nil {
+		c.servers = map[*rfb.Server]struct{}{}
+	}
+	c.servers[s] = struct{}{}
+	if c.has {
+		s.SendCutText(c.offered)
+	}
+	return func() {
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		delete(c.servers, s)
 	}
 }

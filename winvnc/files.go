@@ -10,6 +10,7 @@ import (
 	"io"
 	"net"
 	"os"
+	"path"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -46,6 +47,7 @@ const (
 	filesIdle        = 60 * time.Second // a files connection that says nothing
 	filesDrain       = 5 * time.Second  // reading on after an abort, so the other side hears why
 	progressInterval = time.Second      // progress lines at most this often
+	abortGrace       = time.Second      // a write blocked at an abort, before it is cut off
 )
 
 // lifebuoyFolder is the folder in Downloads the supporter's files land in.
@@ -157,14 +159,14 @@ func (x *transfers) listOffers() []fileOffer {
 	return slices.Clone(x.offers)
 }
 
-// filesRights follows a change of the rights: without Files every
-// transfer stops.
-func (a *agent) filesRights(ev EvRights) {
-	if !ev.Files {
-		if n := a.xfer.abort(0, errFilesTurnedOff); n > 0 {
-			a.log.Info("winvnc: file transfers aborted: file transfer forbidden", "transfers", n)
-		}
+// filesOff stops what Files allowed; Rights calls it, under its lock,
+// when Files goes off: every transfer aborts (a blocked read or write
+// is interrupted at once), and the customer's clipboard is withdrawn.
+func (a *agent) filesOff() {
+	if n := a.xfer.abort(0, errFilesTurnedOff); n > 0 {
+		a.log.Info("winvnc: file transfers aborted: file transfer forbidden", "transfers", n)
 	}
+	a.withdrawClipboard() // clipboard.go
 }
 
 // fileCommand carries out "send" and "cancel" on the agent's loop.
@@ -373,6 +375,37 @@ func cause(ctx context.Context) error {
 	return errSessionEnded
 }
 
+// cutAfter sets a deadline in the past on conn once ctx has been done
+// for grace, unless stop is called first; stop waits for a cut under
+// way, so that no deadline set after it is overwritten.
+func cutAfter(ctx context.Context, conn net.Conn, grace time.Duration) (stop func()) {
+	var mu sync.Mutex
+	stopped := false
+	var timer *time.Timer
+	after := context.AfterFunc(ctx, func() {
+		mu.Lock()
+		defer mu.Unlock()
+		if !stopped {
+			timer = time.AfterFunc(grace, func() {
+				mu.Lock()
+				defer mu.Unlock()
+				if !stopped {
+					conn.SetDeadline(time.Unix(1, 0))
+				}
+			})
+		}
+	})
+	return func() {
+		after()
+		mu.Lock()
+		defer mu.Unlock()
+		stopped = true
+		if timer != nil {
+			timer.Stop()
+		}
+	}
+}
+
 // get sends a file: one the customer offered, or one of the home folder.
 func (fc *filesConn) get(ctx context.Context, req *agentlink.FileRequest) {
 	a := fc.a
@@ -412,9 +445,11 @@ func (fc *filesConn) get(ctx context.Context, req *agentlink.FileRequest) {
 	}
 	id, tctx, done := a.xfer.start(ctx)
 	defer done()
-	// An abort (Files off, the customer's cancel) interrupts a blocked
-	// write at once.
-	stop := context.AfterFunc(tctx, func() { fc.conn.SetDeadline(time.Unix(1, 0)) })
+	// An abort (Files off, the customer's cancel) stops the data at the
+	// next chunk, and the desk hears why. A write the desk does not take
+	// within abortGrace is cut off: that breaks the TLS stream (a record
+	// half written), so the reason is lost, but nothing more leaves.
+	stop := cutAfter(tctx, fc.conn, abortGrace)
 	defer stop()
 	size := fi.Size()
 	p := &progress{a: a, ctx: ctx, ev: EvTransfer{ID: id, Sending: true, Name: fi.Name(), Size: size}}
@@ -433,6 +468,9 @@ func (fc *filesConn) get(ctx context.Context, req *agentlink.FileRequest) {
 		if !a.rights.Files() {
 			failure = errFilesTurnedOff
 			break
+		}
+		if tctx.Err() != nil {
+			break // cause(tctx) below
 		}
 		n, err := f.Read(buf[:min(int64(len(buf)), size-sent)])
 		if n > 0 {
@@ -494,13 +532,14 @@ func (fc *filesConn) put(ctx context.Context, req *agentlink.FileRequest) {
 		return
 	}
 	kept := false
-	defer func() {
+	discard := func() {
 		tmp.Close()
 		if !kept {
 			os.Remove(tmp.Name())
 			os.Remove(dir) // only if it is empty: nothing left behind
 		}
-	}()
+	}
+	defer discard()
 	id, tctx, done := a.xfer.start(ctx)
 	defer done()
 	stop := context.AfterFunc(tctx, func() { fc.conn.SetDeadline(time.Unix(1, 0)) })
@@ -521,14 +560,21 @@ func (fc *filesConn) put(ctx context.Context, req *agentlink.FileRequest) {
 		failure = tmp.Close()
 	}
 	if failure == nil {
-		if final, failure = reserveName(dir, name); failure == nil {
-			if failure = os.Rename(tmp.Name(), filepath.Join(dir, final)); failure != nil {
-				os.Remove(filepath.Join(dir, final))
+		// The file gets its name under the grant: not once Files is off.
+		named := a.rights.WithFiles(func() {
+			if final, failure = reserveName(dir, name); failure == nil {
+				if failure = os.Rename(tmp.Name(), filepath.Join(dir, final)); failure != nil {
+					os.Remove(filepath.Join(dir, final))
+				}
 			}
+		})
+		if !named {
+			failure = errFilesTurnedOff
 		}
 	}
 	if failure != nil {
 		stop()
+		discard() // before the desk hears of the abort
 		var abort *peerAbort
 		if !errors.As(failure, &abort) {
 			fc.abortWith(failure)
@@ -539,7 +585,7 @@ func (fc *filesConn) put(ctx context.Context, req *agentlink.FileRequest) {
 	}
 	kept = true
 	fc.conn.SetDeadline(time.Now().Add(filesIdle))
-	fc.w.Write(&agentlink.FileDone{Name: final, Folder: filepath.Join(filepath.Base(filepath.Dir(dir)), lifebuoyFolder),
+	fc.w.Write(&agentlink.FileDone{Name: final, Folder: path.Join(filepath.Base(filepath.Dir(dir)), lifebuoyFolder), // '/' on every system
 		Size: req.Size, SHA256: sum})
 	p.ev.Name = final
 	p.end(TransferDone, filepath.Join(dir, final))

@@ -165,3 +165,37 @@ func FuzzSanitizeName(f *testing.F) {
 		}
 	})
 }
+
+// FuzzHomePath: whatever path the supporter asks for, what the agent
+// opens is inside the home folder (symbolic links followed), or nothing.
+func FuzzHomePath(f *testing.F) {
+	if runtime.GOOS == "windows" {
+		f.Skip("symbolic links need a privilege on Windows")
+	}
+	root := f.TempDir()
+	home := filepath.Join(root, "home")
+	os.MkdirAll(filepath.Join(home, "docs", "deep"), 0o700)
+	os.WriteFile(filepath.Join(home, "docs", "a.txt"), []byte("a"), 0o600)
+	os.WriteFile(filepath.Join(root, "secret"), []byte("s"), 0o600)
+	os.Symlink(filepath.Join(root, "secret"), filepath.Join(home, "out"))
+	os.Symlink(root, filepath.Join(home, "docs", "up"))
+	os.Symlink("../..", filepath.Join(home, "docs", "deep", "rel"))
+	os.Symlink(filepath.Join(home, "docs"), filepath.Join(home, "in"))
+	realHome, _ := filepath.EvalSymlinks(home)
+	for _, s := range []string{"", "docs/a.txt", "in/a.txt", "../secret", "out", "docs/up/secret", "docs/deep/rel/..",
+		"docs/deep/rel/../secret", "/etc/passwd", `..\..\secret`, "a\x00b", "./docs//deep/../a.txt"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, rel string) {
+		p, err := homePath(home, rel)
+		if err != nil {
+			return
+		}
+		if !inside(realHome, p) {
+			t.Fatalf("homePath(%q) = %q, outside %q", rel, p, realHome)
+		}
+		if real, err := filepath.EvalSymlinks(p); err != nil || real != p {
+			t.Fatalf("homePath(%q) = %q, which leads to %q (%v)", rel, p, real, err)
+		}
+	})
+}

@@ -58,10 +58,11 @@ type Rights struct {
 	dropped uint64 // input events dropped since the start
 	summary uint64 // dropped at the last summary
 
-	confine Confiner  // nil: input may go anywhere
-	buttons uint8     // buttons passed down and not yet released
-	at      [2]uint16 // where the last pointer event that passed went
-	placed  bool      // at holds a position
+	confine  Confiner  // nil: input may go anywhere
+	filesOff func()    // called under mu when Files goes off
+	buttons  uint8     // buttons passed down and not yet released
+	at       [2]uint16 // where the last pointer event that passed went
+	placed   bool      // at holds a position
 }
 
 // Confiner keeps a supporter's input inside the windows the customer
@@ -106,7 +107,8 @@ func (r *Rights) SetControl(on bool) (changed bool) {
 func (r *Rights) SetFiles(on bool) (changed bool) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	changed, r.files = r.files != on, on
+	changed = r.files != on
+	r.setFiles(on)
 	return changed
 }
 
@@ -115,8 +117,54 @@ func (r *Rights) SetFiles(on bool) (changed bool) {
 func (r *Rights) ToggleFiles() bool {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	r.files = !r.files
+	r.setFiles(!r.files)
 	return r.files
+}
+
+// setFiles sets Files under mu; turning it off stops what it allowed
+// before the lock is let go.
+func (r *Rights) setFiles(on bool) {
+	was := r.files
+	r.files = on
+	if was && !on && r.filesOff != nil {
+		r.filesOff()
+	}
+}
+
+// OnFilesOff installs f, called whenever Files goes from on to off
+// with the rights' lock held: once SetFiles(false) or ToggleFiles
+// returns, f has stopped what Files allowed (the customer's clipboard
+// withdrawn, transfers aborted), and nothing that passed WithFiles under
+// the old grant is still running. f must not block.
+func (r *Rights) OnFilesOff(f func()) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.filesOff = f
+}
+
+// WithControl runs f if remote control is granted, with the grant held
+// (SetControl(false) waits for f), and reports whether f ran. f must be
+// short: the supporter's input and the customer's F12 wait for it.
+func (r *Rights) WithControl(f func()) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if !r.control {
+		return false
+	}
+	f()
+	return true
+}
+
+// WithFiles runs f if Files is on, with the grant held (turning Files
+// off waits for f), and reports whether f ran. f must not block.
+func (r *Rights) WithFiles(f func()) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if !r.files {
+		return false
+	}
+	f()
+	return true
 }
 
 // Control reports whether remote control is granted.

@@ -2,6 +2,7 @@ package winvnc
 
 import (
 	"testing"
+	"time"
 
 	"lifebuoy/rfb"
 )
@@ -174,5 +175,49 @@ func TestRightsConfined(t *testing.T) {
 		if p != want[i] {
 			t.Errorf("drag event %d: %+v, want %+v", i, p, want[i])
 		}
+	}
+}
+
+// What Files and Control allowed stops before the change returns:
+// OnFilesOff runs under the lock as Files goes off (by SetFiles and by
+// F11), WithFiles and WithControl run only under their grant, and a
+// change waits for one that is running.
+func TestRightsGates(t *testing.T) {
+	r := NewRights(nil)
+	offs := 0
+	r.OnFilesOff(func() { offs++ })
+	if r.WithFiles(func() { t.Error("ran without Files") }) || r.WithControl(func() { t.Error("ran without Control") }) {
+		t.Fatal("a gate passed at start")
+	}
+	r.SetFiles(true)
+	r.SetControl(true)
+	if !r.WithFiles(func() {}) || !r.WithControl(func() {}) {
+		t.Fatal("a gate refused under its grant")
+	}
+	if r.SetFiles(false); offs != 1 {
+		t.Fatalf("SetFiles(false): OnFilesOff ran %d times, want 1", offs)
+	}
+	r.SetFiles(false)
+	r.ToggleFiles()
+	if r.ToggleFiles(); offs != 2 {
+		t.Fatalf("F11 off: OnFilesOff ran %d times, want 2 in all", offs)
+	}
+
+	// F12 while a paste holds the grant: the revoke waits for it, and
+	// nothing passes after it.
+	inPaste, release := make(chan struct{}), make(chan struct{})
+	go r.WithControl(func() { close(inPaste); <-release })
+	<-inPaste
+	revoked := make(chan struct{})
+	go func() { r.SetControl(false); close(revoked) }()
+	select {
+	case <-revoked:
+		t.Fatal("SetControl(false) returned while a paste held the grant")
+	case <-time.After(50 * time.Millisecond):
+	}
+	close(release)
+	<-revoked
+	if r.WithControl(func() {}) {
+		t.Fatal("a paste passed after the revoke")
 	}
 }

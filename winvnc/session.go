@@ -287,7 +287,9 @@ func (a *agent) serveDirectConn(ctx context.Context, c net.Conn, th *throttle) {
 	a.log.Info("winvnc: session starts", "remote", remote)
 	a.event(ctx, EvState{StateSharing, remote + ` sees your screen. Type "control on" to let them control it, "end" to stop.`})
 	err = a.serveViewer(ctx, remote, func(id int64) error {
-		return a.viewerServer(id).ServeAuthenticated(ctx, hs.Conn, hs.Version)
+		srv, done := a.viewerServer(id)
+		defer done()
+		return srv.ServeAuthenticated(ctx, hs.Conn, hs.Version)
 	})
 	a.rights.ReleaseAll()
 	a.log.Info("winvnc: session ended", "remote", remote, "err", err)

@@ -64,7 +64,16 @@ type Mux struct {
 	rerr   error
 
 	wmu sync.Mutex
+
+	dlmu sync.Mutex
+	wdl  time.Time // the stream's write deadline, as last set
 }
+
+// controlWriteWait bounds the write of a control message. A control
+// message does not take the stream's write deadline: the relay sets that
+// for each of its writes and leaves it behind, so it would have run out
+// for a message sent after the viewer has been quiet a while.
+const controlWriteWait = 10 * time.Second
 
 // NewMux frames c; onControl gets the control messages that arrive,
 // from within Read (it must not block long).
@@ -88,12 +97,25 @@ func (m *Mux) setErr(err error) error {
 // NetConn is the connection underneath.
 func (m *Mux) NetConn() net.Conn { return m.c }
 
-func (m *Mux) LocalAddr() net.Addr                { return m.c.LocalAddr() }
-func (m *Mux) RemoteAddr() net.Addr               { return m.c.RemoteAddr() }
-func (m *Mux) SetDeadline(t time.Time) error      { return m.c.SetDeadline(t) }
-func (m *Mux) SetReadDeadline(t time.Time) error  { return m.c.SetReadDeadline(t) }
-func (m *Mux) SetWriteDeadline(t time.Time) error { return m.c.SetWriteDeadline(t) }
-func (m *Mux) Close() error                       { return m.c.Close() }
+func (m *Mux) LocalAddr() net.Addr               { return m.c.LocalAddr() }
+func (m *Mux) RemoteAddr() net.Addr              { return m.c.RemoteAddr() }
+func (m *Mux) SetReadDeadline(t time.Time) error { return m.c.SetReadDeadline(t) }
+func (m *Mux) Close() error                      { return m.c.Close() }
+
+// SetDeadline sets the read deadline and the stream's write deadline.
+func (m *Mux) SetDeadline(t time.Time) error {
+	m.SetReadDeadline(t)
+	return m.SetWriteDeadline(t)
+}
+
+// SetWriteDeadline sets the deadline of the stream's writes (Write); it
+// also interrupts a write under way, a control message's too.
+func (m *Mux) SetWriteDeadline(t time.Time) error {
+	m.dlmu.Lock()
+	defer m.dlmu.Unlock()
+	m.wdl = t
+	return m.c.SetWriteDeadline(t)
+}
 
 // CloseWrite passes a half-close on.
 func (m *Mux) CloseWrite() error {
@@ -228,6 +250,16 @@ func (m *Mux) writeFrame(ch byte, payload []byte) error {
 	*bp = b
 	m.wmu.Lock()
 	defer m.wmu.Unlock()
+	if ch == chanControl {
+		m.dlmu.Lock()
+		m.c.SetWriteDeadline(time.Now().Add(controlWriteWait))
+		m.dlmu.Unlock()
+		defer func() {
+			m.dlmu.Lock()
+			m.c.SetWriteDeadline(m.wdl)
+			m.dlmu.Unlock()
+		}()
+	}
 	_, err := m.c.Write(b)
 	return err
 }

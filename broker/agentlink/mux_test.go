@@ -119,3 +119,42 @@ func FuzzMux(f *testing.F) {
 		}
 	})
 }
+
+// A control message goes out after the stream's write deadline has run
+// out: the relay sets one for each of its writes and leaves it behind,
+// and a viewer quiet for longer must not cut the supporter's requests
+// (OpenFiles, Request, End) off from the agent. The stream's writes still
+// keep their deadline.
+func TestMuxControlOutlivesStreamDeadline(t *testing.T) {
+	a, b := net.Pipe()
+	defer a.Close()
+	defer b.Close()
+	m := NewMux(a, nil)
+	got := make(chan []byte, 4)
+	go func() {
+		for {
+			buf := make([]byte, 256)
+			n, err := b.Read(buf)
+			if err != nil {
+				close(got)
+				return
+			}
+			got <- buf[:n]
+		}
+	}()
+	m.SetWriteDeadline(time.Now().Add(20 * time.Millisecond))
+	if _, err := m.Write([]byte("rfb")); err != nil {
+		t.Fatal(err)
+	}
+	<-got
+	time.Sleep(50 * time.Millisecond)
+	if err := m.WriteControl(&OpenFiles{SessionID: "s", FilesID: "f", Token: "t"}); err != nil {
+		t.Fatalf("a control message after the stream's deadline: %v", err)
+	}
+	if b := <-got; b[0] != chanControl {
+		t.Fatalf("got frame %x, want a control frame", b)
+	}
+	if _, err := m.Write([]byte("late")); !errors.Is(err, os.ErrDeadlineExceeded) {
+		t.Fatalf("a stream write after its deadline: %v, want the deadline error", err)
+	}
+}

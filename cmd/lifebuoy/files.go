@@ -9,8 +9,8 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
 	"strings"
+	"unicode/utf8"
 
 	"lifebuoy/broker"
 	"lifebuoy/viewer/api"
@@ -111,7 +111,10 @@ func (c *cli) get(ctx context.Context, args []string) error {
 		err = cerr
 	}
 	sum := hex.EncodeToString(h.Sum(nil))
+	var stopped *api.TransferError
 	switch {
+	case errors.As(err, &stopped):
+		err = fmt.Errorf("the download stopped after %d of %d bytes: %s", n, d.Size, stopped.Reason)
 	case err != nil:
 		err = fmt.Errorf("the download broke off after %d of %d bytes (the customer may have stopped it): %w", n, d.Size, err)
 	case n != d.Size:
@@ -128,17 +131,54 @@ func (c *cli) get(ctx context.Context, args []string) error {
 }
 
 // localName is a name the customer's side gave, made safe for this
-// folder: its last element, never "." or "..".
+// folder: its last element, no control, reserved or bidirectional
+// override characters, no
+// leading dot (a hidden file such as .profile is never made), not a
+// Windows device name, at most maxLocalName bytes.
 func localName(name string) string {
 	name = name[strings.LastIndexAny(name, `/\`)+1:]
 	name = strings.Map(func(r rune) rune {
-		if r < 0x20 || r == 0x7f || strings.ContainsRune(`<>:"|?*`, r) {
+		switch {
+		case r >= 0x202a && r <= 0x202e, r >= 0x2066 && r <= 0x2069, r == 0x200e, r == 0x200f:
+			return -1 // bidirectional overrides make "gpj.exe" look like "exe.jpg"
+		case r < 0x20 || (r >= 0x7f && r < 0xa0) || r == utf8.RuneError || strings.ContainsRune(`<>:"|?*`, r):
 			return '_'
 		}
 		return r
 	}, name)
-	if name = strings.Trim(name, " ."); name == "" {
+	name = strings.Trim(name, " .")
+	for len(name) > maxLocalName {
+		_, n := utf8.DecodeLastRuneInString(name)
+		name = strings.TrimRight(name[:len(name)-n], " .")
+	}
+	if stem, _, _ := strings.Cut(name, "."); deviceName(strings.TrimRight(stem, " ")) {
+		name = "_" + name
+	}
+	if name == "" {
 		name = "download"
 	}
-	return filepath.Clean(name)
+	return name
+}
+
+// maxLocalName is the longest name localName gives (most file systems
+// take 255 bytes).
+const maxLocalName = 240
+
+// deviceName reports whether stem names a Windows device (CON, COM1...),
+// whatever its case.
+func deviceName(stem string) bool {
+	switch strings.ToUpper(stem) {
+	case "CON", "PRN", "AUX", "NUL", "CONIN$", "CONOUT$":
+		return true
+	}
+	u := strings.ToUpper(stem)
+	if len(u) == 4 && (strings.HasPrefix(u, "COM") || strings.HasPrefix(u, "LPT")) && u[3] >= '0' && u[3] <= '9' {
+		return true
+	}
+	for _, sup := range []string{"¹", "²", "³"} {
+		if u == "COM"+sup || u == "LPT"+sup {
+			return true
+		}
+	}
+	return false
 }

@@ -37,8 +37,8 @@ func sum(b []byte) string {
 // "lifebuoy put" and "lifebuoy get" with the real agent: refused while
 // the customer has not allowed files; then a 5 MB file and a file named
 // like a path land intact in Downloads/Lifebuoy, an offered file and a
-// file of the home folder come back intact, and a link out of the home
-// folder is refused.
+// file of the home folder come back intact, a link out of the home
+// folder is refused, and a download the customer stops says why.
 func TestPutGet(t *testing.T) {
 	env := desktest.Start(t, desktest.Options{})
 	env.AddAccount(t, "anna", "Anna Berger", "Acme Support", store.RoleSupporter)
@@ -112,5 +112,28 @@ func TestPutGet(t *testing.T) {
 	os.Symlink("/etc/hostname", filepath.Join(cust.Home, "escape"))
 	if out, err := s.run(t, work, "get", code, "escape"); err == nil || !strings.Contains(out, "outside the customer's home folder") {
 		t.Fatalf("get through a link out of home: %v\n%s", err, out)
+	}
+
+	// The customer turns Files off during a download (2 GiB, sparse):
+	// get says why it stopped and leaves no partial file.
+	big := filepath.Join(cust.Home, "big.iso")
+	os.WriteFile(big, nil, 0o600)
+	if err := os.Truncate(big, 2<<30); err != nil {
+		t.Fatal(err)
+	}
+	var getOut strings.Builder
+	get := exec.Command(s.bin, "get", code, "big.iso")
+	get.Env, get.Dir, get.Stdout, get.Stderr = s.env, work, &getOut, &getOut
+	if err := get.Start(); err != nil {
+		t.Fatal(err)
+	}
+	agent.Expect(`^file \d+ sending "big.iso"`, desktest.WaitTimeout)
+	agent.Send("files off")
+	if err := get.Wait(); err == nil || !strings.Contains(getOut.String(), "the download stopped after") ||
+		!strings.Contains(getOut.String(), "the customer turned file transfer off") {
+		t.Fatalf("get while Files went off: %v\n%s", err, getOut.String())
+	}
+	if _, err := os.Stat(filepath.Join(work, "big.iso")); !os.IsNotExist(err) {
+		t.Fatalf("a partial big.iso is left: %v", err)
 	}
 }

@@ -54,6 +54,12 @@ type FileStored struct {
 // the file as the agent read it.
 const SHA256Trailer = "X-Lifebuoy-Sha256"
 
+// ErrorTrailer is the trailer of a download that stopped early, with
+// the reason (the customer turned file transfer off, cancelled it...);
+// only a client that takes trailers gets it, others see a broken
+// response.
+const ErrorTrailer = "X-Lifebuoy-Error"
+
 func filesPath(code, rest string) string {
 	return "/api/v1/sessions/" + url.PathEscape(code) + "/files" + rest
 }
@@ -89,13 +95,31 @@ func (c *Client) PutFile(ctx context.Context, code, name string, size int64, r i
 }
 
 // Download is a file coming from the customer. Read it to the end, then
-// check SHA256.
+// check SHA256. A transfer that stops early ends in a *TransferError
+// with the reason.
 type Download struct {
 	io.ReadCloser
 	Name string
 	Size int64
 	resp *http.Response
 }
+
+// Read reads the file; the end of a download that stopped early is a
+// *TransferError, not io.EOF.
+func (d *Download) Read(p []byte) (int, error) {
+	n, err := d.ReadCloser.Read(p)
+	if err == io.EOF {
+		if reason := d.resp.Trailer.Get(ErrorTrailer); reason != "" {
+			err = &TransferError{Reason: reason}
+		}
+	}
+	return n, err
+}
+
+// TransferError is a transfer the customer's side stopped, and why.
+type TransferError struct{ Reason string }
+
+func (e *TransferError) Error() string { return "the transfer stopped: " + e.Reason }
 
 // SHA256 is the digest the agent sent after the last byte; "" before
 // the body was read to its end, or if the transfer broke.

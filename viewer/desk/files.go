@@ -182,7 +182,8 @@ func (s *Server) apiFileGet(w http.ResponseWriter, r *http.Request, c *apiCaller
 	h := w.Header()
 	h.Set("Content-Type", "application/octet-stream")
 	h.Set("Content-Disposition", mime.FormatMediaType("attachment", map[string]string{"filename": rep.Name}))
-	if !strings.Contains(strings.ToLower(r.Header.Get("TE")), "trailers") {
+	trailers := strings.Contains(strings.ToLower(r.Header.Get("TE")), "trailers")
+	if !trailers {
 		// Browsers show progress with the length; a client that takes
 		// trailers (lifebuoy get) gets the SHA-256 in one instead, which
 		// HTTP/1.1 sends only without a length.
@@ -191,13 +192,17 @@ func (s *Server) apiFileGet(w http.ResponseWriter, r *http.Request, c *apiCaller
 	h.Set("X-Lifebuoy-Name", "utf-8''"+url.PathEscape(rep.Name))
 	h.Set("X-Lifebuoy-Size", strconv.FormatInt(rep.Size, 10))
 	h.Set("Cache-Control", "no-store")
-	h.Set("Trailer", api.SHA256Trailer)
+	h.Set("Trailer", api.SHA256Trailer+", "+api.ErrorTrailer)
 	w.WriteHeader(http.StatusOK)
 	sum, n, err := receiveFile(fs, w, rep.Size)
 	if err != nil {
 		s.auditFile(fs, req.Op, rep.Name, n, "", "aborted: "+err.Error())
 		s.log.Info("desk: download aborted", "code", fs.si.Code, "name", rep.Name, "err", err)
-		panic(http.ErrAbortHandler) // the client sees a broken response, not a short file
+		if !trailers {
+			panic(http.ErrAbortHandler) // the client sees a broken response, not a short file
+		}
+		h.Set(api.ErrorTrailer, err.Error()) // and no SHA-256: the client knows why
+		return
 	}
 	h.Set(api.SHA256Trailer, sum)
 	s.auditFile(fs, req.Op, rep.Name, n, sum, "ok")

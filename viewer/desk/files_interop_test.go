@@ -7,6 +7,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"math/rand/v2"
@@ -59,7 +60,12 @@ func (f *filesSession) folder(t *testing.T) []string {
 
 func startFilesSession(t *testing.T) *filesSession {
 	t.Helper()
-	env := desktest.Start(t, desktest.Options{})
+	return startFilesSessionWith(t, desktest.Options{})
+}
+
+func startFilesSessionWith(t *testing.T, o desktest.Options) *filesSession {
+	t.Helper()
+	env := desktest.Start(t, o)
 	env.AddAccount(t, "anna", "Anna Berger", "Acme Support", store.RoleSupporter)
 	// No overall timeout: a large upload takes what it takes.
 	cl := api.NewClient(env.URL, env.Token(t, "anna"), &http.Client{Transport: env.HTTPClient().Transport})
@@ -392,5 +398,94 @@ func TestFilesDiskFull(t *testing.T) {
 	small, sum := randomFile(t, "small.bin", 1000)
 	if st, err := put(t, f, "small.bin", small); err != nil || st.SHA256 != sum {
 		t.Fatalf("a small file after the full disk: %+v, %v", st, err)
+	}
+}
+
+// The customer stops transfers: "cancel N" during an upload aborts it
+// (the supporter is told, no partial file remains), and Files off
+// during a download stops it at once: the supporter's read ends with
+// the reason (an error trailer), the customer's line says it, the audit
+// has it.
+func TestFilesCustomerStops(t *testing.T) {
+	f := startFilesSession(t)
+	f.agent.Send("files on")
+	f.agent.Expect(`files=on`, waitTimeout)
+
+	const size = 500 << 20
+	block := make([]byte, 1<<20)
+	rand.NewChaCha8([32]byte{9}).Read(block)
+	result := make(chan error, 1)
+	go func() {
+		_, err := f.cl.PutFile(context.Background(), f.code, "big.bin", size, io.LimitReader(&repeatReader{block: block}, size))
+		result <- err
+	}()
+	id := f.agent.Expect(`^file (\d+) receiving "big.bin" ([1-9]\d*)%`, waitTimeout)[1]
+	f.agent.Send("cancel " + id)
+	select {
+	case err := <-result:
+		wantErr(t, err, "the customer cancelled the transfer")
+	case <-time.After(waitTimeout):
+		t.Fatal("the upload went on after the customer's cancel")
+	}
+	f.agent.Expect(`^file `+id+` aborted "big.bin": the customer cancelled the transfer`, waitTimeout)
+	if names := f.folder(t); len(names) != 0 {
+		t.Fatalf("after the cancel Downloads/Lifebuoy holds %q", names)
+	}
+
+	// A 500 MB file of the home folder (sparse: the disk is not the
+	// test), read slowly so that it is still running at "files off".
+	big := filepath.Join(f.cust.Home, "big.iso")
+	if err := os.WriteFile(big, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Truncate(big, size); err != nil {
+		t.Fatal(err)
+	}
+	d, err := f.cl.GetFile(context.Background(), f.code, "big.iso", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	if _, err := io.ReadFull(d, make([]byte, 1<<20)); err != nil {
+		t.Fatal(err)
+	}
+	id = f.agent.Expect(`^file (\d+) sending "big.iso"`, waitTimeout)[1]
+	f.agent.Send("files off")
+	n, err := io.Copy(io.Discard, d)
+	var stopped *api.TransferError
+	if !errors.As(err, &stopped) || !strings.Contains(stopped.Reason, "the customer turned file transfer off") {
+		t.Fatalf("the download read %d more bytes and ended with %v, want the customer's reason", n, err)
+	}
+	if n+1<<20 >= size {
+		t.Fatalf("the whole file came after Files off (%d bytes)", n+1<<20)
+	}
+	if d.SHA256() != "" {
+		t.Errorf("a stopped download has a SHA-256 trailer %q", d.SHA256())
+	}
+	f.agent.Expect(`^file `+id+` aborted "big.iso": the customer turned file transfer off`, waitTimeout)
+	want := `file direction="from customer" name=big.iso size=\d+ sha256= supporter=anna customer=\S+ result="aborted: the customer turned file transfer off"`
+	deadline := time.Now().Add(waitTimeout)
+	for !regexp.MustCompile(want).MatchString(auditText(t, f.env)) {
+		if time.Now().After(deadline) {
+			t.Fatalf("the audit has no line matching %s:\n%s", want, auditText(t, f.env))
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// A viewer that sends nothing for longer than the broker's write_stall
+// (here 1 s) does not cut the supporter's requests off from the agent:
+// a files connection is still opened, and a file still arrives.
+func TestFilesAfterQuietViewer(t *testing.T) {
+	f := startFilesSessionWith(t, desktest.Options{Config: func(c *broker.Config) { c.WriteStall = broker.Duration(time.Second) }})
+	f.agent.Send("files on")
+	f.agent.Expect(`files=on`, waitTimeout)
+	time.Sleep(2 * time.Second) // the viewer says nothing
+	small, sum := randomFile(t, "after.bin", 1000)
+	if st, err := put(t, f, "after.bin", small); err != nil || st.SHA256 != sum {
+		t.Fatalf("a file after the viewer was quiet: %+v, %v", st, err)
+	}
+	if _, err := f.cl.ListFiles(context.Background(), f.code, ""); err != nil {
+		t.Fatalf("listing after the viewer was quiet: %v", err)
 	}
 }
