@@ -64,12 +64,15 @@ type (
 	// Hotkeys names the keys that take control back and switch files
 	// ("F12", "Pause"; "" where none).
 	Hotkeys struct{ Control, Files string }
-	// Transfer is one file transfer's line; Active is false once it
-	// ended (its line stays until newer ones push it out).
+	// Transfer is one file transfer's progress; its line stays after it
+	// ended until newer ones push it out.
 	Transfer struct {
-		ID     int
-		Line   string
-		Active bool
+		ID      int
+		Name    string
+		Sending bool // to the supporter
+		Percent int
+		State   TransferState
+		Detail  string // why it stopped
 	}
 	// Scale changes the scale (the window moved to a screen with another
 	// DPI).
@@ -87,6 +90,16 @@ type (
 	Key struct{ Key KeyName }
 	// Tick is the clock; it expires the code.
 	Tick struct{}
+)
+
+// TransferState is where a file transfer is.
+type TransferState int
+
+// The transfer states.
+const (
+	Running TransferState = iota
+	Done
+	Aborted
 )
 
 // KeyName is a key the window understands.
@@ -229,7 +242,7 @@ func (p *Panel) Step(m Msg) []Action {
 		p.phase, p.who, p.detail = m.Phase, m.Who, m.Detail
 		if m.Phase == Ended {
 			p.question = nil
-			p.transfers = slices.DeleteFunc(p.transfers, func(t Transfer) bool { return t.Active })
+			p.transfers = slices.DeleteFunc(p.transfers, func(t Transfer) bool { return t.State == Running })
 		}
 	case Question:
 		q := m
@@ -419,12 +432,12 @@ func (p *Panel) Title() string {
 	return strings.Join(parts, " · ")
 }
 
-// GroupCode writes a code in groups of three from the left, as it is
-// read on the phone: "482913" → "482 913".
+// GroupCode writes a code in groups of three, as it is read on the
+// phone: "482913" → "482 913" (as winvnc.GroupCode).
 func GroupCode(code string) string {
 	var b strings.Builder
 	for i, r := range code {
-		if i > 0 && i%3 == 0 {
+		if i > 0 && (len(code)-i)%3 == 0 {
 			b.WriteByte(' ')
 		}
 		b.WriteRune(r)
@@ -455,6 +468,23 @@ func (p *Panel) sentence() string {
 		return p.detail
 	}
 	return p.t.ended
+}
+
+// transferLine is a transfer told in a line.
+func (p *Panel) transferLine(tr Transfer) string {
+	switch tr.State {
+	case Done:
+		if tr.Sending {
+			return fmt.Sprintf(p.t.sent, tr.Name)
+		}
+		return fmt.Sprintf(p.t.received, tr.Name)
+	case Aborted:
+		return fmt.Sprintf(p.t.aborted, tr.Name, tr.Detail)
+	}
+	if tr.Sending {
+		return fmt.Sprintf(p.t.sending, tr.Name, tr.Percent)
+	}
+	return fmt.Sprintf(p.t.receiving, tr.Name, tr.Percent)
 }
 
 // question text, "" if none.

@@ -214,7 +214,11 @@ func TestTransfers(t *testing.T) {
 	p, _ := newTest(English, 1)
 	p.Step(State{Phase: Sharing})
 	for i := 1; i <= 5; i++ {
-		p.Step(Transfer{ID: i, Line: "file", Active: i == 5})
+		st := Done
+		if i == 5 {
+			st = Running
+		}
+		p.Step(Transfer{ID: i, Name: "report.pdf", Percent: 40, State: st})
 	}
 	if len(p.transfers) != maxTransferLines {
 		t.Errorf("%d lines", len(p.transfers))
@@ -222,7 +226,10 @@ func TestTransfers(t *testing.T) {
 	if got := click(t, p, CtlCancel); !reflect.DeepEqual(got, []Action{CancelTransfer{}}) {
 		t.Errorf("cancel: %v", got)
 	}
-	p.Step(Transfer{ID: 5, Line: "done"})
+	if got := p.transferLine(p.transfers[2]); got != "Receiving report.pdf: 40 %" {
+		t.Errorf("line %q", got)
+	}
+	p.Step(Transfer{ID: 5, Name: "report.pdf", State: Done})
 	if !p.ControlRect(CtlCancel).Empty() {
 		t.Error("cancel shown with nothing running")
 	}

@@ -201,8 +201,8 @@ func (r *renderer) layout(p *Panel) *layout {
 		y = l.text(r.label, colMuted, m, y+ascent(r.label), t.transfers) + r.px(lineGap)
 		active := false
 		for _, tr := range p.transfers {
-			y = l.para(r.small, colText, m, y, W-2*m, tr.Line) + r.px(2)
-			active = active || tr.Active
+			y = l.para(r.small, colText, m, y, W-2*m, p.transferLine(tr)) + r.px(2)
+			active = active || tr.State == Running
 		}
 		if active {
 			y += r.px(4)

@@ -61,6 +61,11 @@ type text struct {
 	close       string
 	transfers   string
 	cancel      string
+	receiving   string // %s name, %d percent
+	sending     string
+	received    string // %s name
+	sent        string
+	aborted     string // %s name, %s why
 	someone     string
 	phase       [numPhases]string // short, for the title
 	on, off     string
@@ -89,6 +94,11 @@ var texts = [...]text{
 		close:      "Close",
 		transfers:  "Files",
 		cancel:     "Cancel transfers",
+		receiving:  "Receiving %s: %d %%",
+		sending:    "Sending %s: %d %%",
+		received:   "Received %s (in Downloads/Lifebuoy)",
+		sent:       "Sent %s",
+		aborted:    "Stopped %s: %s",
 		someone:    "The supporter",
 		phase:      [numPhases]string{"connecting", "waiting", "asking", "sharing", "ended"},
 		on:         "on",
@@ -116,6 +126,11 @@ var texts = [...]text{
 		close:      "Schließen",
 		transfers:  "Dateien",
 		cancel:     "Übertragungen abbrechen",
+		receiving:  "Empfange %s: %d %%",
+		sending:    "Sende %s: %d %%",
+		received:   "%s empfangen (in Downloads/Lifebuoy)",
+		sent:       "%s gesendet",
+		aborted:    "%s abgebrochen: %s",
 		someone:    "Der Berater",
 		phase:      [numPhases]string{"Verbindung", "wartet", "Anfrage", "freigegeben", "beendet"},
 		on:         "an",
