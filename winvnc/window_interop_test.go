@@ -296,6 +296,16 @@ func TestWindowAllowRightsArrowEnd(t *testing.T) {
 		w.supporterMoves(point)
 		time.Sleep(50 * time.Millisecond)
 	}
+	// The supporter, with control, cannot use the customer's window: a
+	// click on its Files switch (the viewer is full screen: the same
+	// place) is dropped.
+	fr := ref.ControlRect(panel.CtlFiles).Add(w.rect().Min)
+	fc := fr.Min.Add(fr.Size().Div(2))
+	xrun(t, w.viewerX, "xdotool", "mousemove", strconv.Itoa(fc.X), strconv.Itoa(fc.Y), "click", "1")
+	time.Sleep(500 * time.Millisecond) // a click that arrives would be seen by now
+	w.a.send("status")
+	w.a.expect(`^rights control=on files=off`)
+
 	// F12 on the customer's keyboard takes control back; the arrow is
 	// back with the next move.
 	xrun(t, w.customer, "xdotool", "key", "F12")
@@ -307,6 +317,30 @@ func TestWindowAllowRightsArrowEnd(t *testing.T) {
 	w.click(ref, panel.CtlFiles)
 	w.a.expect(`^rights control=off files=on`)
 	w.waitTitle("file transfer on")
+
+	// The customer hides the window from the supporter: the viewer
+	// shows the mask where it is, the customer still sees it.
+	w.click(ref, panel.CtlHide)
+	wr := w.rect()
+	probe := wr.Min.Add(image.Pt(3, 3)) // in the brand's header, left of its name
+	for deadline := time.Now().Add(waitTimeout); ; time.Sleep(100 * time.Millisecond) {
+		vs, err := w.viewerX.Capture()
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := vs.RGBAAt(probe.X, probe.Y)
+		m := MaskColor(probe.X, probe.Y)
+		if got == (color.RGBA{uint8(m >> 16), uint8(m >> 8), uint8(m), 0xff}) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("hidden: the viewer shows %v in the window, not the mask", got)
+		}
+	}
+	if shot, _ := w.customer.Capture(); shot.RGBAAt(probe.X, probe.Y) != acmeGreen {
+		t.Errorf("hidden: the customer sees %v, not the window", shot.RGBAAt(probe.X, probe.Y))
+	}
+	w.click(ref, panel.CtlHide)
 
 	// The customer switches the arrow off.
 	w.click(ref, panel.CtlArrow)
@@ -359,4 +393,25 @@ func execOutput(env []string, name string, args ...string) (string, error) {
 	cmd.Env = env
 	out, err := cmd.Output()
 	return string(out), err
+}
+
+// TestWindowKeyboard: the question before the session takes the keyboard
+// focus, and Tab then Enter (Deny has the focus then) refuses the viewer:
+// the window works with the keyboard alone.
+func TestWindowKeyboard(t *testing.T) {
+	w := startWindowAgent(t)
+	w.a.expect(`^prompt Allow (.*) to see your screen\? \[y/n\]$`)
+	w.waitTitle("?")
+	for deadline := time.Now().Add(waitTimeout); xrun(t, w.customer, "xdotool", "getwindowfocus") != w.id; time.Sleep(50 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("the question never took the focus (it is on %s)", xrun(t, w.customer, "xdotool", "getwindowfocus"))
+		}
+	}
+	xrun(t, w.customer, "xdotool", "key", "Tab", "Return")
+	w.a.expect(`^state (waiting You declined|ended The code is used up)`)
+	for deadline := time.Now().Add(waitTimeout); !strings.Contains(w.viewer.Output(), "Authentication failure: the customer declined"); time.Sleep(50 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("the viewer was not refused:\n%s", w.viewer.Output())
+		}
+	}
 }
