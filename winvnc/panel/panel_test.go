@@ -1,6 +1,7 @@
 package panel
 
 import (
+	"fmt"
 	"image"
 	"image/color"
 	"reflect"
@@ -277,4 +278,29 @@ func FuzzStep(f *testing.F) {
 			t.Fatalf("image %v, size %v", img.Rect, p.Size())
 		}
 	})
+}
+
+// BenchmarkImage draws the window with a question open: the work of one
+// redraw after a change.
+func BenchmarkImage(b *testing.B) {
+	for _, scale := range []float64{1, 2} {
+		b.Run(fmt.Sprintf("scale=%g", scale), func(b *testing.B) {
+			p, _ := newTest(English, scale)
+			p.Step(Code{"482913", t0.Add(10 * time.Minute)})
+			p.Step(State{Phase: Asking})
+			p.Step(Question{Who: "Anna Berger (Acme Support)"})
+			for b.Loop() {
+				p.changed()
+				p.Image()
+			}
+		})
+	}
+}
+
+// BenchmarkArrowImage draws the arrow with a name (once per name and
+// scale: the agent keeps the picture).
+func BenchmarkArrowImage(b *testing.B) {
+	for b.Loop() {
+		ArrowImage("Anna Berger (Acme Support)", 1, false)
+	}
 }
