@@ -579,7 +579,7 @@ func (a *agent) command(c Command) {
 			return
 		}
 		a.arrow.setOn(c.On)
-		a.show(EvArrow{On: c.On})
+		a.show(EvArrow(c))
 		if c.On {
 			a.show(EvMessage{"The supporter's pointer shows as an arrow while they have no control."})
 		} else {
