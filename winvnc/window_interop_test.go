@@ -224,6 +224,7 @@ func TestWindowAllowRightsArrowEnd(t *testing.T) {
 	// The supporter points: the viewer's pointer, full screen, is at the
 	// customer's coordinates.
 	mine := mouse(t, w.customer)
+	focus := xrun(t, w.customer, "xdotool", "getwindowfocus")
 	point := image.Pt(300, 250)
 	arrowAt := func(want bool, stage string) {
 		t.Helper()
@@ -255,6 +256,9 @@ func TestWindowAllowRightsArrowEnd(t *testing.T) {
 	arrowAt(true, "pointing")
 	if got := mouse(t, w.customer); got != mine {
 		t.Errorf("the customer's pointer moved from %v to %v", mine, got)
+	}
+	if got := xrun(t, w.customer, "xdotool", "getwindowfocus"); got != focus {
+		t.Errorf("the arrow took the focus: %s, before %s", got, focus)
 	}
 	// The supporter sees the arrow too: it is on the screen.
 	deadline := time.Now().Add(waitTimeout)
@@ -414,4 +418,34 @@ func TestWindowKeyboard(t *testing.T) {
 			t.Fatalf("the viewer was not refused:\n%s", w.viewer.Output())
 		}
 	}
+}
+
+// TestWindowGermanScaled: with a German locale and the desktop at 200 %
+// (Xft.dpi 192), the window speaks German and is drawn at twice the
+// size, pixel for pixel as the panel draws it.
+func TestWindowGermanScaled(t *testing.T) {
+	rfbtest.LookPath(t, "xrdb", "xdotool")
+	t.Setenv("LC_ALL", "")
+	t.Setenv("LC_MESSAGES", "")
+	t.Setenv("LANG", "de_DE.UTF-8")
+	x := rfbtest.StartXvfb(t, 1280, 1024, 24)
+	res := filepath.Join(t.TempDir(), "Xresources")
+	if err := os.WriteFile(res, []byte("Xft.dpi: 192\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	xrun(t, x, "xrdb", "-nocpp", "-merge", res)
+	a := startAgent(t, Config{Listen: "127.0.0.1:0", PasswordFile: writePassword(t, "pw"), Display: x.Display,
+		Window: WindowOn, Brand: "Acme Support", BrandColor: acmeGreen})
+	a.expect(`^state waiting `)
+	w := &windowAgent{t: t, customer: x, a: a}
+	w.id = xrun(t, x, "xdotool", "search", "--sync", "--name", "^Acme Support")
+	w.waitTitle("wartet · fernsteuerung aus · dateiübertragung aus")
+	ref := panel.New(panel.Options{Brand: "Acme Support", Color: acmeGreen, Lang: panel.German, Scale: 2})
+	for _, m := range []panel.Msg{panel.Hotkeys{Control: "F12", Files: "F11"}, panel.Rights{}, panel.State{Phase: panel.Waiting}} {
+		ref.Step(m)
+	}
+	if got := w.rect().Dx(); got != 680 {
+		t.Errorf("window %d pixels wide at 200 %%, want 680", got)
+	}
+	w.sameAsReference(ref)
 }
