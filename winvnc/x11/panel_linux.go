@@ -197,9 +197,10 @@ func (w *PanelWindow) filter(ev xgb.Event) {
 		}
 	case xproto.ConfigureNotifyEvent:
 		if ev.Window == w.id {
-			w.mu.Lock()
-			w.at = image.Pt(int(ev.X), int(ev.Y))
-			w.mu.Unlock()
+			// Under a reparenting window manager the event's place is in
+			// the frame: ask the server where that is on the screen (not
+			// here: the reader may not wait for a reply).
+			go w.updatePlace()
 		}
 	case xproto.ClientMessageEvent:
 		if ev.Window == w.id && ev.Format == 32 {
@@ -217,6 +218,20 @@ func (w *PanelWindow) filter(ev xgb.Event) {
 	}
 }
 
+// updatePlace reads where the window is on the root window.
+func (w *PanelWindow) updatePlace() {
+	guard(func() error {
+		r, err := xproto.TranslateCoordinates(w.d.conn, w.id, w.d.root, 0, 0).Reply()
+		if err != nil {
+			return err
+		}
+		w.mu.Lock()
+		w.at = image.Pt(int(r.DstX), int(r.DstY))
+		w.mu.Unlock()
+		return nil
+	})
+}
+
 // Keysym turns the keycode a PanelKey carries into its keysym.
 func (w *PanelWindow) Keysym(k PanelKey) uint32 {
 	m, err := w.d.keyboard()
@@ -231,7 +246,11 @@ func (w *PanelWindow) Show() error {
 	return guard(func() error {
 		xproto.MapWindow(w.d.conn, w.id)
 		xproto.ConfigureWindow(w.d.conn, w.id, xproto.ConfigWindowStackMode, []uint32{xproto.StackModeAbove})
-		return w.d.sync()
+		if err := w.d.sync(); err != nil {
+			return err
+		}
+		w.updatePlace()
+		return nil
 	})
 }
 
