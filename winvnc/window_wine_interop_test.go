@@ -135,3 +135,36 @@ func TestWineWindowAndArrow(t *testing.T) {
 		t.Errorf("the agent: %v", err)
 	}
 }
+
+// TestWineWindowKeyboard: under Wine the question takes the keyboard
+// focus, and Escape on the customer's keyboard denies the viewer.
+func TestWineWindowKeyboard(t *testing.T) {
+	x := rfbtest.StartXvfb(t, 1024, 720, 24)
+	w := rfbtest.StartWine(t, x)
+	agent, _ := windowsBinaries(t)
+	const pw = "panel"
+	a := startWineProc(t, w, agent, "-ui", "window", "-listen", "127.0.0.1:0", "-password-file", writePassword(t, pw))
+	addr := a.expect(`^state waiting Listening on (\S+);`)[1]
+	ch := dialViewer(t, addr, pw)
+	a.expect(`^prompt Allow .* to see your screen\? \[y/n\]$`)
+	// The window has the focus once Wine has shown it: Escape until
+	// the agent declined (Escape with no question does nothing).
+	for deadline := time.Now().Add(wineWait); a.count(`^state waiting You declined`) == 0; time.Sleep(300 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("Escape never declined")
+		}
+		xdo(t, x, "key", "Escape")
+	}
+	select {
+	case r := <-ch:
+		if _, ok := r.(error); !ok {
+			t.Error("the viewer was admitted")
+		}
+	case <-time.After(wineWait):
+		t.Fatal("the viewer got no answer")
+	}
+	a.send("end")
+	if err := a.p.Wait(wineWait); err != nil {
+		t.Errorf("the agent: %v", err)
+	}
+}
