@@ -86,7 +86,7 @@ run:
 
 # The customer's agent, stripped, with the broker and the branding baked in
 # so that the customer runs it with no arguments:
-#   make agent BROKER=help.example.com FINGERPRINT=<hex from lifebuoy-broker> BRAND="Example Support"
+#   make agent BROKER=help.example.com FINGERPRINT=<hex from lifebuoy-broker> BRAND="Example Support" BRAND_COLOR=#007a5e
 # WINDOWSGUI=1 links winvnc.exe without a console window (for the tray UI).
 # DATA=<the broker's data dir> also puts them in DATA/agents, where the
 # console offers them for download as winvnc-<code>[.exe].
@@ -100,13 +100,14 @@ BROKER      ?=
 FINGERPRINT ?=
 HTTPS_PORTS ?= 5512
 BRAND       ?=
+BRAND_COLOR ?=
 WINDOWSGUI  ?=
 BIN         ?= bin
 SIGN_CERT   ?=
 SIGN_KEY    ?=
 export SIGN_CERT SIGN_KEY SIGN_PKCS11_MODULE SIGN_PASS_FILE SIGN_TIMESTAMP SIGN_TSA_CERT SIGN_TSA_KEY SIGN_NAME SIGN_URL SIGN_CAFILE
 AGENT_LDFLAGS := -s -w -X main.defaultBroker=$(BROKER) -X main.defaultFingerprint=$(FINGERPRINT) \
-	-X main.defaultHTTPSPorts=$(HTTPS_PORTS) -X 'main.defaultBrand=$(BRAND)'
+	-X main.defaultHTTPSPorts=$(HTTPS_PORTS) -X 'main.defaultBrand=$(BRAND)' -X 'main.defaultBrandColor=$(BRAND_COLOR)'
 
 agent:
 	@mkdir -p $(BIN)

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"image"
+	"image/color"
 	"log/slog"
 	"os"
 	"slices"
@@ -44,6 +45,11 @@ type Config struct {
 	// UI shows the state and takes the customer's commands; nil means a
 	// terminal UI on standard input and output.
 	UI UI
+	// Window shows the customer's window beside UI (window.go), with
+	// the help desk's name and colour.
+	Window     WindowMode
+	Brand      string
+	BrandColor color.RGBA
 
 	// openPlatform replaces the operating system, for tests.
 	openPlatform func(display string, log *slog.Logger) (platform, error)
@@ -117,8 +123,11 @@ func Run(ctx context.Context, cfg Config) error {
 	a.sel = &selection{mask: &a.mask, windows: p.Windows, focus: p.Focus, size: p.Framebuffer().Size, log: cfg.Logger,
 		settle: maskSettle, now: time.Now}
 	a.rights.SetConfiner(a.sel)
-	p.Framebuffer().SetFilter(a.mask.filter)
+	p.Framebuffer().SetFilter(a.filter) // window.go
 	p.SetFrameHook(a.sel)
+	if err := a.openWindow(); err != nil {
+		return err
+	}
 	name := cfg.Name
 	if name == "" {
 		name = "lifebuoy"
@@ -153,7 +162,7 @@ func (a *agent) viewerServer(id int64) (srv *rfb.Server, done func()) {
 	}
 	opts.OnPointer = func(ev rfb.PointerEvent) {
 		if a.controlOwner.Load() != id {
-			a.rights.Drop()
+			a.rights.Point(ev) // the arrow, while nobody has control
 			return
 		}
 		a.rights.Pointer(ev)
@@ -192,6 +201,9 @@ type agent struct {
 	rightsChanged chan struct{}  // buffered 1: the rights shown changed (for the broker)
 	clip          agentClipboard // clipboard.go
 	xfer          transfers      // files.go
+	window        *windowUI      // window.go; nil: none
+	windowOffset  image.Point    // the framebuffer's origin on the screen
+	arrow         *pointer       // arrow.go; nil: none
 
 	viewersMu  sync.Mutex
 	viewers    map[int64]string // sessions being served, by id: their names; capture runs while there is one
@@ -212,8 +224,8 @@ type agent struct {
 
 // prompt is a yes-or-no question and where its answer goes.
 type prompt struct {
-	question string
-	answer   chan bool // buffered 1
+	ev     EvPrompt
+	answer chan bool // buffered 1
 }
 
 // event hands ev to the loop for the UI. It never blocks the caller for
@@ -227,8 +239,8 @@ func (a *agent) event(ctx context.Context, ev Event) {
 
 // ask puts a question to the customer and waits for the answer; false if
 // ctx ends or timeout passes first.
-func (a *agent) ask(ctx context.Context, question string, timeout time.Duration) bool {
-	p := &prompt{question: question, answer: make(chan bool, 1)}
+func (a *agent) ask(ctx context.Context, question EvPrompt, timeout time.Duration) bool {
+	p := &prompt{ev: question, answer: make(chan bool, 1)}
 	select {
 	case a.prompts <- p:
 	case <-ctx.Done():
@@ -345,6 +357,9 @@ func (a *agent) show(ev Event) {
 	case EvCode:
 		a.code = ev
 	case EvRights:
+		if a.arrow != nil {
+			a.arrow.poke() // control hides the arrow
+		}
 		select {
 		case a.rightsChanged <- struct{}{}:
 		default:
@@ -370,6 +385,9 @@ func (a *agent) run(parent context.Context) error {
 	}
 	captured := make(chan error, 1)
 	wg.Go(func() { captured <- a.p.Capture(ctx) })
+	if a.arrow != nil {
+		wg.Go(func() { a.arrow.run(ctx) })
+	}
 	cmds := make(chan Command)
 	wg.Go(func() {
 		if err := a.ui.Run(ctx, cmds); err != nil {
@@ -425,7 +443,7 @@ func (a *agent) run(parent context.Context) error {
 		case p := <-a.prompts:
 			a.queue = append(a.queue, p)
 			if len(a.queue) == 1 {
-				a.show(EvPrompt{p.question})
+				a.show(p.ev)
 			}
 		case p := <-a.withdrawn:
 			if i := slices.Index(a.queue, p); i >= 0 {
@@ -563,6 +581,18 @@ func (a *agent) command(c Command) {
 		}
 	case CmdSend, CmdCancel:
 		a.fileCommand(c) // files.go
+	case CmdArrow:
+		if a.arrow == nil {
+			a.show(EvMessage{"There is no pointing arrow on this system."})
+			return
+		}
+		a.arrow.setOn(c.On)
+		a.show(EvArrow(c))
+		if c.On {
+			a.show(EvMessage{"The supporter's pointer shows as an arrow while they have no control."})
+		} else {
+			a.show(EvMessage{"The supporter's pointer no longer shows."})
+		}
 	case CmdAnswer:
 		if len(a.queue) == 0 {
 			a.show(EvMessage{"There is no question to answer."})
@@ -578,7 +608,7 @@ func (a *agent) command(c Command) {
 // showPromptHead shows the oldest open question, or that none is open.
 func (a *agent) showPromptHead() {
 	if len(a.queue) > 0 {
-		a.show(EvPrompt{a.queue[0].question})
+		a.show(a.queue[0].ev)
 	} else {
 		a.show(EvPromptClosed{})
 	}

@@ -35,6 +35,9 @@ type (
 	CmdHelp struct{}
 	// CmdAnswer answers the oldest open prompt.
 	CmdAnswer struct{ Yes bool }
+	// CmdArrow lets the supporter's pointer show as an arrow on the
+	// screen while they have no control (On), or not.
+	CmdArrow struct{ On bool }
 )
 
 func (CmdControl) command()  {}
@@ -46,11 +49,13 @@ func (CmdStatus) command()   {}
 func (CmdEnd) command()      {}
 func (CmdHelp) command()     {}
 func (CmdAnswer) command()   {}
+func (CmdArrow) command()    {}
 
 // Help is the command summary the terminal UI prints.
 const Help = `commands:
   control on|off     allow or take back remote control (F12 takes it back too)
   files on|off       allow or forbid file transfer (F11 toggles)
+  arrow on|off       show the supporter's pointer as an arrow while they have no control
   windows            list the windows, numbered
   share N [N...]     show the supporter only these windows
   share all          show the whole screen
@@ -105,6 +110,12 @@ func ParseCommand(line string) (Command, error) {
 			return nil, err
 		}
 		return CmdFiles{on}, nil
+	case "arrow":
+		on, err := onOffArg()
+		if err != nil {
+			return nil, err
+		}
+		return CmdArrow{on}, nil
 	case "windows":
 		return noArgs(CmdWindows{})
 	case "share":

@@ -58,11 +58,12 @@ type Rights struct {
 	dropped uint64 // input events dropped since the start
 	summary uint64 // dropped at the last summary
 
-	confine  Confiner  // nil: input may go anywhere
-	filesOff func()    // called under mu when Files goes off
-	buttons  uint8     // buttons passed down and not yet released
-	at       [2]uint16 // where the last pointer event that passed went
-	placed   bool      // at holds a position
+	confine  Confiner               // nil: input may go anywhere
+	filesOff func()                 // called under mu when Files goes off
+	point    func(rfb.PointerEvent) // the pointing arrow; nil: none
+	buttons  uint8                  // buttons passed down and not yet released
+	at       [2]uint16              // where the last pointer event that passed went
+	placed   bool                   // at holds a position
 }
 
 // Confiner keeps a supporter's input inside the windows the customer
@@ -81,6 +82,26 @@ func (r *Rights) SetConfiner(c Confiner) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.confine = c
+}
+
+// SetPointing makes pointer events that are dropped for want of control
+// go to point (the pointing arrow); nil stops that. point is called with
+// the rights' lock held: it must not block, nor call back.
+func (r *Rights) SetPointing(point func(rfb.PointerEvent)) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.point = point
+}
+
+// Point counts a pointer event of a viewer without control and shows it
+// as the pointing arrow while nobody has control; it never injects.
+func (r *Rights) Point(ev rfb.PointerEvent) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.dropped++
+	if !r.control && r.point != nil {
+		r.point(ev)
+	}
 }
 
 // NewRights returns view-only rights in front of in.
@@ -222,6 +243,9 @@ func (r *Rights) Pointer(ev rfb.PointerEvent) {
 	defer r.mu.Unlock()
 	if !r.control || r.in == nil {
 		r.dropped++
+		if !r.control && r.point != nil {
+			r.point(ev)
+		}
 		return
 	}
 	if r.confine != nil && !r.confine.PointerAllowed(int(ev.X), int(ev.Y)) {

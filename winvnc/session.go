@@ -53,7 +53,7 @@ func (a *agent) serveBroker(ctx context.Context) error {
 		}
 		who := in.Who()
 		a.event(ctx, EvState{StateAsking, capitalize(who) + " wants to see your screen."})
-		if !a.ask(ctx, fmt.Sprintf("Allow %s to see your screen?", who), 0) {
+		if !a.ask(ctx, EvPrompt{Question: fmt.Sprintf("Allow %s to see your screen?", who), Who: who}, 0) {
 			if ctx.Err() != nil {
 				return nil
 			}
@@ -144,7 +144,7 @@ func (a *agent) answerRequests(ctx context.Context, link *agentlink.Link, who st
 			if !r.Supporter.Known() {
 				asker = who
 			}
-			if a.ask(ctx, fmt.Sprintf("%s asks to control your mouse and keyboard. Allow? (F12 takes control back)", capitalize(asker)), consentTimeout) {
+			if a.ask(ctx, EvPrompt{Question: fmt.Sprintf("%s asks to control your mouse and keyboard. Allow? (F12 takes control back)", capitalize(asker)), Who: asker, Control: true}, consentTimeout) {
 				if a.rights.SetControl(true) {
 					a.event(ctx, a.rights.Event())
 				}
@@ -275,7 +275,7 @@ func (a *agent) serveDirectConn(ctx context.Context, c net.Conn, th *throttle) {
 	th.ok()
 	c.SetDeadline(time.Time{})
 	a.event(ctx, EvState{StateAsking, remote + " wants to see your screen."})
-	if !a.ask(ctx, fmt.Sprintf("Allow %s to see your screen?", remote), consentTimeout) {
+	if !a.ask(ctx, EvPrompt{Question: fmt.Sprintf("Allow %s to see your screen?", remote), Who: remote}, consentTimeout) {
 		a.log.Info("winvnc: customer declined", "remote", remote)
 		hs.Refuse("the customer declined")
 		a.event(ctx, EvState{StateWaiting, "You declined " + remote + "."})

@@ -44,7 +44,15 @@ type (
 		Dropped        uint64
 	}
 	// EvPrompt asks a yes-or-no question; the answer is a CmdAnswer.
-	EvPrompt struct{ Question string }
+	// Who asks, and for control or (Control false) to see the screen,
+	// for the window to say in the customer's language.
+	EvPrompt struct {
+		Question string
+		Who      string
+		Control  bool
+	}
+	// EvArrow says whether the supporter's pointer shows as an arrow.
+	EvArrow struct{ On bool }
 	// EvPromptClosed says no question is open any more.
 	EvPromptClosed struct{}
 	// EvWindows lists the windows, numbered from 1, for CmdShare.
@@ -63,6 +71,7 @@ func (EvPrompt) event()       {}
 func (EvPromptClosed) event() {}
 func (EvWindows) event()      {}
 func (EvMessage) event()      {}
+func (EvArrow) event()        {}
 
 // State is where the agent is in its one session.
 type State int

@@ -12,6 +12,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"image/color"
 	"io"
 	"log/slog"
 	"os"
@@ -25,16 +26,18 @@ import (
 
 // Build-time defaults, set with -ldflags "-X main.defaultBroker=HOST
 // -X main.defaultFingerprint=HEX -X main.defaultHTTPSPorts=5512,443
-// -X main.defaultBrand=NAME" (make agent BROKER=... FINGERPRINT=...
-// HTTPS_PORTS=... BRAND=...), so that the customer runs the file with no
-// arguments. Without a fingerprint the broker's certificate must be valid
-// for its name (ACME, a company CA). defaultBrand is the help desk's name
-// on the tray icon.
+// -X main.defaultBrand=NAME -X main.defaultBrandColor=#RRGGBB" (make agent
+// BROKER=... FINGERPRINT=... HTTPS_PORTS=... BRAND=... BRAND_COLOR=...),
+// so that the customer runs the file with no arguments. Without a
+// fingerprint the broker's certificate must be valid for its name (ACME,
+// a company CA). defaultBrand is the help desk's name on the tray icon
+// and the window, defaultBrandColor the window's colour.
 var (
 	defaultBroker      string
 	defaultFingerprint string
 	defaultHTTPSPorts  = "5512" // comma-separated; "5512,443" where the broker also serves 443
 	defaultBrand       string
+	defaultBrandColor  string
 )
 
 // brand is the name the customer sees on the tray icon.
@@ -76,7 +79,17 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		}
 		return 0
 	}
+	// The terminal UI always runs: it is how scripts drive the agent.
 	term := winvnc.NewTerminal(stdin, stdout)
+	switch opts.ui {
+	case "window":
+		cfg.Window = winvnc.WindowOn
+		return agent(term)
+	case "auto":
+		// The window where there is a display (the agent tells when
+		// there is none), the tray beside it where there is one.
+		cfg.Window = winvnc.WindowAuto
+	}
 	if opts.ui != "terminal" && trayAvailable() {
 		return runWithTray(agent, term)
 	}
@@ -108,14 +121,23 @@ func parseFlags(args []string, stderr io.Writer) (cfg winvnc.Config, opts option
 	fs.StringVar(&cfg.PasswordFile, "password-file", "", "direct mode: `file` whose first line is the VNC password")
 	fs.StringVar(&cfg.Display, "display", "", "X `display` to share (default: $DISPLAY)")
 	fs.BoolVar(&opts.verbose, "v", false, "log debug messages")
-	fs.StringVar(&opts.ui, "ui", "auto", "`auto` (tray if the desktop has one, else terminal), tray or terminal")
+	fs.StringVar(&opts.ui, "ui", "auto", "`auto` (the window, and the tray where the desktop has one), window, tray or terminal; the terminal UI always runs beside them")
+	brandColor := fs.String("brand-color", defaultBrandColor, "the window's colour, `#RRGGBB`")
 	if err := fs.Parse(args[1:]); err != nil {
 		return cfg, opts, err
 	}
 	switch opts.ui {
-	case "auto", "tray", "terminal":
+	case "auto", "window", "tray", "terminal":
 	default:
-		return cfg, opts, fmt.Errorf("-ui %q: want auto, tray or terminal", opts.ui)
+		return cfg, opts, fmt.Errorf("-ui %q: want auto, window, tray or terminal", opts.ui)
+	}
+	cfg.Brand = brand()
+	if *brandColor != "" {
+		c, err := parseColor(*brandColor)
+		if err != nil {
+			return cfg, opts, fmt.Errorf("-brand-color: %w", err)
+		}
+		cfg.BrandColor = c
 	}
 	if fs.NArg() > 0 {
 		return cfg, opts, fmt.Errorf("unexpected argument %q", fs.Arg(0))
@@ -155,4 +177,14 @@ func parseFlags(args []string, stderr io.Writer) (cfg winvnc.Config, opts option
 		cfg.Name, _ = os.Hostname()
 	}
 	return cfg, opts, nil
+}
+
+// parseColor reads #RRGGBB.
+func parseColor(s string) (color.RGBA, error) {
+	h := strings.TrimPrefix(s, "#")
+	v, err := strconv.ParseUint(h, 16, 32)
+	if len(h) != 6 || err != nil {
+		return color.RGBA{}, fmt.Errorf("%q is not a colour like #007a5e", s)
+	}
+	return color.RGBA{uint8(v >> 16), uint8(v >> 8), uint8(v), 0xff}, nil
 }

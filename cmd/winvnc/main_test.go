@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"image/color"
 	"io"
 	"strings"
 	"testing"
@@ -31,10 +32,16 @@ func TestParseFlags(t *testing.T) {
 		{"winvnc", "extra"},
 		{"winvnc", "-nosuchflag"},
 		{"winvnc", "-ui", "fancy"},
+		{"winvnc", "-brand-color", "green"},
+		{"winvnc", "-brand-color", "#12345"},
 	} {
 		if _, _, err := parseFlags(args, io.Discard); err == nil {
 			t.Errorf("%q: no error", args)
 		}
+	}
+	cfg, opts, err := parseFlags([]string{"winvnc", "-ui", "window", "-brand-color", "#007A5E"}, io.Discard)
+	if err != nil || opts.ui != "window" || cfg.BrandColor != (color.RGBA{0x00, 0x7a, 0x5e, 0xff}) || cfg.Brand != "Lifebuoy" {
+		t.Errorf("-ui window -brand-color: %+v %+v, %v", cfg.BrandColor, opts, err)
 	}
 	defaultBroker = ""
 	if _, _, err := parseFlags([]string{"winvnc"}, io.Discard); err == nil || !strings.Contains(err.Error(), "no broker") {
