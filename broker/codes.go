@@ -3,7 +3,6 @@ package broker
 import (
 	"crypto/rand"
 	"errors"
-	"fmt"
 	"math/big"
 	"slices"
 	"strings"
@@ -14,47 +13,6 @@ import (
 	"lifebuoy/broker/agentlink"
 	"lifebuoy/rfb"
 )
-
-// State is where a code's session is in its life.
-//
-//	issued ──agent presents it──▶ waiting ──viewer pairs──▶ paired ──data──▶ relaying ──▶ closed
-//	(supporter first)             (customer first starts here)    ▲
-//	  │                                                            │
-//	  └─viewer first──▶ viewer-waiting ──agent presents it──────────┘
-//
-// A code that is never paired expires; one that paired is spent, and void
-// when its session ends. A viewer that comes with an issued code before
-// its agent waits for the agent until the code expires; a newer viewer
-// with the same code takes the wait over.
-type State uint8
-
-// Session states.
-const (
-	StateIssued        State = iota // supporter first: issued, no agent yet
-	StateViewerWaiting              // issued, and a viewer waits for the agent
-	StateWaiting                    // an agent holds it and waits for a viewer
-	StatePaired                     // a viewer matched; the agent is opening its data connection
-	StateRelaying                   // bytes flow
-	StateClosed                     // ended; the code is void
-)
-
-func (s State) String() string {
-	switch s {
-	case StateIssued:
-		return "issued"
-	case StateViewerWaiting:
-		return "viewer-waiting"
-	case StateWaiting:
-		return "waiting"
-	case StatePaired:
-		return "paired"
-	case StateRelaying:
-		return "relaying"
-	case StateClosed:
-		return "closed"
-	}
-	return fmt.Sprintf("State(%d)", uint8(s))
-}
 
 // Errors of Codes, which callers report to the user.
 var (
@@ -71,17 +29,8 @@ type Codes struct {
 	now    func() time.Time
 
 	mu       sync.Mutex
-	live     map[string]*codeEntry
+	live     map[string]*session
 	onChange func() // called after a change, under mu; must not block
-}
-
-type codeEntry struct {
-	key     *rfb.VNCAuthKey // the code as a VNC password, for SpendVNCAuth
-	state   State
-	expires time.Time
-	agent   *agentConn
-	wait    *viewerWait // in StateViewerWaiting, and Paired from it
-	desk    deskInfo
 }
 
 // deskInfo is what the supporter's console lists of a code beyond its
@@ -126,7 +75,7 @@ func NewCodes(digits int, ttl time.Duration, now func() time.Time) *Codes {
 	if now == nil {
 		now = time.Now
 	}
-	return &Codes{digits: digits, ttl: ttl, now: now, live: map[string]*codeEntry{}}
+	return &Codes{digits: digits, ttl: ttl, now: now, live: map[string]*session{}}
 }
 
 // Issue makes a new code, unique among the live ones. With a nil agent it
@@ -151,7 +100,7 @@ func (c *Codes) Issue(a *agentConn) (code string, expires time.Time, err error) 
 			break
 		}
 	}
-	e := &codeEntry{key: rfb.NewVNCAuthKey(code), state: StateWaiting, expires: c.now().Add(c.ttl), agent: a}
+	e := &session{key: rfb.NewVNCAuthKey(code), state: StateWaiting, expires: c.now().Add(c.ttl), agent: a}
 	if a == nil {
 		e.state = StateIssued
 	}
@@ -168,7 +117,7 @@ func (c *Codes) changedLocked() {
 }
 
 // update changes a live code's entry under the lock.
-func (c *Codes) update(code string, f func(*codeEntry)) {
+func (c *Codes) update(code string, f func(*session)) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if e := c.live[code]; e != nil {
@@ -190,26 +139,23 @@ func (c *Codes) Attach(code string, a *agentConn) (expires time.Time, w *viewerW
 	if e == nil {
 		return time.Time{}, nil, ErrNoCode
 	}
-	switch e.state {
-	case StateIssued:
-		e.state, e.agent, e.expires = StateWaiting, a, c.now().Add(c.ttl)
-		c.changedLocked()
-		return e.expires, nil, nil
-	case StateViewerWaiting:
-		e.state, e.agent, e.expires = StatePaired, a, c.now().Add(c.ttl)
-		c.changedLocked()
-		return e.expires, e.wait, nil
+	if e.step(evAgentPresented, c.now(), c.ttl, "") == fxRefused {
+		return time.Time{}, nil, ErrCodeInUse
 	}
-	return time.Time{}, nil, ErrCodeInUse
+	e.agent = a
+	c.changedLocked()
+	return e.expires, e.wait, nil
 }
 
-// Lookup reports a live code's state.
+// Lookup reports a live code's state (StateEnded and false for none). It
+// changes nothing: a code past its time is reported ended, and left for
+// Expire or the next change to the table to void.
 func (c *Codes) Lookup(code string) (State, bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	e := c.lookupLocked(NormalizeCode(code))
-	if e == nil {
-		return StateClosed, false
+	e := c.live[NormalizeCode(code)]
+	if e == nil || e.expired(c.now()) {
+		return StateEnded, false
 	}
 	return e.state, true
 }
@@ -228,20 +174,16 @@ func (c *Codes) Spend(code string) (*agentConn, *viewerWait, error) {
 	return c.spendLocked(e)
 }
 
-func (c *Codes) spendLocked(e *codeEntry) (*agentConn, *viewerWait, error) {
-	defer c.changedLocked()
-	switch e.state {
-	case StateWaiting:
-		e.state = StatePaired
-		return e.agent, nil, nil
-	case StateIssued, StateViewerWaiting:
-		if e.wait != nil {
-			close(e.wait.superseded)
-		}
-		e.state, e.wait = StateViewerWaiting, newViewerWait(e.expires)
+func (c *Codes) spendLocked(e *session) (*agentConn, *viewerWait, error) {
+	fx := e.step(evViewerMatched, c.now(), c.ttl, "")
+	if fx == fxRefused {
+		return nil, nil, ErrNoCode
+	}
+	c.changedLocked()
+	if fx&fxNewWait != 0 {
 		return nil, e.wait, nil
 	}
-	return nil, nil, ErrNoCode
+	return e.agent, nil, nil
 }
 
 // SpendVNCAuth finds the code whose VNC Authentication response to
@@ -253,9 +195,9 @@ func (c *Codes) SpendVNCAuth(challenge, response []byte) (string, *agentConn, *v
 	defer c.mu.Unlock()
 	now := c.now()
 	var code string
-	var found *codeEntry
+	var found *session
 	for k, e := range c.live {
-		if e.state > StateWaiting || !now.Before(e.expires) {
+		if !e.state.unpaired() || e.expired(now) {
 			continue
 		}
 		if e.key.Matches(challenge, response) && found == nil {
@@ -281,30 +223,22 @@ func (c *Codes) Abandon(code string, w *viewerWait, keep bool) (agentComing bool
 	if e == nil || e.wait != w {
 		return false
 	}
-	if e.state == StatePaired {
-		return true
-	}
-	defer c.changedLocked()
+	ev := evWaitEnded
 	if keep {
-		e.state, e.wait = StateIssued, nil
-		return false
+		ev = evViewerLeft
 	}
-	delete(c.live, code)
-	return false
+	fx := c.stepLocked(code, e, ev, "")
+	return fx&fxAgentComing != 0
 }
 
-// SetState moves a live code's session on (to relaying). A relaying
-// session has no use for its agent's control link or its code's key, so
-// the entry lets go of them, and of their memory.
-func (c *Codes) SetState(code string, s State) {
+// StartRelay moves a code's session on to relaying: the agent's data
+// connection came. A relaying session has no use for its code's key, so
+// the entry lets go of it, and of its memory.
+func (c *Codes) StartRelay(code string) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if e := c.live[code]; e != nil {
-		e.state = s
-		if s >= StateRelaying {
-			e.key = nil // a spent code is never tried again
-		}
-		c.changedLocked()
+		c.stepLocked(code, e, evRelayStarted, "")
 	}
 }
 
@@ -312,29 +246,43 @@ func (c *Codes) SetState(code string, s State) {
 func (c *Codes) End(code string) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if _, ok := c.live[code]; ok {
-		delete(c.live, code)
-		c.changedLocked()
+	if e := c.live[code]; e != nil {
+		c.stepLocked(code, e, evEnded, "")
 	}
+}
+
+// stepLocked delivers ev to code's session e and keeps the table in step:
+// an ended session leaves it, and watchers hear of any change.
+func (c *Codes) stepLocked(code string, e *session, ev event, why string) effect {
+	fx := e.step(ev, c.now(), c.ttl, why)
+	if fx == fxRefused {
+		return fx
+	}
+	if e.state == StateEnded {
+		delete(c.live, code)
+	}
+	c.changedLocked()
+	return fx
 }
 
 // endTarget finds what EndSession must end: a running session (end, and
 // mux to tell its agent), an agent that waits or asks (a), or else a code
 // without an agent, whose waiting viewer, if any, is sent away with
-// reason. st is StateClosed for no live code.
+// reason. st is StateEnded for no live code.
 func (c *Codes) endTarget(code, reason string) (st State, a *agentConn, mux *agentlink.Mux, end func(string)) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	e := c.lookupLocked(NormalizeCode(code))
 	if e == nil {
-		return StateClosed, nil, nil, nil
+		return StateEnded, nil, nil, nil
 	}
-	if e.agent == nil && e.wait != nil {
-		e.wait.ended = reason
-		close(e.wait.superseded)
-		e.wait = nil
+	st, a, mux, end = e.state, e.agent, e.desk.mux, e.desk.end
+	if a == nil && end == nil {
+		// Nobody else to end it: a code without an agent, whose
+		// waiting viewer, if any, is told why.
+		c.stepLocked(NormalizeCode(code), e, evEnded, reason)
 	}
-	return e.state, e.agent, e.desk.mux, e.desk.end
+	return st, a, mux, end
 }
 
 // requestTarget finds the data connection and session of a running
@@ -344,7 +292,7 @@ func (c *Codes) requestTarget(code string) (State, *agentlink.Mux, string) {
 	defer c.mu.Unlock()
 	e := c.lookupLocked(NormalizeCode(code))
 	if e == nil {
-		return StateClosed, nil, ""
+		return StateEnded, nil, ""
 	}
 	return e.state, e.desk.mux, e.desk.sessionID
 }
@@ -363,7 +311,7 @@ func (c *Codes) sessions() []SessionInfo {
 		if !si.Supporter.Known() {
 			si.Supporter = d.issuedBy
 		}
-		if e.state <= StateWaiting {
+		if e.state.unpaired() {
 			si.Expires = e.expires
 		}
 		si.Customer, si.CustomerAddr, si.AgentPath = d.customer, d.customerAddr, d.agentPath
@@ -381,7 +329,7 @@ func (c *Codes) sessions() []SessionInfo {
 
 // deskName is the state as the console shows it.
 func (s State) deskName() string {
-	if s == StatePaired {
+	if s == StateAsking {
 		return "asking"
 	}
 	return s.String()
@@ -393,11 +341,10 @@ func (c *Codes) Expire(code string) bool {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	e := c.live[code]
-	if e == nil || e.state > StateWaiting || c.now().Before(e.expires) {
+	if e == nil || !e.expired(c.now()) {
 		return false
 	}
-	delete(c.live, code)
-	c.changedLocked()
+	c.stepLocked(code, e, evDeadline, errNoAgent.Error())
 	return true
 }
 
@@ -421,25 +368,24 @@ func (c *Codes) Counts() map[State]int {
 	return m
 }
 
-func (c *Codes) lookupLocked(code string) *codeEntry {
+func (c *Codes) lookupLocked(code string) *session {
 	e := c.live[code]
 	if e == nil {
 		return nil
 	}
-	if e.state <= StateWaiting && !c.now().Before(e.expires) {
-		delete(c.live, code)
-		c.changedLocked()
+	if e.expired(c.now()) {
+		c.stepLocked(code, e, evDeadline, errNoAgent.Error())
 		return nil
 	}
 	return e
 }
 
+// sweepLocked voids the codes whose time is up.
 func (c *Codes) sweepLocked() {
 	now := c.now()
 	for k, e := range c.live {
-		if e.state <= StateWaiting && !now.Before(e.expires) {
-			delete(c.live, k)
-			c.changedLocked()
+		if e.expired(now) {
+			c.stepLocked(k, e, evDeadline, errNoAgent.Error())
 		}
 	}
 }

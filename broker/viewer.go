@@ -193,7 +193,7 @@ func (b *Broker) pair(ctx context.Context, a *agentConn, code string, mode agent
 		m.Version = int(v)
 	}
 	b.metrics.Pairings.Add(1)
-	b.codes.update(code, func(e *codeEntry) {
+	b.codes.update(code, func(e *session) {
 		e.desk.supporter, e.desk.viewer, e.desk.front = front.supporter, viewer, front.deskPath()
 	})
 	b.audit.Info("paired", "code", code, "viewer", viewer, "agent", a.remote, "mode", string(mode),
