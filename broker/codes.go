@@ -31,6 +31,13 @@ type Codes struct {
 	mu       sync.Mutex
 	live     map[string]*session
 	onChange func() // called after a change, under mu; must not block
+
+	// In a cluster (cluster.go): claim makes a new code this node's in
+	// the cluster's directory (errClaimTaken when another node holds
+	// it), called without mu; unclaim gives a code up once it paired or
+	// ended, called under mu, so it must not block.
+	claim   func(code string, expires time.Time) error
+	unclaim func(code string)
 }
 
 // deskInfo is what the supporter's console lists of a code beyond its
@@ -84,29 +91,63 @@ func NewCodes(digits int, ttl time.Duration, now func() time.Time) *Codes {
 func (c *Codes) Issue(a *agentConn) (code string, expires time.Time, err error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	for range maxClaims {
+		if code, err = c.pickLocked(); err != nil {
+			return "", time.Time{}, err
+		}
+		expires = c.now().Add(c.ttl)
+		if c.claim != nil {
+			// In a cluster the code must be free on every node: the
+			// claim goes to the database, without the table's lock.
+			c.mu.Unlock()
+			err = c.claim(code, expires)
+			c.mu.Lock()
+			if errors.Is(err, errClaimTaken) {
+				continue
+			}
+			if err != nil {
+				return "", time.Time{}, err
+			}
+			if _, taken := c.live[code]; taken {
+				continue
+			}
+		}
+		e := &session{key: rfb.NewVNCAuthKey(code), state: StateWaiting, expires: expires, agent: a}
+		if a == nil {
+			e.state = StateIssued
+		}
+		c.live[code] = e
+		c.changedLocked()
+		return code, e.expires, nil
+	}
+	return "", time.Time{}, ErrCodeSpace
+}
+
+// maxClaims bounds the codes Issue tries in a cluster whose other nodes
+// hold the ones it picked.
+const maxClaims = 64
+
+// errClaimTaken: another node holds the code (Codes.claim).
+var errClaimTaken = errors.New("the code is held by another node")
+
+// pickLocked picks a random code that is not live here.
+func (c *Codes) pickLocked() (string, error) {
 	c.sweepLocked()
 	lo := new(big.Int).Exp(big.NewInt(10), big.NewInt(int64(c.digits-1)), nil)
 	span := new(big.Int).Sub(new(big.Int).Mul(lo, big.NewInt(10)), lo)
 	if int64(len(c.live))*2 > span.Int64() {
-		return "", time.Time{}, ErrCodeSpace
+		return "", ErrCodeSpace
 	}
 	for {
 		n, err := rand.Int(rand.Reader, span)
 		if err != nil {
-			return "", time.Time{}, err
+			return "", err
 		}
-		code = n.Add(n, lo).String()
+		code := n.Add(n, lo).String()
 		if _, taken := c.live[code]; !taken {
-			break
+			return code, nil
 		}
 	}
-	e := &session{key: rfb.NewVNCAuthKey(code), state: StateWaiting, expires: c.now().Add(c.ttl), agent: a}
-	if a == nil {
-		e.state = StateIssued
-	}
-	c.live[code] = e
-	c.changedLocked()
-	return code, e.expires, nil
 }
 
 // changedLocked tells the watcher that the list of codes changed.
@@ -139,11 +180,10 @@ func (c *Codes) Attach(code string, a *agentConn) (expires time.Time, w *viewerW
 	if e == nil {
 		return time.Time{}, nil, ErrNoCode
 	}
-	if e.step(evAgentPresented, c.now(), c.ttl, "") == fxRefused {
+	if c.stepLocked(code, e, evAgentPresented, "") == fxRefused {
 		return time.Time{}, nil, ErrCodeInUse
 	}
 	e.agent = a
-	c.changedLocked()
 	return e.expires, e.wait, nil
 }
 
@@ -171,15 +211,14 @@ func (c *Codes) Spend(code string) (*agentConn, *viewerWait, error) {
 	if e == nil {
 		return nil, nil, ErrNoCode
 	}
-	return c.spendLocked(e)
+	return c.spendLocked(NormalizeCode(code), e)
 }
 
-func (c *Codes) spendLocked(e *session) (*agentConn, *viewerWait, error) {
-	fx := e.step(evViewerMatched, c.now(), c.ttl, "")
+func (c *Codes) spendLocked(code string, e *session) (*agentConn, *viewerWait, error) {
+	fx := c.stepLocked(code, e, evViewerMatched, "")
 	if fx == fxRefused {
 		return nil, nil, ErrNoCode
 	}
-	c.changedLocked()
 	if fx&fxNewWait != 0 {
 		return nil, e.wait, nil
 	}
@@ -207,7 +246,7 @@ func (c *Codes) SpendVNCAuth(challenge, response []byte) (string, *agentConn, *v
 	if found == nil {
 		return "", nil, nil, ErrNoCode
 	}
-	a, w, err := c.spendLocked(found)
+	a, w, err := c.spendLocked(code, found)
 	return code, a, w, err
 }
 
@@ -254,9 +293,13 @@ func (c *Codes) End(code string) {
 // stepLocked delivers ev to code's session e and keeps the table in step:
 // an ended session leaves it, and watchers hear of any change.
 func (c *Codes) stepLocked(code string, e *session, ev event, why string) effect {
+	before := e.state
 	fx := e.step(ev, c.now(), c.ttl, why)
 	if fx == fxRefused {
 		return fx
+	}
+	if c.unclaim != nil && before.unpaired() && !e.state.unpaired() {
+		c.unclaim(code)
 	}
 	if e.state == StateEnded {
 		delete(c.live, code)
