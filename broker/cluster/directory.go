@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"lifebuoy/rfb"
@@ -196,13 +197,13 @@ func (d *Directory) heartbeat(ctx context.Context) error {
 	_, err := d.pool.Exec(ctx, `INSERT INTO lifebuoy_nodes (name, peer_addr, heartbeat) VALUES ($1, $2, now())
 		ON CONFLICT (name) DO UPDATE SET peer_addr = EXCLUDED.peer_addr, heartbeat = now()`, d.cfg.Node, d.cfg.PeerAddr)
 	if err != nil {
-		d.up.Store(false)
+		d.down()
 		return err
 	}
 	rows, err := d.pool.Query(ctx, `SELECT name, peer_addr, heartbeat > now() - $1 * interval '1 millisecond'
 		FROM lifebuoy_nodes`, d.cfg.DeadAfter.Milliseconds())
 	if err != nil {
-		d.up.Store(false)
+		d.down()
 		return err
 	}
 	nodes := map[string]Node{}
@@ -212,7 +213,7 @@ func (d *Directory) heartbeat(ctx context.Context) error {
 		return nil
 	})
 	if err != nil {
-		d.up.Store(false)
+		d.down()
 		return err
 	}
 	d.up.Store(true)
@@ -228,12 +229,12 @@ func (d *Directory) heartbeat(ctx context.Context) error {
 func (d *Directory) resync(ctx context.Context) error {
 	d.resyncs.Add(1)
 	if _, err := d.pool.Exec(ctx, `DELETE FROM lifebuoy_codes WHERE expires < now() - interval '1 minute'`); err != nil {
-		d.up.Store(false)
+		d.down()
 		return err
 	}
 	rows, err := d.pool.Query(ctx, `SELECT code, node, expires FROM lifebuoy_codes WHERE expires > now()`)
 	if err != nil {
-		d.up.Store(false)
+		d.down()
 		return err
 	}
 	d.mu.RLock()
@@ -253,7 +254,7 @@ func (d *Directory) resync(ctx context.Context) error {
 		return nil
 	})
 	if err != nil {
-		d.up.Store(false)
+		d.down()
 		return err
 	}
 	d.up.Store(true)
@@ -271,7 +272,7 @@ func (d *Directory) listen(ctx context.Context) {
 		if ctx.Err() != nil {
 			return
 		}
-		d.up.Store(false)
+		d.down()
 		d.log.Warn("cluster: notifications", "err", err)
 		select {
 		case <-ctx.Done():
@@ -335,13 +336,15 @@ func (d *Directory) apply(payload string) {
 // it is free, expired, or its node is dead. It reports whether the claim
 // took; a database failure is an ErrDatabase.
 func (d *Directory) Claim(ctx context.Context, code string, expires time.Time) (bool, error) {
-	tag, err := d.pool.Exec(ctx, `INSERT INTO lifebuoy_codes (code, node, expires) VALUES ($1, $2, $3)
-		ON CONFLICT (code) DO UPDATE SET node = EXCLUDED.node, expires = EXCLUDED.expires
-		WHERE lifebuoy_codes.expires < now() OR NOT EXISTS (SELECT 1 FROM lifebuoy_nodes n
-			WHERE n.name = lifebuoy_codes.node AND n.heartbeat > now() - $4 * interval '1 millisecond')`,
-		code, d.cfg.Node, expires, d.cfg.DeadAfter.Milliseconds())
+	tag, err := d.claim(ctx, code, expires)
+	if err != nil && ctx.Err() == nil {
+		// The database may be back, and the pool's connections from
+		// before it went away broken: once more on fresh ones.
+		d.pool.Reset()
+		tag, err = d.claim(ctx, code, expires)
+	}
 	if err != nil {
-		d.up.Store(false)
+		d.down()
 		d.claimErrors.Add(1)
 		return false, fmt.Errorf("%w (%v)", ErrDatabase, err)
 	}
@@ -349,11 +352,19 @@ func (d *Directory) Claim(ctx context.Context, code string, expires time.Time) (
 	return tag.RowsAffected() == 1, nil
 }
 
+func (d *Directory) claim(ctx context.Context, code string, expires time.Time) (pgconn.CommandTag, error) {
+	return d.pool.Exec(ctx, `INSERT INTO lifebuoy_codes (code, node, expires) VALUES ($1, $2, $3)
+		ON CONFLICT (code) DO UPDATE SET node = EXCLUDED.node, expires = EXCLUDED.expires
+		WHERE lifebuoy_codes.expires < now() OR NOT EXISTS (SELECT 1 FROM lifebuoy_nodes n
+			WHERE n.name = lifebuoy_codes.node AND n.heartbeat > now() - $4 * interval '1 millisecond')`,
+		code, d.cfg.Node, expires, d.cfg.DeadAfter.Milliseconds())
+}
+
 // Release gives up this node's claim on code: it paired or ended.
 func (d *Directory) Release(ctx context.Context, code string) error {
 	_, err := d.pool.Exec(ctx, `DELETE FROM lifebuoy_codes WHERE code = $1 AND node = $2`, code, d.cfg.Node)
 	if err != nil {
-		d.up.Store(false)
+		d.down()
 		return err
 	}
 	return nil
@@ -420,10 +431,18 @@ func (d *Directory) Stats(now time.Time) Stats {
 	return s
 }
 
+// down notes that the database did not answer, and drops the pool's
+// connections, which may be broken for good: the next use dials afresh.
+func (d *Directory) down() {
+	if d.up.Swap(false) {
+		d.pool.Reset()
+	}
+}
+
 // Ping checks that the database answers.
 func (d *Directory) Ping(ctx context.Context) error {
 	if err := d.pool.Ping(ctx); err != nil {
-		d.up.Store(false)
+		d.down()
 		return fmt.Errorf("%w (%v)", ErrDatabase, err)
 	}
 	d.up.Store(true)
