@@ -48,7 +48,7 @@ type pki struct {
 	tls      tls.Certificate
 }
 
-func newCert(t *testing.T, dir, name string, ca *pki, isCA bool, dns ...string) *pki {
+func newCert(t testing.TB, dir, name string, ca *pki, isCA bool, dns ...string) *pki {
 	t.Helper()
 	key := must(ecdsa.GenerateKey(elliptic.P256(), rand.Reader))
 	tmpl := &x509.Certificate{SerialNumber: big.NewInt(time.Now().UnixNano()), Subject: pkix.Name{CommonName: name},
@@ -73,13 +73,14 @@ func newCert(t *testing.T, dir, name string, ca *pki, isCA bool, dns ...string) 
 
 // testCluster is a private PostgreSQL and broker processes joined to it.
 type testCluster struct {
-	t           *testing.T
+	t           testing.TB
 	dir, bin    string
 	pg          *pgtest.Server
 	dsn         string
 	ca, node    *pki // the cluster's CA and the certificate the nodes share
 	brokerCert  *pki // the brokers' own certificate (agents pin it)
 	fingerprint string
+	alone       bool // start brokers without -cluster (a benchmark's baseline)
 }
 
 type nodeProc struct {
@@ -95,7 +96,7 @@ var buildBroker struct {
 	err  error
 }
 
-func startTestCluster(t *testing.T) *testCluster {
+func startTestCluster(t testing.TB) *testCluster {
 	t.Helper()
 	rfbtest.LookPath(t, "runuser")
 	dir := t.TempDir()
@@ -135,11 +136,16 @@ func startTestCluster(t *testing.T) *testCluster {
 func (tc *testCluster) start(name string) *nodeProc {
 	t := tc.t
 	peer := fmt.Sprintf("127.0.0.1:%d", rfbtest.FreePort(t))
-	cmd := exec.Command(tc.bin, "-data", filepath.Join(tc.dir, name), "-agent-listen", "127.0.0.1:0",
+	args := []string{"-data", filepath.Join(tc.dir, name), "-agent-listen", "127.0.0.1:0",
 		"-viewer-listen", "127.0.0.1:0", "-repeater-listen", "127.0.0.1:0", "-admin-listen", "127.0.0.1:0",
-		"-https-listen", "127.0.0.1:0", "-cert", tc.brokerCert.certFile, "-key", tc.brokerCert.keyFile,
-		"-cluster", tc.dsn, "-cluster-node", name, "-peer-listen", peer,
-		"-cluster-cert", tc.node.certFile, "-cluster-key", tc.node.keyFile, "-cluster-ca", tc.ca.certFile)
+		"-https-listen", "127.0.0.1:0", "-cert", tc.brokerCert.certFile, "-key", tc.brokerCert.keyFile}
+	listeners := 5
+	if !tc.alone {
+		args = append(args, "-cluster", tc.dsn, "-cluster-node", name, "-peer-listen", peer,
+			"-cluster-cert", tc.node.certFile, "-cluster-key", tc.node.keyFile, "-cluster-ca", tc.ca.certFile)
+		listeners = 6
+	}
+	cmd := exec.Command(tc.bin, args...)
 	stderr := must(cmd.StderrPipe())
 	cmd.Stdout = io.Discard
 	if err := cmd.Start(); err != nil {
@@ -177,7 +183,7 @@ func (tc *testCluster) start(name string) *nodeProc {
 		}
 	}()
 	timeout := time.After(30 * time.Second)
-	for len(n.addrs) < 6 {
+	for len(n.addrs) < listeners {
 		select {
 		case a := <-found:
 			n.addrs[a[0]] = a[1]
@@ -198,7 +204,7 @@ func (n *nodeProc) kill() {
 }
 
 // metric reads one value from the node's /metrics (-1 if absent).
-func (n *nodeProc) metric(t *testing.T, name string) float64 {
+func (n *nodeProc) metric(t testing.TB, name string) float64 {
 	resp, err := http.Get("http://" + n.addrs["admin"] + "/metrics")
 	if err != nil {
 		t.Fatal(err)
@@ -222,7 +228,7 @@ func (tc *testCluster) linkConfig(n *nodeProc, src int) agentlink.Config {
 }
 
 // waitFor polls cond every 50 ms for up to 30 s.
-func waitFor(t *testing.T, what string, cond func() bool) {
+func waitFor(t testing.TB, what string, cond func() bool) {
 	t.Helper()
 	for range 600 {
 		if cond() {
