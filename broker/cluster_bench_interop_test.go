@@ -27,19 +27,36 @@ func clusterPair(ctx context.Context, tc *testCluster, home, front *nodeProc, ne
 	}
 	s := &benchSession{link: link}
 	verr := make(chan error, 1)
+	actx, cancel := context.WithCancel(ctx)
+	defer cancel()
 	go func() {
-		j := int(next.Add(1))
-		d := &net.Dialer{LocalAddr: &net.TCPAddr{IP: net.IPv4(127, 0, byte(j/250)+10, byte(j%250)+1)}, Timeout: 10 * time.Second}
-		c, err := d.DialContext(ctx, "tcp", front.addrs["viewer"])
-		if err != nil {
-			verr <- err
-			return
+		// The front's replica may be a moment behind the claim (a
+		// person reading the code out takes seconds; this client takes
+		// microseconds): a refused viewer tries again, from a fresh
+		// address, a few times.
+		var err error
+		for try := range 20 {
+			if try > 0 {
+				time.Sleep(10 * time.Millisecond)
+			}
+			j := int(next.Add(1))
+			d := &net.Dialer{LocalAddr: &net.TCPAddr{IP: net.IPv4(127, 0, byte(j/250)+10, byte(j%250)+1)}, Timeout: 10 * time.Second}
+			var c net.Conn
+			if c, err = d.DialContext(ctx, "tcp", front.addrs["viewer"]); err != nil {
+				break
+			}
+			if err = rawVNCAuth(c, link.Code()); err == nil {
+				s.viewer = c
+				break
+			}
+			c.Close()
 		}
-		s.viewer = c
-		// The front's replica may be a moment behind the claim.
-		verr <- rawVNCAuth(c, link.Code())
+		if err != nil {
+			cancel() // the agent's wait
+		}
+		verr <- err
 	}()
-	in, err := link.Accept(ctx)
+	in, err := link.Accept(actx)
 	if err == nil {
 		s.data, err = in.Open(ctx)
 	}
