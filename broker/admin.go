@@ -1,6 +1,7 @@
 package broker
 
 import (
+	"context"
 	"crypto/rand"
 	"crypto/subtle"
 	"encoding/hex"
@@ -118,11 +119,23 @@ func (b *Broker) Handler() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		if b.cluster != nil {
+			ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+			defer cancel()
+			if err := b.cluster.dir.Ping(ctx); err != nil {
+				// Running sessions go on; new codes are refused.
+				http.Error(w, "database unreachable: "+err.Error(), http.StatusServiceUnavailable)
+				return
+			}
+		}
 		w.Write([]byte("ok\n"))
 	})
 	mux.HandleFunc("GET /metrics", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; version=0.0.4; charset=utf-8")
 		b.metrics.writeProm(w, b.codes.Counts(), b.throttle.GlobalFailures())
+		if b.cluster != nil {
+			b.cluster.writeProm(w)
+		}
 		writeRuntimeProm(w)
 	})
 	mux.HandleFunc("POST /admin/codes", func(w http.ResponseWriter, r *http.Request) {

@@ -172,7 +172,7 @@ func (b *Broker) controlLink(ctx context.Context, c *tls.Conn, hello *agentlink.
 		a.release()
 	})
 	flow := map[bool]string{true: flowCustomerFirst, false: flowSupporterFirst}[hello.WantCode]
-	b.codes.update(a.code, func(e *codeEntry) {
+	b.codes.update(a.code, func(e *session) {
 		if e.desk.flow == "" {
 			e.desk.flow, e.desk.since = flow, time.Now()
 		}
@@ -185,7 +185,8 @@ func (b *Broker) controlLink(ctx context.Context, c *tls.Conn, hello *agentlink.
 	}
 	// The code's expiry: if nobody paired by then, the link ends.
 	expiry := time.AfterFunc(time.Until(expires)+time.Millisecond, func() {
-		if _, live := b.codes.Lookup(a.code); !live || b.codes.Expire(a.code) {
+		expired := b.codes.Expire(a.code)
+		if _, live := b.codes.Lookup(a.code); expired || !live {
 			b.audit.Info("code expired", "code", a.code, "remote", a.remote)
 			a.finish(&agentlink.Error{Reason: "the code expired"})
 		}
@@ -381,7 +382,7 @@ func (a *agentConn) handle(m agentlink.Message) (done bool) {
 			}
 		}
 	case *agentlink.Rights:
-		a.b.codes.update(a.code, func(e *codeEntry) {
+		a.b.codes.update(a.code, func(e *session) {
 			if e.desk.sessionID == m.SessionID {
 				e.desk.rightsKnown, e.desk.control, e.desk.files = true, m.Control, m.Files
 			}
@@ -457,7 +458,7 @@ func (b *Broker) openSession(ctx context.Context, a *agentConn, m *agentlink.Ope
 	m.SessionID, m.Token = randomHex(16), randomHex(32)
 	// Known before the agent hears of it: its Rights for this session may
 	// arrive before the relay starts.
-	b.codes.update(a.code, func(e *codeEntry) { e.desk.sessionID = m.SessionID })
+	b.codes.update(a.code, func(e *session) { e.desk.sessionID = m.SessionID })
 	p := &pendingSession{token: m.Token, data: make(chan net.Conn, 1)}
 	decline := make(chan string, 1)
 	b.mu.Lock()
@@ -514,7 +515,7 @@ func (b *Broker) openSession(ctx context.Context, a *agentConn, m *agentlink.Ope
 // closed, and the session lives on its two connections alone. When it
 // ends, the code is void. The session is counted in b.wg until then.
 func (b *Broker) runSession(ctx context.Context, a *agentConn, sessionID string, viewer, data net.Conn, supporter Supporter) {
-	b.codes.SetState(a.code, StateRelaying)
+	b.codes.StartRelay(a.code)
 	b.metrics.Sessions.Add(1)
 	b.metrics.SessionsTotal.Add(1)
 	b.wg.Add(1)
@@ -544,7 +545,7 @@ func (b *Broker) runSession(ctx context.Context, a *agentConn, sessionID string,
 	a.mu.Lock()
 	a.spliced = true
 	a.mu.Unlock()
-	b.codes.update(code, func(e *codeEntry) {
+	b.codes.update(code, func(e *session) {
 		d := &e.desk
 		d.since = start
 		d.toViewer, d.toAgent, d.end, d.mux = &toViewer, &toAgent, r.endWith, mux
@@ -570,7 +571,7 @@ type sessionControl struct {
 func (sc *sessionControl) handle(m agentlink.Message) {
 	switch m := m.(type) {
 	case *agentlink.Rights:
-		sc.b.codes.update(sc.code, func(e *codeEntry) {
+		sc.b.codes.update(sc.code, func(e *session) {
 			if e.desk.sessionID == m.SessionID {
 				e.desk.rightsKnown, e.desk.control, e.desk.files = true, m.Control, m.Files
 			}

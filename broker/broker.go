@@ -39,6 +39,7 @@ type Broker struct {
 
 	codes    *Codes
 	throttle *Throttle
+	cluster  *clusterNode // nil unless Config.Cluster (cluster.go)
 	metrics  Metrics
 	total    *Bucket
 
@@ -124,6 +125,13 @@ func New(cfg Config, log *slog.Logger) (*Broker, error) {
 			"supporter", e.Supporter, "started", e.Start, "reason", "the broker stopped without ending it (killed or crashed)")
 	}
 	b.codes.onChange = b.watchers.notify
+	if cfg.Cluster != "" {
+		if err := b.joinCluster(); err != nil {
+			journal.close()
+			af.Close()
+			return nil, err
+		}
+	}
 	b.throttle.GlobalRate = cfg.GlobalFailureRate
 	if cfg.FailureMemory > 0 {
 		b.throttle.Memory = time.Duration(cfg.FailureMemory)
@@ -175,6 +183,9 @@ func (b *Broker) Close() error {
 	b.auditTo.flush()
 	b.audit.Info("broker stopped")
 	b.journal.close()
+	if b.cluster != nil {
+		b.cluster.dir.Close()
+	}
 	return b.auditFile.Close()
 }
 
@@ -185,6 +196,7 @@ func (b *Broker) Audit() *slog.Logger { return b.audit }
 // Listeners are the broker's listeners; a nil one is not served.
 type Listeners struct {
 	Agent, Viewer, Repeater, Admin net.Listener
+	Peer                           net.Listener // the cluster's peer port (peer.go)
 	HTTPS                          net.Listener // the HTTPS front
 	ACMEHTTP                       net.Listener // plain HTTP for ACME's HTTP-01 check
 }
@@ -207,6 +219,9 @@ func (b *Broker) Listen() (Listeners, error) {
 	ls.Admin = open(b.cfg.AdminAddr)
 	ls.HTTPS = open(b.cfg.HTTPSAddr)
 	ls.ACMEHTTP = open(b.cfg.ACMEHTTPAddr)
+	if b.cluster != nil {
+		ls.Peer = open(b.cfg.PeerAddr)
+	}
 	if err != nil {
 		ls.close()
 	}
@@ -214,7 +229,7 @@ func (b *Broker) Listen() (Listeners, error) {
 }
 
 func (ls Listeners) close() {
-	for _, l := range []net.Listener{ls.Agent, ls.Viewer, ls.Repeater, ls.Admin, ls.HTTPS, ls.ACMEHTTP} {
+	for _, l := range []net.Listener{ls.Agent, ls.Viewer, ls.Repeater, ls.Admin, ls.HTTPS, ls.ACMEHTTP, ls.Peer} {
 		if l != nil {
 			l.Close()
 		}
@@ -270,6 +285,10 @@ func (b *Broker) Serve(ctx context.Context, ls Listeners) error {
 	accept(ls.Agent, "agent", b.ServeAgent)
 	accept(ls.Viewer, "viewer", b.ServeViewer)
 	accept(ls.Repeater, "repeater", b.ServeRepeater)
+	if b.cluster != nil {
+		accept(ls.Peer, "peer", b.ServePeer)
+		b.runCluster(ctx, &wg)
+	}
 	if ls.HTTPS != nil {
 		b.log.Info("broker: listening", "port", "https", "addr", ls.HTTPS.Addr().String())
 		wg.Go(func() { errc <- b.serveFront(ctx, ls.HTTPS) })

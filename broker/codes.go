@@ -3,7 +3,6 @@ package broker
 import (
 	"crypto/rand"
 	"errors"
-	"fmt"
 	"math/big"
 	"slices"
 	"strings"
@@ -14,47 +13,6 @@ import (
 	"lifebuoy/broker/agentlink"
 	"lifebuoy/rfb"
 )
-
-// State is where a code's session is in its life.
-//
-//	issued ──agent presents it──▶ waiting ──viewer pairs──▶ paired ──data──▶ relaying ──▶ closed
-//	(supporter first)             (customer first starts here)    ▲
-//	  │                                                            │
-//	  └─viewer first──▶ viewer-waiting ──agent presents it──────────┘
-//
-// A code that is never paired expires; one that paired is spent, and void
-// when its session ends. A viewer that comes with an issued code before
-// its agent waits for the agent until the code expires; a newer viewer
-// with the same code takes the wait over.
-type State uint8
-
-// Session states.
-const (
-	StateIssued        State = iota // supporter first: issued, no agent yet
-	StateViewerWaiting              // issued, and a viewer waits for the agent
-	StateWaiting                    // an agent holds it and waits for a viewer
-	StatePaired                     // a viewer matched; the agent is opening its data connection
-	StateRelaying                   // bytes flow
-	StateClosed                     // ended; the code is void
-)
-
-func (s State) String() string {
-	switch s {
-	case StateIssued:
-		return "issued"
-	case StateViewerWaiting:
-		return "viewer-waiting"
-	case StateWaiting:
-		return "waiting"
-	case StatePaired:
-		return "paired"
-	case StateRelaying:
-		return "relaying"
-	case StateClosed:
-		return "closed"
-	}
-	return fmt.Sprintf("State(%d)", uint8(s))
-}
 
 // Errors of Codes, which callers report to the user.
 var (
@@ -71,17 +29,15 @@ type Codes struct {
 	now    func() time.Time
 
 	mu       sync.Mutex
-	live     map[string]*codeEntry
+	live     map[string]*session
 	onChange func() // called after a change, under mu; must not block
-}
 
-type codeEntry struct {
-	key     *rfb.VNCAuthKey // the code as a VNC password, for SpendVNCAuth
-	state   State
-	expires time.Time
-	agent   *agentConn
-	wait    *viewerWait // in StateViewerWaiting, and Paired from it
-	desk    deskInfo
+	// In a cluster (cluster.go): claim makes a new code this node's in
+	// the cluster's directory (errClaimTaken when another node holds
+	// it), called without mu; unclaim gives a code up once it paired or
+	// ended, called under mu, so it must not block.
+	claim   func(code string, expires time.Time) error
+	unclaim func(code string)
 }
 
 // deskInfo is what the supporter's console lists of a code beyond its
@@ -126,7 +82,7 @@ func NewCodes(digits int, ttl time.Duration, now func() time.Time) *Codes {
 	if now == nil {
 		now = time.Now
 	}
-	return &Codes{digits: digits, ttl: ttl, now: now, live: map[string]*codeEntry{}}
+	return &Codes{digits: digits, ttl: ttl, now: now, live: map[string]*session{}}
 }
 
 // Issue makes a new code, unique among the live ones. With a nil agent it
@@ -135,29 +91,63 @@ func NewCodes(digits int, ttl time.Duration, now func() time.Time) *Codes {
 func (c *Codes) Issue(a *agentConn) (code string, expires time.Time, err error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	for range maxClaims {
+		if code, err = c.pickLocked(); err != nil {
+			return "", time.Time{}, err
+		}
+		expires = c.now().Add(c.ttl)
+		if c.claim != nil {
+			// In a cluster the code must be free on every node: the
+			// claim goes to the database, without the table's lock.
+			c.mu.Unlock()
+			err = c.claim(code, expires)
+			c.mu.Lock()
+			if errors.Is(err, errClaimTaken) {
+				continue
+			}
+			if err != nil {
+				return "", time.Time{}, err
+			}
+			if _, taken := c.live[code]; taken {
+				continue
+			}
+		}
+		e := &session{key: rfb.NewVNCAuthKey(code), state: StateWaiting, expires: expires, agent: a}
+		if a == nil {
+			e.state = StateIssued
+		}
+		c.live[code] = e
+		c.changedLocked()
+		return code, e.expires, nil
+	}
+	return "", time.Time{}, ErrCodeSpace
+}
+
+// maxClaims bounds the codes Issue tries in a cluster whose other nodes
+// hold the ones it picked.
+const maxClaims = 64
+
+// errClaimTaken: another node holds the code (Codes.claim).
+var errClaimTaken = errors.New("the code is held by another node")
+
+// pickLocked picks a random code that is not live here.
+func (c *Codes) pickLocked() (string, error) {
 	c.sweepLocked()
 	lo := new(big.Int).Exp(big.NewInt(10), big.NewInt(int64(c.digits-1)), nil)
 	span := new(big.Int).Sub(new(big.Int).Mul(lo, big.NewInt(10)), lo)
 	if int64(len(c.live))*2 > span.Int64() {
-		return "", time.Time{}, ErrCodeSpace
+		return "", ErrCodeSpace
 	}
 	for {
 		n, err := rand.Int(rand.Reader, span)
 		if err != nil {
-			return "", time.Time{}, err
+			return "", err
 		}
-		code = n.Add(n, lo).String()
+		code := n.Add(n, lo).String()
 		if _, taken := c.live[code]; !taken {
-			break
+			return code, nil
 		}
 	}
-	e := &codeEntry{key: rfb.NewVNCAuthKey(code), state: StateWaiting, expires: c.now().Add(c.ttl), agent: a}
-	if a == nil {
-		e.state = StateIssued
-	}
-	c.live[code] = e
-	c.changedLocked()
-	return code, e.expires, nil
 }
 
 // changedLocked tells the watcher that the list of codes changed.
@@ -168,7 +158,7 @@ func (c *Codes) changedLocked() {
 }
 
 // update changes a live code's entry under the lock.
-func (c *Codes) update(code string, f func(*codeEntry)) {
+func (c *Codes) update(code string, f func(*session)) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if e := c.live[code]; e != nil {
@@ -190,26 +180,22 @@ func (c *Codes) Attach(code string, a *agentConn) (expires time.Time, w *viewerW
 	if e == nil {
 		return time.Time{}, nil, ErrNoCode
 	}
-	switch e.state {
-	case StateIssued:
-		e.state, e.agent, e.expires = StateWaiting, a, c.now().Add(c.ttl)
-		c.changedLocked()
-		return e.expires, nil, nil
-	case StateViewerWaiting:
-		e.state, e.agent, e.expires = StatePaired, a, c.now().Add(c.ttl)
-		c.changedLocked()
-		return e.expires, e.wait, nil
+	if c.stepLocked(code, e, evAgentPresented, "") == fxRefused {
+		return time.Time{}, nil, ErrCodeInUse
 	}
-	return time.Time{}, nil, ErrCodeInUse
+	e.agent = a
+	return e.expires, e.wait, nil
 }
 
-// Lookup reports a live code's state.
+// Lookup reports a live code's state (StateEnded and false for none). It
+// changes nothing: a code past its time is reported ended, and left for
+// Expire or the next change to the table to void.
 func (c *Codes) Lookup(code string) (State, bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	e := c.lookupLocked(NormalizeCode(code))
-	if e == nil {
-		return StateClosed, false
+	e := c.live[NormalizeCode(code)]
+	if e == nil || e.expired(c.now()) {
+		return StateEnded, false
 	}
 	return e.state, true
 }
@@ -225,23 +211,18 @@ func (c *Codes) Spend(code string) (*agentConn, *viewerWait, error) {
 	if e == nil {
 		return nil, nil, ErrNoCode
 	}
-	return c.spendLocked(e)
+	return c.spendLocked(NormalizeCode(code), e)
 }
 
-func (c *Codes) spendLocked(e *codeEntry) (*agentConn, *viewerWait, error) {
-	defer c.changedLocked()
-	switch e.state {
-	case StateWaiting:
-		e.state = StatePaired
-		return e.agent, nil, nil
-	case StateIssued, StateViewerWaiting:
-		if e.wait != nil {
-			close(e.wait.superseded)
-		}
-		e.state, e.wait = StateViewerWaiting, newViewerWait(e.expires)
+func (c *Codes) spendLocked(code string, e *session) (*agentConn, *viewerWait, error) {
+	fx := c.stepLocked(code, e, evViewerMatched, "")
+	if fx == fxRefused {
+		return nil, nil, ErrNoCode
+	}
+	if fx&fxNewWait != 0 {
 		return nil, e.wait, nil
 	}
-	return nil, nil, ErrNoCode
+	return e.agent, nil, nil
 }
 
 // SpendVNCAuth finds the code whose VNC Authentication response to
@@ -253,9 +234,9 @@ func (c *Codes) SpendVNCAuth(challenge, response []byte) (string, *agentConn, *v
 	defer c.mu.Unlock()
 	now := c.now()
 	var code string
-	var found *codeEntry
+	var found *session
 	for k, e := range c.live {
-		if e.state > StateWaiting || !now.Before(e.expires) {
+		if !e.state.unpaired() || e.expired(now) {
 			continue
 		}
 		if e.key.Matches(challenge, response) && found == nil {
@@ -265,7 +246,7 @@ func (c *Codes) SpendVNCAuth(challenge, response []byte) (string, *agentConn, *v
 	if found == nil {
 		return "", nil, nil, ErrNoCode
 	}
-	a, w, err := c.spendLocked(found)
+	a, w, err := c.spendLocked(code, found)
 	return code, a, w, err
 }
 
@@ -281,30 +262,22 @@ func (c *Codes) Abandon(code string, w *viewerWait, keep bool) (agentComing bool
 	if e == nil || e.wait != w {
 		return false
 	}
-	if e.state == StatePaired {
-		return true
-	}
-	defer c.changedLocked()
+	ev := evWaitEnded
 	if keep {
-		e.state, e.wait = StateIssued, nil
-		return false
+		ev = evViewerLeft
 	}
-	delete(c.live, code)
-	return false
+	fx := c.stepLocked(code, e, ev, "")
+	return fx&fxAgentComing != 0
 }
 
-// SetState moves a live code's session on (to relaying). A relaying
-// session has no use for its agent's control link or its code's key, so
-// the entry lets go of them, and of their memory.
-func (c *Codes) SetState(code string, s State) {
+// StartRelay moves a code's session on to relaying: the agent's data
+// connection came. A relaying session has no use for its code's key, so
+// the entry lets go of it, and of its memory.
+func (c *Codes) StartRelay(code string) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if e := c.live[code]; e != nil {
-		e.state = s
-		if s >= StateRelaying {
-			e.key = nil // a spent code is never tried again
-		}
-		c.changedLocked()
+		c.stepLocked(code, e, evRelayStarted, "")
 	}
 }
 
@@ -312,29 +285,47 @@ func (c *Codes) SetState(code string, s State) {
 func (c *Codes) End(code string) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if _, ok := c.live[code]; ok {
-		delete(c.live, code)
-		c.changedLocked()
+	if e := c.live[code]; e != nil {
+		c.stepLocked(code, e, evEnded, "")
 	}
+}
+
+// stepLocked delivers ev to code's session e and keeps the table in step:
+// an ended session leaves it, and watchers hear of any change.
+func (c *Codes) stepLocked(code string, e *session, ev event, why string) effect {
+	before := e.state
+	fx := e.step(ev, c.now(), c.ttl, why)
+	if fx == fxRefused {
+		return fx
+	}
+	if c.unclaim != nil && before.unpaired() && !e.state.unpaired() {
+		c.unclaim(code)
+	}
+	if e.state == StateEnded {
+		delete(c.live, code)
+	}
+	c.changedLocked()
+	return fx
 }
 
 // endTarget finds what EndSession must end: a running session (end, and
 // mux to tell its agent), an agent that waits or asks (a), or else a code
 // without an agent, whose waiting viewer, if any, is sent away with
-// reason. st is StateClosed for no live code.
+// reason. st is StateEnded for no live code.
 func (c *Codes) endTarget(code, reason string) (st State, a *agentConn, mux *agentlink.Mux, end func(string)) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	e := c.lookupLocked(NormalizeCode(code))
 	if e == nil {
-		return StateClosed, nil, nil, nil
+		return StateEnded, nil, nil, nil
 	}
-	if e.agent == nil && e.wait != nil {
-		e.wait.ended = reason
-		close(e.wait.superseded)
-		e.wait = nil
+	st, a, mux, end = e.state, e.agent, e.desk.mux, e.desk.end
+	if a == nil && end == nil {
+		// Nobody else to end it: a code without an agent, whose
+		// waiting viewer, if any, is told why.
+		c.stepLocked(NormalizeCode(code), e, evEnded, reason)
 	}
-	return e.state, e.agent, e.desk.mux, e.desk.end
+	return st, a, mux, end
 }
 
 // requestTarget finds the data connection and session of a running
@@ -344,7 +335,7 @@ func (c *Codes) requestTarget(code string) (State, *agentlink.Mux, string) {
 	defer c.mu.Unlock()
 	e := c.lookupLocked(NormalizeCode(code))
 	if e == nil {
-		return StateClosed, nil, ""
+		return StateEnded, nil, ""
 	}
 	return e.state, e.desk.mux, e.desk.sessionID
 }
@@ -363,7 +354,7 @@ func (c *Codes) sessions() []SessionInfo {
 		if !si.Supporter.Known() {
 			si.Supporter = d.issuedBy
 		}
-		if e.state <= StateWaiting {
+		if e.state.unpaired() {
 			si.Expires = e.expires
 		}
 		si.Customer, si.CustomerAddr, si.AgentPath = d.customer, d.customerAddr, d.agentPath
@@ -381,7 +372,7 @@ func (c *Codes) sessions() []SessionInfo {
 
 // deskName is the state as the console shows it.
 func (s State) deskName() string {
-	if s == StatePaired {
+	if s == StateAsking {
 		return "asking"
 	}
 	return s.String()
@@ -393,11 +384,10 @@ func (c *Codes) Expire(code string) bool {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	e := c.live[code]
-	if e == nil || e.state > StateWaiting || c.now().Before(e.expires) {
+	if e == nil || !e.expired(c.now()) {
 		return false
 	}
-	delete(c.live, code)
-	c.changedLocked()
+	c.stepLocked(code, e, evDeadline, errNoAgent.Error())
 	return true
 }
 
@@ -421,25 +411,24 @@ func (c *Codes) Counts() map[State]int {
 	return m
 }
 
-func (c *Codes) lookupLocked(code string) *codeEntry {
+func (c *Codes) lookupLocked(code string) *session {
 	e := c.live[code]
 	if e == nil {
 		return nil
 	}
-	if e.state <= StateWaiting && !c.now().Before(e.expires) {
-		delete(c.live, code)
-		c.changedLocked()
+	if e.expired(c.now()) {
+		c.stepLocked(code, e, evDeadline, errNoAgent.Error())
 		return nil
 	}
 	return e
 }
 
+// sweepLocked voids the codes whose time is up.
 func (c *Codes) sweepLocked() {
 	now := c.now()
 	for k, e := range c.live {
-		if e.state <= StateWaiting && !now.Before(e.expires) {
-			delete(c.live, k)
-			c.changedLocked()
+		if e.expired(now) {
+			c.stepLocked(k, e, evDeadline, errNoAgent.Error())
 		}
 	}
 }

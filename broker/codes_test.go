@@ -94,7 +94,7 @@ func TestCodesSingleUseAndVoid(t *testing.T) {
 		if err != nil || got != code || ga != a || w != nil {
 			t.Fatalf("SpendVNCAuth = %q %p %v", got, ga, err)
 		}
-		if st, _ := c.Lookup(code); st != StatePaired {
+		if st, _ := c.Lookup(code); st != StateAsking {
 			t.Fatalf("state %v, want paired", st)
 		}
 		if _, _, err := c.Spend(code); !errors.Is(err, ErrNoCode) {
@@ -102,10 +102,10 @@ func TestCodesSingleUseAndVoid(t *testing.T) {
 		}
 		// A paired code does not expire under its session.
 		time.Sleep(time.Hour)
-		if st, ok := c.Lookup(code); !ok || st != StatePaired {
+		if st, ok := c.Lookup(code); !ok || st != StateAsking {
 			t.Fatalf("paired code after an hour: %v %v", st, ok)
 		}
-		c.SetState(code, StateRelaying)
+		c.StartRelay(code)
 		c.End(code)
 		if _, ok := c.Lookup(code); ok {
 			t.Fatal("code still live after its session ended")
@@ -176,7 +176,7 @@ func TestCodesViewerFirst(t *testing.T) {
 		if err != nil || w != w2 {
 			t.Fatalf("Attach: %v %v", w, err)
 		}
-		if st, _ := c.Lookup(code); st != StatePaired {
+		if st, _ := c.Lookup(code); st != StateAsking {
 			t.Fatalf("state %v, want paired", st)
 		}
 		if !c.Abandon(code, w2, false) {
@@ -208,8 +208,8 @@ func TestCodesViewerFirst(t *testing.T) {
 }
 
 func TestStateString(t *testing.T) {
-	for s, want := range map[State]string{StateIssued: "issued", StateViewerWaiting: "viewer-waiting", StateWaiting: "waiting", StatePaired: "paired",
-		StateRelaying: "relaying", StateClosed: "closed", 9: "State(9)"} {
+	for s, want := range map[State]string{StateIssued: "issued", StateViewerWaiting: "viewer-waiting", StateWaiting: "waiting", StateAsking: "asking",
+		StateRelaying: "relaying", StateEnded: "ended", 9: "State(9)"} {
 		if s.String() != want {
 			t.Errorf("%d: %q, want %q", s, s.String(), want)
 		}

@@ -89,6 +89,19 @@ type Config struct {
 	MaxAgents         int      `json:"max_agents"`
 	GlobalFailureRate float64  `json:"global_failure_rate"` // the global budget, failures a minute (0: none)
 	FailureMemory     Duration `json:"failure_memory"`      // an address stays suspect this long after a failure (0: 24 h)
+
+	// Cluster (docs/CLUSTER.md): with Cluster, a postgres:// URL, the
+	// broker is one node of several that share their live codes there.
+	// The nodes reach each other on the peer port (PeerAddr, advertised
+	// as PeerAdvertise) with mutual TLS: ClusterCert and ClusterKey are
+	// this node's, signed by ClusterCA, for the name "lifebuoy-cluster".
+	Cluster       string `json:"cluster"`
+	ClusterNode   string `json:"cluster_node"` // this node's name (default: the host name)
+	PeerAddr      string `json:"peer_addr"`
+	PeerAdvertise string `json:"peer_advertise"`
+	ClusterCert   string `json:"cluster_cert"`
+	ClusterKey    string `json:"cluster_key"`
+	ClusterCA     string `json:"cluster_ca"`
 }
 
 // Duration is a time.Duration written as "10m" in the config file.
@@ -121,6 +134,7 @@ func DefaultConfig() Config {
 		ViewerAddr:           ":5511",
 		RepeaterAddr:         ":5514",
 		AdminAddr:            "127.0.0.1:5515",
+		PeerAddr:             ":5516",
 		HTTPSAddr:            ":5512",
 		CodeTTL:              Duration(10 * time.Minute),
 		CodeDigits:           6,
@@ -174,6 +188,9 @@ func (c *Config) Validate() error {
 	}
 	if c.AuditMaxBytes < 0 || c.AuditMaxAge < 0 || c.AuditKeep < 0 {
 		errs = append(errs, errors.New("audit_max_bytes, audit_max_age and audit_keep must not be negative"))
+	}
+	if c.Cluster != "" && (c.ClusterCert == "" || c.ClusterKey == "" || c.ClusterCA == "" || c.PeerAddr == "") {
+		errs = append(errs, errors.New("a cluster needs peer_addr, cluster_cert, cluster_key and cluster_ca (docs/CLUSTER.md)"))
 	}
 	if (c.CertFile == "") != (c.KeyFile == "") {
 		errs = append(errs, errors.New("cert_file and key_file go together"))
@@ -260,6 +277,13 @@ func ConfigFromArgs(name string, args []string, stderr io.Writer) (Config, error
 	fs.DurationVar((*time.Duration)(&f.IdleTimeout), "idle-timeout", time.Duration(c.IdleTimeout), "end a session idle this long")
 	fs.Int64Var(&f.SessionBandwidth, "session-bandwidth", 0, "per-session cap in bytes/s (0: none)")
 	fs.Int64Var(&f.TotalBandwidth, "total-bandwidth", 0, "total cap in bytes/s (0: none)")
+	fs.StringVar(&f.Cluster, "cluster", "", "join a cluster whose directory is this PostgreSQL `URL` (postgres://…)")
+	fs.StringVar(&f.ClusterNode, "cluster-node", "", "this node's `name` in the cluster (default: the host name)")
+	fs.StringVar(&f.PeerAddr, "peer-listen", c.PeerAddr, "cluster peer port `address` (mutual TLS)")
+	fs.StringVar(&f.PeerAdvertise, "peer-advertise", "", "`host:port` the other nodes dial for this node's peer port")
+	fs.StringVar(&f.ClusterCert, "cluster-cert", "", "this node's cluster certificate `file` (PEM, for the name lifebuoy-cluster)")
+	fs.StringVar(&f.ClusterKey, "cluster-key", "", "private key `file` of -cluster-cert")
+	fs.StringVar(&f.ClusterCA, "cluster-ca", "", "the cluster's CA certificate `file` (PEM)")
 	if err := fs.Parse(args); err != nil {
 		return c, err
 	}
@@ -311,6 +335,20 @@ func ConfigFromArgs(name string, args []string, stderr io.Writer) (Config, error
 			c.SessionBandwidth = f.SessionBandwidth
 		case "total-bandwidth":
 			c.TotalBandwidth = f.TotalBandwidth
+		case "cluster":
+			c.Cluster = f.Cluster
+		case "cluster-node":
+			c.ClusterNode = f.ClusterNode
+		case "peer-listen":
+			c.PeerAddr = f.PeerAddr
+		case "peer-advertise":
+			c.PeerAdvertise = f.PeerAdvertise
+		case "cluster-cert":
+			c.ClusterCert = f.ClusterCert
+		case "cluster-key":
+			c.ClusterKey = f.ClusterKey
+		case "cluster-ca":
+			c.ClusterCA = f.ClusterCA
 		}
 	})
 	return c, c.Validate()

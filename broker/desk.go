@@ -76,7 +76,7 @@ func (b *Broker) issue(by Supporter, caller string) (string, time.Time, error) {
 	if err != nil {
 		return "", time.Time{}, err
 	}
-	b.codes.update(code, func(e *codeEntry) {
+	b.codes.update(code, func(e *session) {
 		e.desk.issuedBy, e.desk.flow, e.desk.since = by, flowSupporterFirst, time.Now()
 	})
 	b.audit.Info("code issued", "code", code, "flow", flowSupporterFirst, "supporter", by.Account, "by", caller, "expires", exp)
@@ -93,7 +93,7 @@ func (b *Broker) EndSession(code string, by Supporter, reason string) error {
 		reason = "ended by " + by.Label("the broker")
 	}
 	st, a, mux, end := b.codes.endTarget(code, reason)
-	if st == StateClosed {
+	if st == StateEnded {
 		return ErrNoSession
 	}
 	b.audit.Info("session ended by supporter", "code", code, "supporter", by.Account, "state", st.String(), "reason", reason)
@@ -116,7 +116,7 @@ func (b *Broker) EndSession(code string, by Supporter, reason string) error {
 func (b *Broker) RequestControl(code string, by Supporter) error {
 	st, mux, id := b.codes.requestTarget(code)
 	switch {
-	case st == StateClosed:
+	case st == StateEnded:
 		return ErrNoSession
 	case st != StateRelaying || mux == nil:
 		return ErrNotRelaying

@@ -34,7 +34,7 @@ const filesTimeout = 15 * time.Second
 func (b *Broker) OpenFiles(ctx context.Context, code string, by Supporter) (net.Conn, error) {
 	st, mux, sessionID, files := b.codes.filesTarget(code)
 	switch {
-	case st == StateClosed:
+	case st == StateEnded:
 		return nil, ErrNoSession
 	case st != StateRelaying || mux == nil:
 		return nil, ErrNotRelaying
@@ -79,7 +79,7 @@ func (c *Codes) filesTarget(code string) (State, *agentlink.Mux, string, bool) {
 	defer c.mu.Unlock()
 	e := c.lookupLocked(NormalizeCode(code))
 	if e == nil {
-		return StateClosed, nil, "", false
+		return StateEnded, nil, "", false
 	}
 	return e.state, e.desk.mux, e.desk.sessionID, e.desk.agentFiles
 }

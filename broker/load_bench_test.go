@@ -165,13 +165,13 @@ func (p *brokerProcess) dialer() *net.Dialer {
 		Timeout: 10 * time.Second}
 }
 
-// session is one paired, idle session's client ends.
-type session struct {
+// benchSession is one paired, idle session's client ends.
+type benchSession struct {
 	link         *agentlink.Link
 	viewer, data net.Conn
 }
 
-func (s *session) close() {
+func (s *benchSession) close() {
 	s.viewer.Close()
 	s.data.Close()
 	s.link.Close()
@@ -190,7 +190,7 @@ const (
 // connection. The viewer is left after a successful SecurityResult.
 // Over WebSocket, the agent's link and data connection are its TLS
 // inside wss://…/agent, and the viewer is noVNC's wss://…/rfb.
-func (p *brokerProcess) pair(ctx context.Context, transport string) (*session, error) {
+func (p *brokerProcess) pair(ctx context.Context, transport string) (*benchSession, error) {
 	cfg := agentlink.Config{Broker: p.agentAddr, Fingerprint: p.fingerprint, Proxy: "direct",
 		Dial: func(ctx context.Context, network, addr string) (net.Conn, error) {
 			return p.dialer().DialContext(ctx, network, addr)
@@ -202,7 +202,7 @@ func (p *brokerProcess) pair(ctx context.Context, transport string) (*session, e
 	if err != nil {
 		return nil, err
 	}
-	s := &session{link: link}
+	s := &benchSession{link: link}
 	verr := make(chan error, 1)
 	go func() {
 		var c net.Conn
@@ -241,10 +241,10 @@ func (p *brokerProcess) pair(ctx context.Context, transport string) (*session, e
 }
 
 // pairMany makes n sessions with w workers.
-func (p *brokerProcess) pairMany(b *testing.B, n, w int, transport string) []*session {
+func (p *brokerProcess) pairMany(b *testing.B, n, w int, transport string) []*benchSession {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	defer cancel()
-	out := make([]*session, n)
+	out := make([]*benchSession, n)
 	var next atomic.Int64
 	var wg sync.WaitGroup
 	var errOnce sync.Once
@@ -309,7 +309,7 @@ func BenchmarkIdleSessions(b *testing.B) {
 			settle()
 			before, rt0 := p.rssKiB(b), p.runtimeGauges(b)
 			b.ResetTimer()
-			var all [][]*session
+			var all [][]*benchSession
 			for range b.N {
 				all = append(all, p.pairMany(b, n, 8, tc.transport))
 			}

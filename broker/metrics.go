@@ -32,7 +32,7 @@ func (m *Metrics) writeProm(w io.Writer, codes map[State]int, globalFailures flo
 		fmt.Fprintf(w, "# HELP %s %s\n# TYPE %s counter\n%s %d\n", name, help, name, name, v)
 	}
 	fmt.Fprintf(w, "# HELP lifebuoy_codes Live session codes by state.\n# TYPE lifebuoy_codes gauge\n")
-	for _, s := range []State{StateIssued, StateViewerWaiting, StateWaiting, StatePaired, StateRelaying} {
+	for _, s := range []State{StateIssued, StateViewerWaiting, StateWaiting, StateAsking, StateRelaying} {
 		fmt.Fprintf(w, "lifebuoy_codes{state=%q} %d\n", s.String(), codes[s])
 	}
 	gauge("lifebuoy_sessions", "Sessions relaying now.", m.Sessions.Load())

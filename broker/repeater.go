@@ -80,6 +80,18 @@ func (b *Broker) ServeRepeater(ctx context.Context, c net.Conn) {
 		return
 	}
 	a, w, err := b.codes.Spend(code)
+	if err != nil && b.cluster != nil {
+		if _, peer, ok := b.cluster.dir.Home(code, time.Now()); ok {
+			// Another node's code: spliced there (peer.go).
+			b.throttle.Success(addr)
+			g.release()
+			c.SetDeadline(time.Time{})
+			if b.forwardRepeater(ctx, c, code, peer) {
+				g.keep()
+			}
+			return
+		}
+	}
 	if err != nil {
 		b.guessFailed(ctx, c, addr, "repeater", "")
 		rfb.RefuseConnection(c, "Wrong, expired or used session code.")

@@ -36,6 +36,9 @@ type viewerHandshake struct {
 	addr  netip.Addr
 	h     *rfb.Handshake
 	front viewerFront
+	// In a cluster: the code matched is another node's, at this peer
+	// address (peer.go).
+	forwardTo string
 }
 
 // deskPath names the front for the console's list.
@@ -160,6 +163,10 @@ func (b *Broker) serveViewer(ctx context.Context, c net.Conn, front viewerFront)
 	// handshake held open.
 	g.release()
 	hs.conn.SetDeadline(time.Time{})
+	if hs.forwardTo != "" {
+		b.forwardViewer(ctx, hs, code, front)
+		return
+	}
 	if w != nil {
 		if a, err = b.awaitAgent(ctx, hs.conn, code, w); err != nil {
 			hs.conn.SetDeadline(time.Now().Add(time.Duration(b.cfg.HandshakeTimeout)))
@@ -193,7 +200,7 @@ func (b *Broker) pair(ctx context.Context, a *agentConn, code string, mode agent
 		m.Version = int(v)
 	}
 	b.metrics.Pairings.Add(1)
-	b.codes.update(code, func(e *codeEntry) {
+	b.codes.update(code, func(e *session) {
 		e.desk.supporter, e.desk.viewer, e.desk.front = front.supporter, viewer, front.deskPath()
 	})
 	b.audit.Info("paired", "code", code, "viewer", viewer, "agent", a.remote, "mode", string(mode),
@@ -311,6 +318,14 @@ func (hs *viewerHandshake) authenticate(ctx context.Context) (string, *agentConn
 		return "", nil, nil, hs.fail(errSignInFirst.Error())
 	}
 	code, a, w, err := hs.b.codes.SpendVNCAuth(h.Challenge, h.Response)
+	if err != nil && hs.b.cluster != nil {
+		// Another node's code: this node splices the viewer there.
+		var ok bool
+		if code, _, hs.forwardTo, ok = hs.b.cluster.dir.MatchVNCAuth(h.Challenge, h.Response, time.Now()); ok {
+			hs.b.throttle.Success(hs.addr)
+			return code, nil, nil, nil
+		}
+	}
 	if err != nil {
 		hs.b.guessFailed(ctx, hs.conn, hs.addr, hs.front.port, "")
 		return "", nil, nil, hs.fail("wrong, expired or used session code")

@@ -1,0 +1,187 @@
+package broker
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"lifebuoy/broker/cluster"
+)
+
+// clusterName is the name every node's cluster certificate carries, and
+// what a node checks of the peer it dials or that dials it.
+const clusterName = "lifebuoy-cluster"
+
+// clusterNode is the broker's membership in a cluster (Config.Cluster):
+// its directory, the mutual TLS of its peer port, and its counters.
+type clusterNode struct {
+	dir      *cluster.Directory
+	serveTLS *tls.Config // the peer port: a client certificate from the cluster's CA is required
+	dialTLS  *tls.Config // to another node's peer port
+	releases chan string // codes to give up in the directory (Codes.unclaim)
+	rate     float64     // the whole cluster's global guessing budget (Config.GlobalFailureRate)
+
+	forwarded      atomic.Int64 // viewers this node splices to another node now
+	forwardedTotal atomic.Int64
+	peerSessions   atomic.Int64 // sessions other nodes forwarded here, running now
+	releaseDrops   atomic.Int64 // releases dropped on a full queue (the code then expires)
+}
+
+// joinCluster opens the cluster's directory and makes the code table
+// claim its codes there.
+func (b *Broker) joinCluster() error {
+	cfg := b.cfg
+	serveTLS, dialTLS, err := clusterTLS(cfg.ClusterCert, cfg.ClusterKey, cfg.ClusterCA)
+	if err != nil {
+		return fmt.Errorf("cluster: %w", err)
+	}
+	node := cfg.ClusterNode
+	if node == "" {
+		if node, err = os.Hostname(); err != nil {
+			return fmt.Errorf("cluster: no -cluster-node and no host name: %w", err)
+		}
+	}
+	adv := cfg.PeerAdvertise
+	if adv == "" {
+		adv = cfg.PeerAddr
+		if host, port, err := net.SplitHostPort(adv); err == nil && (host == "" || host == "0.0.0.0" || host == "::") {
+			h, _ := os.Hostname()
+			adv = net.JoinHostPort(h, port)
+		}
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	dir, err := cluster.Open(ctx, cluster.Config{DSN: cfg.Cluster, Node: node, PeerAddr: adv}, b.log)
+	if err != nil {
+		return err
+	}
+	cn := &clusterNode{dir: dir, serveTLS: serveTLS, dialTLS: dialTLS, releases: make(chan string, 4096),
+		rate: cfg.GlobalFailureRate}
+	b.cluster = cn
+	b.codes.claim = func(code string, expires time.Time) error {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		ok, err := dir.Claim(ctx, code, expires)
+		if err != nil {
+			b.log.Warn("cluster: claim", "err", err)
+			return cluster.ErrDatabase
+		}
+		if !ok {
+			return errClaimTaken
+		}
+		return nil
+	}
+	b.codes.unclaim = func(code string) {
+		select {
+		case cn.releases <- code:
+		default:
+			cn.releaseDrops.Add(1)
+		}
+	}
+	b.log.Info("broker: joined the cluster", "node", node, "peer", adv)
+	return nil
+}
+
+// clusterTLS makes the peer port's mutual TLS from the node's certificate
+// and the cluster's CA.
+func clusterTLS(certFile, keyFile, caFile string) (serve, dial *tls.Config, err error) {
+	cert, err := tls.LoadX509KeyPair(certFile, keyFile)
+	if err != nil {
+		return nil, nil, err
+	}
+	pem, err := os.ReadFile(caFile)
+	if err != nil {
+		return nil, nil, err
+	}
+	pool := x509.NewCertPool()
+	if !pool.AppendCertsFromPEM(pem) {
+		return nil, nil, fmt.Errorf("%s: no PEM certificate", caFile)
+	}
+	// The client's certificate must name the cluster too: a certificate
+	// the CA issued for something else does not make a node.
+	verifyName := func(cs tls.ConnectionState) error {
+		if len(cs.PeerCertificates) == 0 {
+			return errors.New("no cluster certificate")
+		}
+		return cs.PeerCertificates[0].VerifyHostname(clusterName)
+	}
+	serve = &tls.Config{Certificates: []tls.Certificate{cert}, ClientCAs: pool, ClientAuth: tls.RequireAndVerifyClientCert,
+		MinVersion: tls.VersionTLS13, VerifyConnection: verifyName}
+	dial = &tls.Config{Certificates: []tls.Certificate{cert}, RootCAs: pool, ServerName: clusterName,
+		MinVersion: tls.VersionTLS13}
+	return serve, dial, nil
+}
+
+// runCluster keeps the directory current, gives up released codes and
+// splits the global guessing budget by the live nodes, until ctx ends.
+func (b *Broker) runCluster(ctx context.Context, wg *sync.WaitGroup) {
+	cn := b.cluster
+	wg.Go(func() { cn.dir.Run(ctx) })
+	wg.Go(func() {
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case code := <-cn.releases:
+				rctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+				if err := cn.dir.Release(rctx, code); err != nil && ctx.Err() == nil {
+					b.log.Debug("cluster: release", "code", code, "err", err)
+				}
+				cancel()
+			}
+		}
+	})
+	wg.Go(func() {
+		t := time.NewTicker(2 * time.Second)
+		defer t.Stop()
+		for {
+			b.throttle.setGlobalRate(cn.rate / float64(max(1, cn.dir.Stats(time.Now()).LiveNodes)))
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+			}
+		}
+	})
+}
+
+// setGlobalRate changes the global budget (a cluster splits it by its
+// live nodes).
+func (t *Throttle) setGlobalRate(r float64) {
+	t.mu.Lock()
+	t.GlobalRate = r
+	t.mu.Unlock()
+}
+
+// writeClusterProm writes the cluster's view for /metrics.
+func (cn *clusterNode) writeProm(w io.Writer) {
+	st := cn.dir.Stats(time.Now())
+	up := 0
+	if st.Up {
+		up = 1
+	}
+	fmt.Fprintf(w, "# HELP lifebuoy_cluster_database_up Whether the cluster's database answered last time.\n"+
+		"# TYPE lifebuoy_cluster_database_up gauge\nlifebuoy_cluster_database_up %d\n", up)
+	g := func(name, help string, v int64) {
+		fmt.Fprintf(w, "# HELP %s %s\n# TYPE %s gauge\n%s %d\n", name, help, name, name, v)
+	}
+	c := func(name, help string, v int64) {
+		fmt.Fprintf(w, "# HELP %s %s\n# TYPE %s counter\n%s %d\n", name, help, name, name, v)
+	}
+	g("lifebuoy_cluster_nodes", "Nodes the cluster's directory lists.", int64(st.Nodes))
+	g("lifebuoy_cluster_live_nodes", "Nodes heard from recently.", int64(st.LiveNodes))
+	g("lifebuoy_cluster_codes", "Live codes of live nodes, as this node's replica has them.", int64(st.Codes))
+	g("lifebuoy_cluster_forwarded_sessions", "Viewers this node splices to another node now.", cn.forwarded.Load())
+	c("lifebuoy_cluster_forwarded_sessions_total", "Viewers this node spliced to another node.", cn.forwardedTotal.Load())
+	g("lifebuoy_cluster_peer_sessions", "Sessions running here for viewers other nodes admitted.", cn.peerSessions.Load())
+	c("lifebuoy_cluster_claim_errors_total", "New codes refused because the database was unreachable.", st.ClaimErrors)
+	c("lifebuoy_cluster_release_drops_total", "Code releases dropped on a full queue (the code expires instead).", cn.releaseDrops.Load())
+}

@@ -1,0 +1,450 @@
+package cluster
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"lifebuoy/rfb"
+)
+
+// Config is how a node joins the cluster.
+type Config struct {
+	DSN      string // postgres://…
+	Node     string // this node's name, unique in the cluster
+	PeerAddr string // host:port where the other nodes reach this node's peer port
+
+	Heartbeat time.Duration // how often the node says it lives (default 2 s)
+	DeadAfter time.Duration // a node silent this long is dead (default 5 heartbeats)
+	Resync    time.Duration // how often the replica is read whole (default 1 min)
+}
+
+func (c *Config) defaults() {
+	if c.Heartbeat <= 0 {
+		c.Heartbeat = 2 * time.Second
+	}
+	if c.DeadAfter <= 0 {
+		c.DeadAfter = 5 * c.Heartbeat
+	}
+	if c.Resync <= 0 {
+		c.Resync = time.Minute
+	}
+}
+
+// ErrDatabase wraps a failure to reach the cluster's database: new codes
+// are refused with it, and the caller tells the user to try again later.
+var ErrDatabase = errors.New("the cluster's database cannot be reached; try again in a minute")
+
+// Directory is a node's view of the cluster: the live nodes and a replica
+// of every live code, with the code's home node.
+type Directory struct {
+	cfg  Config
+	log  *slog.Logger
+	pool *pgxpool.Pool
+
+	mu    sync.RWMutex
+	codes map[string]entry // replica of the live codes of all nodes
+	nodes map[string]Node  // by name
+
+	up          atomic.Bool  // the last database operation succeeded
+	claimErrors atomic.Int64 // claims refused for an unreachable database
+	notifies    atomic.Int64 // notifications applied to the replica
+	resyncs     atomic.Int64
+}
+
+// entry is a replicated code.
+type entry struct {
+	node    string
+	expires time.Time
+	key     *rfb.VNCAuthKey // derived here from the code; never stored
+}
+
+// Node is a member of the cluster as the database last showed it.
+type Node struct {
+	Name, PeerAddr string
+	Alive          bool // heard from within DeadAfter
+}
+
+// Open connects to the database, creates or updates the schema, registers
+// the node (voiding any codes a previous run of it left) and reads the
+// replica. Call Run to keep it current.
+func Open(ctx context.Context, cfg Config, log *slog.Logger) (*Directory, error) {
+	cfg.defaults()
+	if cfg.Node == "" || strings.ContainsAny(cfg.Node, " \t\n") {
+		return nil, fmt.Errorf("cluster: a node name without spaces is needed, not %q", cfg.Node)
+	}
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	pc, err := pgxpool.ParseConfig(cfg.DSN)
+	if err != nil {
+		return nil, fmt.Errorf("cluster: %w", err)
+	}
+	pc.MaxConns = 8
+	pool, err := pgxpool.NewWithConfig(ctx, pc)
+	if err != nil {
+		return nil, fmt.Errorf("cluster: %w", err)
+	}
+	d := &Directory{cfg: cfg, log: log, pool: pool, codes: map[string]entry{}, nodes: map[string]Node{}}
+	if err := d.migrate(ctx); err != nil {
+		pool.Close()
+		return nil, fmt.Errorf("cluster: schema: %w", err)
+	}
+	if _, err := pool.Exec(ctx, `DELETE FROM lifebuoy_codes WHERE node = $1`, cfg.Node); err != nil {
+		pool.Close()
+		return nil, fmt.Errorf("cluster: %w", err)
+	}
+	if err := d.heartbeat(ctx); err != nil {
+		pool.Close()
+		return nil, fmt.Errorf("cluster: %w", err)
+	}
+	if err := d.resync(ctx); err != nil {
+		pool.Close()
+		return nil, fmt.Errorf("cluster: %w", err)
+	}
+	return d, nil
+}
+
+// Close lets the database connections go. The node's codes stay until
+// they expire or the node is dead.
+func (d *Directory) Close() { d.pool.Close() }
+
+// Node is this node's name.
+func (d *Directory) Node() string { return d.cfg.Node }
+
+// schema is the cluster's part of the database. The trigger feeds every
+// node's replica: "add CODE NODE EXPIRES_MS" and "del CODE NODE".
+const schema = `
+CREATE TABLE IF NOT EXISTS lifebuoy_nodes (
+	name      text PRIMARY KEY,
+	peer_addr text NOT NULL,
+	heartbeat timestamptz NOT NULL
+);
+CREATE TABLE IF NOT EXISTS lifebuoy_codes (
+	code    text PRIMARY KEY,
+	node    text NOT NULL,
+	expires timestamptz NOT NULL
+);
+CREATE OR REPLACE FUNCTION lifebuoy_codes_notify() RETURNS trigger AS $$
+BEGIN
+	IF TG_OP = 'DELETE' THEN
+		PERFORM pg_notify('lifebuoy_codes', 'del ' || OLD.code || ' ' || OLD.node);
+	ELSE
+		PERFORM pg_notify('lifebuoy_codes', 'add ' || NEW.code || ' ' || NEW.node || ' ' ||
+			(extract(epoch FROM NEW.expires) * 1000)::bigint);
+	END IF;
+	RETURN NULL;
+END $$ LANGUAGE plpgsql;
+DROP TRIGGER IF EXISTS lifebuoy_codes_notify ON lifebuoy_codes;
+CREATE TRIGGER lifebuoy_codes_notify AFTER INSERT OR UPDATE OR DELETE ON lifebuoy_codes
+	FOR EACH ROW EXECUTE FUNCTION lifebuoy_codes_notify();
+`
+
+// migrate creates the schema, one node at a time (nodes start together).
+func (d *Directory) migrate(ctx context.Context) error {
+	return pgx.BeginFunc(ctx, d.pool, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock(7465736)`); err != nil {
+			return err
+		}
+		_, err := tx.Exec(ctx, schema)
+		return err
+	})
+}
+
+// Run keeps the directory current until ctx ends: the heartbeat, the
+// notifications and the periodic resync, each coming back by itself
+// after the database was away.
+func (d *Directory) Run(ctx context.Context) {
+	var wg sync.WaitGroup
+	wg.Go(func() { d.listen(ctx) })
+	t := time.NewTicker(d.cfg.Heartbeat)
+	defer t.Stop()
+	r := time.NewTicker(d.cfg.Resync)
+	defer r.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			wg.Wait()
+			return
+		case <-t.C:
+			bctx, cancel := context.WithTimeout(ctx, d.cfg.Heartbeat)
+			if err := d.heartbeat(bctx); err != nil && ctx.Err() == nil {
+				d.log.Warn("cluster: heartbeat", "err", err)
+			}
+			cancel()
+		case <-r.C:
+			rctx, cancel := context.WithTimeout(ctx, d.cfg.Resync/2)
+			if err := d.resync(rctx); err != nil && ctx.Err() == nil {
+				d.log.Warn("cluster: resync", "err", err)
+			}
+			cancel()
+		}
+	}
+}
+
+// heartbeat says this node lives and reads which others do.
+func (d *Directory) heartbeat(ctx context.Context) error {
+	_, err := d.pool.Exec(ctx, `INSERT INTO lifebuoy_nodes (name, peer_addr, heartbeat) VALUES ($1, $2, now())
+		ON CONFLICT (name) DO UPDATE SET peer_addr = EXCLUDED.peer_addr, heartbeat = now()`, d.cfg.Node, d.cfg.PeerAddr)
+	if err != nil {
+		d.down()
+		return err
+	}
+	rows, err := d.pool.Query(ctx, `SELECT name, peer_addr, heartbeat > now() - $1 * interval '1 millisecond'
+		FROM lifebuoy_nodes`, d.cfg.DeadAfter.Milliseconds())
+	if err != nil {
+		d.down()
+		return err
+	}
+	nodes := map[string]Node{}
+	var n Node
+	_, err = pgx.ForEachRow(rows, []any{&n.Name, &n.PeerAddr, &n.Alive}, func() error {
+		nodes[n.Name] = n
+		return nil
+	})
+	if err != nil {
+		d.down()
+		return err
+	}
+	d.up.Store(true)
+	d.mu.Lock()
+	d.nodes = nodes
+	d.mu.Unlock()
+	return nil
+}
+
+// resync reads all live codes, replacing the replica (notifications may
+// have been lost while the database or the listening connection was
+// away), and drops rows long expired.
+func (d *Directory) resync(ctx context.Context) error {
+	d.resyncs.Add(1)
+	if _, err := d.pool.Exec(ctx, `DELETE FROM lifebuoy_codes WHERE expires < now() - interval '1 minute'`); err != nil {
+		d.down()
+		return err
+	}
+	rows, err := d.pool.Query(ctx, `SELECT code, node, expires FROM lifebuoy_codes WHERE expires > now()`)
+	if err != nil {
+		d.down()
+		return err
+	}
+	d.mu.RLock()
+	old := d.codes
+	d.mu.RUnlock()
+	codes := map[string]entry{}
+	var code, node string
+	var exp time.Time
+	_, err = pgx.ForEachRow(rows, []any{&code, &node, &exp}, func() error {
+		e := entry{node: node, expires: exp}
+		if o, ok := old[code]; ok && o.key != nil {
+			e.key = o.key
+		} else {
+			e.key = rfb.NewVNCAuthKey(code)
+		}
+		codes[code] = e
+		return nil
+	})
+	if err != nil {
+		d.down()
+		return err
+	}
+	d.up.Store(true)
+	d.mu.Lock()
+	d.codes = codes
+	d.mu.Unlock()
+	return nil
+}
+
+// listen feeds the replica from the trigger's notifications on a
+// connection of its own, reconnecting (and resyncing) after a failure.
+func (d *Directory) listen(ctx context.Context) {
+	for ctx.Err() == nil {
+		err := d.listenOnce(ctx)
+		if ctx.Err() != nil {
+			return
+		}
+		d.down()
+		d.log.Warn("cluster: notifications", "err", err)
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(time.Second):
+		}
+	}
+}
+
+func (d *Directory) listenOnce(ctx context.Context) error {
+	c, err := d.pool.Acquire(ctx)
+	if err != nil {
+		return err
+	}
+	// The connection is left in LISTEN: it does not go back to the pool.
+	conn := c.Hijack()
+	defer conn.Close(context.WithoutCancel(ctx))
+	if _, err := conn.Exec(ctx, `LISTEN lifebuoy_codes`); err != nil {
+		return err
+	}
+	// What changed before LISTEN took effect.
+	if err := d.resync(ctx); err != nil {
+		return err
+	}
+	for {
+		n, err := conn.WaitForNotification(ctx)
+		if err != nil {
+			return err
+		}
+		d.apply(n.Payload)
+	}
+}
+
+// apply changes the replica by one notification.
+func (d *Directory) apply(payload string) {
+	f := strings.Fields(payload)
+	if len(f) < 3 {
+		return
+	}
+	d.notifies.Add(1)
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	switch f[0] {
+	case "add":
+		if len(f) != 4 {
+			return
+		}
+		ms, err := strconv.ParseInt(f[3], 10, 64)
+		if err != nil {
+			return
+		}
+		d.codes[f[1]] = entry{node: f[2], expires: time.UnixMilli(ms), key: rfb.NewVNCAuthKey(f[1])}
+	case "del":
+		if e, ok := d.codes[f[1]]; ok && e.node == f[2] {
+			delete(d.codes, f[1])
+		}
+	}
+}
+
+// Claim makes code this node's until expires, if no live node holds it:
+// it is free, expired, or its node is dead. It reports whether the claim
+// took; a database failure is an ErrDatabase.
+func (d *Directory) Claim(ctx context.Context, code string, expires time.Time) (bool, error) {
+	tag, err := d.claim(ctx, code, expires)
+	if err != nil && ctx.Err() == nil {
+		// The database may be back, and the pool's connections from
+		// before it went away broken: once more on fresh ones.
+		d.pool.Reset()
+		tag, err = d.claim(ctx, code, expires)
+	}
+	if err != nil {
+		d.down()
+		d.claimErrors.Add(1)
+		return false, fmt.Errorf("%w (%v)", ErrDatabase, err)
+	}
+	d.up.Store(true)
+	return tag.RowsAffected() == 1, nil
+}
+
+func (d *Directory) claim(ctx context.Context, code string, expires time.Time) (pgconn.CommandTag, error) {
+	return d.pool.Exec(ctx, `INSERT INTO lifebuoy_codes (code, node, expires) VALUES ($1, $2, $3)
+		ON CONFLICT (code) DO UPDATE SET node = EXCLUDED.node, expires = EXCLUDED.expires
+		WHERE lifebuoy_codes.expires < now() OR NOT EXISTS (SELECT 1 FROM lifebuoy_nodes n
+			WHERE n.name = lifebuoy_codes.node AND n.heartbeat > now() - $4 * interval '1 millisecond')`,
+		code, d.cfg.Node, expires, d.cfg.DeadAfter.Milliseconds())
+}
+
+// Release gives up this node's claim on code: it paired or ended.
+func (d *Directory) Release(ctx context.Context, code string) error {
+	_, err := d.pool.Exec(ctx, `DELETE FROM lifebuoy_codes WHERE code = $1 AND node = $2`, code, d.cfg.Node)
+	if err != nil {
+		d.down()
+		return err
+	}
+	return nil
+}
+
+// Home finds a live code held by another live node, and that node's peer
+// address.
+func (d *Directory) Home(code string, now time.Time) (node, peerAddr string, ok bool) {
+	d.mu.RLock()
+	defer d.mu.RUnlock()
+	e, ok := d.codes[code]
+	if !ok || e.node == d.cfg.Node || !now.Before(e.expires) {
+		return "", "", false
+	}
+	n := d.nodes[e.node]
+	if !n.Alive {
+		return "", "", false
+	}
+	return e.node, n.PeerAddr, true
+}
+
+// MatchVNCAuth finds the live code of another live node whose VNC
+// Authentication response to challenge is response. Every code is tried.
+func (d *Directory) MatchVNCAuth(challenge, response []byte, now time.Time) (code, node, peerAddr string, ok bool) {
+	d.mu.RLock()
+	defer d.mu.RUnlock()
+	for k, e := range d.codes {
+		if e.node == d.cfg.Node || !now.Before(e.expires) {
+			continue
+		}
+		if e.key.Matches(challenge, response) && !ok {
+			if n := d.nodes[e.node]; n.Alive {
+				code, node, peerAddr, ok = k, e.node, n.PeerAddr, true
+			}
+		}
+	}
+	return code, node, peerAddr, ok
+}
+
+// Stats is the directory's view for the operator's metrics.
+type Stats struct {
+	Up                             bool // the database answered last time
+	Nodes, LiveNodes               int
+	Codes                          int // live codes in the replica, all nodes
+	ClaimErrors, Notifies, Resyncs int64
+}
+
+// Stats reports the directory's view now.
+func (d *Directory) Stats(now time.Time) Stats {
+	d.mu.RLock()
+	defer d.mu.RUnlock()
+	s := Stats{Up: d.up.Load(), Nodes: len(d.nodes), ClaimErrors: d.claimErrors.Load(),
+		Notifies: d.notifies.Load(), Resyncs: d.resyncs.Load()}
+	for _, n := range d.nodes {
+		if n.Alive {
+			s.LiveNodes++
+		}
+	}
+	for _, e := range d.codes {
+		if now.Before(e.expires) && d.nodes[e.node].Alive {
+			s.Codes++
+		}
+	}
+	return s
+}
+
+// down notes that the database did not answer, and drops the pool's
+// connections, which may be broken for good: the next use dials afresh.
+func (d *Directory) down() {
+	if d.up.Swap(false) {
+		d.pool.Reset()
+	}
+}
+
+// Ping checks that the database answers.
+func (d *Directory) Ping(ctx context.Context) error {
+	if err := d.pool.Ping(ctx); err != nil {
+		d.down()
+		return fmt.Errorf("%w (%v)", ErrDatabase, err)
+	}
+	d.up.Store(true)
+	return nil
+}

@@ -1,0 +1,565 @@
+//go:build interop && linux
+
+package broker_test
+
+import (
+	"bufio"
+	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/binary"
+	"encoding/pem"
+	"fmt"
+	"image"
+	"io"
+	"math/big"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"lifebuoy/broker"
+	"lifebuoy/broker/agentlink"
+	"lifebuoy/broker/cluster/pgtest"
+	"lifebuoy/broker/wsconn"
+	"lifebuoy/rfb"
+	"lifebuoy/rfb/rfbtest"
+)
+
+// pki writes a CA and a certificate it signs (or a self-signed one with a
+// nil CA) as PEM files, and returns the certificate, its key and the
+// files.
+type pki struct {
+	cert     *x509.Certificate
+	key      *ecdsa.PrivateKey
+	certFile string
+	keyFile  string
+	tls      tls.Certificate
+}
+
+func newCert(t testing.TB, dir, name string, ca *pki, isCA bool, dns ...string) *pki {
+	t.Helper()
+	key := must(ecdsa.GenerateKey(elliptic.P256(), rand.Reader))
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(time.Now().UnixNano()), Subject: pkix.Name{CommonName: name},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(24 * time.Hour), DNSNames: dns,
+		IPAddresses: []net.IP{net.IPv4(127, 0, 0, 1)},
+		KeyUsage:    x509.KeyUsageDigitalSignature | x509.KeyUsageCertSign,
+		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth, x509.ExtKeyUsageClientAuth},
+		IsCA:        isCA, BasicConstraintsValid: true}
+	parent, signer := tmpl, key
+	if ca != nil {
+		parent, signer = ca.cert, ca.key
+	}
+	der := must(x509.CreateCertificate(rand.Reader, tmpl, parent, &key.PublicKey, signer))
+	p := &pki{cert: must(x509.ParseCertificate(der)), key: key,
+		certFile: filepath.Join(dir, name+".pem"), keyFile: filepath.Join(dir, name+"-key.pem")}
+	kd := must(x509.MarshalECPrivateKey(key))
+	os.WriteFile(p.certFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o600)
+	os.WriteFile(p.keyFile, pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: kd}), 0o600)
+	p.tls = must(tls.LoadX509KeyPair(p.certFile, p.keyFile))
+	return p
+}
+
+// testCluster is a private PostgreSQL and broker processes joined to it.
+type testCluster struct {
+	t           testing.TB
+	dir, bin    string
+	pg          *pgtest.Server
+	dsn         string
+	ca, node    *pki // the cluster's CA and the certificate the nodes share
+	brokerCert  *pki // the brokers' own certificate (agents pin it)
+	fingerprint string
+	alone       bool // start brokers without -cluster (a benchmark's baseline)
+}
+
+type nodeProc struct {
+	name  string
+	cmd   *exec.Cmd
+	addrs map[string]string // by port name: agent, viewer, repeater, admin, https, peer
+	done  chan struct{}
+}
+
+var buildBroker struct {
+	once sync.Once
+	bin  string
+	err  error
+}
+
+func startTestCluster(t testing.TB) *testCluster {
+	t.Helper()
+	rfbtest.LookPath(t, "runuser")
+	dir := t.TempDir()
+	buildBroker.once.Do(func() {
+		d, err := os.MkdirTemp("", "lifebuoy-cluster-bin-")
+		if err != nil {
+			buildBroker.err = err
+			return
+		}
+		buildBroker.bin = filepath.Join(d, "lifebuoy-broker")
+		if out, err := exec.Command("go", "build", "-o", buildBroker.bin, "lifebuoy/cmd/lifebuoy-broker").CombinedOutput(); err != nil {
+			buildBroker.err = fmt.Errorf("go build: %v\n%s", err, out)
+		}
+	})
+	if buildBroker.err != nil {
+		t.Fatal(buildBroker.err)
+	}
+	pg, err := pgtest.Start()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(pg.Remove)
+	dsn, err := pg.NewDatabase(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	tc := &testCluster{t: t, dir: dir, bin: buildBroker.bin, pg: pg, dsn: dsn}
+	tc.ca = newCert(t, dir, "cluster-ca", nil, true)
+	tc.node = newCert(t, dir, "cluster-node", tc.ca, false, "lifebuoy-cluster")
+	tc.brokerCert = newCert(t, dir, "broker", nil, false, "localhost")
+	tc.fingerprint = broker.Fingerprint(tc.brokerCert.tls)
+	return tc
+}
+
+// start runs one node; its peer port is fixed up front, as the other
+// nodes dial the address it advertises.
+func (tc *testCluster) start(name string) *nodeProc {
+	t := tc.t
+	peer := fmt.Sprintf("127.0.0.1:%d", rfbtest.FreePort(t))
+	args := []string{"-data", filepath.Join(tc.dir, name), "-agent-listen", "127.0.0.1:0",
+		"-viewer-listen", "127.0.0.1:0", "-repeater-listen", "127.0.0.1:0", "-admin-listen", "127.0.0.1:0",
+		"-https-listen", "127.0.0.1:0", "-cert", tc.brokerCert.certFile, "-key", tc.brokerCert.keyFile}
+	listeners := 5
+	if !tc.alone {
+		args = append(args, "-cluster", tc.dsn, "-cluster-node", name, "-peer-listen", peer,
+			"-cluster-cert", tc.node.certFile, "-cluster-key", tc.node.keyFile, "-cluster-ca", tc.ca.certFile)
+		listeners = 6
+	}
+	cmd := exec.Command(tc.bin, args...)
+	stderr := must(cmd.StderrPipe())
+	cmd.Stdout = io.Discard
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	n := &nodeProc{name: name, cmd: cmd, addrs: map[string]string{}, done: make(chan struct{})}
+	go func() { cmd.Wait(); close(n.done) }()
+	t.Cleanup(func() { cmd.Process.Kill(); <-n.done })
+	found := make(chan [2]string, 16)
+	var log strings.Builder
+	var logMu sync.Mutex
+	go func() {
+		sc := bufio.NewScanner(stderr)
+		for sc.Scan() {
+			l := sc.Text()
+			logMu.Lock()
+			log.WriteString(l + "\n")
+			logMu.Unlock()
+			if os.Getenv("LIFEBUOY_CLUSTER_LOG") != "" {
+				fmt.Fprintln(os.Stderr, name+":", l)
+			}
+			if !strings.Contains(l, "broker: listening") {
+				continue
+			}
+			var port, addr string
+			for _, f := range strings.Fields(l) {
+				if v, ok := strings.CutPrefix(f, "port="); ok {
+					port = v
+				}
+				if v, ok := strings.CutPrefix(f, "addr="); ok {
+					addr = v
+				}
+			}
+			found <- [2]string{port, addr}
+		}
+	}()
+	timeout := time.After(30 * time.Second)
+	for len(n.addrs) < listeners {
+		select {
+		case a := <-found:
+			n.addrs[a[0]] = a[1]
+		case <-n.done:
+			logMu.Lock()
+			defer logMu.Unlock()
+			t.Fatalf("node %s exited:\n%s", name, log.String())
+		case <-timeout:
+			t.Fatalf("node %s did not report its listeners (%v)", name, n.addrs)
+		}
+	}
+	return n
+}
+
+func (n *nodeProc) kill() {
+	n.cmd.Process.Signal(syscall.SIGKILL)
+	<-n.done
+}
+
+// metric reads one value from the node's /metrics (-1 if absent).
+func (n *nodeProc) metric(t testing.TB, name string) float64 {
+	resp, err := http.Get("http://" + n.addrs["admin"] + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	sc := bufio.NewScanner(resp.Body)
+	for sc.Scan() {
+		if k, v, ok := strings.Cut(sc.Text(), " "); ok && k == name {
+			return must(strconv.ParseFloat(v, 64))
+		}
+	}
+	return -1
+}
+
+func (tc *testCluster) linkConfig(n *nodeProc, src int) agentlink.Config {
+	return agentlink.Config{Broker: n.addrs["agent"], Fingerprint: tc.fingerprint, Proxy: "direct",
+		Dial: func(ctx context.Context, network, addr string) (net.Conn, error) {
+			d := &net.Dialer{LocalAddr: &net.TCPAddr{IP: net.IPv4(127, 0, byte(src/250)+10, byte(src%250)+1)}}
+			return d.DialContext(ctx, network, addr)
+		}}
+}
+
+// waitFor polls cond every 50 ms for up to 30 s.
+func waitFor(t testing.TB, what string, cond func() bool) {
+	t.Helper()
+	for range 600 {
+		if cond() {
+			return
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	t.Fatalf("never: %s", what)
+}
+
+// repeaterViewer dials 5514 with ID:code and starts RFB over it.
+func repeaterViewer(t *testing.T, addr, code string) (*rfb.Client, error) {
+	t.Helper()
+	c := must(net.Dial("tcp", addr))
+	t.Cleanup(func() { c.Close() })
+	c.SetDeadline(time.Now().Add(20 * time.Second))
+	greet := make([]byte, 12)
+	if _, err := io.ReadFull(c, greet); err != nil {
+		return nil, err
+	}
+	hdr := make([]byte, 250)
+	copy(hdr, "ID:"+code)
+	c.Write(hdr)
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	cl, err := rfb.NewClient(ctx, c, rfb.ClientConfig{})
+	c.SetDeadline(time.Time{})
+	return cl, err
+}
+
+// retry tries a viewer until it gets in: the admitting node's replica
+// may be a moment behind the code's claim.
+func retry(t *testing.T, what string, f func() (*rfb.Client, error)) *rfb.Client {
+	t.Helper()
+	var err error
+	for range 10 {
+		var cl *rfb.Client
+		if cl, err = f(); err == nil {
+			return cl
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	t.Fatalf("%s: %v", what, err)
+	return nil
+}
+
+// rfbViewer is a VNC Authentication viewer on 5511 (plain, loopback).
+func rfbViewer(t *testing.T, addr, code string) (*rfb.Client, error) {
+	t.Helper()
+	conn := must(net.Dial("tcp", addr))
+	t.Cleanup(func() { conn.Close() })
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	return rfb.NewClient(ctx, conn, rfb.ClientConfig{Password: code, Security: []rfb.SecurityType{rfb.SecVNCAuth}})
+}
+
+// Three brokers on one PostgreSQL serve as one: codes are unique across
+// them under concurrent issue; an agent on A is seen by TigerVNC on B
+// (pixels exact), by a repeater viewer on C and by the browser path
+// (/rfb) on C; bad input on the peer port gets nowhere; the database
+// stopped and restarted leaves running sessions alone and refuses, then
+// takes, new codes; a killed home node ends its forwarded sessions at
+// once and voids its codes; a killed forwarding node ends the session on
+// the home node.
+func TestInteropClusterThreeNodes(t *testing.T) {
+	rfbtest.LookPath(t, "vncviewer", "Xvfb", "xwd")
+	tc := startTestCluster(t)
+	top := t // sessions that outlive a subtest close with the test
+	a, b, c := tc.start("a"), tc.start("b"), tc.start("c")
+	nodes := []*nodeProc{a, b, c}
+	waitFor(t, "every node sees three live nodes", func() bool {
+		for _, n := range nodes {
+			if n.metric(t, "lifebuoy_cluster_live_nodes") != 3 {
+				return false
+			}
+		}
+		return true
+	})
+
+	t.Run("unique-codes", func(t *testing.T) {
+		const per = 15
+		codes := make(chan string, 3*per)
+		var wg sync.WaitGroup
+		for i, n := range nodes {
+			for j := range per {
+				wg.Go(func() {
+					ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+					defer cancel()
+					l, err := agentlink.Dial(ctx, tc.linkConfig(n, 100+i*per+j))
+					if err != nil {
+						t.Error(err)
+						return
+					}
+					codes <- l.Code()
+					t.Cleanup(func() { l.Close() })
+				})
+			}
+		}
+		wg.Wait()
+		close(codes)
+		seen := map[string]bool{}
+		for code := range codes {
+			if seen[code] {
+				t.Fatalf("code %s issued twice", code)
+			}
+			seen[code] = true
+		}
+		if len(seen) != 3*per {
+			t.Fatalf("%d codes", len(seen))
+		}
+		waitFor(t, "every replica holds all 45 codes", func() bool {
+			for _, n := range nodes {
+				if n.metric(t, "lifebuoy_cluster_codes") < 3*per {
+					return false
+				}
+			}
+			return true
+		})
+	})
+
+	const w, h = 320, 240
+	src := rfbtest.Pattern(w, h, 21)
+	t.Run("tigervnc-on-b-agent-on-a", func(t *testing.T) {
+		ag := startAgentConfig(t, tc.linkConfig(a, 1), src, "")
+		code := ag.link.Code()
+		time.Sleep(200 * time.Millisecond) // b's replica: NOTIFY is quick, but not instant
+		pw := filepath.Join(t.TempDir(), "passwd")
+		os.WriteFile(pw, rfbtest.VNCPasswdFile(code), 0o600)
+		x := rfbtest.StartXvfb(t, w, h, 24)
+		viewer := rfbtest.Start(t, x.Env(), "vncviewer", "-FullScreen", "-AutoSelect=0", "-NoJPEG=1",
+			"-SecurityTypes=VncAuth", "-passwd", pw, fmt.Sprintf("127.0.0.1::%d", port(b.addrs["viewer"])))
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		if _, err := rfbtest.WaitForImage(ctx, x.Capture, src, exact); err != nil {
+			t.Fatalf("TigerVNC on b does not show a's agent: %v\n%s", err, viewer.Output())
+		}
+		if b.metric(t, "lifebuoy_cluster_forwarded_sessions") != 1 || a.metric(t, "lifebuoy_cluster_peer_sessions") != 1 {
+			t.Fatal("the session is not counted as forwarded by b and served for a peer by a")
+		}
+	})
+
+	var repeaterClient *rfb.Client
+	t.Run("repeater-on-c-agent-on-a", func(t *testing.T) {
+		ag := startAgentConfig(top, tc.linkConfig(a, 2), src, "")
+		repeaterClient = retry(t, "repeater viewer on c", func() (*rfb.Client, error) {
+			return repeaterViewer(top, c.addrs["repeater"], ag.link.Code())
+		})
+		syncTo(t, repeaterClient, src)
+	})
+
+	var browserClient *rfb.Client
+	browserAgent := startAgentConfig(t, tc.linkConfig(b, 3), src, "")
+	t.Run("browser-path-on-c-agent-on-b", func(t *testing.T) {
+		code := browserAgent.link.Code()
+		cl := retry(t, "/rfb viewer on c", func() (*rfb.Client, error) {
+			ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+			defer cancel()
+			conn, err := wsconn.Dial(ctx, "wss://"+c.addrs["https"]+"/rfb", wsconn.DialOptions{
+				TLS: &tls.Config{InsecureSkipVerify: true}})
+			if err != nil {
+				return nil, err
+			}
+			top.Cleanup(func() { conn.Close() })
+			return rfb.NewClient(ctx, conn, rfb.ClientConfig{Password: code, Security: []rfb.SecurityType{rfb.SecVNCAuth}})
+		})
+		syncTo(t, cl, src)
+		browserClient = cl
+	})
+
+	if browserClient == nil || repeaterClient == nil {
+		t.Fatal("the sessions the rest needs did not start")
+	}
+	t.Run("peer-port-bad-input", func(t *testing.T) {
+		dial := func(cert *tls.Certificate) (*tls.Conn, error) {
+			cfg := &tls.Config{RootCAs: x509.NewCertPool(), ServerName: "lifebuoy-cluster"}
+			cfg.RootCAs.AddCert(tc.ca.cert)
+			if cert != nil {
+				cfg.Certificates = []tls.Certificate{*cert}
+			}
+			cn, err := tls.Dial("tcp", b.addrs["peer"], cfg)
+			if err != nil {
+				return nil, err
+			}
+			cn.SetDeadline(time.Now().Add(10 * time.Second))
+			// TLS 1.3: the server's verdict on the client's certificate
+			// comes with the first read.
+			return cn, nil
+		}
+		hello := func(cn *tls.Conn, code string) (string, error) {
+			p := []byte(`{"code":"` + code + `","mode":"rfb-raw","viewer":"203.0.113.9:1","port":"repeater","from":"x"}`)
+			cn.Write(append(binary.BigEndian.AppendUint16(nil, uint16(len(p))), p...))
+			return bufio.NewReader(cn).ReadString('\n')
+		}
+		// No certificate, and one from another CA, even with the
+		// cluster's name: refused by the handshake.
+		rogueCA := newCert(t, t.TempDir(), "rogue-ca", nil, true)
+		rogue := newCert(t, t.TempDir(), "rogue", rogueCA, false, "lifebuoy-cluster")
+		// Signed by the cluster's CA but for another name: refused too.
+		other := newCert(t, t.TempDir(), "other", tc.ca, false, "not-the-cluster")
+		for name, cert := range map[string]*tls.Certificate{"none": nil, "rogue CA": &rogue.tls, "other name": &other.tls} {
+			cn, err := dial(cert)
+			if err == nil {
+				_, err = hello(cn, browserAgent.link.Code())
+				cn.Close()
+			}
+			if err == nil {
+				t.Fatalf("%s: the peer port took a hello", name)
+			}
+		}
+		// A node's certificate, but a forged hello: the code of a session
+		// that runs already (another agent's), one that is not live, a
+		// mode that does not exist, a length past the bound.
+		for _, code := range []string{browserAgent.link.Code(), "123456", "12345x"} {
+			cn := must(dial(&tc.node.tls))
+			reply, err := hello(cn, code)
+			cn.Close()
+			if err != nil || !strings.HasPrefix(reply, "NO ") {
+				t.Fatalf("forged hello for %s: %q %v", code, reply, err)
+			}
+		}
+		for _, bad := range [][]byte{{0xff, 0xff}, append([]byte{0, 12}, `{"mode":"x"}`...)} {
+			cn := must(dial(&tc.node.tls))
+			cn.Write(bad)
+			if _, err := cn.Read(make([]byte, 1)); err == nil {
+				t.Fatalf("a bad hello (%q) was answered", bad)
+			}
+			cn.Close()
+		}
+		syncTo(t, browserClient, src)
+	})
+
+	t.Run("database-stopped-and-restarted", func(t *testing.T) {
+		if err := tc.pg.Stop(); err != nil {
+			t.Fatal(err)
+		}
+		restarted := false
+		defer func() {
+			if !restarted {
+				tc.pg.Restart()
+			}
+		}()
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		_, err := agentlink.Dial(ctx, tc.linkConfig(b, 4))
+		if err == nil || !strings.Contains(err.Error(), "database cannot be reached") {
+			t.Fatalf("a new code with the database down: %v", err)
+		}
+		resp := must(http.Get("http://" + b.addrs["admin"] + "/healthz"))
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusServiceUnavailable {
+			t.Fatalf("/healthz with the database down: %d", resp.StatusCode)
+		}
+		if b.metric(t, "lifebuoy_cluster_claim_errors_total") < 1 || b.metric(t, "lifebuoy_cluster_database_up") != 0 {
+			t.Fatal("no metric shows the database down")
+		}
+		// The running sessions go on.
+		syncTo(t, browserClient, src)
+		syncTo(t, repeaterClient, src)
+		if err := tc.pg.Restart(); err != nil {
+			t.Fatal(err)
+		}
+		restarted = true
+		waitFor(t, "new codes work again", func() bool {
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			l, err := agentlink.Dial(ctx, tc.linkConfig(b, 5))
+			if err != nil {
+				return false
+			}
+			l.Close()
+			return true
+		})
+		resp = must(http.Get("http://" + b.addrs["admin"] + "/healthz"))
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			t.Fatalf("/healthz after the database came back: %d", resp.StatusCode)
+		}
+	})
+
+	t.Run("home-node-killed", func(t *testing.T) {
+		// A code that waits on a, and the repeater session from c to a.
+		waiting := startAgentConfig(t, tc.linkConfig(a, 6), src, "")
+		a.kill()
+		// The viewer on c sees the end promptly.
+		ended := make(chan error, 1)
+		go func() {
+			for {
+				if _, err := repeaterClient.ReadMessage(); err != nil {
+					ended <- err
+					return
+				}
+				repeaterClient.RequestUpdate(true, image.Rect(0, 0, w, h))
+			}
+		}()
+		select {
+		case <-ended:
+		case <-time.After(10 * time.Second):
+			t.Fatal("the viewer on c did not see its session end")
+		}
+		// a's waiting code is void everywhere once a is dead.
+		waitFor(t, "b and c count a dead", func() bool {
+			return b.metric(t, "lifebuoy_cluster_live_nodes") == 2 && c.metric(t, "lifebuoy_cluster_live_nodes") == 2
+		})
+		if _, err := rfbViewer(t, b.addrs["viewer"], waiting.link.Code()); err == nil {
+			t.Fatal("the dead node's code paired on b")
+		}
+		// A new session works through the others: agent on c, viewer on b.
+		ag := startAgentConfig(t, tc.linkConfig(c, 7), src, "")
+		var cl *rfb.Client
+		waitFor(t, "a viewer on b reaches c's agent", func() bool {
+			var err error
+			cl, err = rfbViewer(t, b.addrs["viewer"], ag.link.Code())
+			return err == nil
+		})
+		syncTo(t, cl, src)
+	})
+
+	t.Run("forwarding-node-killed", func(t *testing.T) {
+		// The browser-path session: admitted by c, its agent on b.
+		if got := b.metric(t, "lifebuoy_cluster_peer_sessions"); got < 1 {
+			t.Fatalf("b serves %v peer sessions", got)
+		}
+		c.kill()
+		select {
+		case err := <-browserAgent.done:
+			browserAgent.done <- err // for its cleanup
+		case <-time.After(10 * time.Second):
+			t.Fatal("the agent's session on b did not end when c died")
+		}
+		waitFor(t, "b has no session left", func() bool {
+			return b.metric(t, "lifebuoy_sessions") == 0 && b.metric(t, "lifebuoy_cluster_peer_sessions") == 0
+		})
+	})
+}
