@@ -62,6 +62,13 @@ func agentBinary(t testing.TB) string {
 // consent prompt with yes, and returns its port and password.
 func startAgent(t testing.TB, x *rfbtest.Xvfb) (int, string) {
 	t.Helper()
+	port, password, _ := startAgentPid(t, x)
+	return port, password
+}
+
+// startAgentPid is startAgent that also returns the agent's process id.
+func startAgentPid(t testing.TB, x *rfbtest.Xvfb) (int, string, int) {
+	t.Helper()
 	const password = "482913"
 	pw := filepath.Join(t.TempDir(), "password")
 	if err := os.WriteFile(pw, []byte(password+"\n"), 0o600); err != nil {
@@ -118,13 +125,13 @@ func startAgent(t testing.TB, x *rfbtest.Xvfb) (int, string) {
 		_, p, _ := net.SplitHostPort(a)
 		var port int
 		fmt.Sscan(p, &port)
-		return port, password
+		return port, password, cmd.Process.Pid
 	case <-done:
 		t.Fatalf("the agent ended: %s", stderr.String())
 	case <-time.After(30 * time.Second):
 		t.Fatalf("the agent did not listen: %s", stderr.String())
 	}
-	return 0, ""
+	return 0, "", 0
 }
 
 // startX0VNCOn runs TigerVNC's scraping server on x with no security.
