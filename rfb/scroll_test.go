@@ -186,3 +186,98 @@ func TestCopyHints(t *testing.T) {
 		t.Error("a hint changed the framebuffer's pixels")
 	}
 }
+
+// TestCopyHintsRandom moves a window under another in random steps, with
+// hints as a capturer gives them (some stale, some merged), damage only
+// where the screen changed, and the client asking at random moments:
+// after every update the client shows the framebuffer exactly.
+func TestCopyHintsRandom(t *testing.T) {
+	const w, h = 320, 240
+	bg := testPattern(w, h)
+	win := textScreen(90, 60, 3)
+	top := image.Rect(150, 100, 260, 190)
+	compose := func(p image.Point) *Image {
+		m := bg.Clone()
+		m.copyFrom(p, win, win.Bounds())
+		m.Fill(top, 0xeeeeee)
+		return m
+	}
+	rng := rand.New(rand.NewPCG(7, 7))
+	pos := image.Pt(10, 10)
+	fb := NewFramebufferFromImage(compose(pos))
+	c := mustConnect(t, NewServer(fb, Options{}), ClientConfig{})
+	if err := c.SetEncodings(EncCopyRect, EncRaw); err != nil {
+		t.Fatal(err)
+	}
+	fullUpdate(t, c)
+	shownAt := pos // where the "capturer" last reported the window
+	for step := range 200 {
+		next := image.Pt(min(max(pos.X+rng.IntN(41)-20, -30), w-40), min(max(pos.Y+rng.IntN(31)-15, -30), h-30))
+		old := fb.Snapshot()
+		want := compose(next)
+		var damage []image.Rectangle
+		for _, r := range appendChanged(nil, want, old, want.Bounds()) {
+			damage = append(damage, r)
+		}
+		var hints []Copy
+		if rng.IntN(4) > 0 {
+			hints = append(hints, Copy{Dst: win.Bounds().Add(next), Src: shownAt})
+			shownAt = next
+		}
+		fb.UpdateCopied(hints, func(img *Image) []image.Rectangle {
+			img.copyFrom(image.Point{}, want, want.Bounds())
+			return damage
+		})
+		pos = next
+		if rng.IntN(3) == 0 {
+			continue // the client asks later
+		}
+		if err := c.RequestUpdate(true, image.Rect(0, 0, w, h)); err != nil {
+			t.Fatal(err)
+		}
+		nextUpdate(t, c)
+		if d := imageDiff(c.Framebuffer(), fb.Snapshot()); d != "" {
+			t.Fatalf("step %d: %s", step, d)
+		}
+	}
+}
+
+// TestScrollRandom scrolls a terminal by random amounts, with other
+// changes around it, for clients of every encoding that read at random
+// moments: after every update the client shows the framebuffer exactly.
+func TestScrollRandom(t *testing.T) {
+	for _, enc := range []Encoding{EncRaw, EncTight, EncZRLE, EncHextile} {
+		t.Run(enc.String(), func(t *testing.T) {
+			const w, h = 640, 480
+			fb := NewFramebufferFromImage(textScreen(w, h, 11))
+			c := mustConnect(t, NewServer(fb, Options{}), ClientConfig{})
+			if err := c.SetEncodings(enc, EncCopyRect, EncRaw, EncCompressLevel0+2); err != nil {
+				t.Fatal(err)
+			}
+			fullUpdate(t, c)
+			rng := rand.New(rand.NewPCG(5, uint64(enc)))
+			term := image.Rect(37, 21, 600, 21+33*13)
+			top := 0
+			for step := range 120 {
+				k := 1 + rng.IntN(5)
+				fb.Update(func(img *Image) []image.Rectangle {
+					scrollTerm(img, term, top, k, 13)
+					// A caret blinking elsewhere and a status line.
+					img.Fill(image.Rect(10, 460, 10+rng.IntN(600), 470), uint32(rng.Uint32()))
+					return []image.Rectangle{term, image.Rect(0, 455, w, 475)}
+				})
+				top += k
+				if rng.IntN(3) == 0 {
+					continue
+				}
+				if err := c.RequestUpdate(true, image.Rect(0, 0, w, h)); err != nil {
+					t.Fatal(err)
+				}
+				nextUpdate(t, c)
+				if d := imageDiff(c.Framebuffer(), fb.Snapshot()); d != "" {
+					t.Fatalf("step %d: %s", step, d)
+				}
+			}
+		})
+	}
+}
