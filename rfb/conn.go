@@ -62,6 +62,9 @@ type serverConn struct {
 	refreshTimer       *time.Timer
 	refreshTick        <-chan time.Time
 	throughput         float64 // bytes a second the client has been reading, 0 if unknown
+	refreshDelay       time.Duration
+	refreshed          region    // sent by the last refreshes
+	refreshedAt        time.Time // when the last refresh was sent
 
 	pace pacer // fences in flight (pace.go)
 }

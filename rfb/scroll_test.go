@@ -248,7 +248,7 @@ func TestCopyHintsRandom(t *testing.T) {
 func TestScrollRandom(t *testing.T) {
 	for _, enc := range []Encoding{EncRaw, EncTight, EncZRLE, EncHextile} {
 		t.Run(enc.String(), func(t *testing.T) {
-			const w, h = 640, 480
+			const w, h = 480, 320
 			fb := NewFramebufferFromImage(textScreen(w, h, 11))
 			c := mustConnect(t, NewServer(fb, Options{}), ClientConfig{})
 			if err := c.SetEncodings(enc, EncCopyRect, EncRaw, EncCompressLevel0+2); err != nil {
@@ -256,15 +256,15 @@ func TestScrollRandom(t *testing.T) {
 			}
 			fullUpdate(t, c)
 			rng := rand.New(rand.NewPCG(5, uint64(enc)))
-			term := image.Rect(37, 21, 600, 21+33*13)
+			term := image.Rect(37, 21, 440, 21+20*13)
 			top := 0
-			for step := range 120 {
+			for step := range 40 {
 				k := 1 + rng.IntN(5)
 				fb.Update(func(img *Image) []image.Rectangle {
 					scrollTerm(img, term, top, k, 13)
 					// A caret blinking elsewhere and a status line.
-					img.Fill(image.Rect(10, 460, 10+rng.IntN(600), 470), uint32(rng.Uint32()))
-					return []image.Rectangle{term, image.Rect(0, 455, w, 475)}
+					img.Fill(image.Rect(10, 300, 10+rng.IntN(460), 310), uint32(rng.Uint32()))
+					return []image.Rectangle{term, image.Rect(0, 295, w, 315)}
 				})
 				top += k
 				if rng.IntN(3) == 0 {
