@@ -52,10 +52,13 @@ import (
 // included), and the server's RSS when idle before the workload and at
 // most during it (rss-idle-MiB, rss-busy-MiB).
 //
-// Runs are interleaved (server is the innermost level); run with
-// -benchtime 1x and -count 3 and compare medians:
+// The server is the innermost level, so the three servers run one after
+// the other on the same workload. -count repeats each sub-benchmark in
+// place; to interleave the repetitions too, run the suite three times
+// with -count 1 and compare medians:
 //
-//	go test -tags interop -run '^$' -bench Wire -benchtime 1x -count 3 -timeout 90m ./rfb/ | tee wire.txt
+//	go test -c -tags interop -o wire.test ./rfb/
+//	for i in 1 2 3; do (cd rfb && ../wire.test -test.run '^$' -test.bench Wire -test.benchtime 1x -test.timeout 90m); done | tee wire.txt
 func BenchmarkWire(b *testing.B) {
 	rfbtest.LookPath(b, "Xvfb", "xterm", "xclock", "perl", "x11vnc", "X0tigervnc", "xsetroot")
 	x := rfbtest.StartXvfb(b, 1920, 1080, 24)

@@ -111,7 +111,7 @@ func (k *Link) pipe(src, dst net.Conn, rate float64, queue int) {
 		cond   = sync.NewCond(&mu)
 		q      []chunk
 		closed bool
-		free   time.Time // when the bottleneck has sent what it holds
+		free   = time.Now() // when the bottleneck has sent what it holds
 	)
 	go func() {
 		defer func() {
