@@ -278,3 +278,39 @@ func TestScrollRandom(t *testing.T) {
 		})
 	}
 }
+
+// FuzzFindScroll: for any two pictures and area, findScroll either finds
+// nothing or a copy inside the pictures that gives the new picture's
+// rows exactly.
+func FuzzFindScroll(f *testing.F) {
+	f.Add([]byte("terminal"), uint8(3), uint16(0), uint16(0), uint16(200), uint16(200))
+	f.Add([]byte{}, uint8(0), uint16(5), uint16(7), uint16(50), uint16(300))
+	f.Fuzz(func(t *testing.T, seed []byte, lines uint8, x0, y0, x1, y1 uint16) {
+		const w, h = 200, 260
+		var s uint64
+		for _, b := range seed {
+			s = s*131 + uint64(b)
+		}
+		old := textScreen(w, h, s)
+		cur := old.Clone()
+		tx, ty := int(x0)%100, int(y0)%120
+		scrollTerm(cur, image.Rect(tx, ty, tx+100, ty+10*13), 0, int(lines%8), s+1)
+		r := image.Rect(int(x0)%w, int(y0)%h, int(x1)%(w+1), int(y1)%(h+1)).Canon()
+		cp := findScroll(cur, old, r)
+		if cp == nil {
+			return
+		}
+		src := cp.dst.Sub(cp.delta)
+		if !cp.dst.In(r) || !src.In(r) || cp.delta.X != 0 {
+			t.Fatalf("copy %v from %v outside %v", cp.dst, src.Min, r)
+		}
+		for y := cp.dst.Min.Y; y < cp.dst.Max.Y; y++ {
+			n := cp.dst.Dx() * 4
+			a := cur.Pix[y*cur.Stride+cp.dst.Min.X*4:][:n]
+			b := old.Pix[(y-cp.delta.Y)*old.Stride+cp.dst.Min.X*4:][:n]
+			if !bytes.Equal(a, b) {
+				t.Fatalf("row %d of the copy differs", y)
+			}
+		}
+	})
+}
