@@ -392,7 +392,7 @@ func (c *serverConn) area() image.Rectangle {
 
 // appendUpdate appends a FramebufferUpdate if there is anything to send.
 func (c *serverConn) appendUpdate(out []byte) ([]byte, bool, error) {
-	u := updateWriter{conv: c.conv, jpeg: c.s.opts.JPEG, quality: c.encs.quality, compress: c.encs.compress,
+	u := updateWriter{conv: c.conv, jpeg: c.s.opts.JPEG, quality: c.pace.quality(c.encs.quality), compress: c.encs.compress,
 		noGradient: c.encs.noGradient}
 	if q := c.encs.fineQuality; q >= 0 {
 		u.fineQuality = max(q, 1)

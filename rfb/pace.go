@@ -21,7 +21,22 @@ import (
 //
 // A client that never answers is not stalled: after paceTimeout the next
 // update goes anyway.
+//
+// The answers also tell how long an update takes to arrive. On a slow link
+// a picture at the quality the client asked for can take half a second
+// (a 1280x800 photo at JPEG quality 92 is about 600 KB: 0.5 s at 10 Mbit/s),
+// so while updates arrive more than paceSlow after the fastest round trip
+// of a small update (the link's own latency), JPEG goes one quality level
+// lower per update, down to
+// paceMinQuality; once they arrive within paceFast it goes back up, never
+// above the client's level. The lossless refresh makes the still screen
+// exact whatever the quality was.
 const (
+	paceSlow       = 100 * time.Millisecond
+	paceFast       = 30 * time.Millisecond
+	paceMinQuality = 3       // JPEG 42 at 4:2:2 in TigerVNC's table
+	paceSmall      = 8 << 10 // an update this small measures the latency
+
 	paceWindow  = 32 << 10
 	paceTimeout = 2 * time.Second
 	maxPaceAcks = 8 // fences outstanding at most
@@ -39,11 +54,37 @@ type pacer struct {
 	timer   *time.Timer
 	tick    <-chan time.Time
 	rtt     time.Duration // last round trip measured
+	minRTT  time.Duration // the fastest round trip of a small update
+	drop    int           // JPEG quality levels below the client's
+}
+
+// quality is the JPEG quality level to use for a client that asked for
+// level q (-1: none).
+func (p *pacer) quality(q int) int {
+	if q < 0 || p.drop == 0 {
+		return q
+	}
+	return max(q-p.drop, min(q, paceMinQuality))
+}
+
+// adapt follows the link after an update of size bytes took rtt.
+func (p *pacer) adapt(rtt time.Duration, size int64) {
+	p.rtt = rtt
+	if size <= paceSmall && (p.minRTT == 0 || rtt < p.minRTT) {
+		p.minRTT = rtt
+	}
+	switch {
+	case rtt > p.minRTT+paceSlow && p.drop < 9:
+		p.drop++
+	case rtt < p.minRTT+paceFast && p.drop > 0:
+		p.drop--
+	}
 }
 
 type paceFence struct {
 	seq  uint32
 	sent int64 // p.sent after the update it follows
+	size int64 // the update's size
 	at   time.Time
 }
 
@@ -78,7 +119,7 @@ func (c *serverConn) appendPaceFence(out []byte, n int) []byte {
 	p := &c.pace
 	p.sent += int64(n)
 	p.seq++
-	p.waiting = append(p.waiting, paceFence{seq: p.seq, sent: p.sent, at: time.Now()})
+	p.waiting = append(p.waiting, paceFence{seq: p.seq, sent: p.sent, size: int64(n), at: time.Now()})
 	var payload [8]byte
 	copy(payload[:], paceMagic[:])
 	binary.BigEndian.PutUint32(payload[4:], p.seq)
@@ -95,7 +136,7 @@ func (c *serverConn) paceAnswer(m *ClientFence) bool {
 	seq := binary.BigEndian.Uint32(m.Payload[4:])
 	for i, f := range p.waiting {
 		if f.seq == seq {
-			p.rtt = time.Since(f.at)
+			p.adapt(time.Since(f.at), f.size)
 			p.acked = f.sent
 			p.waiting = append(p.waiting[:0], p.waiting[i+1:]...)
 			break
