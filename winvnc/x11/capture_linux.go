@@ -478,6 +478,7 @@ func (c *Capturer) captureDamage(dmg damage.Damage, region xfixes.Region, full b
 		return err
 	}
 	c.drainWindowEvents() // the moves whose damage was just taken
+	c.queryMoved()
 	rects = mergeRects(rects, image.Rect(0, 0, c.w, c.h), maxDamageRects)
 	if full {
 		rects = c.all()
@@ -554,7 +555,7 @@ func (c *Capturer) captureBatch(rects []image.Rectangle) error {
 			imgs[i] = img
 		}
 	}
-	c.fb.UpdateCopied(c.takeMoves(), func(dst *rfb.Image) []image.Rectangle {
+	c.fb.UpdateCopied(c.takeMoves(rects), func(dst *rfb.Image) []image.Rectangle {
 		for i, r := range rects {
 			dst.DrawImage(r.Min, imgs[i], imgs[i].Bounds())
 		}
@@ -583,7 +584,7 @@ func (c *Capturer) captureTiles(all bool) (bool, error) {
 		c.prev.DrawImage(r.Min, img, r)
 	}
 	prev := c.prev
-	c.fb.UpdateCopied(c.takeMoves(), func(dst *rfb.Image) []image.Rectangle {
+	c.fb.UpdateCopied(c.takeMoves(changed), func(dst *rfb.Image) []image.Rectangle {
 		for _, r := range changed {
 			dst.DrawImage(r.Min, prev, r)
 		}

@@ -32,6 +32,7 @@ const maxTracked = 4096
 type topWindow struct {
 	now, shown image.Rectangle
 	mapped     bool
+	moved      bool // configured since the last capture
 }
 
 // trackWindows reads the root's children, after SubstructureNotify was
@@ -97,6 +98,9 @@ func (c *Capturer) windowEvent(ev xgb.Event) {
 	switch ev := ev.(type) {
 	case xproto.ConfigureNotifyEvent:
 		set(ev.Window, outer(ev.X, ev.Y, ev.Width, ev.Height, ev.BorderWidth))
+		if t := c.wins[ev.Window]; t != nil {
+			t.moved = true
+		}
 	case xproto.CreateNotifyEvent:
 		set(ev.Window, outer(ev.X, ev.Y, ev.Width, ev.Height, ev.BorderWidth))
 	case xproto.MapNotifyEvent:
@@ -131,18 +135,69 @@ func (c *Capturer) drainWindowEvents() {
 	}
 }
 
+// queryMoved asks the server where the windows configured since the
+// last capture are now, just before their pixels are read. Events can
+// trail the damage they go with (they pass the display's reader
+// goroutine), and a hint must go from where the previous capture saw a
+// window to where this one sees it, or the copies of a drag stop chaining
+// and the window goes as pixels again.
+func (c *Capturer) queryMoved() {
+	var ids []xproto.Window
+	for id, t := range c.wins {
+		if t.moved && t.mapped {
+			ids = append(ids, id)
+		}
+		t.moved = false
+	}
+	if len(ids) == 0 {
+		return
+	}
+	_ = guard(func() error {
+		cookies := make([]xproto.GetGeometryCookie, len(ids))
+		for i, id := range ids {
+			cookies[i] = xproto.GetGeometry(c.d.conn, xproto.Drawable(id))
+		}
+		for i, id := range ids {
+			g, err := cookies[i].Reply()
+			if err != nil {
+				continue // gone meanwhile
+			}
+			if t := c.wins[id]; t != nil {
+				t.now = outer(g.X, g.Y, g.Width, g.Height, g.BorderWidth)
+			}
+		}
+		return nil
+	})
+}
+
 // takeMoves returns the copy hints for the windows that moved since the
-// last capture and marks every window as shown where it is now.
-func (c *Capturer) takeMoves() []rfb.Copy {
+// last capture and whose new place is in the damage being captured
+// (rects, at least half of it): a hint must come with the pixels of the
+// move, not before them, or the client would copy the window to a place
+// the framebuffer does not show it at yet. Those windows are marked as
+// shown where they are now; the others wait for their damage.
+func (c *Capturer) takeMoves(rects []image.Rectangle) []rfb.Copy {
 	var moves []rfb.Copy
 	for _, t := range c.wins {
-		if t.mapped && t.now != t.shown && t.now.Size() == t.shown.Size() {
+		if t.now == t.shown {
+			continue
+		}
+		covered := 0
+		for _, r := range rects {
+			covered += area(r.Intersect(t.now))
+		}
+		if 2*covered < area(t.now) {
+			continue
+		}
+		if t.mapped && t.now.Size() == t.shown.Size() {
 			moves = append(moves, rfb.Copy{Dst: t.now, Src: t.shown.Min})
 		}
 		t.shown = t.now
 	}
 	return moves
 }
+
+func area(r image.Rectangle) int { return r.Dx() * r.Dy() }
 
 // outer is a window's rectangle on the root, its border included.
 func outer(x, y int16, w, h, border uint16) image.Rectangle {
