@@ -106,6 +106,7 @@ var wireServers = []wireServer{
 		// around it, whose process would not show the server's CPU.
 		p := rfbtest.Start(b, x.Env(), "X0tigervnc", "-display", x.Display, "-rfbport", strconv.Itoa(port),
 			"-SecurityTypes", "None", "-localhost=1")
+		b.Cleanup(func() { p.Stop(5 * time.Second) }) // its SHM segment goes with it
 		waitPort(b, port)
 		return net.JoinHostPort("127.0.0.1", strconv.Itoa(port)), "", p.Pid()
 	}},
@@ -113,6 +114,7 @@ var wireServers = []wireServer{
 		port := rfbtest.FreePort(b)
 		p := rfbtest.Start(b, x.Env(), "x11vnc", "-display", x.Display, "-rfbport", strconv.Itoa(port),
 			"-localhost", "-nopw", "-forever", "-shared", "-quiet")
+		b.Cleanup(func() { p.Stop(5 * time.Second) }) // its 62 SHM segments go with it
 		waitPort(b, port)
 		return net.JoinHostPort("127.0.0.1", strconv.Itoa(port)), "", p.Pid()
 	}},
