@@ -62,6 +62,11 @@ type serverConn struct {
 	refreshTimer       *time.Timer
 	refreshTick        <-chan time.Time
 	throughput         float64 // bytes a second the client has been reading, 0 if unknown
+	refreshDelay       time.Duration
+	refreshed          region    // sent by the last refreshes
+	refreshedAt        time.Time // when the last refresh was sent
+
+	pace pacer // fences in flight (pace.go)
 }
 
 // extDSReply is an ExtendedDesktopSize rectangle owed to the client.
@@ -134,6 +139,7 @@ func (c *serverConn) run(ctx context.Context) (err error) {
 		}
 	})
 	defer c.stopRefreshTimer()
+	defer c.stopPaceTimer()
 	for {
 		if !c.writing {
 			b, err := c.nextWrite()
@@ -162,6 +168,8 @@ func (c *serverConn) run(ctx context.Context) (err error) {
 			c.measure(w)
 		case <-c.refreshTick:
 			c.refreshTicked()
+		case <-c.pace.tick:
+			c.pace.tick = nil
 		case <-ctx.Done():
 			return ctx.Err()
 		}
@@ -269,6 +277,9 @@ func (c *serverConn) handle(m ClientMessage) error {
 			c.control = append(c.control, byte(msgEndOfContinuousUpdates))
 		}
 	case *ClientFence:
+		if m.Flags&FenceRequest == 0 && c.paceAnswer(m) {
+			break
+		}
 		if m.Flags&FenceRequest != 0 {
 			c.control = appendFence(c.control, byte(msgServerFence), m.Flags&fenceKnown&^FenceRequest, m.Payload)
 		}
@@ -348,15 +359,19 @@ func (c *serverConn) nextWrite() ([]byte, error) {
 		out = append(out, c.cutText...)
 		c.cutText = nil
 	}
-	if c.reqPending || c.cu {
+	if c.reqPending || (c.cu && c.paceAllows()) {
 		var ok bool
 		var err error
+		n := len(out)
 		out, ok, err = c.appendUpdate(out)
 		if err != nil {
 			return nil, err
 		}
 		if ok {
 			c.reqPending = false
+			if c.pacing() {
+				out = c.appendPaceFence(out, len(out)-n)
+			}
 		}
 	}
 	c.out = out
@@ -377,7 +392,7 @@ func (c *serverConn) area() image.Rectangle {
 
 // appendUpdate appends a FramebufferUpdate if there is anything to send.
 func (c *serverConn) appendUpdate(out []byte) ([]byte, bool, error) {
-	u := updateWriter{conv: c.conv, jpeg: c.s.opts.JPEG, quality: c.encs.quality, compress: c.encs.compress,
+	u := updateWriter{conv: c.conv, jpeg: c.s.opts.JPEG, quality: c.pace.quality(c.encs.quality), compress: c.encs.compress,
 		noGradient: c.encs.noGradient}
 	if q := c.encs.fineQuality; q >= 0 {
 		u.fineQuality = max(q, 1)

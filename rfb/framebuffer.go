@@ -133,6 +133,55 @@ func (fb *Framebuffer) Move(dst image.Rectangle, src image.Point) {
 	}
 }
 
+// Copy is a hint to UpdateCopied: the pixels now at Dst were at Src (its
+// top-left corner) before the change, as when a window was moved.
+type Copy struct {
+	Dst image.Rectangle
+	Src image.Point
+}
+
+// UpdateCopied is Update with hints of where changed pixels came from: a
+// source that knows a window moved (X11's ConfigureNotify, Windows' location
+// events) says so, and clients that support CopyRect copy the pixels they
+// already have, then get only what differs from the real picture draw
+// made. The hints change no pixel and need not be right: every
+// destination is compared with the framebuffer after the copy, so a wrong
+// or stale hint costs bytes, never a wrong picture. Of several copies at
+// once, the largest is used.
+func (fb *Framebuffer) UpdateCopied(copies []Copy, draw func(img *Image) (changed []image.Rectangle)) {
+	fb.mu.Lock()
+	defer fb.mu.Unlock()
+	changed := draw(fb.img)
+	for _, r := range changed {
+		fb.applyFilter(r)
+	}
+	b := fb.img.Bounds()
+	var best *pendingCopy
+	for _, cp := range copies {
+		delta := cp.Dst.Min.Sub(cp.Src)
+		dst := cp.Dst.Intersect(b).Intersect(b.Add(delta))
+		if dst.Empty() || delta == (image.Point{}) {
+			continue
+		}
+		if best == nil || area(dst) > area(best.dst) {
+			best = &pendingCopy{dst: dst, delta: delta}
+		}
+	}
+	for s := range fb.subs {
+		s.mu.Lock()
+		if best != nil {
+			s.addHint(best.dst, best.delta)
+		}
+		for _, r := range changed {
+			s.dirty.add(r.Intersect(b))
+		}
+		s.mu.Unlock()
+		s.poke()
+	}
+}
+
+func area(r image.Rectangle) int { return r.Dx() * r.Dy() }
+
 // Resize changes the framebuffer's size. init, if not nil, paints the new
 // picture (which starts black). Clients that support DesktopSize or
 // ExtendedDesktopSize follow; others are disconnected.
@@ -236,6 +285,13 @@ func (fb *Framebuffer) take(s *subscriber, area image.Rectangle, allowCopy bool,
 		f.cursorChanged = true
 	}
 	area = area.Intersect(fb.img.Bounds())
+	if s.copy == nil && allowCopy && s.forced.empty() {
+		// A scroll: the largest damaged rectangle may hold the client's
+		// own pixels shifted up or down.
+		if cp := findScroll(fb.img, *shadow, s.dirty.largestIn(area)); cp != nil {
+			s.copy = cp
+		}
+	}
 	if s.copy != nil {
 		if allowCopy && s.copy.dst.In(area) {
 			f.copy = s.copy
@@ -372,6 +428,7 @@ type subscriber struct {
 type pendingCopy struct {
 	dst   image.Rectangle
 	delta image.Point
+	hint  bool // from UpdateCopied: dst is damage, compared after the copy
 }
 
 func (s *subscriber) poke() {
@@ -426,6 +483,38 @@ func (s *subscriber) addMove(dst image.Rectangle, delta image.Point) {
 		s.forced.add(r)
 	}
 	s.copy = &pendingCopy{dst: dst, delta: delta}
+}
+
+// addHint records a copy hint (UpdateCopied): the client may copy the
+// pixels it has at dst-delta to dst, after which all of dst is compared
+// with the framebuffer, so dst becomes damage. Areas inside the source the
+// client must get whole (forced) stay forced where they land. A hint that
+// continues the pending copy (its source lies inside the pending copy's
+// destination: a window dragged on) merges with it into one copy from the
+// first source; otherwise the new hint replaces the pending copy, whose
+// destination is damage already.
+func (s *subscriber) addHint(dst image.Rectangle, delta image.Point) {
+	if p := s.copy; p != nil {
+		if p.hint && dst.Sub(delta).In(p.dst) {
+			delta = delta.Add(p.delta)
+		} else {
+			s.dirty.add(p.dst)
+		}
+		s.copy = nil
+	}
+	src := dst.Sub(delta)
+	var staleForced []image.Rectangle
+	for _, r := range s.forced.rects {
+		if i := r.Intersect(src); !i.Empty() {
+			staleForced = append(staleForced, i.Add(delta))
+		}
+	}
+	for _, r := range staleForced {
+		s.forced.add(r)
+		s.dirty.add(r)
+	}
+	s.dirty.add(dst)
+	s.copy = &pendingCopy{dst: dst, delta: delta, hint: true}
 }
 
 // cursorImage is a cursor converted once for all connections.

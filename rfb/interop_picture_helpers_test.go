@@ -17,6 +17,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -62,6 +63,56 @@ func agentBinary(t testing.TB) string {
 // consent prompt with yes, and returns its port and password.
 func startAgent(t testing.TB, x *rfbtest.Xvfb) (int, string) {
 	t.Helper()
+	port, password, _ := startAgentPid(t, x)
+	return port, password
+}
+
+// startAgentPid is startAgent that also returns the agent's process id.
+func startAgentPid(t testing.TB, x *rfbtest.Xvfb) (int, string, int) {
+	t.Helper()
+	a := startAgentUI(t, x)
+	return a.port, a.password, a.pid
+}
+
+// agentUI is a running agent and its terminal UI: lines it printed
+// (after the listening line) and a way to give it commands.
+type agentUI struct {
+	port     int
+	password string
+	pid      int
+	lines    chan string
+	stdin    io.Writer
+	mu       sync.Mutex // serialises writes to stdin
+}
+
+// send gives the agent one command line.
+func (a *agentUI) send(line string) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	io.WriteString(a.stdin, line+"\n")
+}
+
+// expect waits for a line matching re and returns its submatches.
+func (a *agentUI) expect(t testing.TB, re string) []string {
+	t.Helper()
+	rx := regexp.MustCompile(re)
+	deadline := time.After(30 * time.Second)
+	for {
+		select {
+		case l := <-a.lines:
+			if m := rx.FindStringSubmatch(l); m != nil {
+				return m
+			}
+		case <-deadline:
+			t.Fatalf("the agent never printed %q", re)
+		}
+	}
+}
+
+// startAgentUI runs the agent in direct mode on x's display, answering
+// its consent prompt with yes.
+func startAgentUI(t testing.TB, x *rfbtest.Xvfb) *agentUI {
+	t.Helper()
 	const password = "482913"
 	pw := filepath.Join(t.TempDir(), "password")
 	if err := os.WriteFile(pw, []byte(password+"\n"), 0o600); err != nil {
@@ -83,6 +134,7 @@ func startAgent(t testing.TB, x *rfbtest.Xvfb) (int, string) {
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
+	a := &agentUI{password: password, pid: cmd.Process.Pid, lines: make(chan string, 256), stdin: stdin}
 	done := make(chan struct{})
 	t.Cleanup(func() {
 		stdin.Close()
@@ -103,28 +155,31 @@ func startAgent(t testing.TB, x *rfbtest.Xvfb) (int, string) {
 			line := sc.Text()
 			switch {
 			case strings.HasPrefix(line, "state waiting Listening on "):
-				a, _, _ := strings.Cut(strings.TrimPrefix(line, "state waiting Listening on "), ";")
+				l, _, _ := strings.Cut(strings.TrimPrefix(line, "state waiting Listening on "), ";")
 				select {
-				case addr <- a:
+				case addr <- l:
 				default:
 				}
 			case strings.HasPrefix(line, "prompt "):
-				io.WriteString(stdin, "y\n")
+				a.send("y")
+			}
+			select {
+			case a.lines <- line:
+			default: // nobody reads them
 			}
 		}
 	}()
 	select {
-	case a := <-addr:
-		_, p, _ := net.SplitHostPort(a)
-		var port int
-		fmt.Sscan(p, &port)
-		return port, password
+	case l := <-addr:
+		_, p, _ := net.SplitHostPort(l)
+		fmt.Sscan(p, &a.port)
+		return a
 	case <-done:
 		t.Fatalf("the agent ended: %s", stderr.String())
 	case <-time.After(30 * time.Second):
 		t.Fatalf("the agent did not listen: %s", stderr.String())
 	}
-	return 0, ""
+	return nil
 }
 
 // startX0VNCOn runs TigerVNC's scraping server on x with no security.

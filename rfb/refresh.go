@@ -30,11 +30,20 @@ import (
 // from 0.1 s upwards. Text and UI are never lossy (enc_tight_plan.go),
 // so typing elsewhere does not delay the refresh of a picture.
 //
+// The delay adapts to the screen: a refresh that the next lossy update
+// of the same area throws away (a slide show, a video paused now and
+// then, photos changing every half second) was wasted bytes, so the
+// connection's delay doubles, up to maxRefreshDelay; a refresh that stays
+// on screen for maxRefreshDelay halves it again, down to 150 ms. A
+// picture that changes every 500 ms is then sent as JPEG only while it
+// changes and losslessly once it stops.
+//
 // A refresh update covers at most what the client reads in
 // refreshWindow, estimated from the writes so far, so that a change made
 // meanwhile is not stuck behind a long lossless update on a slow link.
 const (
 	losslessRefreshDelay = 150 * time.Millisecond
+	maxRefreshDelay      = 1200 * time.Millisecond
 	refreshWindow        = 100 * time.Millisecond
 	refreshMinPixels     = 64 * 1024
 	refreshMaxPixels     = 4 << 20
@@ -73,17 +82,30 @@ func (c *serverConn) sent(cp *pendingCopy, dirty, lossy []image.Rectangle) {
 	for _, r := range lossy {
 		c.lossy.add(r)
 		c.recent.add(r)
+		if c.refreshed.overlaps(r) {
+			// The last refresh was thrown away: wait longer next time.
+			c.refreshDelay = min(2*c.delay(), maxRefreshDelay)
+			c.refreshed.clear()
+		}
 	}
 	if !c.lossy.empty() && c.refreshTick == nil {
 		c.armRefresh()
 	}
 }
 
+// delay is the connection's current refresh delay.
+func (c *serverConn) delay() time.Duration {
+	if c.refreshDelay == 0 {
+		return losslessRefreshDelay
+	}
+	return c.refreshDelay
+}
+
 func (c *serverConn) armRefresh() {
 	if c.refreshTimer == nil {
-		c.refreshTimer = time.NewTimer(losslessRefreshDelay)
+		c.refreshTimer = time.NewTimer(c.delay())
 	} else {
-		c.refreshTimer.Reset(losslessRefreshDelay)
+		c.refreshTimer.Reset(c.delay())
 	}
 	c.refreshTick = c.refreshTimer.C
 }
@@ -149,10 +171,17 @@ func (c *serverConn) startRefresh(area image.Rectangle) bool {
 	if len(take) == 0 {
 		return false
 	}
+	if !c.refreshed.empty() && time.Since(c.refreshedAt) >= maxRefreshDelay {
+		// The last refresh stayed: the screen is calmer now.
+		c.refreshDelay = max(c.delay()/2, losslessRefreshDelay)
+		c.refreshed.clear()
+	}
 	for _, r := range take {
 		c.due.subtract(r)
 		c.s.fb.refresh(c.sub, r)
+		c.refreshed.add(r)
 	}
+	c.refreshedAt = time.Now()
 	c.refreshing = true
 	return true
 }
@@ -163,6 +192,7 @@ func (c *serverConn) forgetLossy() {
 	c.lossy.clear()
 	c.due.clear()
 	c.recent.clear()
+	c.refreshed.clear()
 }
 
 // measure updates the estimate of how fast the client reads, from writes

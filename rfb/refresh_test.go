@@ -2,6 +2,7 @@ package rfb
 
 import (
 	"image"
+	"sync"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -145,4 +146,74 @@ func subImage(m *Image, r image.Rectangle) *Image {
 	s := NewImage(r.Dx(), r.Dy())
 	s.copyFrom(image.Point{}, m, r)
 	return s
+}
+
+// TestLosslessRefreshAdapts: pictures that change every 500 ms (a slide
+// show) get a lossless refresh between changes only until the refreshes
+// are seen to be thrown away; then only JPEG while they change, and the
+// last one is still refreshed once it stays.
+func TestLosslessRefreshAdapts(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		src := refreshScene()
+		fb := NewFramebufferFromImage(src)
+		c := mustConnect(t, NewServer(fb, Options{}), ClientConfig{})
+		if err := c.SetEncodings(EncTight, EncQualityLevel0+6, EncLastRect); err != nil {
+			t.Fatal(err)
+		}
+		fullUpdate(t, c)
+		var mu sync.Mutex
+		var times []time.Time
+		go func() {
+			for {
+				if c.RequestUpdate(true, src.Bounds()) != nil {
+					return
+				}
+				m, err := c.ReadMessage()
+				if err != nil {
+					return
+				}
+				if _, ok := m.(*FramebufferUpdate); ok {
+					mu.Lock()
+					times = append(times, time.Now())
+					mu.Unlock()
+				}
+			}
+		}()
+		area := image.Rect(96, 64, 256, 192)
+		var starts []time.Time
+		for i := range 12 {
+			frame := tightPhoto(160, 128, uint64(30+i))
+			starts = append(starts, time.Now())
+			fb.Update(func(img *Image) []image.Rectangle {
+				img.copyFrom(area.Min, frame, frame.Bounds())
+				return []image.Rectangle{area}
+			})
+			time.Sleep(500 * time.Millisecond)
+		}
+		starts = append(starts, time.Now())
+		time.Sleep(3 * maxRefreshDelay)
+		synctest.Wait()
+		mu.Lock()
+		defer mu.Unlock()
+		perFrame := make([]int, 12)
+		for _, u := range times {
+			for i := range perFrame {
+				if !u.Before(starts[i]) && u.Before(starts[i+1]) {
+					perFrame[i]++
+				}
+			}
+		}
+		for i, n := range perFrame[6:] {
+			if n != 1 {
+				t.Errorf("frame %d: %d updates (the JPEG and wasted refreshes); all: %v", 6+i, n, perFrame)
+				break
+			}
+		}
+		if last := times[len(times)-1]; !last.After(starts[12]) {
+			t.Error("the last picture was not refreshed once it stayed")
+		}
+		if d := imageDiff(c.Framebuffer(), fb.Snapshot()); d != "" {
+			t.Errorf("still screen not exact: %s", d)
+		}
+	})
 }

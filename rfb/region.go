@@ -164,3 +164,13 @@ func appendSubtract(out []image.Rectangle, a, b image.Rectangle) []image.Rectang
 func (g *region) clone() region {
 	return region{rects: slices.Clone(g.rects)}
 }
+
+// overlaps reports whether r shares a pixel with the region.
+func (g *region) overlaps(r image.Rectangle) bool {
+	for _, e := range g.rects {
+		if e.Overlaps(r) {
+			return true
+		}
+	}
+	return false
+}

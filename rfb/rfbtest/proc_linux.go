@@ -110,6 +110,16 @@ func (p *Proc) Kill() {
 	<-p.done
 }
 
+// Stop asks the process's group to end (SIGTERM), waits up to grace for
+// the leader, then kills the group. Servers that hold MIT-SHM segments
+// (x11vnc, x0vncserver) remove them only when they end on a signal they
+// catch; killed, they leave them behind until the system's table is full.
+func (p *Proc) Stop(grace time.Duration) {
+	_ = syscall.Kill(-p.cmd.Process.Pid, syscall.SIGTERM)
+	_ = p.Wait(grace)
+	p.Kill()
+}
+
 // Run runs a short-lived program (xsetroot, xdotool, …) to completion with
 // env as its environment (nil inherits), in its own process group, which is
 // killed if ctx ends first. It returns the combined stdout and stderr; the

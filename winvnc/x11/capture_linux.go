@@ -82,8 +82,13 @@ type Capturer struct {
 
 	events   chan xgb.Event
 	overflow atomic.Bool // events were dropped: ask the server for the state
-	cursor   uint32      // serial of the cursor image in fb
-	last     time.Time   // end of the last damage capture
+
+	// Top-level windows, for moves as CopyRect (moves_linux.go).
+	wins        map[xproto.Window]*topWindow
+	winEvents   chan xgb.Event
+	winOverflow atomic.Bool
+	cursor      uint32    // serial of the cursor image in fb
+	last        time.Time // end of the last damage capture
 
 	frames  atomic.Int64
 	refresh chan struct{} // Refresh's request, buffered 1
@@ -178,6 +183,7 @@ func (c *Capturer) Run(ctx context.Context) error {
 	}
 	c.format = format
 	c.events = make(chan xgb.Event, 256)
+	c.winEvents = make(chan xgb.Event, 1024)
 	remove := c.d.handle(c.filter)
 	defer remove()
 	defer c.freeBuffers()
@@ -190,6 +196,10 @@ func (c *Capturer) Run(ctx context.Context) error {
 		return err
 	}
 	defer c.unselect(dmg, region)
+	if err := c.trackWindows(); err != nil {
+		c.d.log.Debug("x11: window moves not followed", "err", err)
+		c.wins = nil
+	}
 	if err := c.resize(); err != nil {
 		return err
 	}
@@ -260,6 +270,8 @@ func (c *Capturer) Run(ctx context.Context) error {
 				pollDelay = min(pollDelay+c.Poll, maxPollFactor*c.Poll)
 			}
 			pollTimer.Reset(pollDelay)
+		case ev := <-c.winEvents:
+			c.windowEvent(ev)
 		case ev := <-c.events:
 			switch ev := ev.(type) {
 			case damage.NotifyEvent:
@@ -276,6 +288,11 @@ func (c *Capturer) Run(ctx context.Context) error {
 				if err := c.withLayout(func(bool) error { return c.resize() }); err != nil {
 					return err
 				}
+			}
+		}
+		if c.winOverflow.Swap(false) && c.wins != nil {
+			if err := c.trackWindows(); err != nil {
+				c.wins = nil
 			}
 		}
 		if c.overflow.Swap(false) {
@@ -299,6 +316,14 @@ func (c *Capturer) Run(ctx context.Context) error {
 
 // filter runs on the display's reader goroutine.
 func (c *Capturer) filter(ev xgb.Event) {
+	if c.isWindowEvent(ev) {
+		select {
+		case c.winEvents <- ev:
+		default:
+			c.winOverflow.Store(true)
+		}
+		return
+	}
 	switch ev := ev.(type) {
 	case damage.NotifyEvent, xfixes.CursorNotifyEvent, randr.ScreenChangeNotifyEvent:
 	case xproto.ConfigureNotifyEvent:
@@ -318,7 +343,7 @@ func (c *Capturer) filter(ev xgb.Event) {
 func (c *Capturer) selectEvents(useDamage bool, dmg *damage.Damage, region *xfixes.Region) error {
 	d := c.d
 	if err := xproto.ChangeWindowAttributesChecked(d.conn, d.root, xproto.CwEventMask,
-		[]uint32{xproto.EventMaskStructureNotify}).Check(); err != nil {
+		[]uint32{xproto.EventMaskStructureNotify | xproto.EventMaskSubstructureNotify}).Check(); err != nil {
 		return fmt.Errorf("x11: select root events: %w", err)
 	}
 	if d.Has(ExtRandR) {
@@ -452,6 +477,8 @@ func (c *Capturer) captureDamage(dmg damage.Damage, region xfixes.Region, full b
 	if err != nil {
 		return err
 	}
+	c.drainWindowEvents() // the moves whose damage was just taken
+	c.queryMoved()
 	rects = mergeRects(rects, image.Rect(0, 0, c.w, c.h), maxDamageRects)
 	if full {
 		rects = c.all()
@@ -528,7 +555,7 @@ func (c *Capturer) captureBatch(rects []image.Rectangle) error {
 			imgs[i] = img
 		}
 	}
-	c.fb.Update(func(dst *rfb.Image) []image.Rectangle {
+	c.fb.UpdateCopied(c.takeMoves(rects), func(dst *rfb.Image) []image.Rectangle {
 		for i, r := range rects {
 			dst.DrawImage(r.Min, imgs[i], imgs[i].Bounds())
 		}
@@ -557,7 +584,7 @@ func (c *Capturer) captureTiles(all bool) (bool, error) {
 		c.prev.DrawImage(r.Min, img, r)
 	}
 	prev := c.prev
-	c.fb.Update(func(dst *rfb.Image) []image.Rectangle {
+	c.fb.UpdateCopied(c.takeMoves(changed), func(dst *rfb.Image) []image.Rectangle {
 		for _, r := range changed {
 			dst.DrawImage(r.Min, prev, r)
 		}
