@@ -30,8 +30,9 @@ type Proc struct {
 
 // Start runs name with args as a peer of the test. env is the complete
 // environment (nil inherits the test's; see Xvfb.Env). Stdout and stderr
-// are collected for Output. The process group is killed in t.Cleanup, and
-// the output is logged there if the test failed.
+// are collected for Output. The process group is stopped in t.Cleanup
+// (SIGTERM, then killed after a second: see Stop), and the output is
+// logged there if the test failed.
 func Start(t testing.TB, env []string, name string, args ...string) *Proc {
 	t.Helper()
 	LookPath(t, name)
@@ -64,7 +65,7 @@ func startProc(t testing.TB, cmd *exec.Cmd) (*Proc, error) {
 		close(p.done)
 	}()
 	t.Cleanup(func() {
-		p.Kill()
+		p.Stop(time.Second)
 		if t.Failed() {
 			t.Logf("output of %s:\n%s", p.name, p.Output())
 		}
