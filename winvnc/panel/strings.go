@@ -61,6 +61,9 @@ type text struct {
 	close       string
 	transfers   string
 	cancel      string
+	send        string // the button
+	sendTitle   string // the file chooser's title
+	sendFailed  string
 	receiving   string // %s name, %d percent
 	sending     string
 	received    string // %s name
@@ -94,6 +97,9 @@ var texts = [...]text{
 		close:      "Close",
 		transfers:  "Files",
 		cancel:     "Cancel transfers",
+		send:       "Send files…",
+		sendTitle:  "Send files to the supporter",
+		sendFailed: "The file chooser could not be opened, so no file was offered. Please tell your supporter.",
 		receiving:  "Receiving %s: %d %%",
 		sending:    "Sending %s: %d %%",
 		received:   "Received %s (in Downloads/Lifebuoy)",
@@ -126,6 +132,9 @@ var texts = [...]text{
 		close:      "Schließen",
 		transfers:  "Dateien",
 		cancel:     "Übertragungen abbrechen",
+		send:       "Dateien senden…",
+		sendTitle:  "Dateien an den Berater senden",
+		sendFailed: "Die Dateiauswahl ließ sich nicht öffnen, daher wurde keine Datei angeboten. Bitte sagen Sie es Ihrem Berater.",
 		receiving:  "Empfange %s: %d %%",
 		sending:    "Sende %s: %d %%",
 		received:   "%s empfangen (in Downloads/Lifebuoy)",
