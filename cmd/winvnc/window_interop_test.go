@@ -6,11 +6,13 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
 
 	"lifebuoy/rfb/rfbtest"
+	"lifebuoy/winvnc/panel"
 )
 
 // TestInteropAutoShowsWindow runs the agent as a customer does, with no
@@ -47,5 +49,60 @@ func TestInteropAutoShowsWindow(t *testing.T) {
 	}
 	if id := search(); id != "" {
 		t.Errorf("window %s left after the agent ended", id)
+	}
+}
+
+// TestInteropWindowSendFiles: the customer clicks the window's "Send
+// files…" (where the panel lays it out), chooses a file in the desktop's
+// own chooser (the XDG portal's GTK dialog, started by a private session
+// bus), and the agent offers it to the supporter.
+func TestInteropWindowSendFiles(t *testing.T) {
+	rfbtest.LookPath(t, "xdotool", "/usr/libexec/xdg-desktop-portal", "/usr/libexec/xdg-desktop-portal-gtk")
+	x := rfbtest.StartXvfb(t, 1024, 768, 24)
+	t.Setenv("DISPLAY", x.Display) // the bus passes it to the portal it starts
+	t.Setenv("LANG", "C.UTF-8")
+	t.Setenv("LC_ALL", "")
+	t.Setenv("LC_MESSAGES", "")
+	startBus(t) // no tray on it: the window shows
+	bin := rfbtest.BuildGo(t, "./cmd/winvnc")
+	dir := t.TempDir()
+	pw := filepath.Join(dir, "pw")
+	if err := os.WriteFile(pw, []byte("secret\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	file := filepath.Join(dir, "report 1.txt") // typed by xdotool: ASCII
+	if err := os.WriteFile(file, []byte("quarterly figures\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	term := rfbtest.StartTerminal(t, x.Env(), bin, "-listen", "127.0.0.1:0", "-password-file", pw, "-display", x.Display)
+	term.Expect(`^state waiting `, 20*time.Second)
+	xdo := func(args ...string) string {
+		t.Helper()
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		out, err := rfbtest.Run(t, ctx, x.Env(), "xdotool", args...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return strings.TrimSpace(out)
+	}
+	// The window as the panel lays it out: waiting, no code (direct
+	// mode), a file chooser.
+	id := strings.Fields(xdo("search", "--sync", "--name", "^Lifebuoy · waiting · remote control off · file transfer off$"))[0]
+	ref := panel.New(panel.Options{Lang: panel.English, Scale: 1, SendFiles: true})
+	for _, m := range []panel.Msg{panel.Hotkeys{Control: "F12", Files: "F11"}, panel.Rights{}, panel.State{Phase: panel.Waiting}} {
+		ref.Step(m)
+	}
+	send := ref.ControlRect(panel.CtlSend)
+	if send.Empty() {
+		t.Fatal("the reference shows no Send files")
+	}
+	at := send.Min.Add(send.Size().Div(2))
+	xdo("mousemove", "--window", id, strconv.Itoa(at.X), strconv.Itoa(at.Y), "click", "1")
+	chooseFile(t, x, "Send files to the supporter", file)
+	term.Expect(`^say Offered "report 1.txt" \(18 bytes\) to the supporter as file 1\.`, 30*time.Second)
+	term.Send("end")
+	if err := term.Wait(20 * time.Second); err != nil {
+		t.Fatalf("the agent: %v", err)
 	}
 }
