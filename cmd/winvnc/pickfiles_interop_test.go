@@ -55,16 +55,6 @@ func TestInteropPickFiles(t *testing.T) {
 // (ASCII), Enter.
 func chooseFile(t *testing.T, x *rfbtest.Xvfb, title, file string) {
 	t.Helper()
-	xdo := func(args ...string) string {
-		t.Helper()
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		out, err := rfbtest.Run(t, ctx, x.Env(), "xdotool", args...)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return out
-	}
 	var w string
 	for deadline := time.Now().Add(30 * time.Second); w == ""; time.Sleep(100 * time.Millisecond) {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
@@ -76,10 +66,22 @@ func chooseFile(t *testing.T, x *rfbtest.Xvfb, title, file string) {
 			t.Fatalf("the file chooser %q never showed", title)
 		}
 	}
-	xdo("windowfocus", "--sync", w)
-	xdo("key", "--window", w, "ctrl+l")
+	xdo(t, x, "windowfocus", "--sync", w)
+	xdo(t, x, "key", "--window", w, "ctrl+l")
 	time.Sleep(time.Second) // the location field appears
-	xdo("type", "--window", w, "--delay", "30", file)
+	xdo(t, x, "type", "--window", w, "--delay", "30", file)
 	time.Sleep(time.Second) // GTK completes the path as it is typed
-	xdo("key", "--window", w, "Return")
+	xdo(t, x, "key", "--window", w, "Return")
+}
+
+// xdo runs xdotool on x and returns its output, trimmed.
+func xdo(t *testing.T, x *rfbtest.Xvfb, args ...string) string {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	out, err := rfbtest.Run(t, ctx, x.Env(), "xdotool", args...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return strings.TrimSpace(out)
 }

@@ -76,19 +76,9 @@ func TestInteropWindowSendFiles(t *testing.T) {
 	}
 	term := rfbtest.StartTerminal(t, x.Env(), bin, "-listen", "127.0.0.1:0", "-password-file", pw, "-display", x.Display)
 	term.Expect(`^state waiting `, 20*time.Second)
-	xdo := func(args ...string) string {
-		t.Helper()
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		out, err := rfbtest.Run(t, ctx, x.Env(), "xdotool", args...)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return strings.TrimSpace(out)
-	}
 	// The window as the panel lays it out: waiting, no code (direct
 	// mode), a file chooser.
-	id := strings.Fields(xdo("search", "--sync", "--name", "^Lifebuoy · waiting · remote control off · file transfer off$"))[0]
+	id := strings.Fields(xdo(t, x, "search", "--sync", "--name", "^Lifebuoy · waiting · remote control off · file transfer off$"))[0]
 	ref := panel.New(panel.Options{Lang: panel.English, Scale: 1, SendFiles: true})
 	for _, m := range []panel.Msg{panel.Hotkeys{Control: "F12", Files: "F11"}, panel.Rights{}, panel.State{Phase: panel.Waiting}} {
 		ref.Step(m)
@@ -98,7 +88,7 @@ func TestInteropWindowSendFiles(t *testing.T) {
 		t.Fatal("the reference shows no Send files")
 	}
 	at := send.Min.Add(send.Size().Div(2))
-	xdo("mousemove", "--window", id, strconv.Itoa(at.X), strconv.Itoa(at.Y), "click", "1")
+	xdo(t, x, "mousemove", "--window", id, strconv.Itoa(at.X), strconv.Itoa(at.Y), "click", "1")
 	chooseFile(t, x, "Send files to the supporter", file)
 	term.Expect(`^say Offered "report 1.txt" \(18 bytes\) to the supporter as file 1\.`, 30*time.Second)
 	term.Send("end")
