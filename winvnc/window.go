@@ -221,6 +221,8 @@ func (u *windowUI) event(ev Event, expiry *time.Timer) {
 		}
 		u.p.Step(panel.Transfer{ID: ev.ID, Name: ev.Name, Sending: ev.Sending, Percent: pct,
 			State: panel.TransferState(ev.State), Detail: ev.Detail})
+	case EvOffer:
+		u.p.Step(panel.Transfer{ID: ev.ID, Name: ev.Name, Sending: true, State: panel.Offered})
 	}
 }
 

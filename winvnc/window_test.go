@@ -41,7 +41,8 @@ func (fakeWindow) Close() error                { return nil }
 // the window's title for it, once however often it is clicked while
 // open, and asks the agent to offer each chosen file; a cancelled
 // chooser offers nothing, and a failed one is told in the window (the
-// window grows by the sentence) and offers nothing.
+// window grows by the sentence) and offers nothing. The agent's offer
+// gets a line in the window.
 func TestWindowSendFiles(t *testing.T) {
 	type answer struct {
 		paths []string
@@ -114,6 +115,23 @@ func TestWindowSendFiles(t *testing.T) {
 		t.Fatalf("a second chooser (%q) while the first was open", title)
 	default:
 	}
+	// The agent's offer gets a line.
+	u.Show(EvOffer{ID: 1, Name: "a.txt"})
+	grown := func(than int) int {
+		t.Helper()
+		for {
+			select {
+			case size := <-w.drawn:
+				if size.Y > than {
+					return size.Y
+				}
+			case <-time.After(10 * time.Second):
+				t.Fatalf("the window never grew beyond %d pixels", than)
+			}
+		}
+	}
+	offered := grown(ref.Size().Y)
+	ref.Step(panel.Transfer{ID: 1, Name: "a.txt", Sending: true, State: panel.Offered}) // Send files moved down
 
 	// Cancelled, then failed.
 	clickSend()
@@ -122,14 +140,7 @@ func TestWindowSendFiles(t *testing.T) {
 	clickSend()
 	opened()
 	answers <- answer{err: errors.New("org.freedesktop.DBus.Error.ServiceUnknown")}
-	for told := false; !told; {
-		select {
-		case size := <-w.drawn:
-			told = size.Y > ref.Size().Y
-		case <-time.After(10 * time.Second):
-			t.Fatal("the window never told that the chooser failed")
-		}
-	}
+	grown(offered) // the sentence that the chooser failed
 	cancel()
 	if err := <-ran; err != nil {
 		t.Fatal(err)

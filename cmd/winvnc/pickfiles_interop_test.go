@@ -77,9 +77,15 @@ func chooseFile(t *testing.T, x *rfbtest.Xvfb, title, file string) {
 // xdo runs xdotool on x and returns its output, trimmed.
 func xdo(t *testing.T, x *rfbtest.Xvfb, args ...string) string {
 	t.Helper()
+	return xrun(t, x, "xdotool", args...)
+}
+
+// xrun runs name on x and returns its output, trimmed.
+func xrun(t *testing.T, x *rfbtest.Xvfb, name string, args ...string) string {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	out, err := rfbtest.Run(t, ctx, x.Env(), "xdotool", args...)
+	out, err := rfbtest.Run(t, ctx, x.Env(), name, args...)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -4,6 +4,7 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -91,6 +92,31 @@ func TestInteropWindowSendFiles(t *testing.T) {
 	xdo(t, x, "mousemove", "--window", id, strconv.Itoa(at.X), strconv.Itoa(at.Y), "click", "1")
 	chooseFile(t, x, "Send files to the supporter", file)
 	term.Expect(`^say Offered "report 1.txt" \(18 bytes\) to the supporter as file 1\.`, 30*time.Second)
+	// The window shows the offer, pixel for pixel as the panel draws it.
+	ref.Step(panel.Press{X: at.X, Y: at.Y}) // the focus ring the click left
+	ref.Step(panel.Release{X: at.X, Y: at.Y})
+	ref.Step(panel.Transfer{ID: 1, Name: "report 1.txt", Sending: true, State: panel.Offered})
+	want, shot, last := ref.Image(), filepath.Join(dir, "window.xwd"), ""
+	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(100 * time.Millisecond) {
+		xrun(t, x, "xwd", "-id", id, "-silent", "-out", shot)
+		f, err := os.Open(shot)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := rfbtest.DecodeXWD(f)
+		f.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+		n, first, detail := rfbtest.Diff(got, want)
+		if n == 0 && got.Rect.Size() == want.Rect.Size() {
+			break
+		}
+		last = fmt.Sprintf("%v against %v: %d pixels differ, first at %v: %s", got.Rect.Size(), want.Rect.Size(), n, first, detail)
+		if time.Now().After(deadline) {
+			t.Fatalf("the window never showed the offer: %s", last)
+		}
+	}
 	term.Send("end")
 	if err := term.Wait(20 * time.Second); err != nil {
 		t.Fatalf("the agent: %v", err)

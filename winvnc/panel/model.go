@@ -106,6 +106,7 @@ const (
 	Running TransferState = iota
 	Done
 	Aborted
+	Offered // the customer offered it; the supporter may fetch it
 )
 
 // KeyName is a key the window understands.
@@ -505,6 +506,8 @@ func (p *Panel) transferLine(tr Transfer) string {
 		return fmt.Sprintf(p.t.received, tr.Name)
 	case Aborted:
 		return fmt.Sprintf(p.t.aborted, tr.Name, tr.Detail)
+	case Offered:
+		return fmt.Sprintf(p.t.offered, tr.Name)
 	}
 	if tr.Sending {
 		return fmt.Sprintf(p.t.sending, tr.Name, tr.Percent)

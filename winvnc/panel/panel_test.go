@@ -382,6 +382,9 @@ func TestSendFiles(t *testing.T) {
 		t.Error("Send files shown after the session ended")
 	}
 
+	if got := p.transferLine(Transfer{ID: 2, Name: "a b.txt", Sending: true, State: Offered}); got != "Offered a b.txt to the supporter" {
+		t.Errorf("offer line %q", got)
+	}
 	de := New(Options{Lang: German, SendFiles: true})
 	de.Step(State{Phase: Sharing})
 	if got := click(t, de, CtlSend); !reflect.DeepEqual(got, []Action{SendFiles{Title: "Dateien an den Berater senden"}}) {
@@ -389,5 +392,8 @@ func TestSendFiles(t *testing.T) {
 	}
 	if texts[German].send != "Dateien senden…" {
 		t.Errorf("German button %q", texts[German].send)
+	}
+	if got := de.transferLine(Transfer{Name: "a.txt", State: Offered}); got != "a.txt dem Berater angeboten" {
+		t.Errorf("German offer line %q", got)
 	}
 }

@@ -69,6 +69,7 @@ type text struct {
 	received    string // %s name
 	sent        string
 	aborted     string // %s name, %s why
+	offered     string // %s name
 	someone     string
 	phase       [numPhases]string // short, for the title
 	on, off     string
@@ -105,6 +106,7 @@ var texts = [...]text{
 		received:   "Received %s (in Downloads/Lifebuoy)",
 		sent:       "Sent %s",
 		aborted:    "Stopped %s: %s",
+		offered:    "Offered %s to the supporter",
 		someone:    "The supporter",
 		phase:      [numPhases]string{"connecting", "waiting", "asking", "sharing", "ended"},
 		on:         "on",
@@ -140,6 +142,7 @@ var texts = [...]text{
 		received:   "%s empfangen (in Downloads/Lifebuoy)",
 		sent:       "%s gesendet",
 		aborted:    "%s abgebrochen: %s",
+		offered:    "%s dem Berater angeboten",
 		someone:    "Der Berater",
 		phase:      [numPhases]string{"Verbindung", "wartet", "Anfrage", "freigegeben", "beendet"},
 		on:         "an",
