@@ -50,6 +50,11 @@ type Config struct {
 	Window     WindowMode
 	Brand      string
 	BrandColor color.RGBA
+	// PickFiles asks the customer for files with the desktop's own file
+	// chooser, for the window's "Send files…" (the files it returns are
+	// offered as "send FILE" does; none: cancelled). Nil: the window
+	// has no such button.
+	PickFiles func(ctx context.Context, title string) ([]string, error)
 
 	// openPlatform replaces the operating system, for tests.
 	openPlatform func(display string, log *slog.Logger) (platform, error)

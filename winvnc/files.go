@@ -75,6 +75,15 @@ type EvTransfer struct {
 
 func (EvTransfer) event() {}
 
+// EvOffer says the customer offered a file (CmdSend): the window adds a
+// line for it (the terminal has its EvMessage).
+type EvOffer struct {
+	ID   int
+	Name string
+}
+
+func (EvOffer) event() {}
+
 // TransferState is where a transfer is.
 type TransferState int
 
@@ -193,6 +202,7 @@ func (a *agent) fileCommand(c Command) {
 		}
 		a.log.Info("winvnc: file offered", "name", fi.Name(), "size", fi.Size(), "offer", id)
 		a.show(EvMessage{msg})
+		a.show(EvOffer{ID: id, Name: fi.Name()})
 	case CmdCancel:
 		if a.xfer.abort(c.ID, errCustomerCancel) == 0 {
 			a.show(EvMessage{"There is no such transfer running."})

@@ -79,11 +79,22 @@ type windowUI struct {
 
 	who        string // the supporter who asked to see the screen
 	sessionRan bool   // the window no longer takes the focus
+
+	pick    func(ctx context.Context, title string) ([]string, error) // nil: no "Send files…"
+	picking bool                                                      // the chooser is open
+	picked  chan picked                                               // its answer
+}
+
+// picked is the file chooser's answer.
+type picked struct {
+	paths []string
+	err   error
 }
 
 // newWindowUI opens the window.
-func newWindowUI(wp windowPlatform, brand string, col color.RGBA, keys hotkeyKeys, log *slog.Logger) (*windowUI, error) {
-	p := panel.New(panel.Options{Brand: brand, Color: col, Lang: wp.lang(), Scale: wp.scale()})
+func newWindowUI(wp windowPlatform, brand string, col color.RGBA, keys hotkeyKeys,
+	pick func(context.Context, string) ([]string, error), log *slog.Logger) (*windowUI, error) {
+	p := panel.New(panel.Options{Brand: brand, Color: col, Lang: wp.lang(), Scale: wp.scale(), SendFiles: pick != nil})
 	name := func(ks uint32) string {
 		if ks == 0 {
 			return ""
@@ -95,7 +106,8 @@ func newWindowUI(wp windowPlatform, brand string, col color.RGBA, keys hotkeyKey
 	if err != nil {
 		return nil, err
 	}
-	return &windowUI{w: w, p: p, log: log, evs: make(chan Event, 64), done: make(chan struct{})}, nil
+	return &windowUI{w: w, p: p, log: log, evs: make(chan Event, 64), done: make(chan struct{}),
+		pick: pick, picked: make(chan picked, 1)}, nil
 }
 
 // Show implements UI.
@@ -150,7 +162,18 @@ func (u *windowUI) Run(ctx context.Context, cmds chan<- Command) error {
 			case in.redraw:
 				draw(true)
 			case in.msg != nil:
-				pending = append(pending, u.actions(u.p.Step(in.msg))...)
+				pending = append(pending, u.actions(ctx, u.p.Step(in.msg))...)
+			}
+		case r := <-u.picked:
+			u.picking = false
+			switch {
+			case r.err != nil && ctx.Err() == nil:
+				u.log.Warn("winvnc: the file chooser", "err", r.err)
+				u.p.Step(panel.SendFailed{})
+			case r.err == nil:
+				for _, p := range r.paths {
+					pending = append(pending, CmdSend{Path: p})
+				}
 			}
 		case <-expiry.C:
 			u.p.Step(panel.Tick{})
@@ -198,11 +221,13 @@ func (u *windowUI) event(ev Event, expiry *time.Timer) {
 		}
 		u.p.Step(panel.Transfer{ID: ev.ID, Name: ev.Name, Sending: ev.Sending, Percent: pct,
 			State: panel.TransferState(ev.State), Detail: ev.Detail})
+	case EvOffer:
+		u.p.Step(panel.Transfer{ID: ev.ID, Name: ev.Name, Sending: true, State: panel.Offered})
 	}
 }
 
 // actions turns what the customer clicked into the agent's commands.
-func (u *windowUI) actions(acts []panel.Action) []Command {
+func (u *windowUI) actions(ctx context.Context, acts []panel.Action) []Command {
 	var cs []Command
 	for _, a := range acts {
 		switch a := a.(type) {
@@ -216,6 +241,8 @@ func (u *windowUI) actions(acts []panel.Action) []Command {
 			cs = append(cs, CmdArrow{On: a.On})
 		case panel.CancelTransfer:
 			cs = append(cs, CmdCancel{})
+		case panel.SendFiles:
+			u.choose(ctx, a.Title)
 		case panel.End:
 			cs = append(cs, CmdEnd{})
 		case panel.SetHidden:
@@ -226,6 +253,20 @@ func (u *windowUI) actions(acts []panel.Action) []Command {
 		}
 	}
 	return cs
+}
+
+// choose opens the file chooser, unless it is open already; its answer
+// comes to Run on u.picked. The chooser ends with ctx (Windows' dialog
+// stays until the customer closes it, but nobody waits for it then).
+func (u *windowUI) choose(ctx context.Context, title string) {
+	if u.pick == nil || u.picking {
+		return
+	}
+	u.picking = true
+	go func() {
+		paths, err := u.pick(ctx, title)
+		u.picked <- picked{paths, err} // buffered: one chooser at a time
+	}()
 }
 
 // hiddenRect is the window's place on the screen when the customer chose
@@ -284,7 +325,7 @@ func (a *agent) openWindow() error {
 	if brand == "" {
 		brand = "Lifebuoy"
 	}
-	u, err := newWindowUI(wp, brand, a.cfg.BrandColor, a.p.HotkeyKeys(), a.log)
+	u, err := newWindowUI(wp, brand, a.cfg.BrandColor, a.p.HotkeyKeys(), a.cfg.PickFiles, a.log)
 	if err != nil {
 		if a.cfg.Window == WindowOn {
 			return fmt.Errorf("winvnc: the agent's window: %w", err)

@@ -3,6 +3,8 @@
 package winvnc
 
 import (
+	"context"
+	"errors"
 	"fmt"
 	"image"
 	"image/color"
@@ -422,30 +424,53 @@ func TestWindowKeyboard(t *testing.T) {
 
 // TestWindowGermanScaled: with a German locale and the desktop at 200 %
 // (Xft.dpi 192), the window speaks German and is drawn at twice the
-// size, pixel for pixel as the panel draws it.
+// size, pixel for pixel as the panel draws it, "Dateien senden…"
+// included; a click on it opens the file chooser with a German title, and
+// when the chooser fails the window says so in German.
 func TestWindowGermanScaled(t *testing.T) {
 	rfbtest.LookPath(t, "xrdb", "xdotool")
 	t.Setenv("LC_ALL", "")
 	t.Setenv("LC_MESSAGES", "")
 	t.Setenv("LANG", "de_DE.UTF-8")
-	x := rfbtest.StartXvfb(t, 1280, 1024, 24)
+	x := rfbtest.StartXvfb(t, 1280, 1400, 24) // the window with the chooser's failure is 1046 pixels high
 	res := filepath.Join(t.TempDir(), "Xresources")
 	if err := os.WriteFile(res, []byte("Xft.dpi: 192\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	xrun(t, x, "xrdb", "-nocpp", "-merge", res)
+	titles := make(chan string, 1)
+	chooser := func(_ context.Context, title string) ([]string, error) {
+		titles <- title
+		return nil, errors.New("org.freedesktop.DBus.Error.ServiceUnknown: no portal on this bus")
+	}
 	a := startAgent(t, Config{Listen: "127.0.0.1:0", PasswordFile: writePassword(t, "pw"), Display: x.Display,
-		Window: WindowOn, Brand: "Acme Support", BrandColor: acmeGreen})
+		Window: WindowOn, Brand: "Acme Support", BrandColor: acmeGreen, PickFiles: chooser})
 	a.expect(`^state waiting `)
 	w := &windowAgent{t: t, customer: x, a: a}
 	w.id = xrun(t, x, "xdotool", "search", "--sync", "--name", "^Acme Support")
 	w.waitTitle("wartet · fernsteuerung aus · dateiübertragung aus")
-	ref := panel.New(panel.Options{Brand: "Acme Support", Color: acmeGreen, Lang: panel.German, Scale: 2})
+	ref := panel.New(panel.Options{Brand: "Acme Support", Color: acmeGreen, Lang: panel.German, Scale: 2, SendFiles: true})
 	for _, m := range []panel.Msg{panel.Hotkeys{Control: "F12", Files: "F11"}, panel.Rights{}, panel.State{Phase: panel.Waiting}} {
 		ref.Step(m)
 	}
 	if got := w.rect().Dx(); got != 680 {
 		t.Errorf("window %d pixels wide at 200 %%, want 680", got)
 	}
+	w.sameAsReference(ref)
+
+	w.click(ref, panel.CtlSend)
+	select {
+	case title := <-titles:
+		if title != "Dateien an den Berater senden" {
+			t.Errorf("the chooser's title %q", title)
+		}
+	case <-time.After(waitTimeout):
+		t.Fatal("Dateien senden… opened no chooser")
+	}
+	r := ref.ControlRect(panel.CtlSend)
+	mid := r.Min.Add(r.Size().Div(2))
+	ref.Step(panel.Press{X: mid.X, Y: mid.Y}) // the focus ring, as on the window
+	ref.Step(panel.Release{X: mid.X, Y: mid.Y})
+	ref.Step(panel.SendFailed{})
 	w.sameAsReference(ref)
 }

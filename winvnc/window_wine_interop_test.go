@@ -44,7 +44,8 @@ func TestWineWindowAndArrow(t *testing.T) {
 		"-listen", "127.0.0.1:0", "-password-file", writePassword(t, pw))
 	addr := a.expect(`^state waiting Listening on (\S+);`)[1]
 
-	ref := panel.New(panel.Options{Brand: "Lifebuoy", Color: acmeGreen, Lang: panel.English, Scale: 1})
+	// The Windows agent always has its Open dialog: "Send files…" shows.
+	ref := panel.New(panel.Options{Brand: "Lifebuoy", Color: acmeGreen, Lang: panel.English, Scale: 1, SendFiles: true})
 	for _, m := range []panel.Msg{panel.Hotkeys{Control: "F12", Files: "F11"}, panel.Rights{}, panel.State{Phase: panel.Waiting}} {
 		ref.Step(m)
 	}

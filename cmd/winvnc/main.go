@@ -132,6 +132,7 @@ func parseFlags(args []string, stderr io.Writer) (cfg winvnc.Config, opts option
 		return cfg, opts, fmt.Errorf("-ui %q: want auto, window, tray or terminal", opts.ui)
 	}
 	cfg.Brand = brand()
+	cfg.PickFiles = fileChooser()
 	if *brandColor != "" {
 		c, err := parseColor(*brandColor)
 		if err != nil {

@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -41,39 +42,52 @@ func TestInteropPickFiles(t *testing.T) {
 		}()
 		return ch
 	}
-	dialog := func() string {
-		t.Helper()
-		for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(100 * time.Millisecond) {
-			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-			out, err := rfbtest.Run(t, ctx, x.Env(), "xdotool", "search", "--onlyvisible", "--name", "^Send files to the supporter$")
-			cancel()
-			if w := strings.TrimSpace(out); err == nil && w != "" {
-				return strings.Fields(w)[0]
-			}
-			if time.Now().After(deadline) {
-				t.Fatal("the file chooser never showed")
-			}
-		}
-	}
-	key := func(args ...string) {
-		t.Helper()
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		if _, err := rfbtest.Run(t, ctx, x.Env(), "xdotool", args...); err != nil {
-			t.Fatal(err)
-		}
-	}
-
 	got := pick()
-	w := dialog()
-	key("windowfocus", "--sync", w)
-	key("key", "--window", w, "ctrl+l")
-	time.Sleep(time.Second) // the location field appears
-	key("type", "--window", w, "--delay", "30", file)
-	time.Sleep(time.Second) // GTK completes the path as it is typed
-	key("key", "--window", w, "Return")
+	chooseFile(t, x, "Send files to the supporter", file)
 	r := <-got
 	if r.err != nil || !reflect.DeepEqual(r.paths, []string{file}) {
 		t.Fatalf("picked %q, %v; want %q", r.paths, r.err, file)
 	}
+}
+
+// chooseFile waits for the portal's GTK file chooser titled title on x
+// and chooses file in it as the customer would: Ctrl+L, the path typed
+// (ASCII), Enter.
+func chooseFile(t *testing.T, x *rfbtest.Xvfb, title, file string) {
+	t.Helper()
+	var w string
+	for deadline := time.Now().Add(30 * time.Second); w == ""; time.Sleep(100 * time.Millisecond) {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		out, err := rfbtest.Run(t, ctx, x.Env(), "xdotool", "search", "--onlyvisible", "--name", "^"+regexp.QuoteMeta(title)+"$")
+		cancel()
+		if f := strings.Fields(out); err == nil && len(f) > 0 {
+			w = f[0]
+		} else if time.Now().After(deadline) {
+			t.Fatalf("the file chooser %q never showed", title)
+		}
+	}
+	xdo(t, x, "windowfocus", "--sync", w)
+	xdo(t, x, "key", "--window", w, "ctrl+l")
+	time.Sleep(time.Second) // the location field appears
+	xdo(t, x, "type", "--window", w, "--delay", "30", file)
+	time.Sleep(time.Second) // GTK completes the path as it is typed
+	xdo(t, x, "key", "--window", w, "Return")
+}
+
+// xdo runs xdotool on x and returns its output, trimmed.
+func xdo(t *testing.T, x *rfbtest.Xvfb, args ...string) string {
+	t.Helper()
+	return xrun(t, x, "xdotool", args...)
+}
+
+// xrun runs name on x and returns its output, trimmed.
+func xrun(t *testing.T, x *rfbtest.Xvfb, name string, args ...string) string {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	out, err := rfbtest.Run(t, ctx, x.Env(), name, args...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return strings.TrimSpace(out)
 }

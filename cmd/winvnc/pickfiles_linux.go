@@ -15,6 +15,15 @@ import (
 	"github.com/godbus/dbus/v5"
 )
 
+// fileChooser is pickFiles where there is a session bus to reach the
+// portal on, else nil: the window shows no "Send files…" that cannot work.
+func fileChooser() func(context.Context, string) ([]string, error) {
+	if socketBusAddress(os.Getenv("DBUS_SESSION_BUS_ADDRESS")) == "" {
+		return nil
+	}
+	return pickFiles
+}
+
 // pickFiles asks the customer to choose files to send, with the
 // desktop's own file chooser through the XDG desktop portal
 // (org.freedesktop.portal.FileChooser.OpenFile on the session bus, which

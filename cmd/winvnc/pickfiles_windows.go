@@ -54,6 +54,9 @@ const (
 	ofnNoChangeDir      = 0x00000008
 )
 
+// fileChooser is pickFiles: Windows always has its Open dialog.
+func fileChooser() func(context.Context, string) ([]string, error) { return pickFiles }
+
 // pickFiles asks the customer to choose files to send with Windows' own
 // Open dialog (GetOpenFileNameW, several files allowed). It returns the
 // chosen paths; none if the customer cancelled. The dialog is modal on

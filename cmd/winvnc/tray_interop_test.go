@@ -8,7 +8,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strings"
 	"sync/atomic"
 	"syscall"
 	"testing"
@@ -177,33 +176,7 @@ func TestInteropTray(t *testing.T) {
 	file := filepath.Join(t.TempDir(), "report.txt")
 	os.WriteFile(file, []byte("x"), 0o600)
 	click("Send files…")
-	xdo := func(args ...string) string {
-		t.Helper()
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		out, err := rfbtest.Run(t, ctx, x.Env(), "xdotool", args...)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return strings.TrimSpace(out)
-	}
-	var win string
-	for deadline := time.Now().Add(30 * time.Second); win == ""; time.Sleep(100 * time.Millisecond) {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		out, err := rfbtest.Run(t, ctx, x.Env(), "xdotool", "search", "--onlyvisible", "--name", "^Send files to the supporter$")
-		cancel()
-		if f := strings.Fields(out); err == nil && len(f) > 0 {
-			win = f[0]
-		} else if time.Now().After(deadline) {
-			t.Fatal("the file chooser never showed")
-		}
-	}
-	xdo("windowfocus", "--sync", win)
-	xdo("key", "--window", win, "ctrl+l")
-	time.Sleep(time.Second) // the location field appears
-	xdo("type", "--window", win, "--delay", "30", file)
-	time.Sleep(time.Second)
-	xdo("key", "--window", win, "Return")
+	chooseFile(t, x, "Send files to the supporter", file)
 	select {
 	case c := <-fileCmds:
 		if c != (winvnc.CmdSend{Path: file}) {

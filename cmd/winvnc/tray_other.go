@@ -2,7 +2,14 @@
 
 package main
 
-import "lifebuoy/winvnc"
+import (
+	"context"
+
+	"lifebuoy/winvnc"
+)
+
+// fileChooser: no desktop file chooser here.
+func fileChooser() func(context.Context, string) ([]string, error) { return nil }
 
 func trayAvailable() bool { return false }
 

@@ -29,6 +29,9 @@ type Options struct {
 	Lang  Lang             // English or German
 	Scale float64          // 1 at 96 DPI; 0 means 1
 	Now   func() time.Time // the clock; nil means time.Now
+	// SendFiles shows a "Send files…" button (the agent has the
+	// desktop's file chooser to carry out SendFiles).
+	SendFiles bool
 }
 
 // Msg is what Step takes: the agent's news and the customer's hand. It
@@ -77,6 +80,9 @@ type (
 	// Scale changes the scale (the window moved to a screen with another
 	// DPI).
 	Scale struct{ Scale float64 }
+	// SendFailed says the file chooser could not be opened: the window
+	// says so until the customer tries again.
+	SendFailed struct{}
 )
 
 // The customer's hand.
@@ -100,6 +106,7 @@ const (
 	Running TransferState = iota
 	Done
 	Aborted
+	Offered // the customer offered it; the supporter may fetch it
 )
 
 // KeyName is a key the window understands.
@@ -123,6 +130,7 @@ func (Arrow) msg()      {}
 func (Hotkeys) msg()    {}
 func (Transfer) msg()   {}
 func (Scale) msg()      {}
+func (SendFailed) msg() {}
 func (Press) msg()      {}
 func (Release) msg()    {}
 func (Key) msg()        {}
@@ -141,7 +149,10 @@ type (
 	SetArrow       struct{ On bool }
 	SetHidden      struct{ On bool } // keep the window out of the supporter's picture
 	CancelTransfer struct{}
-	End            struct{} // end the session (and, once ended, close)
+	// SendFiles asks for the file chooser, titled Title (in the
+	// window's language), and the chosen files offered.
+	SendFiles struct{ Title string }
+	End       struct{} // end the session (and, once ended, close)
 )
 
 func (Answer) action()         {}
@@ -150,6 +161,7 @@ func (SetFiles) action()       {}
 func (SetArrow) action()       {}
 func (SetHidden) action()      {}
 func (CancelTransfer) action() {}
+func (SendFiles) action()      {}
 func (End) action()            {}
 
 // Control is a thing on the window one can click or focus.
@@ -164,11 +176,12 @@ const (
 	CtlFiles
 	CtlArrow
 	CtlHide
+	CtlSend
 	CtlCancel
 	CtlEnd
 )
 
-var controlNames = [...]string{"none", "allow", "deny", "control", "files", "arrow", "hide", "cancel", "end"}
+var controlNames = [...]string{"none", "allow", "deny", "control", "files", "arrow", "hide", "send", "cancel", "end"}
 
 func (c Control) String() string {
 	if c >= 0 && int(c) < len(controlNames) {
@@ -201,6 +214,7 @@ type Panel struct {
 	hidden    bool
 	keys      Hotkeys
 	transfers []Transfer
+	sendError bool // the file chooser could not be opened
 
 	focus   Control
 	pressed Control
@@ -274,6 +288,8 @@ func (p *Panel) Step(m Msg) []Action {
 				p.transfers = p.transfers[len(p.transfers)-maxTransferLines:]
 			}
 		}
+	case SendFailed:
+		p.sendError = true
 	case Scale:
 		if m.Scale <= 0 || m.Scale == p.opts.Scale {
 			return nil
@@ -360,6 +376,12 @@ func (p *Panel) activate(c Control) []Action {
 		p.hidden = !p.hidden
 		p.changed()
 		return []Action{SetHidden{On: p.hidden}}
+	case CtlSend:
+		if p.sendError {
+			p.sendError = false
+			p.changed()
+		}
+		return []Action{SendFiles{Title: p.t.sendTitle}}
 	case CtlCancel:
 		return []Action{CancelTransfer{}}
 	case CtlEnd:
@@ -470,6 +492,10 @@ func (p *Panel) sentence() string {
 	return p.t.ended
 }
 
+// sendShown reports whether the window shows "Send files…": the agent
+// has a chooser and the session has not ended.
+func (p *Panel) sendShown() bool { return p.opts.SendFiles && p.phase != Ended }
+
 // transferLine is a transfer told in a line.
 func (p *Panel) transferLine(tr Transfer) string {
 	switch tr.State {
@@ -480,6 +506,8 @@ func (p *Panel) transferLine(tr Transfer) string {
 		return fmt.Sprintf(p.t.received, tr.Name)
 	case Aborted:
 		return fmt.Sprintf(p.t.aborted, tr.Name, tr.Detail)
+	case Offered:
+		return fmt.Sprintf(p.t.offered, tr.Name)
 	}
 	if tr.Sending {
 		return fmt.Sprintf(p.t.sending, tr.Name, tr.Percent)

@@ -304,3 +304,96 @@ func BenchmarkArrowImage(b *testing.B) {
 		ArrowImage("Anna Berger (Acme Support)", 1, false)
 	}
 }
+
+// TestSendFiles: "Send files…" is shown only when the agent has a file
+// chooser and the session has not ended; a click or Enter asks for the
+// chooser with a title in the window's language; the chooser's failure
+// is told in the window, in red, until the customer tries again; the
+// button is in the tab order after the switches, before "Cancel
+// transfers".
+func TestSendFiles(t *testing.T) {
+	plain, _ := newTest(English, 1)
+	plain.Step(State{Phase: Sharing, Who: "Anna"})
+	if !plain.ControlRect(CtlSend).Empty() {
+		t.Error("Send files shown with no file chooser")
+	}
+	p := New(Options{Brand: "Acme Support", Color: acme, Now: func() time.Time { return t0 }, SendFiles: true})
+	p.Step(State{Phase: Waiting})
+	if got := click(t, p, CtlSend); !reflect.DeepEqual(got, []Action{SendFiles{Title: "Send files to the supporter"}}) {
+		t.Errorf("Send files: %v", got)
+	}
+	if p.Size().Y <= plain.Size().Y {
+		t.Errorf("the window is %v with Send files, %v without", p.Size(), plain.Size())
+	}
+	p.Step(State{Phase: Sharing, Who: "Anna"})
+	p.Step(Transfer{ID: 1, Name: "report.pdf", Sending: true, Percent: 10, State: Running})
+	send, cancel := p.ControlRect(CtlSend), p.ControlRect(CtlCancel)
+	if send.Empty() || cancel.Empty() || send.Max.Y > cancel.Min.Y {
+		t.Errorf("Send files at %v, Cancel transfers at %v", send, cancel)
+	}
+	// The keyboard reaches it: Tab from the first switch.
+	click(t, p, CtlControl)
+	for i := 0; i < 8 && p.Focus() != CtlSend; i++ {
+		p.Step(Key{KeyTab})
+	}
+	var order []Control
+	for range 3 {
+		order = append(order, p.Focus())
+		p.Step(Key{KeyBackTab})
+	}
+	if want := []Control{CtlSend, CtlHide, CtlArrow}; !reflect.DeepEqual(order, want) {
+		t.Errorf("Shift+Tab from Send files: %v, want %v", order, want)
+	}
+	for range 3 {
+		p.Step(Key{KeyTab})
+	}
+	if got := p.Step(Key{KeyEnter}); !reflect.DeepEqual(got, []Action{SendFiles{Title: "Send files to the supporter"}}) {
+		t.Errorf("Enter on Send files: %v", got)
+	}
+	if got := p.Step(Key{KeyTab}); got != nil || p.Focus() != CtlCancel {
+		t.Errorf("Tab after Send files: focus %v", p.Focus())
+	}
+
+	// The chooser failed: a red sentence above the button.
+	before := p.Size()
+	p.Step(SendFailed{})
+	send = p.ControlRect(CtlSend)
+	if p.Size().Y <= before.Y {
+		t.Errorf("size %v after the failure, %v before", p.Size(), before)
+	}
+	img := p.Image()
+	red := 0
+	for y := send.Min.Y - 40; y < send.Min.Y; y++ {
+		for x := margin; x < width-margin; x++ {
+			if img.RGBAAt(x, y) == colEnd {
+				red++
+			}
+		}
+	}
+	if red < 20 {
+		t.Errorf("%d red pixels above Send files after the failure", red)
+	}
+	click(t, p, CtlSend)
+	if p.Size() != before {
+		t.Errorf("the failure still shown after trying again: size %v, want %v", p.Size(), before)
+	}
+	p.Step(State{Phase: Ended})
+	if !p.ControlRect(CtlSend).Empty() {
+		t.Error("Send files shown after the session ended")
+	}
+
+	if got := p.transferLine(Transfer{ID: 2, Name: "a b.txt", Sending: true, State: Offered}); got != "Offered a b.txt to the supporter" {
+		t.Errorf("offer line %q", got)
+	}
+	de := New(Options{Lang: German, SendFiles: true})
+	de.Step(State{Phase: Sharing})
+	if got := click(t, de, CtlSend); !reflect.DeepEqual(got, []Action{SendFiles{Title: "Dateien an den Berater senden"}}) {
+		t.Errorf("German: %v", got)
+	}
+	if texts[German].send != "Dateien senden…" {
+		t.Errorf("German button %q", texts[German].send)
+	}
+	if got := de.transferLine(Transfer{Name: "a.txt", State: Offered}); got != "a.txt dem Berater angeboten" {
+		t.Errorf("German offer line %q", got)
+	}
+}

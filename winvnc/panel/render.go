@@ -196,19 +196,29 @@ func (r *renderer) layout(p *Panel) *layout {
 	l.ops = append(l.ops, fill(image.Rect(m, y, W-m, y+max(1, r.px(1))), colLine))
 	y += r.px(sectionGap)
 
-	// File transfers.
-	if len(p.transfers) > 0 {
+	// File transfers: their lines, why no file could be chosen, "Send
+	// files…" and "Cancel transfers".
+	if len(p.transfers) > 0 || p.sendShown() {
 		y = l.text(r.label, colMuted, m, y+ascent(r.label), t.transfers) + r.px(lineGap)
 		active := false
 		for _, tr := range p.transfers {
 			y = l.para(r.small, colText, m, y, W-2*m, p.transferLine(tr)) + r.px(2)
 			active = active || tr.State == Running
 		}
-		if active {
-			y += r.px(4)
-			b := image.Rect(m, y, W-m, y+r.px(28))
-			l.button(r, b, CtlCancel, t.cancel, colWhite, colText, p.focus)
-			y = b.Max.Y
+		if p.sendError && p.sendShown() {
+			y = l.para(r.small, colEnd, m, y, W-2*m, t.sendFailed) + r.px(2)
+		}
+		for _, b := range []struct {
+			ctl   Control
+			label string
+			shown bool
+		}{{CtlSend, t.send, p.sendShown()}, {CtlCancel, t.cancel, active}} {
+			if b.shown {
+				y += r.px(4)
+				br := image.Rect(m, y, W-m, y+r.px(28))
+				l.button(r, br, b.ctl, b.label, colWhite, colText, p.focus)
+				y = br.Max.Y
+			}
 		}
 		y += r.px(sectionGap)
 	}

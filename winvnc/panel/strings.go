@@ -61,11 +61,15 @@ type text struct {
 	close       string
 	transfers   string
 	cancel      string
+	send        string // the button
+	sendTitle   string // the file chooser's title
+	sendFailed  string
 	receiving   string // %s name, %d percent
 	sending     string
 	received    string // %s name
 	sent        string
 	aborted     string // %s name, %s why
+	offered     string // %s name
 	someone     string
 	phase       [numPhases]string // short, for the title
 	on, off     string
@@ -94,11 +98,15 @@ var texts = [...]text{
 		close:      "Close",
 		transfers:  "Files",
 		cancel:     "Cancel transfers",
+		send:       "Send files…",
+		sendTitle:  "Send files to the supporter",
+		sendFailed: "The file chooser could not be opened, so no file was offered. Please tell your supporter.",
 		receiving:  "Receiving %s: %d %%",
 		sending:    "Sending %s: %d %%",
 		received:   "Received %s (in Downloads/Lifebuoy)",
 		sent:       "Sent %s",
 		aborted:    "Stopped %s: %s",
+		offered:    "Offered %s to the supporter",
 		someone:    "The supporter",
 		phase:      [numPhases]string{"connecting", "waiting", "asking", "sharing", "ended"},
 		on:         "on",
@@ -126,11 +134,15 @@ var texts = [...]text{
 		close:      "Schließen",
 		transfers:  "Dateien",
 		cancel:     "Übertragungen abbrechen",
+		send:       "Dateien senden…",
+		sendTitle:  "Dateien an den Berater senden",
+		sendFailed: "Die Dateiauswahl ließ sich nicht öffnen, daher wurde keine Datei angeboten. Bitte sagen Sie es Ihrem Berater.",
 		receiving:  "Empfange %s: %d %%",
 		sending:    "Sende %s: %d %%",
 		received:   "%s empfangen (in Downloads/Lifebuoy)",
 		sent:       "%s gesendet",
 		aborted:    "%s abgebrochen: %s",
+		offered:    "%s dem Berater angeboten",
 		someone:    "Der Berater",
 		phase:      [numPhases]string{"Verbindung", "wartet", "Anfrage", "freigegeben", "beendet"},
 		on:         "an",
