@@ -50,7 +50,9 @@ import (
 // 24 levels in all but 16 cells, so JPEG's noise counts as shown),
 // tail-ms: from the last change to the last update (a lossless refresh
 // included), and the server's RSS when idle before the workload and at
-// most during it (rss-idle-MiB, rss-busy-MiB).
+// most during it (rss-idle-MiB, rss-busy-MiB), the idle one read
+// wireSettle after the first picture went quiet, and the RSS wireSettle
+// after the workload's end (rss-after-MiB).
 //
 // The server is the innermost level, so the three servers run one after
 // the other on the same workload. -count repeats each sub-benchmark in
@@ -81,6 +83,10 @@ func BenchmarkWire(b *testing.B) {
 
 // wireDuration is how long each workload changes the screen.
 const wireDuration = 6 * time.Second
+
+// wireSettle is how long a server is left idle before its idle RSS is
+// read (the agent gives freed memory back a second or two after a burst).
+const wireSettle = 3 * time.Second
 
 type wireLink struct {
 	name   string
@@ -136,6 +142,7 @@ type wireResult struct {
 	cpu              time.Duration
 	lag, tail        time.Duration
 	rssIdle, rssBusy int64
+	rssAfter         int64
 	shownOK          bool
 }
 
@@ -150,6 +157,7 @@ func (r wireResult) report(b *testing.B) {
 	b.ReportMetric(float64(r.tail.Microseconds())/1000, "tail-ms")
 	b.ReportMetric(float64(r.rssIdle)/(1<<20), "rss-idle-MiB")
 	b.ReportMetric(float64(r.rssBusy)/(1<<20), "rss-busy-MiB")
+	b.ReportMetric(float64(r.rssAfter)/(1<<20), "rss-after-MiB")
 	b.Logf("%.2f MB, %d updates, cpu %v, lag %v (shown %v), tail %v, rss %.1f/%.1f MiB",
 		float64(r.bytes)/1e6, r.updates, r.cpu, r.lag, r.shownOK, r.tail,
 		float64(r.rssIdle)/(1<<20), float64(r.rssBusy)/(1<<20))
@@ -168,6 +176,7 @@ func runWire(b *testing.B, d *wireDesk, srv wireServer, load wireLoad, enc strin
 		b.Fatalf("the viewer never went quiet after the first picture")
 	}
 	var res wireResult
+	time.Sleep(wireSettle)
 	res.rssIdle = procRSS(pid)
 	cpu0 := procCPU(pid)
 	bytes0 := v.bytes.Load()
@@ -186,6 +195,8 @@ func runWire(b *testing.B, d *wireDesk, srv wireServer, load wireLoad, enc strin
 	res.rssBusy = max(busy(), res.rssIdle)
 	res.bytes = v.bytes.Load() - bytes0
 	res.updates = int(v.updates.Load() - updates0)
+	time.Sleep(wireSettle)
+	res.rssAfter = procRSS(pid)
 	final := d.screen(b)
 	last := d.lastChange()
 	shown, lastUpdate, ok := v.shown(final)

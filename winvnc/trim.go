@@ -1,0 +1,53 @@
+package winvnc
+
+import (
+	"context"
+	"runtime/debug"
+	"runtime/metrics"
+	"time"
+)
+
+// trimTick is how often the agent looks whether it went quiet, and
+// trimBusy how many bytes allocated in one tick count as busy.
+const (
+	trimTick = time.Second
+	trimBusy = 1 << 20
+)
+
+// trimWhenIdle gives memory back to the OS once a burst of work (the
+// first picture to a viewer, a scroll, a photo) is over. Encoding and
+// capturing a burst leave freed scratch and garbage behind that the
+// runtime would return only after later collections, which an idle
+// agent seldom runs, so its resident memory stayed near the burst's
+// peak. One forced collection after a tick that allocated little, when
+// the tick before allocated much, brings it down to the framebuffers
+// and what the sessions hold. Under steady load it never runs.
+func trimWhenIdle(ctx context.Context) {
+	t := time.NewTicker(trimTick)
+	defer t.Stop()
+	s := []metrics.Sample{{Name: "/gc/heap/allocs:bytes"}}
+	allocated := func() uint64 {
+		metrics.Read(s)
+		if s[0].Value.Kind() != metrics.KindUint64 {
+			return 0
+		}
+		return s[0].Value.Uint64()
+	}
+	last, dirty := allocated(), true // starting up is a burst
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		n := allocated()
+		switch {
+		case n-last >= trimBusy:
+			dirty = true
+		case dirty:
+			dirty = false
+			debug.FreeOSMemory()
+		}
+		last = n
+	}
+}
