@@ -20,6 +20,12 @@ import (
 // what a node checks of the peer it dials or that dials it.
 const clusterName = "lifebuoy-cluster"
 
+// peerSessionCache is how many TLS sessions a node keeps for resuming its
+// peer connections (every peer is dialled under clusterName, so one entry
+// serves them all; tickets are single-use in TLS 1.3 and the rest are
+// spares for forwards in flight at once).
+const peerSessionCache = 256
+
 // clusterNode is the broker's membership in a cluster (Config.Cluster):
 // its directory, the mutual TLS of its peer port, and its counters.
 type clusterNode struct {
@@ -115,8 +121,13 @@ func clusterTLS(certFile, keyFile, caFile string) (serve, dial *tls.Config, err 
 	}
 	serve = &tls.Config{Certificates: []tls.Certificate{cert}, ClientCAs: pool, ClientAuth: tls.RequireAndVerifyClientCert,
 		MinVersion: tls.VersionTLS13, VerifyConnection: verifyName}
+	// A forwarded viewer is a new peer connection; it resumes an earlier
+	// one's TLS session (a ticket from the peer listener, which issues them
+	// by default) instead of a full handshake with certificates. The
+	// ticket carries the client's certificate, and VerifyConnection runs
+	// on a resumed connection too, so the name check still applies.
 	dial = &tls.Config{Certificates: []tls.Certificate{cert}, RootCAs: pool, ServerName: clusterName,
-		MinVersion: tls.VersionTLS13}
+		MinVersion: tls.VersionTLS13, ClientSessionCache: tls.NewLRUClientSessionCache(peerSessionCache)}
 	return serve, dial, nil
 }
 
