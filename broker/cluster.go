@@ -26,6 +26,11 @@ const clusterName = "lifebuoy-cluster"
 // spares for forwards in flight at once).
 const peerSessionCache = 256
 
+// replicaWait is how long a node waits for its replica to learn of a code
+// a viewer presents that it does not know (cluster.Directory.Await): the
+// notification of a code claimed a moment ago may be on its way.
+const replicaWait = 50 * time.Millisecond
+
 // clusterNode is the broker's membership in a cluster (Config.Cluster):
 // its directory, the mutual TLS of its peer port, and its counters.
 type clusterNode struct {
