@@ -20,6 +20,15 @@ import (
 // what a node checks of the peer it dials or that dials it.
 const clusterName = "lifebuoy-cluster"
 
+// maxPeerDialers bounds the per-peer dialling configs a node keeps
+// (clusterNode.peerTLS); past it they are dropped and made again.
+const maxPeerDialers = 256
+
+// replicaWait is how long a node waits for its replica to learn of a code
+// a viewer presents that it does not know (cluster.Directory.Await): the
+// notification of a code claimed a moment ago may be on its way.
+const replicaWait = 50 * time.Millisecond
+
 // clusterNode is the broker's membership in a cluster (Config.Cluster):
 // its directory, the mutual TLS of its peer port, and its counters.
 type clusterNode struct {
@@ -33,6 +42,26 @@ type clusterNode struct {
 	forwardedTotal atomic.Int64
 	peerSessions   atomic.Int64 // sessions other nodes forwarded here, running now
 	releaseDrops   atomic.Int64 // releases dropped on a full queue (the code then expires)
+
+	mu      sync.Mutex
+	dialers map[string]*tls.Config // dialTLS with a session cache per peer address
+}
+
+// peerTLS is the dialling config for the peer at addr, with that peer's
+// TLS session to resume.
+func (cn *clusterNode) peerTLS(addr string) *tls.Config {
+	cn.mu.Lock()
+	defer cn.mu.Unlock()
+	if c, ok := cn.dialers[addr]; ok {
+		return c
+	}
+	if cn.dialers == nil || len(cn.dialers) >= maxPeerDialers {
+		cn.dialers = map[string]*tls.Config{}
+	}
+	c := cn.dialTLS.Clone()
+	c.ClientSessionCache = tls.NewLRUClientSessionCache(1)
+	cn.dialers[addr] = c
+	return c
 }
 
 // joinCluster opens the cluster's directory and makes the code table
@@ -115,8 +144,15 @@ func clusterTLS(certFile, keyFile, caFile string) (serve, dial *tls.Config, err 
 	}
 	serve = &tls.Config{Certificates: []tls.Certificate{cert}, ClientCAs: pool, ClientAuth: tls.RequireAndVerifyClientCert,
 		MinVersion: tls.VersionTLS13, VerifyConnection: verifyName}
+	// A forwarded viewer is a new peer connection; it resumes an earlier
+	// one's TLS session (a ticket from the peer listener, which issues them
+	// by default) instead of a full handshake with certificates. The
+	// ticket carries the client's certificate, and VerifyConnection runs
+	// on a resumed connection too, so the name check still applies. The
+	// cache keeps one session per server name, and every peer has the
+	// same name: peerTLS gives each peer address a cache of its own.
 	dial = &tls.Config{Certificates: []tls.Certificate{cert}, RootCAs: pool, ServerName: clusterName,
-		MinVersion: tls.VersionTLS13}
+		MinVersion: tls.VersionTLS13, ClientSessionCache: tls.NewLRUClientSessionCache(1)}
 	return serve, dial, nil
 }
 

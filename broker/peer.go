@@ -194,7 +194,7 @@ func (p *peerConn) Close() error {
 // the home node has the agent's data connection.
 func (b *Broker) forward(ctx context.Context, peerAddr string, h *peerHello) (net.Conn, error) {
 	h.From = b.cluster.dir.Node()
-	d := &tls.Dialer{NetDialer: &net.Dialer{Timeout: time.Duration(b.cfg.HandshakeTimeout)}, Config: b.cluster.dialTLS}
+	d := &tls.Dialer{NetDialer: &net.Dialer{Timeout: time.Duration(b.cfg.HandshakeTimeout)}, Config: b.cluster.peerTLS(peerAddr)}
 	c, err := d.DialContext(ctx, "tcp", peerAddr)
 	if err != nil {
 		b.log.Warn("cluster: peer unreachable", "peer", peerAddr, "err", err)

@@ -81,7 +81,11 @@ func (b *Broker) ServeRepeater(ctx context.Context, c net.Conn) {
 	}
 	a, w, err := b.codes.Spend(code)
 	if err != nil && b.cluster != nil {
-		if _, peer, ok := b.cluster.dir.Home(code, time.Now()); ok {
+		var peer string
+		if b.cluster.dir.Await(ctx, replicaWait, func() (ok bool) {
+			_, peer, ok = b.cluster.dir.Home(code, time.Now())
+			return ok
+		}) {
 			// Another node's code: spliced there (peer.go).
 			b.throttle.Success(addr)
 			g.release()

@@ -320,8 +320,11 @@ func (hs *viewerHandshake) authenticate(ctx context.Context) (string, *agentConn
 	code, a, w, err := hs.b.codes.SpendVNCAuth(h.Challenge, h.Response)
 	if err != nil && hs.b.cluster != nil {
 		// Another node's code: this node splices the viewer there.
-		var ok bool
-		if code, _, hs.forwardTo, ok = hs.b.cluster.dir.MatchVNCAuth(h.Challenge, h.Response, time.Now()); ok {
+		dir := hs.b.cluster.dir
+		if dir.Await(ctx, replicaWait, func() (ok bool) {
+			code, _, hs.forwardTo, ok = dir.MatchVNCAuth(h.Challenge, h.Response, time.Now())
+			return ok
+		}) {
 			hs.b.throttle.Success(hs.addr)
 			return code, nil, nil, nil
 		}

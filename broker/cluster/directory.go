@@ -52,9 +52,10 @@ type Directory struct {
 	log  *slog.Logger
 	pool *pgxpool.Pool
 
-	mu    sync.RWMutex
-	codes map[string]entry // replica of the live codes of all nodes
-	nodes map[string]Node  // by name
+	mu      sync.RWMutex
+	codes   map[string]entry // replica of the live codes of all nodes
+	nodes   map[string]Node  // by name
+	changed chan struct{}    // closed (and replaced) when codes changes
 
 	up          atomic.Bool  // the last database operation succeeded
 	claimErrors atomic.Int64 // claims refused for an unreachable database
@@ -95,7 +96,8 @@ func Open(ctx context.Context, cfg Config, log *slog.Logger) (*Directory, error)
 	if err != nil {
 		return nil, fmt.Errorf("cluster: %w", err)
 	}
-	d := &Directory{cfg: cfg, log: log, pool: pool, codes: map[string]entry{}, nodes: map[string]Node{}}
+	d := &Directory{cfg: cfg, log: log, pool: pool, codes: map[string]entry{}, nodes: map[string]Node{},
+		changed: make(chan struct{})}
 	if err := d.migrate(ctx); err != nil {
 		pool.Close()
 		return nil, fmt.Errorf("cluster: schema: %w", err)
@@ -260,6 +262,7 @@ func (d *Directory) resync(ctx context.Context) error {
 	d.up.Store(true)
 	d.mu.Lock()
 	d.codes = codes
+	d.notifyChanged()
 	d.mu.Unlock()
 	return nil
 }
@@ -325,11 +328,58 @@ func (d *Directory) apply(payload string) {
 			return
 		}
 		d.codes[f[1]] = entry{node: f[2], expires: time.UnixMilli(ms), key: rfb.NewVNCAuthKey(f[1])}
+		d.notifyChanged()
 	case "del":
 		if e, ok := d.codes[f[1]]; ok && e.node == f[2] {
 			delete(d.codes, f[1])
 		}
 	}
+}
+
+// notifyChanged wakes those waiting in Await; d.mu is held for writing.
+func (d *Directory) notifyChanged() {
+	close(d.changed)
+	d.changed = make(chan struct{})
+}
+
+// maxRechecks bounds how often Await looks again within its wait.
+const maxRechecks = 4
+
+// Await looks for a code in the replica with found (Home or MatchVNCAuth
+// in a closure), and on a miss looks again each time a code is added,
+// for at most wait and maxRechecks looks, or until ctx ends. It reports
+// whether found did. A viewer can present a code microseconds after its
+// home node claimed it, before the notification reached this replica:
+// Await gives it a moment before the miss counts as a wrong guess. It
+// starts no goroutine.
+func (d *Directory) Await(ctx context.Context, wait time.Duration, found func() bool) bool {
+	d.mu.RLock()
+	ch := d.changed
+	d.mu.RUnlock()
+	if found() {
+		return true
+	}
+	if wait <= 0 {
+		return false
+	}
+	t := time.NewTimer(wait)
+	defer t.Stop()
+	for range maxRechecks {
+		select {
+		case <-ch:
+		case <-t.C:
+			return false
+		case <-ctx.Done():
+			return false
+		}
+		d.mu.RLock()
+		ch = d.changed
+		d.mu.RUnlock()
+		if found() {
+			return true
+		}
+	}
+	return false
 }
 
 // Claim makes code this node's until expires, if no live node holds it:

@@ -1,0 +1,165 @@
+package broker
+
+import (
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
+	"math/big"
+	"net"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+)
+
+// testPKI writes a certificate for dns, signed by ca (self-signed CA for
+// nil), and returns it with its key and files.
+type testPKI struct {
+	cert              *x509.Certificate
+	key               *ecdsa.PrivateKey
+	certFile, keyFile string
+}
+
+func newTestCert(t *testing.T, name string, ca *testPKI, dns ...string) *testPKI {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(time.Now().UnixNano()), Subject: pkix.Name{CommonName: name},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour), DNSNames: dns,
+		KeyUsage:    x509.KeyUsageDigitalSignature | x509.KeyUsageCertSign,
+		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth, x509.ExtKeyUsageClientAuth},
+		IsCA:        ca == nil, BasicConstraintsValid: true}
+	parent, signer := tmpl, key
+	if ca != nil {
+		parent, signer = ca.cert, ca.key
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, parent, &key.PublicKey, signer)
+	if err != nil {
+		t.Fatal(err)
+	}
+	kd, err := x509.MarshalECPrivateKey(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	p := &testPKI{key: key, certFile: filepath.Join(dir, "cert.pem"), keyFile: filepath.Join(dir, "key.pem")}
+	if p.cert, err = x509.ParseCertificate(der); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(p.certFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(p.keyFile, pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: kd}), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// TestPeerTLSResumes: a node's second connection to a peer resumes the
+// first one's TLS session, the peer still sees the node's certificate on
+// the resumed connection, and certificates that are not the cluster's are
+// refused, with or without a session to resume.
+func TestPeerTLSResumes(t *testing.T) {
+	ca := newTestCert(t, "ca", nil)
+	node := newTestCert(t, "node", ca, clusterName)
+	serve, dial, err := clusterTLS(node.certFile, node.keyFile, writeCAFile(t, ca))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	type result struct {
+		state tls.ConnectionState
+		err   error
+	}
+	served := make(chan result, 1)
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			tc := tls.Server(c, serve)
+			tc.SetDeadline(time.Now().Add(10 * time.Second))
+			err = tc.Handshake()
+			if err == nil {
+				// The ticket goes out with the first write; the
+				// client picks it up when it reads this byte.
+				_, err = tc.Write([]byte{1})
+			}
+			served <- result{tc.ConnectionState(), err}
+			tc.Close()
+		}
+	}()
+	connect := func(cfg *tls.Config) (client tls.ConnectionState, server result, err error) {
+		t.Helper()
+		c, err := tls.DialWithDialer(&net.Dialer{Timeout: 10 * time.Second}, "tcp", ln.Addr().String(), cfg)
+		if err == nil {
+			c.SetDeadline(time.Now().Add(10 * time.Second))
+			var b [1]byte
+			_, err = c.Read(b[:])
+			client = c.ConnectionState()
+			c.Close()
+		}
+		select {
+		case server = <-served:
+		case <-time.After(10 * time.Second):
+			t.Fatal("the peer listener did not finish a handshake in 10 s")
+		}
+		return client, server, err
+	}
+	for i := range 3 {
+		client, server, err := connect(dial)
+		if err != nil || server.err != nil {
+			t.Fatalf("connection %d: client %v, server %v", i, err, server.err)
+		}
+		if client.DidResume != (i > 0) || server.state.DidResume != (i > 0) {
+			t.Fatalf("connection %d: resumed %v (server %v)", i, client.DidResume, server.state.DidResume)
+		}
+		if len(server.state.PeerCertificates) == 0 || !server.state.PeerCertificates[0].Equal(node.cert) {
+			t.Fatalf("connection %d: the peer listener does not see the node's certificate", i)
+		}
+	}
+	// Foreign certificates: another CA's with the cluster's name, and the
+	// cluster CA's for another name, each with a session cache of its own
+	// (a ticket is a secret of the node it was issued to: a connection
+	// that resumes one is that node, whatever certificate it holds). A
+	// refused handshake earns no ticket, so the second try is refused too.
+	rogueCA := newTestCert(t, "rogue-ca", nil)
+	for name, cert := range map[string]*testPKI{
+		"rogue CA":   newTestCert(t, "rogue", rogueCA, clusterName),
+		"other name": newTestCert(t, "other", ca, "not-the-cluster"),
+	} {
+		pair, err := tls.LoadX509KeyPair(cert.certFile, cert.keyFile)
+		if err != nil {
+			t.Fatal(err)
+		}
+		cfg := dial.Clone()
+		cfg.Certificates = []tls.Certificate{pair}
+		cfg.ClientSessionCache = tls.NewLRUClientSessionCache(4)
+		for i := range 2 {
+			_, server, err := connect(cfg)
+			if err == nil || server.err == nil {
+				t.Fatalf("%s, try %d: the peer listener took it (client %v, server %v, resumed %v)", name, i, err, server.err, server.state.DidResume)
+			}
+		}
+	}
+}
+
+func writeCAFile(t *testing.T, ca *testPKI) string {
+	t.Helper()
+	f := filepath.Join(t.TempDir(), "ca.pem")
+	if err := os.WriteFile(f, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: ca.cert.Raw}), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return f
+}
