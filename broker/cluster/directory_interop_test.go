@@ -110,6 +110,10 @@ func TestClaimUniqueUnderConcurrency(t *testing.T) {
 func TestReplicaAndMatch(t *testing.T) {
 	ds := nodes(t, 2, time.Second)
 	a, b := ds[0], ds[1]
+	// Open resyncs once; Run's listener resyncs again once LISTEN is in
+	// effect. Before that a's claim could reach b by that resync instead
+	// of a notification.
+	eventually(t, "b listens", func() bool { return b.Stats(time.Now()).Resyncs >= 2 })
 	if ok, err := a.Claim(context.Background(), "482913", time.Now().Add(time.Minute)); !ok || err != nil {
 		t.Fatal(ok, err)
 	}
