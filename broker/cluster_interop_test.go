@@ -31,10 +31,10 @@ import (
 
 	"lifebuoy/broker"
 	"lifebuoy/broker/agentlink"
-	"lifebuoy/broker/cluster/pgtest"
 	"lifebuoy/broker/wsconn"
 	"lifebuoy/rfb"
 	"lifebuoy/rfb/rfbtest"
+	"lifebuoy/rfb/rfbtest/pgtest"
 )
 
 // pki writes a CA and a certificate it signs (or a self-signed one with a

@@ -11,8 +11,8 @@ import (
 	"testing"
 	"time"
 
-	"lifebuoy/broker/cluster/pgtest"
 	"lifebuoy/rfb"
+	"lifebuoy/rfb/rfbtest/pgtest"
 )
 
 var server *pgtest.Server
