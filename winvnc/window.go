@@ -6,6 +6,7 @@ import (
 	"image"
 	"image/color"
 	"log/slog"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -56,6 +57,65 @@ type windowInput struct {
 	msg    panel.Msg // a click or a key; nil for the others
 	close  bool      // the title bar's close button
 	redraw bool      // the picture was lost (exposed)
+}
+
+// eventWindow is a platform's window that reports its own events E.
+type eventWindow[E any] interface {
+	Draw(img *image.RGBA) error
+	SetTitle(title string)
+	Show() error
+	Raise()
+	Focus()
+	Rect() image.Rectangle
+	ID() uint32
+	Events() <-chan E
+	Close() error
+}
+
+// inputWindow is a nativeWindow made of a platform's window: a goroutine
+// turns its events into windowInput with the platform's convert (false:
+// not one for the panel) until Close. The events are converted apart
+// from the platform's event reader because converting a key may ask the
+// platform (X11's keyboard mapping), which that reader cannot wait for.
+type inputWindow[E any] struct {
+	eventWindow[E]
+	convert  func(E) (windowInput, bool)
+	in       chan windowInput
+	stop     chan struct{}
+	stopOnce sync.Once
+}
+
+func newInputWindow[E any](w eventWindow[E], convert func(E) (windowInput, bool)) *inputWindow[E] {
+	iw := &inputWindow[E]{eventWindow: w, convert: convert, in: make(chan windowInput, 16), stop: make(chan struct{})}
+	go iw.translate()
+	return iw
+}
+
+func (w *inputWindow[E]) Input() <-chan windowInput { return w.in }
+
+func (w *inputWindow[E]) Close() error {
+	w.stopOnce.Do(func() { close(w.stop) })
+	return w.eventWindow.Close()
+}
+
+func (w *inputWindow[E]) translate() {
+	for {
+		var ev E
+		select {
+		case ev = <-w.Events():
+		case <-w.stop:
+			return
+		}
+		in, ok := w.convert(ev)
+		if !ok {
+			continue
+		}
+		select {
+		case w.in <- in:
+		case <-w.stop:
+			return
+		}
+	}
 }
 
 // nativeArrow is the platform's click-through arrow window.

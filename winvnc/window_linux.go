@@ -5,7 +5,6 @@ package winvnc
 import (
 	"image"
 	"os"
-	"sync"
 
 	"lifebuoy/winvnc/panel"
 	"lifebuoy/winvnc/x11"
@@ -19,9 +18,7 @@ func (p *x11Platform) openWindow(title string, size image.Point) (nativeWindow, 
 	if err != nil {
 		return nil, err
 	}
-	xw := &x11Window{PanelWindow: w, in: make(chan windowInput, 16), stop: make(chan struct{})}
-	go xw.translate()
-	return xw, nil
+	return newInputWindow(w, func(ev x11.PanelEvent) (windowInput, bool) { return x11Input(w, ev) }), nil
 }
 
 func (p *x11Platform) openArrow() (nativeArrow, error) { return p.d.NewOverlay() }
@@ -29,54 +26,23 @@ func (p *x11Platform) scale() float64                  { return p.d.ScreenDPI() 
 func (p *x11Platform) lang() panel.Lang                { return panel.LangFromEnv(os.Getenv) }
 func (p *x11Platform) screenOffset() image.Point       { return image.Point{} }
 
-// x11Window turns the X window's events into the panel's messages.
-type x11Window struct {
-	*x11.PanelWindow
-	in       chan windowInput
-	stop     chan struct{}
-	stopOnce sync.Once
-}
-
-func (w *x11Window) Input() <-chan windowInput { return w.in }
-
-func (w *x11Window) Close() error {
-	w.stopOnce.Do(func() { close(w.stop) })
-	return w.PanelWindow.Close()
-}
-
-// translate runs until Close: keycodes need the keyboard mapping, which
-// the display's event reader may not wait for.
-func (w *x11Window) translate() {
-	for {
-		var ev x11.PanelEvent
-		select {
-		case ev = <-w.Events():
-		case <-w.stop:
-			return
-		}
-		var in windowInput
-		switch ev := ev.(type) {
-		case x11.PanelPress:
-			in.msg = panel.Press{X: ev.X, Y: ev.Y}
-		case x11.PanelRelease:
-			in.msg = panel.Release{X: ev.X, Y: ev.Y}
-		case x11.PanelExpose:
-			in.redraw = true
-		case x11.PanelClose:
-			in.close = true
-		case x11.PanelKey:
-			k := panelKey(w.Keysym(ev), ev.Shift)
-			if k == 0 {
-				continue
-			}
-			in.msg = panel.Key{Key: k}
-		}
-		select {
-		case w.in <- in:
-		case <-w.stop:
-			return
+// x11Input is the panel's reading of an X event of the window w.
+func x11Input(w *x11.PanelWindow, ev x11.PanelEvent) (windowInput, bool) {
+	switch ev := ev.(type) {
+	case x11.PanelPress:
+		return windowInput{msg: panel.Press{X: ev.X, Y: ev.Y}}, true
+	case x11.PanelRelease:
+		return windowInput{msg: panel.Release{X: ev.X, Y: ev.Y}}, true
+	case x11.PanelExpose:
+		return windowInput{redraw: true}, true
+	case x11.PanelClose:
+		return windowInput{close: true}, true
+	case x11.PanelKey:
+		if k := panelKey(w.Keysym(ev), ev.Shift); k != 0 {
+			return windowInput{msg: panel.Key{Key: k}}, true
 		}
 	}
+	return windowInput{}, false
 }
 
 // panelKey is the panel's name of an X keysym, 0 for the others.
@@ -101,6 +67,6 @@ func panelKey(ks uint32, shift bool) panel.KeyName {
 
 var (
 	_ windowPlatform = (*x11Platform)(nil)
-	_ nativeWindow   = (*x11Window)(nil)
+	_ nativeWindow   = (*inputWindow[x11.PanelEvent])(nil)
 	_ nativeArrow    = (*x11.Overlay)(nil)
 )

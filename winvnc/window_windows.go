@@ -4,7 +4,6 @@ package winvnc
 
 import (
 	"image"
-	"sync"
 
 	"lifebuoy/winvnc/panel"
 	"lifebuoy/winvnc/win"
@@ -17,9 +16,7 @@ func (p *winPlatform) openWindow(title string, size image.Point) (nativeWindow, 
 	if err != nil {
 		return nil, err
 	}
-	ww := &winWindow{PanelWindow: w, in: make(chan windowInput, 16), stop: make(chan struct{})}
-	go ww.translate()
-	return ww, nil
+	return newInputWindow(w, winInput), nil
 }
 
 func (p *winPlatform) openArrow() (nativeArrow, error) { return win.NewOverlay() }
@@ -27,67 +24,43 @@ func (p *winPlatform) scale() float64                  { return win.SystemDPI() 
 func (p *winPlatform) lang() panel.Lang                { return panel.LangFromLocale(win.UserLocale()) }
 func (p *winPlatform) screenOffset() image.Point       { return win.VirtualScreen().Min }
 
-// winWindow turns the window's events into the panel's messages.
-type winWindow struct {
-	*win.PanelWindow
-	in       chan windowInput
-	stop     chan struct{}
-	stopOnce sync.Once
-}
-
-func (w *winWindow) Input() <-chan windowInput { return w.in }
-
-func (w *winWindow) Close() error {
-	w.stopOnce.Do(func() { close(w.stop) })
-	return w.PanelWindow.Close()
-}
-
-func (w *winWindow) translate() {
-	for {
-		var ev win.PanelEvent
-		select {
-		case ev = <-w.Events():
-		case <-w.stop:
-			return
-		}
-		var in windowInput
-		switch ev := ev.(type) {
-		case win.PanelPress:
-			in.msg = panel.Press{X: ev.X, Y: ev.Y}
-		case win.PanelRelease:
-			in.msg = panel.Release{X: ev.X, Y: ev.Y}
-		case win.PanelClose:
-			in.close = true
-		case win.PanelKey:
-			var k panel.KeyName
-			switch ev.VK {
-			case win.VKTab:
-				k = panel.KeyTab
-				if ev.Shift {
-					k = panel.KeyBackTab
-				}
-			case win.VKReturn:
-				k = panel.KeyEnter
-			case win.VKSpace:
-				k = panel.KeySpace
-			case win.VKEscape:
-				k = panel.KeyEscape
-			}
-			if k == 0 {
-				continue
-			}
-			in.msg = panel.Key{Key: k}
-		}
-		select {
-		case w.in <- in:
-		case <-w.stop:
-			return
+// winInput is the panel's reading of a window message.
+func winInput(ev win.PanelEvent) (windowInput, bool) {
+	switch ev := ev.(type) {
+	case win.PanelPress:
+		return windowInput{msg: panel.Press{X: ev.X, Y: ev.Y}}, true
+	case win.PanelRelease:
+		return windowInput{msg: panel.Release{X: ev.X, Y: ev.Y}}, true
+	case win.PanelClose:
+		return windowInput{close: true}, true
+	case win.PanelKey:
+		if k := panelVK(ev.VK, ev.Shift); k != 0 {
+			return windowInput{msg: panel.Key{Key: k}}, true
 		}
 	}
+	return windowInput{}, false
+}
+
+// panelVK is the panel's name of a virtual key, 0 for the others.
+func panelVK(vk uint16, shift bool) panel.KeyName {
+	switch vk {
+	case win.VKTab:
+		if shift {
+			return panel.KeyBackTab
+		}
+		return panel.KeyTab
+	case win.VKReturn:
+		return panel.KeyEnter
+	case win.VKSpace:
+		return panel.KeySpace
+	case win.VKEscape:
+		return panel.KeyEscape
+	}
+	return 0
 }
 
 var (
 	_ windowPlatform = (*winPlatform)(nil)
-	_ nativeWindow   = (*winWindow)(nil)
+	_ nativeWindow   = (*inputWindow[win.PanelEvent])(nil)
 	_ nativeArrow    = (*win.Overlay)(nil)
 )
