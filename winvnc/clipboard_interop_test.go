@@ -13,43 +13,6 @@ import (
 	"lifebuoy/rfb/rfbtest"
 )
 
-// clipPaste reads the CLIPBOARD of x as a program that pastes does; ""
-// when nobody owns it or the owner gives nothing.
-func clipPaste(t *testing.T, x *rfbtest.Xvfb) string {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	out, err := rfbtest.Run(t, ctx, x.Env(), "xclip", "-o", "-selection", "clipboard", "-target", "UTF8_STRING")
-	if err != nil {
-		return ""
-	}
-	return out
-}
-
-// clipCopy makes xclip on x own the CLIPBOARD with text (as a program
-// that copies does) until someone else copies.
-func clipCopy(t *testing.T, x *rfbtest.Xvfb, text string) {
-	t.Helper()
-	f := filepath.Join(t.TempDir(), "copy.txt")
-	if err := os.WriteFile(f, []byte(text), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	p := rfbtest.Start(t, x.Env(), "xclip", "-quiet", "-selection", "clipboard", "-target", "UTF8_STRING", "-i", f)
-	t.Cleanup(p.Kill)
-}
-
-// eventually polls cond every 100 ms for up to d.
-func eventually(d time.Duration, cond func() bool) bool {
-	for deadline := time.Now().Add(d); ; time.Sleep(100 * time.Millisecond) {
-		if cond() {
-			return true
-		}
-		if time.Now().After(deadline) {
-			return false
-		}
-	}
-}
-
 // TigerVNC's vncviewer (Extended Clipboard) on a display of its own,
 // through the broker: with the rights off nothing crosses either way;
 // with Control on the supporter's copy reaches the customer's
@@ -73,7 +36,7 @@ func TestInteropClipboardTigerVNC(t *testing.T) {
 	a.send("y")
 	a.expect(`^state sharing `)
 	// vncviewer announces its clipboard only while it has the focus.
-	if !eventually(10*time.Second, func() bool {
+	if !rfbtest.Eventually(10*time.Second, func() bool {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
 		_, err := rfbtest.Run(t, ctx, supporter.Env(), "xdotool", "search", "--onlyvisible", "--name", "TigerVNC", "windowfocus", "--sync")
@@ -84,12 +47,12 @@ func TestInteropClipboardTigerVNC(t *testing.T) {
 
 	// Rights off: the supporter's copy does not reach the customer, and
 	// the customer's does not reach the supporter.
-	clipCopy(t, supporter, "from the supporter, no control")
-	clipCopy(t, customer, "secret of the customer")
-	if eventually(2*time.Second, func() bool { return clipPaste(t, customer) == "from the supporter, no control" }) {
+	supporter.Copy(t, "from the supporter, no control")
+	customer.Copy(t, "secret of the customer")
+	if rfbtest.Eventually(2*time.Second, func() bool { return customer.Clipboard(t) == "from the supporter, no control" }) {
 		t.Error("the supporter's clipboard reached the customer without control")
 	}
-	if got := clipPaste(t, supporter); got == "secret of the customer" {
+	if got := supporter.Clipboard(t); got == "secret of the customer" {
 		t.Error("the customer's clipboard reached the supporter without Files")
 	}
 
@@ -98,9 +61,9 @@ func TestInteropClipboardTigerVNC(t *testing.T) {
 	a.send("control on")
 	a.expect(`^rights control=on`)
 	const toCustomer = "Grüße vom Support ✓ 日本"
-	clipCopy(t, supporter, toCustomer)
-	if !eventually(10*time.Second, func() bool { return clipPaste(t, customer) == toCustomer }) {
-		t.Fatalf("the customer's clipboard holds %q, want %q\nviewer:\n%s", clipPaste(t, customer), toCustomer, viewer.Output())
+	supporter.Copy(t, toCustomer)
+	if !rfbtest.Eventually(10*time.Second, func() bool { return customer.Clipboard(t) == toCustomer }) {
+		t.Fatalf("the customer's clipboard holds %q, want %q\nviewer:\n%s", customer.Clipboard(t), toCustomer, viewer.Output())
 	}
 	a.expect(`^say The supporter put \d+ characters on your clipboard`)
 
@@ -109,16 +72,16 @@ func TestInteropClipboardTigerVNC(t *testing.T) {
 	a.send("files on")
 	a.expect(`^rights control=on files=on`)
 	const toSupporter = "Kundendaten: äöü ß € ✓"
-	clipCopy(t, customer, toSupporter)
-	if !eventually(10*time.Second, func() bool { return clipPaste(t, supporter) == toSupporter }) {
-		t.Fatalf("the supporter's clipboard holds %q, want %q\nviewer:\n%s", clipPaste(t, supporter), toSupporter, viewer.Output())
+	customer.Copy(t, toSupporter)
+	if !rfbtest.Eventually(10*time.Second, func() bool { return supporter.Clipboard(t) == toSupporter }) {
+		t.Fatalf("the supporter's clipboard holds %q, want %q\nviewer:\n%s", supporter.Clipboard(t), toSupporter, viewer.Output())
 	}
 
 	// Files off: a new copy of the customer's stays home.
 	a.send("files off")
 	a.expect(`files=off`)
-	clipCopy(t, customer, "after files off")
-	if eventually(2*time.Second, func() bool { return clipPaste(t, supporter) == "after files off" }) {
+	customer.Copy(t, "after files off")
+	if rfbtest.Eventually(2*time.Second, func() bool { return supporter.Clipboard(t) == "after files off" }) {
 		t.Error("the customer's clipboard reached the supporter after Files went off")
 	}
 }

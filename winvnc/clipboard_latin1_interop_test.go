@@ -95,7 +95,7 @@ func TestInteropClipboardLatin1Viewer(t *testing.T) {
 	// The customer's text shows on the supporter's side after the
 	// pointer leaves the viewer.
 	supporterHas := func(text string, within time.Duration) bool {
-		return eventually(within, func() bool {
+		return rfbtest.Eventually(within, func() bool {
 			inside()
 			outside()
 			return primaryPaste(t, supporter) == latin1Bytes(text)
@@ -104,8 +104,8 @@ func TestInteropClipboardLatin1Viewer(t *testing.T) {
 
 	// Rights off.
 	supporterCopies("vom Support, ohne Steuerung")
-	clipCopy(t, customer, "Geheimnis der Kundin")
-	if eventually(2*time.Second, func() bool { return clipPaste(t, customer) == "vom Support, ohne Steuerung" }) {
+	customer.Copy(t, "Geheimnis der Kundin")
+	if rfbtest.Eventually(2*time.Second, func() bool { return customer.Clipboard(t) == "vom Support, ohne Steuerung" }) {
 		t.Error("the supporter's clipboard reached the customer without control")
 	}
 	if supporterHas("Geheimnis der Kundin", 2*time.Second) {
@@ -118,8 +118,8 @@ func TestInteropClipboardLatin1Viewer(t *testing.T) {
 	a.expect(`^rights control=on`)
 	const toCustomer = "Grüße vom Support: ½ × ÿ"
 	supporterCopies(toCustomer)
-	if !eventually(10*time.Second, func() bool { return clipPaste(t, customer) == toCustomer }) {
-		t.Fatalf("the customer's clipboard holds %q, want %q\nviewer:\n%s", clipPaste(t, customer), toCustomer, viewer.Output())
+	if !rfbtest.Eventually(10*time.Second, func() bool { return customer.Clipboard(t) == toCustomer }) {
+		t.Fatalf("the customer's clipboard holds %q, want %q\nviewer:\n%s", customer.Clipboard(t), toCustomer, viewer.Output())
 	}
 	a.expect(`^say The supporter put \d+ characters on your clipboard`)
 
@@ -131,7 +131,7 @@ func TestInteropClipboardLatin1Viewer(t *testing.T) {
 	if err := second.c.CutText("from a viewer without control"); err != nil {
 		t.Fatal(err)
 	}
-	if eventually(2*time.Second, func() bool { return clipPaste(t, customer) == "from a viewer without control" }) {
+	if rfbtest.Eventually(2*time.Second, func() bool { return customer.Clipboard(t) == "from a viewer without control" }) {
 		t.Error("a viewer without the grant pasted into the customer's clipboard")
 	}
 
@@ -139,7 +139,7 @@ func TestInteropClipboardLatin1Viewer(t *testing.T) {
 	a.send("files on")
 	a.expect(`files=on`)
 	const toSupporter = "Kundendaten: äöü ß € ✓"
-	clipCopy(t, customer, toSupporter)
+	customer.Copy(t, toSupporter)
 	if !supporterHas(toSupporter, 10*time.Second) {
 		t.Fatalf("the supporter's PRIMARY holds %q, want %q\nviewer:\n%s", primaryPaste(t, supporter), latin1Bytes(toSupporter), viewer.Output())
 	}
@@ -147,7 +147,7 @@ func TestInteropClipboardLatin1Viewer(t *testing.T) {
 	// Files off: a new copy stays home.
 	a.send("files off")
 	a.expect(`files=off`)
-	clipCopy(t, customer, "nach F11")
+	customer.Copy(t, "nach F11")
 	if supporterHas("nach F11", 2*time.Second) {
 		t.Error("the customer's clipboard reached the supporter after Files went off")
 	}

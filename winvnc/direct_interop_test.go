@@ -61,7 +61,7 @@ func TestInteropDirectModeControlPerViewer(t *testing.T) {
 	// tigerType types s into vncviewer, focused, on the supporter's display.
 	tigerType := func(s string) {
 		t.Helper()
-		if !eventually(10*time.Second, func() bool {
+		if !rfbtest.Eventually(10*time.Second, func() bool {
 			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 			defer cancel()
 			_, err := rfbtest.Run(t, ctx, supporter.Env(), "xdotool", "search", "--onlyvisible", "--name", "TigerVNC", "windowfocus", "--sync")
@@ -74,7 +74,7 @@ func TestInteropDirectModeControlPerViewer(t *testing.T) {
 	}
 	before := dropped()
 	tigerType("leak")
-	if !eventually(waitTimeout, func() bool { return dropped() >= before+10 }) { // 5 presses, 5 releases
+	if !rfbtest.Eventually(waitTimeout, func() bool { return dropped() >= before+10 }) { // 5 presses, 5 releases
 		t.Fatalf("vncviewer's keys were not dropped (dropped=%d before)\n%s", before, tiger.Output())
 	}
 	for _, r := range "one" {

@@ -39,7 +39,7 @@ func TestWineClipboard(t *testing.T) {
 	a.send("y")
 	a.expect(`^state sharing `)
 	// vncviewer announces its clipboard only while it has the focus.
-	if !eventually(wineWait, func() bool {
+	if !rfbtest.Eventually(wineWait, func() bool {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
 		_, err := rfbtest.Run(t, ctx, supporter.Env(), "xdotool", "search", "--onlyvisible", "--name", "TigerVNC", "windowfocus", "--sync")
@@ -48,36 +48,36 @@ func TestWineClipboard(t *testing.T) {
 		t.Fatal("the viewer's window never appeared")
 	}
 
-	clipCopy(t, supporter, "vom Support, ohne Steuerung")
-	clipCopy(t, x, "Geheimnis der Kundin")
-	if eventually(3*time.Second, func() bool { return clipPaste(t, x) == "vom Support, ohne Steuerung" }) {
+	supporter.Copy(t, "vom Support, ohne Steuerung")
+	x.Copy(t, "Geheimnis der Kundin")
+	if rfbtest.Eventually(3*time.Second, func() bool { return x.Clipboard(t) == "vom Support, ohne Steuerung" }) {
 		t.Error("the supporter's clipboard reached the customer without control")
 	}
-	if clipPaste(t, supporter) == "Geheimnis der Kundin" {
+	if supporter.Clipboard(t) == "Geheimnis der Kundin" {
 		t.Error("the customer's clipboard reached the supporter without Files")
 	}
 
 	a.send("control on")
 	a.expect(`^rights control=on`)
 	const toCustomer = "Grüße vom Support ✓ 日本\nzweite Zeile"
-	clipCopy(t, supporter, toCustomer)
-	if !eventually(wineWait, func() bool { return clipPaste(t, x) == toCustomer }) {
-		t.Fatalf("the customer's clipboard holds %q, want %q\nviewer:\n%s", clipPaste(t, x), toCustomer, viewer.Output())
+	supporter.Copy(t, toCustomer)
+	if !rfbtest.Eventually(wineWait, func() bool { return x.Clipboard(t) == toCustomer }) {
+		t.Fatalf("the customer's clipboard holds %q, want %q\nviewer:\n%s", x.Clipboard(t), toCustomer, viewer.Output())
 	}
 	a.expect(`^say The supporter put \d+ characters on your clipboard`)
 
 	a.send("files on")
 	a.expect(`files=on`)
 	const toSupporter = "Kundendaten: äöü ß € ✓\nZeile 2"
-	clipCopy(t, x, toSupporter)
-	if !eventually(wineWait, func() bool { return clipPaste(t, supporter) == toSupporter }) {
-		t.Fatalf("the supporter's clipboard holds %q, want %q\nviewer:\n%s", clipPaste(t, supporter), toSupporter, viewer.Output())
+	x.Copy(t, toSupporter)
+	if !rfbtest.Eventually(wineWait, func() bool { return supporter.Clipboard(t) == toSupporter }) {
+		t.Fatalf("the supporter's clipboard holds %q, want %q\nviewer:\n%s", supporter.Clipboard(t), toSupporter, viewer.Output())
 	}
 
 	a.send("files off")
 	a.expect(`files=off`)
-	clipCopy(t, x, "nach F11")
-	if eventually(3*time.Second, func() bool { return clipPaste(t, supporter) == "nach F11" }) {
+	x.Copy(t, "nach F11")
+	if rfbtest.Eventually(3*time.Second, func() bool { return supporter.Clipboard(t) == "nach F11" }) {
 		t.Error("the customer's clipboard reached the supporter after Files went off")
 	}
 }

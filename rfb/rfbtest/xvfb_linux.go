@@ -8,6 +8,7 @@ import (
 	"image"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"syscall"
@@ -101,4 +102,29 @@ func (x *Xvfb) Capture() (*image.RGBA, error) {
 		return nil, fmt.Errorf("rfbtest: capture of %s: %w", x.Display, err)
 	}
 	return img, nil
+}
+
+// Clipboard is x's CLIPBOARD as a program that pastes gets it (xclip,
+// UTF8_STRING); "" when nobody owns it or the owner gives nothing.
+func (x *Xvfb) Clipboard(t testing.TB) string {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	out, err := Run(t, ctx, x.Env(), "xclip", "-o", "-selection", "clipboard", "-target", "UTF8_STRING")
+	if err != nil {
+		return ""
+	}
+	return out
+}
+
+// Copy has xclip own x's CLIPBOARD with text, as a program that copies
+// does, until someone else copies or the test ends.
+func (x *Xvfb) Copy(t testing.TB, text string) {
+	t.Helper()
+	f := filepath.Join(t.TempDir(), "copy.txt")
+	if err := os.WriteFile(f, []byte(text), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	p := Start(t, x.Env(), "xclip", "-quiet", "-selection", "clipboard", "-target", "UTF8_STRING", "-i", f)
+	t.Cleanup(p.Kill)
 }

@@ -3,9 +3,6 @@
 package desk_test
 
 import (
-	"context"
-	"os"
-	"path/filepath"
 	"testing"
 	"time"
 
@@ -14,43 +11,6 @@ import (
 	"lifebuoy/viewer/store"
 	"lifebuoy/viewer/web"
 )
-
-// xclipPaste is the CLIPBOARD of x as a pasting program gets it; "" if
-// nobody holds it.
-func xclipPaste(t *testing.T, x *rfbtest.Xvfb) string {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	out, err := rfbtest.Run(t, ctx, x.Env(), "xclip", "-o", "-selection", "clipboard", "-target", "UTF8_STRING")
-	if err != nil {
-		return ""
-	}
-	return out
-}
-
-// xclipCopy has xclip own x's CLIPBOARD with text until someone else
-// copies.
-func xclipCopy(t *testing.T, x *rfbtest.Xvfb, text string) {
-	t.Helper()
-	f := filepath.Join(t.TempDir(), "copy.txt")
-	if err := os.WriteFile(f, []byte(text), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	p := rfbtest.Start(t, x.Env(), "xclip", "-quiet", "-selection", "clipboard", "-target", "UTF8_STRING", "-i", f)
-	t.Cleanup(p.Kill)
-}
-
-// poll checks cond every 100 ms for up to d.
-func poll(d time.Duration, cond func() bool) bool {
-	for deadline := time.Now().Add(d); ; time.Sleep(100 * time.Millisecond) {
-		if cond() {
-			return true
-		}
-		if time.Now().After(deadline) {
-			return false
-		}
-	}
-}
 
 // noVNC's Extended Clipboard in Chromium with the real agent: the page's
 // clipboardPasteFrom reaches the customer's X clipboard (xclip -o) only
@@ -92,8 +52,8 @@ func TestConsoleClipboard(t *testing.T) {
 
 	// Rights off: nothing crosses.
 	paste("no control yet")
-	xclipCopy(t, cust.X, "customer's secret")
-	if poll(2*time.Second, func() bool { return xclipPaste(t, cust.X) == "no control yet" }) {
+	cust.X.Copy(t, "customer's secret")
+	if rfbtest.Eventually(2*time.Second, func() bool { return cust.X.Clipboard(t) == "no control yet" }) {
 		t.Error("the page's paste reached the customer without Control")
 	}
 	if got := pageGot(); len(got) > 0 {
@@ -106,8 +66,8 @@ func TestConsoleClipboard(t *testing.T) {
 	const toCustomer = "Grüße vom Support ✓ — 日本語"
 	start := time.Now()
 	paste(toCustomer)
-	if !poll(waitTimeout, func() bool { return xclipPaste(t, cust.X) == toCustomer }) {
-		t.Fatalf("the customer's clipboard holds %q", xclipPaste(t, cust.X))
+	if !rfbtest.Eventually(waitTimeout, func() bool { return cust.X.Clipboard(t) == toCustomer }) {
+		t.Fatalf("the customer's clipboard holds %q", cust.X.Clipboard(t))
 	}
 	t.Logf("clipboard page → customer's X clipboard: %v (xclip polled every 100 ms)", time.Since(start).Round(time.Millisecond))
 
@@ -117,7 +77,7 @@ func TestConsoleClipboard(t *testing.T) {
 	const toSupporter = "Kundennummer: 4711 – äöü ß €"
 	var t0 float64
 	must(t, p.Eval(`() => performance.now()`, nil, &t0))
-	xclipCopy(t, cust.X, toSupporter)
+	cust.X.Copy(t, toSupporter)
 	var at float64
 	must(t, p.WaitFunction(`(want) => { const e = window.clipEvents.find((e) => e[1] === want); return e ? e[0] : false; }`, toSupporter, &at, waitTimeout))
 	t.Logf("clipboard customer's copy (xclip) → page's clipboard event: %.0f ms", at-t0)
