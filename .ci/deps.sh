@@ -33,6 +33,7 @@ packages=(
 	lomiri-wallpapers-16.04:   # its photo (/usr/share/backgrounds/Dragonfly_by_Bolly.jpg)
 	tinyproxy:tinyproxy # a real HTTP proxy in front of the agent (CONNECT)
 	postgresql:         # the desk store's interop tests run on a private PostgreSQL too
+	haproxy:haproxy     # a TCP load balancer in front of the cluster's agent ports (round robin)
 	iproute2:ip         # network namespaces: a customer's network that blocks ports
 	nftables:nft        # the DROP rules of that network
 	squid-openssl:squid # a proxy that inspects TLS (ssl-bump), with WebSocket upgrades

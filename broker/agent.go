@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"lifebuoy/broker/agentlink"
+	"lifebuoy/broker/cluster"
 	"lifebuoy/broker/wsconn"
 )
 
@@ -32,6 +33,7 @@ type agentConn struct {
 	code   string
 	path   string // how the agent came: "tls" (5510), "alpn" (the front's port), "wss"
 	files  bool   // it serves files connections (files.go)
+	resume string // in a cluster: the token that lets the agent keep its code on another node (Welcome)
 
 	out *agentlink.Sender // after the Welcome
 
@@ -137,6 +139,9 @@ func (b *Broker) controlLink(ctx context.Context, c *tls.Conn, hello *agentlink.
 	a.out.SetOnClose(func() { go a.close() })
 	var expires time.Time
 	var viewer *viewerWait // a viewer came first and waits
+	if b.cluster != nil {
+		a.resume = randomHex(16)
+	}
 	leaveSlot, err := b.agentSlot(remoteAddr(c))
 	switch {
 	case err != nil:
@@ -147,7 +152,14 @@ func (b *Broker) controlLink(ctx context.Context, c *tls.Conn, hello *agentlink.
 	case hello.WantCode:
 		a.code, expires, err = b.codes.Issue(a)
 	default:
-		a.code, expires, viewer, err = b.joinCode(ctx, c, hello.JoinCode, a)
+		a.code, expires, viewer, err = b.joinCode(ctx, c, hello, a)
+	}
+	var redirect *redirectError
+	if errors.As(err, &redirect) {
+		leaveSlot()
+		b.audit.Info("agent redirected", "remote", a.remote, "name", a.name, "to", redirect.addr)
+		a.out.SendAndClose(&agentlink.Redirect{Broker: redirect.addr})
+		return false
 	}
 	if err != nil {
 		if leaveSlot != nil {
@@ -180,7 +192,11 @@ func (b *Broker) controlLink(ctx context.Context, c *tls.Conn, hello *agentlink.
 	b.audit.Info("agent registered", "remote", a.remote, "name", a.name, "code", a.code, "path", path,
 		"flow", flow, "expires", expires)
 	c.SetDeadline(time.Time{})
-	if err := a.send(&agentlink.Welcome{Code: a.code, ExpiresAt: expires}); err != nil {
+	welcome := &agentlink.Welcome{Code: a.code, ExpiresAt: expires, Resume: a.resume}
+	if b.cluster != nil {
+		welcome.Broker = b.cluster.agentAdv
+	}
+	if err := a.send(welcome); err != nil {
 		a.close()
 	}
 	// The code's expiry: if nobody paired by then, the link ends.
@@ -258,7 +274,12 @@ func (a *agentConn) whenClosed(f func()) {
 // which codes are live.
 //
 // w is a viewer that came first and waits for this agent.
-func (b *Broker) joinCode(ctx context.Context, c net.Conn, presented string, a *agentConn) (string, time.Time, *viewerWait, error) {
+//
+// In a cluster, a code this node does not hold may be the agent's own,
+// which it held on another node and takes along with its resume token,
+// or a supporter's code that waits on another node: the agent is sent
+// there (a *redirectError).
+func (b *Broker) joinCode(ctx context.Context, c net.Conn, hello *agentlink.Hello, a *agentConn) (string, time.Time, *viewerWait, error) {
 	addr := remoteAddr(c)
 	leave, refused := b.throttle.Enter(addr)
 	if refused != nil {
@@ -266,12 +287,26 @@ func (b *Broker) joinCode(ctx context.Context, c net.Conn, presented string, a *
 		return "", time.Time{}, nil, errors.New(refused.Reason())
 	}
 	defer leave()
-	code := NormalizeCode(presented)
+	code := NormalizeCode(hello.JoinCode)
 	var expires time.Time
 	var w *viewerWait
 	err := ErrNoCode
 	if ValidCode(code, b.cfg.CodeDigits) {
 		expires, w, err = b.codes.Attach(code, a)
+		switch {
+		case err == nil && w == nil && b.cluster != nil:
+			b.attached(ctx, code, expires, a)
+		case errors.Is(err, ErrNoCode) && b.cluster != nil:
+			expires, err = b.joinClusterCode(ctx, code, hello.Resume, a)
+		}
+	}
+	var redirect *redirectError
+	switch {
+	case errors.As(err, &redirect):
+		b.throttle.Success(addr)
+		return "", time.Time{}, nil, err
+	case errors.Is(err, cluster.ErrDatabase):
+		return "", time.Time{}, nil, err
 	}
 	if err != nil {
 		b.guessFailed(ctx, c, addr, "agent", "")

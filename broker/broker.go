@@ -282,6 +282,9 @@ func (b *Broker) Serve(ctx context.Context, ls Listeners) error {
 			}
 		}
 	})
+	if b.cluster != nil && ls.Agent != nil {
+		b.cluster.advertiseAgents(b.cfg, ls.Agent.Addr()) // before any agent's Welcome names it
+	}
 	accept(ls.Agent, "agent", b.ServeAgent)
 	accept(ls.Viewer, "viewer", b.ServeViewer)
 	accept(ls.Repeater, "repeater", b.ServeRepeater)

@@ -2,8 +2,10 @@ package broker
 
 import (
 	"context"
+	"crypto/sha256"
 	"crypto/tls"
 	"crypto/x509"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -37,6 +39,8 @@ type clusterNode struct {
 	dialTLS  *tls.Config // to another node's peer port
 	releases chan string // codes to give up in the directory (Codes.unclaim)
 	rate     float64     // the whole cluster's global guessing budget (Config.GlobalFailureRate)
+	peerAdv  string      // the peer address the node advertises
+	agentAdv string      // where agents reach this node (advertiseAgents); set before Serve accepts
 
 	forwarded      atomic.Int64 // viewers this node splices to another node now
 	forwardedTotal atomic.Int64
@@ -93,12 +97,16 @@ func (b *Broker) joinCluster() error {
 		return err
 	}
 	cn := &clusterNode{dir: dir, serveTLS: serveTLS, dialTLS: dialTLS, releases: make(chan string, 4096),
-		rate: cfg.GlobalFailureRate}
+		rate: cfg.GlobalFailureRate, peerAdv: adv}
 	b.cluster = cn
-	b.codes.claim = func(code string, expires time.Time) error {
+	b.codes.claim = func(code string, expires time.Time, a *agentConn) error {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
-		ok, err := dir.Claim(ctx, code, expires)
+		h := cluster.Holder{WantsAgent: a == nil}
+		if a != nil {
+			h.ResumeHash = resumeHash(a.resume)
+		}
+		ok, err := dir.Claim(ctx, code, expires, h)
 		if err != nil {
 			b.log.Warn("cluster: claim", "err", err)
 			return cluster.ErrDatabase
@@ -117,6 +125,79 @@ func (b *Broker) joinCluster() error {
 	}
 	b.log.Info("broker: joined the cluster", "node", node, "peer", adv)
 	return nil
+}
+
+// advertiseAgents tells the cluster where this node takes agents, once
+// its agent port listens at l.
+func (cn *clusterNode) advertiseAgents(cfg Config, l net.Addr) {
+	addr := cfg.AgentAdvertise
+	if addr == "" {
+		host, _, _ := net.SplitHostPort(cn.peerAdv)
+		_, port, _ := net.SplitHostPort(l.String())
+		addr = net.JoinHostPort(host, port)
+	}
+	cn.agentAdv = addr
+	cn.dir.SetAgentAddr(addr)
+}
+
+// resumeHash is what the directory keeps of an agent's resume token.
+func resumeHash(token string) string {
+	if token == "" {
+		return ""
+	}
+	h := sha256.Sum256([]byte(token))
+	return hex.EncodeToString(h[:])
+}
+
+// redirectError: the code an agent presented waits for its agent on
+// another node, which takes agents at addr.
+type redirectError struct{ addr string }
+
+func (e *redirectError) Error() string { return "the code is at the broker " + e.addr }
+
+// joinClusterCode handles a code an agent presented that this node does
+// not hold: with the agent's resume token, the node takes over the code
+// the agent held on another node (dead, or its link broke); a code that
+// waits for its agent on another live node sends the agent there (a
+// *redirectError). Else ErrNoCode.
+func (b *Broker) joinClusterCode(ctx context.Context, code, resume string, a *agentConn) (time.Time, error) {
+	dir := b.cluster.dir
+	if resume != "" {
+		rctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		exp, ok, err := dir.Reclaim(rctx, code, resumeHash(resume))
+		cancel()
+		if err != nil {
+			b.log.Warn("cluster: reclaim", "err", err)
+			return time.Time{}, cluster.ErrDatabase
+		}
+		if ok {
+			if err := b.codes.Adopt(code, exp, a); err != nil {
+				return time.Time{}, err
+			}
+			a.resume = resume // the directory keeps its hash
+			return exp, nil
+		}
+	}
+	var to string
+	if dir.Await(ctx, replicaWait, func() bool {
+		var ok bool
+		to, ok = dir.AgentHome(code, time.Now())
+		return ok
+	}) {
+		return time.Time{}, &redirectError{to}
+	}
+	return time.Time{}, ErrNoCode
+}
+
+// attached tells the directory that a's agent came for this node's
+// code, which it may now take elsewhere with its resume token.
+func (b *Broker) attached(ctx context.Context, code string, expires time.Time, a *agentConn) {
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	if err := b.cluster.dir.Attached(ctx, code, expires, resumeHash(a.resume)); err != nil {
+		// The code works here; it only cannot follow its agent.
+		b.log.Warn("cluster: attach", "code", code, "err", err)
+	}
 }
 
 // clusterTLS makes the peer port's mutual TLS from the node's certificate

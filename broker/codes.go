@@ -36,7 +36,7 @@ type Codes struct {
 	// the cluster's directory (errClaimTaken when another node holds
 	// it), called without mu; unclaim gives a code up once it paired or
 	// ended, called under mu, so it must not block.
-	claim   func(code string, expires time.Time) error
+	claim   func(code string, expires time.Time, a *agentConn) error
 	unclaim func(code string)
 }
 
@@ -100,7 +100,7 @@ func (c *Codes) Issue(a *agentConn) (code string, expires time.Time, err error) 
 			// In a cluster the code must be free on every node: the
 			// claim goes to the database, without the table's lock.
 			c.mu.Unlock()
-			err = c.claim(code, expires)
+			err = c.claim(code, expires, a)
 			c.mu.Lock()
 			if errors.Is(err, errClaimTaken) {
 				continue
@@ -185,6 +185,20 @@ func (c *Codes) Attach(code string, a *agentConn) (expires time.Time, w *viewerW
 	}
 	e.agent = a
 	return e.expires, e.wait, nil
+}
+
+// Adopt makes code, which agent a held on another node of the cluster
+// (cluster.Directory.Reclaim), a code of this table: a holds it and
+// waits for a viewer until expires.
+func (c *Codes) Adopt(code string, expires time.Time, a *agentConn) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if e := c.lookupLocked(code); e != nil {
+		return ErrCodeInUse
+	}
+	c.live[code] = &session{key: rfb.NewVNCAuthKey(code), state: StateWaiting, expires: expires, agent: a}
+	c.changedLocked()
+	return nil
 }
 
 // Lookup reports a live code's state (StateEnded and false for none). It

@@ -99,9 +99,13 @@ type Config struct {
 	ClusterNode   string `json:"cluster_node"` // this node's name (default: the host name)
 	PeerAddr      string `json:"peer_addr"`
 	PeerAdvertise string `json:"peer_advertise"`
-	ClusterCert   string `json:"cluster_cert"`
-	ClusterKey    string `json:"cluster_key"`
-	ClusterCA     string `json:"cluster_ca"`
+	// AgentAdvertise is the host:port where agents reach this node's
+	// agent port, where other nodes redirect an agent that presents a
+	// code homed here (default: PeerAdvertise's host, AgentAddr's port).
+	AgentAdvertise string `json:"agent_advertise"`
+	ClusterCert    string `json:"cluster_cert"`
+	ClusterKey     string `json:"cluster_key"`
+	ClusterCA      string `json:"cluster_ca"`
 }
 
 // Duration is a time.Duration written as "10m" in the config file.
@@ -281,6 +285,7 @@ func ConfigFromArgs(name string, args []string, stderr io.Writer) (Config, error
 	fs.StringVar(&f.ClusterNode, "cluster-node", "", "this node's `name` in the cluster (default: the host name)")
 	fs.StringVar(&f.PeerAddr, "peer-listen", c.PeerAddr, "cluster peer port `address` (mutual TLS)")
 	fs.StringVar(&f.PeerAdvertise, "peer-advertise", "", "`host:port` the other nodes dial for this node's peer port")
+	fs.StringVar(&f.AgentAdvertise, "agent-advertise", "", "`host:port` where other nodes send agents for this node's codes (default: the peer address's host, the agent port)")
 	fs.StringVar(&f.ClusterCert, "cluster-cert", "", "this node's cluster certificate `file` (PEM, for the name lifebuoy-cluster)")
 	fs.StringVar(&f.ClusterKey, "cluster-key", "", "private key `file` of -cluster-cert")
 	fs.StringVar(&f.ClusterCA, "cluster-ca", "", "the cluster's CA certificate `file` (PEM)")
@@ -343,6 +348,8 @@ func ConfigFromArgs(name string, args []string, stderr io.Writer) (Config, error
 			c.PeerAddr = f.PeerAddr
 		case "peer-advertise":
 			c.PeerAdvertise = f.PeerAdvertise
+		case "agent-advertise":
+			c.AgentAdvertise = f.AgentAdvertise
 		case "cluster-cert":
 			c.ClusterCert = f.ClusterCert
 		case "cluster-key":

@@ -16,25 +16,15 @@ import (
 // customer when a supporter pairs, and serve that one session. The code
 // is spent once a session has run, so the agent's run ends with it.
 func (a *agent) serveBroker(ctx context.Context) error {
-	addr := BrokerAddr(a.cfg.Broker)
-	a.event(ctx, EvState{StateConnecting, "Connecting to " + addr + "."})
-	link, err := agentlink.Dial(ctx, agentlink.Config{
-		Broker:      addr,
-		HTTPSPorts:  a.cfg.HTTPSPorts,
-		Fingerprint: a.cfg.Fingerprint,
-		Code:        a.cfg.Code,
-		Name:        a.cfg.Name,
-		Proxy:       a.cfg.Proxy,
-		Logger:      a.log,
-		Files:       true, // files.go serves them
-	})
+	a.event(ctx, EvState{StateConnecting, "Connecting to " + BrokerAddr(a.cfg.Broker) + "."})
+	link, err := agentlink.Dial(ctx, a.linkConfig(a.cfg.Code, ""))
 	if err != nil {
 		if ctx.Err() != nil {
 			return nil
 		}
 		return brokerError(err)
 	}
-	defer link.Close()
+	defer func() { link.Close() }()
 	a.event(ctx, EvCode{link.Code(), link.ExpiresAt()})
 	a.event(ctx, EvState{StateWaiting, "Connected (" + link.Path().String() + "). Waiting for the supporter."})
 	declined := false
@@ -48,6 +38,10 @@ func (a *agent) serveBroker(ctx context.Context) error {
 				// The broker spends a code on a declined session.
 				a.event(ctx, EvState{StateEnded, "The code is used up. Start the agent again for a new one."})
 				return nil
+			}
+			if l := a.rejoin(ctx, link, err); l != nil {
+				link = l
+				continue
 			}
 			return brokerError(err)
 		}
@@ -113,6 +107,79 @@ func (a *agent) serveBroker(ctx context.Context) error {
 		}
 		return nil
 	}
+}
+
+// linkConfig is the link to the broker, presenting code (empty: ask for
+// a new one), with the resume token of a link lost while it waited.
+func (a *agent) linkConfig(code, resume string) agentlink.Config {
+	return agentlink.Config{
+		Broker:      BrokerAddr(a.cfg.Broker),
+		HTTPSPorts:  a.cfg.HTTPSPorts,
+		Fingerprint: a.cfg.Fingerprint,
+		Code:        code,
+		Resume:      resume,
+		Name:        a.cfg.Name,
+		Proxy:       a.cfg.Proxy,
+		Logger:      a.log,
+		Files:       true, // files.go serves them
+	}
+}
+
+// Rejoining a cluster of brokers after the link was lost while waiting.
+const (
+	maxRejoins  = 10
+	rejoinPause = time.Second
+)
+
+// rejoin reconnects a link that was lost (err) while it waited for the
+// supporter, when its broker is one of a cluster (the Welcome gave a
+// resume token; a single broker voids the code as the link goes). The
+// broker name may lead to any node (DNS round robin, a load balancer):
+// the node reached takes the code over with the token, so the customer
+// keeps the code the supporter has. If the code is gone (it expired, or
+// its node lives and voided it), a customer-first agent asks for a new
+// one. It shows the new link's state and returns it, or nil.
+func (a *agent) rejoin(ctx context.Context, lost *agentlink.Link, err error) *agentlink.Link {
+	var ended *agentlink.EndedError
+	var refused *agentlink.RefusedError
+	if lost.Resume() == "" || !errors.Is(err, agentlink.ErrClosed) || errors.As(err, &ended) || errors.As(err, &refused) {
+		return nil
+	}
+	lost.Close()
+	a.log.Info("winvnc: the link to the broker was lost; rejoining", "code", lost.Code(), "err", err)
+	a.event(ctx, EvState{StateConnecting, "The connection to the broker was lost; reconnecting."})
+	for range maxRejoins {
+		if !time.Now().Before(lost.ExpiresAt()) {
+			break
+		}
+		l, err := agentlink.Dial(ctx, a.linkConfig(lost.Code(), lost.Resume()))
+		if err == nil {
+			a.event(ctx, EvState{StateWaiting, "Connected again (" + l.Path().String() + "). Waiting for the supporter."})
+			return l
+		}
+		if ctx.Err() != nil {
+			return nil
+		}
+		if errors.As(err, &refused) {
+			a.log.Info("winvnc: the code could not be kept", "reason", refused.Reason)
+			break
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-time.After(rejoinPause):
+		}
+	}
+	if a.cfg.Code != "" {
+		return nil // the supporter's code is gone: nothing to wait for
+	}
+	l, err := agentlink.Dial(ctx, a.linkConfig("", ""))
+	if err != nil {
+		return nil
+	}
+	a.event(ctx, EvCode{l.Code(), l.ExpiresAt()})
+	a.event(ctx, EvState{StateWaiting, "Connected again (" + l.Path().String() + ") with a new code. Waiting for the supporter."})
+	return l
 }
 
 // reportRights tells the broker the customer's rights now and after each

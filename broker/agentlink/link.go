@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -40,6 +41,10 @@ type Config struct {
 	// Code presents a code that a supporter got (supporter first). Empty
 	// asks the broker for a new code (customer first).
 	Code string
+	// Resume, with Code, is the token of an earlier link's Welcome
+	// (Link.Resume): the agent lost that link while it waited and asks
+	// a broker of the cluster to let it keep Code.
+	Resume string
 	// Name names this agent for the broker's log.
 	Name string
 	// Files announces that the agent serves files connections: the
@@ -80,6 +85,14 @@ type EndedError struct{ Reason string }
 func (e *EndedError) Error() string { return "agentlink: session ended: " + e.Reason }
 func (e *EndedError) Unwrap() error { return ErrClosed }
 
+// ErrRedirects: brokers sent the agent on more often than it follows.
+var ErrRedirects = errors.New("agentlink: too many redirects between brokers")
+
+// maxRedirects bounds the Redirects Dial follows: a code's home sends an
+// agent nowhere else, so one is enough and two allow for a code that
+// moved meanwhile.
+const maxRedirects = 2
+
 // RefusedError is the broker's Error message: the user should see Reason.
 type RefusedError struct{ Reason string }
 
@@ -93,6 +106,7 @@ type Link struct {
 	path      Path
 	code      string
 	expiresAt time.Time
+	resume    string
 
 	out *Sender // after the Welcome
 
@@ -109,7 +123,10 @@ type Link struct {
 	err       error
 }
 
-// Dial connects to the broker, says Hello and waits for the Welcome.
+// Dial connects to the broker, says Hello and waits for the Welcome. A
+// broker of a cluster that does not hold the code presented may send the
+// agent to the one that does (Redirect): Dial follows, and the link is
+// with that broker.
 func Dial(ctx context.Context, cfg Config) (*Link, error) {
 	if cfg.KeepAlive <= 0 {
 		cfg.KeepAlive = 20 * time.Second
@@ -125,52 +142,37 @@ func Dial(ctx context.Context, cfg Config) (*Link, error) {
 	// the pinned broker holds the ticket's secret, so the pin holds.
 	cfg.sessions = tls.NewLRUClientSessionCache(1)
 	cfg.outerSessions = tls.NewLRUClientSessionCache(1)
-	paths, err := cfg.paths()
-	if err != nil {
-		return nil, err
+	var conn *tls.Conn
+	var path Path
+	var w *Welcome
+	for redirects := 0; ; redirects++ {
+		var to string
+		var err error
+		conn, path, w, to, err = hello(ctx, &cfg)
+		if err != nil {
+			return nil, err
+		}
+		if w != nil {
+			break
+		}
+		if redirects == maxRedirects {
+			return nil, ErrRedirects
+		}
+		cfg.Logger.Info("agentlink: redirected", "from", path.String(), "to", to)
+		cfg.redirect(to)
 	}
-	conn, path, err := dialAny(ctx, &cfg, paths, false)
-	if err != nil {
-		return nil, err
+	if w.Broker != "" && w.Broker != cfg.Broker {
+		// Its data connections go to this broker of the cluster itself.
+		if _, _, err := net.SplitHostPort(w.Broker); err != nil {
+			conn.Close()
+			return nil, &ProtocolError{fmt.Sprintf("welcome names the broker %q: %v", w.Broker, err)}
+		}
+		path = retarget(path, cfg.Broker, w.Broker)
+		cfg.redirect(w.Broker)
 	}
-	cfg.Logger.Info("agentlink: connected", "path", path.String())
-	l := &Link{cfg: cfg, log: cfg.Logger, conn: conn, path: path,
+	l := &Link{cfg: cfg, log: cfg.Logger, conn: conn, path: path, code: w.Code, expiresAt: w.ExpiresAt, resume: w.Resume,
 		incoming: make(chan *Incoming, 4), requests: make(chan *Request, 4), done: make(chan struct{}),
 		files: make(chan *FilesRequest, maxPendingFiles)}
-	hello := &Hello{Version: ProtocolVersion, Name: cfg.Name}
-	if cfg.Code != "" {
-		hello.JoinCode = strings.ReplaceAll(cfg.Code, " ", "")
-	} else {
-		hello.WantCode = true
-	}
-	if cfg.Files {
-		hello.Features = []string{FeatureFiles}
-	}
-	stop := context.AfterFunc(ctx, func() { conn.SetDeadline(time.Unix(1, 0)) })
-	conn.SetDeadline(time.Now().Add(cfg.Timeout))
-	err = WriteMessage(conn, hello)
-	var m Message
-	if err == nil {
-		m, err = ReadMessage(conn)
-	}
-	if !stop() {
-		conn.Close()
-		return nil, context.Cause(ctx)
-	}
-	if err != nil {
-		conn.Close()
-		return nil, fmt.Errorf("agentlink: hello: %w", err)
-	}
-	switch m := m.(type) {
-	case *Welcome:
-		l.code, l.expiresAt = m.Code, m.ExpiresAt
-	case *Error:
-		conn.Close()
-		return nil, &RefusedError{m.Reason}
-	default:
-		conn.Close()
-		return nil, &ProtocolError{fmt.Sprintf("expected Welcome, got %v", m.Type())}
-	}
 	conn.SetDeadline(time.Time{})
 	l.out = NewSender(conn, cfg.KeepAlive, cfg.Timeout)
 	go l.readLoop()
@@ -185,6 +187,88 @@ func Dial(ctx context.Context, cfg Config) (*Link, error) {
 	return l, nil
 }
 
+// hello dials the broker, says Hello and reads the answer: a Welcome
+// (the connection is the link's), or a Redirect to the broker at
+// redirect (the connection is closed).
+func hello(ctx context.Context, cfg *Config) (conn *tls.Conn, path Path, w *Welcome, redirect string, err error) {
+	paths, err := cfg.paths()
+	if err != nil {
+		return nil, Path{}, nil, "", err
+	}
+	conn, path, err = dialAny(ctx, cfg, paths, false)
+	if err != nil {
+		return nil, Path{}, nil, "", err
+	}
+	cfg.Logger.Info("agentlink: connected", "path", path.String())
+	h := &Hello{Version: ProtocolVersion, Name: cfg.Name}
+	if cfg.Code != "" {
+		h.JoinCode = strings.ReplaceAll(cfg.Code, " ", "")
+		h.Resume = cfg.Resume
+	} else {
+		h.WantCode = true
+	}
+	if cfg.Files {
+		h.Features = []string{FeatureFiles}
+	}
+	stop := context.AfterFunc(ctx, func() { conn.SetDeadline(time.Unix(1, 0)) })
+	conn.SetDeadline(time.Now().Add(cfg.Timeout))
+	err = WriteMessage(conn, h)
+	var m Message
+	if err == nil {
+		m, err = ReadMessage(conn)
+	}
+	if !stop() {
+		conn.Close()
+		return nil, Path{}, nil, "", context.Cause(ctx)
+	}
+	if err != nil {
+		conn.Close()
+		return nil, Path{}, nil, "", fmt.Errorf("agentlink: hello: %w", err)
+	}
+	switch m := m.(type) {
+	case *Welcome:
+		return conn, path, m, "", nil
+	case *Redirect:
+		conn.Close()
+		if _, _, err := net.SplitHostPort(m.Broker); err != nil {
+			return nil, Path{}, nil, "", &ProtocolError{fmt.Sprintf("redirect to %q: %v", m.Broker, err)}
+		}
+		return nil, path, nil, m.Broker, nil
+	case *Error:
+		conn.Close()
+		return nil, Path{}, nil, "", &RefusedError{m.Reason}
+	default:
+		conn.Close()
+		return nil, Path{}, nil, "", &ProtocolError{fmt.Sprintf("expected Welcome, got %v", m.Type())}
+	}
+}
+
+// redirect points cfg at another broker of the cluster, whose agent port
+// is at addr: the ways to it are the same as to the first (its HTTPS
+// ports, the proxy), on its host. Paths a caller chose keep their ports
+// and take the new host; the one to the old agent port takes addr.
+func (cfg *Config) redirect(addr string) {
+	cfg.Paths = slices.Clone(cfg.Paths) // the caller's stay as they were
+	for i, p := range cfg.Paths {
+		cfg.Paths[i] = retarget(p, cfg.Broker, addr)
+	}
+	cfg.Broker = addr
+}
+
+// retarget is path p to the broker whose agent port is at addr, where it
+// led to the one at old.
+func retarget(p Path, old, addr string) Path {
+	if p.Addr == old {
+		p.Addr = addr
+		return p
+	}
+	host, _, _ := net.SplitHostPort(addr)
+	if _, port, err := net.SplitHostPort(p.Addr); err == nil {
+		p.Addr = net.JoinHostPort(host, port)
+	}
+	return p
+}
+
 var errNotResumed = errors.New("agentlink: the broker did not resume the session")
 
 // Path is the way to the broker that the link uses, and its session's
@@ -193,6 +277,11 @@ func (l *Link) Path() Path { return l.path }
 
 // Code is the session code: the broker's new one, or the one presented.
 func (l *Link) Code() string { return l.code }
+
+// Resume is the token that lets the agent keep its code on another
+// broker of a cluster should this link break while it waits
+// (Config.Resume); empty where the broker is not in a cluster.
+func (l *Link) Resume() string { return l.resume }
 
 // ExpiresAt is when the code expires if no viewer pairs with it.
 func (l *Link) ExpiresAt() time.Time { return l.expiresAt }

@@ -20,7 +20,12 @@ import (
 // The control connection, one per agent:
 //
 //	A: Hello{version, want_code | join_code, name, features}
-//	B: Welcome{code, expires_at}  or  Error{reason} and close
+//	B: Welcome{code, expires_at, resume, broker}  or  Error{reason} and close,
+//	   or Redirect{broker} and close: in a cluster of brokers, the code
+//	   presented lives on another node, which takes agents at broker
+//	   (host:port of its agent port); the agent says the same Hello there.
+//	   A Hello with join_code and resume (the token of an earlier Welcome)
+//	   takes the agent's code along after its link or its node was lost.
 //	either side, when it has sent nothing for KeepAlive: Ping; the other
 //	answers Pong. A side that hears nothing for Timeout closes.
 //	B: OpenData{session_id, token, mode, version, viewer, supporter}
@@ -72,6 +77,7 @@ const (
 	TypeRights    Type = 11
 	TypeRequest   Type = 12
 	TypeOpenFiles Type = 13
+	TypeRedirect  Type = 14
 )
 
 func (t Type) String() string {
@@ -102,6 +108,8 @@ func (t Type) String() string {
 		return "Request"
 	case TypeOpenFiles:
 		return "OpenFiles"
+	case TypeRedirect:
+		return "Redirect"
 	}
 	return fmt.Sprintf("Type(%d)", uint8(t))
 }
@@ -118,7 +126,7 @@ const headerLen = 5
 
 // Message is one of the agent channel's messages: *Hello, *Welcome,
 // *Error, *Ping, *Pong, *OpenData, *DataHello, *Decline, *End or
-// *Spliced, *Rights, *Request or *OpenFiles.
+// *Spliced, *Rights, *Request, *OpenFiles or *Redirect.
 type Message interface {
 	Type() Type
 }
@@ -134,6 +142,10 @@ type Hello struct {
 	// Features lists what the agent can do beyond the version's
 	// messages: FeatureFiles.
 	Features []string `json:"features,omitempty"`
+	// Resume, with JoinCode, is the token of the Welcome that gave the
+	// agent JoinCode: the agent lost its link (or its broker) while it
+	// waited, and asks to keep its code.
+	Resume string `json:"resume,omitempty"`
 }
 
 // FeatureFiles: the agent serves files connections (OpenFiles).
@@ -153,6 +165,21 @@ type OpenFiles struct {
 type Welcome struct {
 	Code      string    `json:"code"`
 	ExpiresAt time.Time `json:"expires_at"`
+	// Resume is a secret that lets the agent keep its code on another
+	// broker of a cluster should this one go while the agent waits (Hello's
+	// Resume); empty where the broker is not in a cluster.
+	Resume string `json:"resume,omitempty"`
+	// Broker is, in a cluster, this broker's own agent address (host:port):
+	// the agent dials its data connections there, not through the name
+	// it reached the cluster by, which a load balancer may send to
+	// another broker.
+	Broker string `json:"broker,omitempty"`
+}
+
+// Redirect sends the agent to the broker of the cluster that holds the
+// code it presented; the broker closes the connection after it.
+type Redirect struct {
+	Broker string `json:"broker"` // host:port of that broker's agent port
 }
 
 // Error refuses a control connection or tells why the broker closes it.
@@ -277,6 +304,7 @@ func (*Spliced) Type() Type   { return TypeSpliced }
 func (*Rights) Type() Type    { return TypeRights }
 func (*Request) Type() Type   { return TypeRequest }
 func (*OpenFiles) Type() Type { return TypeOpenFiles }
+func (*Redirect) Type() Type  { return TypeRedirect }
 
 // ErrFrameTooLarge is returned for a frame longer than MaxPayload.
 var ErrFrameTooLarge = errors.New("agentlink: frame too large")
@@ -302,6 +330,7 @@ var parsers = [...]func() Message{
 	TypeRights:    func() Message { return new(Rights) },
 	TypeRequest:   func() Message { return new(Request) },
 	TypeOpenFiles: func() Message { return new(OpenFiles) },
+	TypeRedirect:  func() Message { return new(Redirect) },
 }
 
 // AppendFrame appends m's frame to b.
@@ -379,6 +408,7 @@ var (
 	_ Message = (*Rights)(nil)
 	_ Message = (*Request)(nil)
 	_ Message = (*OpenFiles)(nil)
+	_ Message = (*Redirect)(nil)
 )
 
 // FrameReader reads frames from a connection whose reads may time out in

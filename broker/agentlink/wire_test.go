@@ -25,6 +25,9 @@ var wireCases = []Message{
 	&End{SessionID: "s1", Reason: "bye"},
 	&Hello{Version: 2, WantCode: true, Features: []string{FeatureFiles}},
 	&OpenFiles{SessionID: "s1", FilesID: "f1", Token: "t3", Supporter: Supporter{Account: "anna", Name: "Anna Berger"}},
+	&Welcome{Code: "482913", ExpiresAt: time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC), Resume: "r1"},
+	&Hello{Version: 3, JoinCode: "482913", Resume: "r1"},
+	&Redirect{Broker: "node-b.example:5510"},
 }
 
 func TestWireRoundTrip(t *testing.T) {

@@ -23,6 +23,10 @@ type Config struct {
 	DSN      string // postgres://…
 	Node     string // this node's name, unique in the cluster
 	PeerAddr string // host:port where the other nodes reach this node's peer port
+	// AgentAddr is the host:port where agents reach this node's agent
+	// port: where an agent that presents a code homed here is redirected
+	// (SetAgentAddr sets it once the node listens).
+	AgentAddr string
 
 	Heartbeat time.Duration // how often the node says it lives (default 2 s)
 	DeadAfter time.Duration // a node silent this long is dead (default 5 heartbeats)
@@ -57,6 +61,8 @@ type Directory struct {
 	nodes   map[string]Node  // by name
 	changed chan struct{}    // closed (and replaced) when codes changes
 
+	agentAddr atomic.Pointer[string] // Config.AgentAddr, or SetAgentAddr's
+
 	up          atomic.Bool  // the last database operation succeeded
 	claimErrors atomic.Int64 // claims refused for an unreachable database
 	notifies    atomic.Int64 // notifications applied to the replica
@@ -65,15 +71,26 @@ type Directory struct {
 
 // entry is a replicated code.
 type entry struct {
-	node    string
-	expires time.Time
-	key     *rfb.VNCAuthKey // derived here from the code; never stored
+	node       string
+	expires    time.Time
+	wantsAgent bool            // a supporter's code whose agent has not come yet
+	key        *rfb.VNCAuthKey // derived here from the code; never stored
 }
 
 // Node is a member of the cluster as the database last showed it.
 type Node struct {
 	Name, PeerAddr string
-	Alive          bool // heard from within DeadAfter
+	AgentAddr      string // where its agents connect; "" until it listens
+	Alive          bool   // heard from within DeadAfter
+}
+
+// Holder says who holds a code a node claims: an agent, with the hash
+// of the resume token it was given (ResumeHash), or nobody yet
+// (WantsAgent: a supporter's code that waits for its agent, whom a node
+// that does not hold the code redirects).
+type Holder struct {
+	WantsAgent bool
+	ResumeHash string // hex SHA-256 of the agent's resume token; "" for none
 }
 
 // Open connects to the database, creates or updates the schema, registers
@@ -98,6 +115,7 @@ func Open(ctx context.Context, cfg Config, log *slog.Logger) (*Directory, error)
 	}
 	d := &Directory{cfg: cfg, log: log, pool: pool, codes: map[string]entry{}, nodes: map[string]Node{},
 		changed: make(chan struct{})}
+	d.agentAddr.Store(&cfg.AgentAddr)
 	if err := d.migrate(ctx); err != nil {
 		pool.Close()
 		return nil, fmt.Errorf("cluster: schema: %w", err)
@@ -124,8 +142,17 @@ func (d *Directory) Close() { d.pool.Close() }
 // Node is this node's name.
 func (d *Directory) Node() string { return d.cfg.Node }
 
+// SetAgentAddr changes the agent address the node advertises, from its
+// next heartbeat (Run beats once as it starts).
+func (d *Directory) SetAgentAddr(addr string) { d.agentAddr.Store(&addr) }
+
 // schema is the cluster's part of the database. The trigger feeds every
-// node's replica: "add CODE NODE EXPIRES_MS" and "del CODE NODE".
+// node's replica: "add CODE NODE EXPIRES_MS", then "want CODE NODE" for
+// a code that waits for its agent, and "del CODE NODE". (The "want" comes
+// apart so that a node of the previous version, which takes an "add" of
+// four fields only, keeps its replica current during a rolling upgrade.)
+// The code's resume hash is never sent: only the node an agent reconnects
+// to compares it, in the database (Reclaim).
 const schema = `
 CREATE TABLE IF NOT EXISTS lifebuoy_nodes (
 	name      text PRIMARY KEY,
@@ -137,6 +164,9 @@ CREATE TABLE IF NOT EXISTS lifebuoy_codes (
 	node    text NOT NULL,
 	expires timestamptz NOT NULL
 );
+ALTER TABLE lifebuoy_nodes ADD COLUMN IF NOT EXISTS agent_addr text NOT NULL DEFAULT '';
+ALTER TABLE lifebuoy_codes ADD COLUMN IF NOT EXISTS wants_agent boolean NOT NULL DEFAULT false;
+ALTER TABLE lifebuoy_codes ADD COLUMN IF NOT EXISTS resume text NOT NULL DEFAULT '';
 CREATE OR REPLACE FUNCTION lifebuoy_codes_notify() RETURNS trigger AS $$
 BEGIN
 	IF TG_OP = 'DELETE' THEN
@@ -144,6 +174,9 @@ BEGIN
 	ELSE
 		PERFORM pg_notify('lifebuoy_codes', 'add ' || NEW.code || ' ' || NEW.node || ' ' ||
 			(extract(epoch FROM NEW.expires) * 1000)::bigint);
+		IF NEW.wants_agent THEN
+			PERFORM pg_notify('lifebuoy_codes', 'want ' || NEW.code || ' ' || NEW.node);
+		END IF;
 	END IF;
 	RETURN NULL;
 END $$ LANGUAGE plpgsql;
@@ -169,6 +202,12 @@ func (d *Directory) migrate(ctx context.Context) error {
 func (d *Directory) Run(ctx context.Context) {
 	var wg sync.WaitGroup
 	wg.Go(func() { d.listen(ctx) })
+	// At once: the agent address may have changed since Open.
+	bctx, cancel := context.WithTimeout(ctx, d.cfg.Heartbeat)
+	if err := d.heartbeat(bctx); err != nil && ctx.Err() == nil {
+		d.log.Warn("cluster: heartbeat", "err", err)
+	}
+	cancel()
 	t := time.NewTicker(d.cfg.Heartbeat)
 	defer t.Stop()
 	r := time.NewTicker(d.cfg.Resync)
@@ -196,13 +235,14 @@ func (d *Directory) Run(ctx context.Context) {
 
 // heartbeat says this node lives and reads which others do.
 func (d *Directory) heartbeat(ctx context.Context) error {
-	_, err := d.pool.Exec(ctx, `INSERT INTO lifebuoy_nodes (name, peer_addr, heartbeat) VALUES ($1, $2, now())
-		ON CONFLICT (name) DO UPDATE SET peer_addr = EXCLUDED.peer_addr, heartbeat = now()`, d.cfg.Node, d.cfg.PeerAddr)
+	_, err := d.pool.Exec(ctx, `INSERT INTO lifebuoy_nodes (name, peer_addr, agent_addr, heartbeat) VALUES ($1, $2, $3, now())
+		ON CONFLICT (name) DO UPDATE SET peer_addr = EXCLUDED.peer_addr, agent_addr = EXCLUDED.agent_addr, heartbeat = now()`,
+		d.cfg.Node, d.cfg.PeerAddr, *d.agentAddr.Load())
 	if err != nil {
 		d.down()
 		return err
 	}
-	rows, err := d.pool.Query(ctx, `SELECT name, peer_addr, heartbeat > now() - $1 * interval '1 millisecond'
+	rows, err := d.pool.Query(ctx, `SELECT name, peer_addr, agent_addr, heartbeat > now() - $1 * interval '1 millisecond'
 		FROM lifebuoy_nodes`, d.cfg.DeadAfter.Milliseconds())
 	if err != nil {
 		d.down()
@@ -210,7 +250,7 @@ func (d *Directory) heartbeat(ctx context.Context) error {
 	}
 	nodes := map[string]Node{}
 	var n Node
-	_, err = pgx.ForEachRow(rows, []any{&n.Name, &n.PeerAddr, &n.Alive}, func() error {
+	_, err = pgx.ForEachRow(rows, []any{&n.Name, &n.PeerAddr, &n.AgentAddr, &n.Alive}, func() error {
 		nodes[n.Name] = n
 		return nil
 	})
@@ -234,7 +274,7 @@ func (d *Directory) resync(ctx context.Context) error {
 		d.down()
 		return err
 	}
-	rows, err := d.pool.Query(ctx, `SELECT code, node, expires FROM lifebuoy_codes WHERE expires > now()`)
+	rows, err := d.pool.Query(ctx, `SELECT code, node, expires, wants_agent FROM lifebuoy_codes WHERE expires > now()`)
 	if err != nil {
 		d.down()
 		return err
@@ -245,8 +285,9 @@ func (d *Directory) resync(ctx context.Context) error {
 	codes := map[string]entry{}
 	var code, node string
 	var exp time.Time
-	_, err = pgx.ForEachRow(rows, []any{&code, &node, &exp}, func() error {
-		e := entry{node: node, expires: exp}
+	var wants bool
+	_, err = pgx.ForEachRow(rows, []any{&code, &node, &exp, &wants}, func() error {
+		e := entry{node: node, expires: exp, wantsAgent: wants}
 		if o, ok := old[code]; ok && o.key != nil {
 			e.key = o.key
 		} else {
@@ -327,8 +368,20 @@ func (d *Directory) apply(payload string) {
 		if err != nil {
 			return
 		}
-		d.codes[f[1]] = entry{node: f[2], expires: time.UnixMilli(ms), key: rfb.NewVNCAuthKey(f[1])}
+		e := entry{node: f[2], expires: time.UnixMilli(ms)}
+		if o, ok := d.codes[f[1]]; ok && o.key != nil {
+			e.key = o.key
+		} else {
+			e.key = rfb.NewVNCAuthKey(f[1])
+		}
+		d.codes[f[1]] = e
 		d.notifyChanged()
+	case "want":
+		if e, ok := d.codes[f[1]]; ok && e.node == f[2] {
+			e.wantsAgent = true
+			d.codes[f[1]] = e
+			d.notifyChanged()
+		}
 	case "del":
 		if e, ok := d.codes[f[1]]; ok && e.node == f[2] {
 			delete(d.codes, f[1])
@@ -382,16 +435,16 @@ func (d *Directory) Await(ctx context.Context, wait time.Duration, found func() 
 	return false
 }
 
-// Claim makes code this node's until expires, if no live node holds it:
-// it is free, expired, or its node is dead. It reports whether the claim
-// took; a database failure is an ErrDatabase.
-func (d *Directory) Claim(ctx context.Context, code string, expires time.Time) (bool, error) {
-	tag, err := d.claim(ctx, code, expires)
+// Claim makes code this node's until expires, held by h, if no live
+// node holds it: it is free, expired, or its node is dead. It reports
+// whether the claim took; a database failure is an ErrDatabase.
+func (d *Directory) Claim(ctx context.Context, code string, expires time.Time, h Holder) (bool, error) {
+	tag, err := d.claim(ctx, code, expires, h)
 	if err != nil && ctx.Err() == nil {
 		// The database may be back, and the pool's connections from
 		// before it went away broken: once more on fresh ones.
 		d.pool.Reset()
-		tag, err = d.claim(ctx, code, expires)
+		tag, err = d.claim(ctx, code, expires, h)
 	}
 	if err != nil {
 		d.down()
@@ -402,12 +455,46 @@ func (d *Directory) Claim(ctx context.Context, code string, expires time.Time) (
 	return tag.RowsAffected() == 1, nil
 }
 
-func (d *Directory) claim(ctx context.Context, code string, expires time.Time) (pgconn.CommandTag, error) {
-	return d.pool.Exec(ctx, `INSERT INTO lifebuoy_codes (code, node, expires) VALUES ($1, $2, $3)
-		ON CONFLICT (code) DO UPDATE SET node = EXCLUDED.node, expires = EXCLUDED.expires
+func (d *Directory) claim(ctx context.Context, code string, expires time.Time, h Holder) (pgconn.CommandTag, error) {
+	return d.pool.Exec(ctx, `INSERT INTO lifebuoy_codes (code, node, expires, wants_agent, resume) VALUES ($1, $2, $3, $5, $6)
+		ON CONFLICT (code) DO UPDATE SET node = EXCLUDED.node, expires = EXCLUDED.expires,
+			wants_agent = EXCLUDED.wants_agent, resume = EXCLUDED.resume
 		WHERE lifebuoy_codes.expires < now() OR NOT EXISTS (SELECT 1 FROM lifebuoy_nodes n
 			WHERE n.name = lifebuoy_codes.node AND n.heartbeat > now() - $4 * interval '1 millisecond')`,
-		code, d.cfg.Node, expires, d.cfg.DeadAfter.Milliseconds())
+		code, d.cfg.Node, expires, d.cfg.DeadAfter.Milliseconds(), h.WantsAgent, h.ResumeHash)
+}
+
+// Attached records that an agent came for this node's code: it no
+// longer waits for one, holds it until expires, and may take it to
+// another node with the resume token whose hash is resumeHash.
+func (d *Directory) Attached(ctx context.Context, code string, expires time.Time, resumeHash string) error {
+	_, err := d.pool.Exec(ctx, `UPDATE lifebuoy_codes SET wants_agent = false, expires = $3, resume = $4
+		WHERE code = $1 AND node = $2`, code, d.cfg.Node, expires, resumeHash)
+	if err != nil {
+		d.down()
+	}
+	return err
+}
+
+// Reclaim makes a live code this node's for the agent that held it on
+// another node and presents its resume token (hashed: resumeHash): its
+// node died, or its link broke. It reports the code's expiry and whether
+// the code was taken; a database failure is an ErrDatabase.
+func (d *Directory) Reclaim(ctx context.Context, code, resumeHash string) (time.Time, bool, error) {
+	var exp time.Time
+	err := d.pool.QueryRow(ctx, `UPDATE lifebuoy_codes SET node = $2
+		WHERE code = $1 AND node <> $2 AND resume = $3 AND resume <> '' AND expires > now()
+		RETURNING expires`, code, d.cfg.Node, resumeHash).Scan(&exp)
+	switch {
+	case errors.Is(err, pgx.ErrNoRows):
+		d.up.Store(true)
+		return time.Time{}, false, nil
+	case err != nil:
+		d.down()
+		return time.Time{}, false, fmt.Errorf("%w (%v)", ErrDatabase, err)
+	}
+	d.up.Store(true)
+	return exp, true, nil
 }
 
 // Release gives up this node's claim on code: it paired or ended.
@@ -434,6 +521,22 @@ func (d *Directory) Home(code string, now time.Time) (node, peerAddr string, ok 
 		return "", "", false
 	}
 	return e.node, n.PeerAddr, true
+}
+
+// AgentHome finds a live code of another live node that waits for its
+// agent, and the address where that node takes agents.
+func (d *Directory) AgentHome(code string, now time.Time) (agentAddr string, ok bool) {
+	d.mu.RLock()
+	defer d.mu.RUnlock()
+	e, ok := d.codes[code]
+	if !ok || !e.wantsAgent || e.node == d.cfg.Node || !now.Before(e.expires) {
+		return "", false
+	}
+	n := d.nodes[e.node]
+	if !n.Alive || n.AgentAddr == "" {
+		return "", false
+	}
+	return n.AgentAddr, true
 }
 
 // MatchVNCAuth finds the live code of another live node whose VNC

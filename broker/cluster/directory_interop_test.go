@@ -82,7 +82,7 @@ func TestClaimUniqueUnderConcurrency(t *testing.T) {
 		won[i] = make([]bool, codes)
 		wg.Go(func() {
 			for c := range codes {
-				ok, err := d.Claim(context.Background(), fmt.Sprint(100000+c), exp)
+				ok, err := d.Claim(context.Background(), fmt.Sprint(100000+c), exp, Holder{})
 				if err != nil {
 					t.Error(err)
 					return
@@ -114,7 +114,7 @@ func TestReplicaAndMatch(t *testing.T) {
 	// effect. Before that a's claim could reach b by that resync instead
 	// of a notification.
 	eventually(t, "b listens", func() bool { return b.Stats(time.Now()).Resyncs >= 2 })
-	if ok, err := a.Claim(context.Background(), "482913", time.Now().Add(time.Minute)); !ok || err != nil {
+	if ok, err := a.Claim(context.Background(), "482913", time.Now().Add(time.Minute), Holder{}); !ok || err != nil {
 		t.Fatal(ok, err)
 	}
 	eventually(t, "b sees a's code", func() bool { _, _, ok := b.Home("482913", time.Now()); return ok })
@@ -142,23 +142,80 @@ func TestReplicaAndMatch(t *testing.T) {
 	}
 }
 
+// A supporter's code that waits for its agent is found by another node
+// with its home's agent address (a redirect), and no longer once its
+// agent came; an agent's code moves to another node with the resume
+// token alone: not with a wrong token, not after it expired.
+func TestAgentHomeAndReclaim(t *testing.T) {
+	ctx := context.Background()
+	ds := nodes(t, 2, time.Second)
+	a, b := ds[0], ds[1]
+	a.SetAgentAddr("127.0.0.1:6510")
+	if err := a.heartbeat(ctx); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "b listens", func() bool { return b.Stats(time.Now()).Resyncs >= 2 })
+	if err := b.heartbeat(ctx); err != nil {
+		t.Fatal(err)
+	}
+	exp := time.Now().Add(time.Minute)
+	if ok, err := a.Claim(ctx, "246810", exp, Holder{WantsAgent: true}); !ok || err != nil {
+		t.Fatal(ok, err)
+	}
+	eventually(t, "b finds the code's agent home", func() bool {
+		addr, ok := b.AgentHome("246810", time.Now())
+		return ok && addr == "127.0.0.1:6510"
+	})
+	if _, ok := a.AgentHome("246810", time.Now()); ok {
+		t.Fatal("a node redirects to itself")
+	}
+	if err := a.Attached(ctx, "246810", exp, "hash-1"); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "b no longer redirects to the attached code", func() bool {
+		_, ok := b.AgentHome("246810", time.Now())
+		return !ok
+	})
+	for _, h := range []string{"", "hash-2"} {
+		if _, ok, err := b.Reclaim(ctx, "246810", h); ok || err != nil {
+			t.Fatalf("reclaim with %q: %v %v", h, ok, err)
+		}
+	}
+	got, ok, err := b.Reclaim(ctx, "246810", "hash-1")
+	if !ok || err != nil || got.Sub(exp).Abs() > time.Millisecond {
+		t.Fatalf("reclaim with the token: %v %v %v (expires %v, want %v)", ok, err, got, got, exp)
+	}
+	eventually(t, "a sees the code homed on b", func() bool {
+		node, _, ok := a.Home("246810", time.Now())
+		return ok && node == "b"
+	})
+	// A customer's code, claimed with its token, past its time.
+	if ok, _ := a.Claim(ctx, "135790", time.Now().Add(50*time.Millisecond), Holder{ResumeHash: "hash-3"}); !ok {
+		t.Fatal("claim")
+	}
+	time.Sleep(100 * time.Millisecond)
+	if _, ok, err := b.Reclaim(ctx, "135790", "hash-3"); ok || err != nil {
+		t.Fatalf("an expired code was taken over: %v %v", ok, err)
+	}
+}
+
 // A node that stops heartbeating is dead after DeadAfter: its codes leave
 // the others' view and can be claimed again.
 func TestDeadNodeCodesTakenOver(t *testing.T) {
 	ctx := context.Background()
 	ds := nodes(t, 2, 200*time.Millisecond)
 	a, b := ds[0], ds[1]
-	if ok, _ := a.Claim(ctx, "555555", time.Now().Add(time.Hour)); !ok {
+	if ok, _ := a.Claim(ctx, "555555", time.Now().Add(time.Hour), Holder{}); !ok {
 		t.Fatal("claim")
 	}
-	if ok, _ := b.Claim(ctx, "555555", time.Now().Add(time.Hour)); ok {
+	if ok, _ := b.Claim(ctx, "555555", time.Now().Add(time.Hour), Holder{}); ok {
 		t.Fatal("a live node's code was taken")
 	}
 	eventually(t, "b sees a's code", func() bool { _, _, ok := b.Home("555555", time.Now()); return ok })
 	// a dies: no more heartbeats.
 	a.Close()
 	eventually(t, "a's code is claimable once a is dead", func() bool {
-		ok, _ := b.Claim(ctx, "555555", time.Now().Add(time.Hour))
+		ok, _ := b.Claim(ctx, "555555", time.Now().Add(time.Hour), Holder{})
 		return ok
 	})
 	eventually(t, "b counts one live node of two, and a's code gone", func() bool {
@@ -184,7 +241,7 @@ func TestDatabaseDownAndBack(t *testing.T) {
 		}
 	}()
 	cctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-	_, err := a.Claim(cctx, "777777", time.Now().Add(time.Minute))
+	_, err := a.Claim(cctx, "777777", time.Now().Add(time.Minute), Holder{})
 	cancel()
 	if !errors.Is(err, ErrDatabase) {
 		t.Fatalf("claim with the database down: %v", err)
@@ -197,7 +254,7 @@ func TestDatabaseDownAndBack(t *testing.T) {
 	}
 	restarted = true
 	eventually(t, "claims work again", func() bool {
-		ok, err := a.Claim(ctx, "777777", time.Now().Add(time.Minute))
+		ok, err := a.Claim(ctx, "777777", time.Now().Add(time.Minute), Holder{})
 		return ok && err == nil
 	})
 	eventually(t, "b's replica has the code again", func() bool { _, _, ok := b.Home("777777", time.Now()); return ok })

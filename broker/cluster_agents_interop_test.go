@@ -1,0 +1,189 @@
+//go:build interop && linux
+
+package broker_test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"lifebuoy/broker"
+	"lifebuoy/rfb"
+	"lifebuoy/rfb/rfbtest"
+)
+
+// haproxy starts HAProxy as a TCP load balancer on loopback in front of
+// the nodes' agent ports, round robin, passing a connection that a dead
+// node refuses on to the next, and returns its address.
+func haproxy(t *testing.T, nodes ...*nodeProc) string {
+	t.Helper()
+	p := rfbtest.FreePort(t)
+	conf := fmt.Sprintf("global\n\tmaxconn 200\ndefaults\n\tmode tcp\n\ttimeout connect 1s\n\ttimeout client 1h\n"+
+		"\ttimeout server 1h\n\tretries 3\n\toption redispatch 1\nfrontend agents\n\tbind 127.0.0.1:%d\n"+
+		"\tdefault_backend nodes\nbackend nodes\n\tbalance roundrobin\n", p)
+	for _, n := range nodes {
+		conf += fmt.Sprintf("\tserver %s %s\n", n.name, n.addrs["agent"])
+	}
+	file := filepath.Join(t.TempDir(), "haproxy.cfg")
+	if err := os.WriteFile(file, []byte(conf), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	rfbtest.Start(t, nil, "haproxy", "-db", "-f", file)
+	addr := "127.0.0.1:" + strconv.Itoa(p)
+	waitFor(t, "HAProxy listens", func() bool {
+		c, err := net.Dial("tcp", addr)
+		if err == nil {
+			c.Close()
+		}
+		return err == nil
+	})
+	return addr
+}
+
+// issueCode asks node n's admin API for a supporter-first code.
+func issueCode(t *testing.T, tc *testCluster, n *nodeProc) string {
+	t.Helper()
+	tok := strings.TrimSpace(string(must(os.ReadFile(filepath.Join(tc.dir, n.name, broker.AdminTokenFile)))))
+	req := must(http.NewRequest("POST", "http://"+n.addrs["admin"]+"/admin/codes", nil))
+	req.Header.Set("Authorization", "Bearer "+tok)
+	resp := must(http.DefaultClient.Do(req))
+	defer resp.Body.Close()
+	var cr broker.CodeResponse
+	if err := json.NewDecoder(resp.Body).Decode(&cr); err != nil || resp.StatusCode != http.StatusOK {
+		t.Fatalf("issue a code on %s: %d %v", n.name, resp.StatusCode, err)
+	}
+	return cr.Code
+}
+
+// Agents follow their codes across the cluster, with the real agent
+// (winvnc) on an Xvfb screen:
+//   - a supporter-first code issued on a (the admin API, as the console
+//     does) and presented by the agent to c: c redirects the agent to a,
+//     and TigerVNC's protocol from a viewer on b sees its screen;
+//   - a customer-first agent that reached the cluster through a TCP load
+//     balancer (HAProxy, round robin) and waits there keeps its code when
+//     its node is killed: it reconnects through the balancer, the node it
+//     reaches takes the code over, and a viewer on a third node with the
+//     same code sees its screen. Its data connection goes to the node
+//     that holds the code, not through the balancer (which would send it
+//     elsewhere as often as not).
+func TestInteropClusterAgentsFollowTheirCodes(t *testing.T) {
+	rfbtest.LookPath(t, "haproxy", "Xvfb", "xsetroot")
+	tc := startTestCluster(t)
+	a, b, c := tc.start("a"), tc.start("b"), tc.start("c")
+	nodes := []*nodeProc{a, b, c}
+	waitFor(t, "every node sees three live nodes", func() bool {
+		for _, n := range nodes {
+			if n.metric(t, "lifebuoy_cluster_live_nodes") != 3 {
+				return false
+			}
+		}
+		return true
+	})
+	x := rfbtest.StartXvfb(t, 160, 100, 24)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if _, err := rfbtest.Run(t, ctx, x.Env(), "xsetroot", "-solid", "#208040"); err != nil {
+		t.Fatal(err)
+	}
+	agent := rfbtest.BuildGo(t, "./cmd/winvnc")
+	closed := strconv.Itoa(rfbtest.FreePort(t)) // no HTTPS port: the agent port works
+	runAgent := func(t *testing.T, brokerAddr string, args ...string) (*rfbtest.Terminal, string) {
+		t.Helper()
+		argv := append([]string{"-broker", brokerAddr, "-https-ports", closed, "-proxy", "direct",
+			"-fingerprint", tc.fingerprint, "-display", x.Display, "-ui", "terminal"}, args...)
+		term := rfbtest.StartTerminal(t, x.Env(), agent, argv...)
+		return term, term.Expect(`^code (\d{6})$`, 20*time.Second)[1]
+	}
+	// view pairs a viewer on node n with code, the customer says yes, and
+	// the viewer must see the screen's pixels.
+	view := func(t *testing.T, n *nodeProc, term *rfbtest.Terminal, code string) {
+		t.Helper()
+		got := make(chan *rfb.Client, 1)
+		go func() {
+			cl, err := rfbViewer(t, n.addrs["viewer"], code)
+			if err != nil {
+				t.Error(err)
+			}
+			got <- cl
+		}()
+		term.Expect(`^prompt Allow .* to see your screen\?`, 20*time.Second)
+		term.Send("y")
+		cl := <-got
+		if cl == nil {
+			t.FailNow()
+		}
+		defer cl.Close()
+		syncTo(t, cl, must(x.Capture()))
+		term.Send("end")
+		if err := term.Wait(20 * time.Second); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	t.Run("supporter-first-code-redirected", func(t *testing.T) {
+		code := issueCode(t, tc, a)
+		waitFor(t, "c's replica has the code", func() bool { return c.metric(t, "lifebuoy_cluster_codes") >= 1 })
+		term, got := runAgent(t, c.addrs["agent"], "-code", code)
+		if got != code {
+			t.Fatalf("the agent shows code %s, not %s", got, code)
+		}
+		term.Expect(`^state waiting Connected \(TLS to `+a.addrs["agent"]+`\)`, 10*time.Second)
+		if n := a.metric(t, "lifebuoy_agents"); n != 1 {
+			t.Fatalf("a holds %v agents", n)
+		}
+		start := time.Now()
+		view(t, b, term, code)
+		t.Logf("viewed in %v", time.Since(start))
+	})
+
+	t.Run("home-killed-agent-keeps-its-code", func(t *testing.T) {
+		lb := haproxy(t, a, b, c)
+		term, code := runAgent(t, lb)
+		// The link shows the node it holds the code on, where its data
+		// connection goes.
+		to := term.Expect(`^state waiting Connected \(TLS to (127\.0\.0\.1:\d+)\)`, 10*time.Second)[1]
+		var home *nodeProc
+		waitFor(t, "the agent's node counts it", func() bool {
+			for _, n := range nodes {
+				if n.metric(t, "lifebuoy_agents") == 1 {
+					home = n
+				}
+			}
+			return home != nil
+		})
+		if home.addrs["agent"] != to {
+			t.Fatalf("the agent shows %s, its node %s is at %s", to, home.name, home.addrs["agent"])
+		}
+		home.kill()
+		term.Expect(`^state connecting The connection to the broker was lost`, 10*time.Second)
+		term.Expect(`^state waiting Connected again`, 30*time.Second)
+		var next, viewer *nodeProc
+		for _, n := range nodes {
+			switch {
+			case n == home:
+			case n.metric(t, "lifebuoy_agents") == 1:
+				next = n
+			default:
+				viewer = n
+			}
+		}
+		if next == nil || viewer == nil {
+			t.Fatal("no other node took the agent")
+		}
+		t.Logf("the agent moved from %s to %s; the viewer comes to %s", home.name, next.name, viewer.name)
+		time.Sleep(300 * time.Millisecond) // the viewer's node: the takeover's notification
+		view(t, viewer, term, code)
+		if n := viewer.metric(t, "lifebuoy_cluster_forwarded_sessions_total"); n < 1 {
+			t.Fatalf("%s forwarded %v sessions", viewer.name, n)
+		}
+	})
+}
