@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -18,6 +19,8 @@ import (
 	"lifebuoy/broker"
 	"lifebuoy/rfb"
 	"lifebuoy/rfb/rfbtest"
+	"lifebuoy/viewer/api"
+	"lifebuoy/viewer/bridge"
 )
 
 // haproxy starts HAProxy as a TCP load balancer on loopback in front of
@@ -74,7 +77,11 @@ func issueCode(t *testing.T, tc *testCluster, n *nodeProc) string {
 //     reaches takes the code over, and a viewer on a third node with the
 //     same code sees its screen. Its data connection goes to the node
 //     that holds the code, not through the balancer (which would send it
-//     elsewhere as often as not).
+//     elsewhere as often as not);
+//   - the desk's accounts are in the cluster's PostgreSQL: an account
+//     made once signs in on c, its token holds on every node, and the
+//     console's viewer (the bridge of "lifebuoy connect") on c watches an
+//     agent on a, whose customer is asked about the supporter by name.
 func TestInteropClusterAgentsFollowTheirCodes(t *testing.T) {
 	rfbtest.LookPath(t, "haproxy", "Xvfb", "xsetroot")
 	tc := startTestCluster(t)
@@ -143,6 +150,72 @@ func TestInteropClusterAgentsFollowTheirCodes(t *testing.T) {
 		start := time.Now()
 		view(t, b, term, code)
 		t.Logf("viewed in %v", time.Since(start))
+	})
+
+	t.Run("desk-on-the-cluster-database", func(t *testing.T) {
+		// An account made once, in the cluster's PostgreSQL.
+		users := exec.Command(tc.bin, "users", "-cluster", tc.dsn, "add", "anna", "-name", "Anna Berger", "-team", "Acme Support")
+		users.Stdin = strings.NewReader("a good password\n")
+		if out, err := users.CombinedOutput(); err != nil {
+			t.Fatalf("users add: %v\n%s", err, out)
+		}
+		tlsCfg := must(bridge.PinnedTLS(tc.fingerprint))
+		hc := &http.Client{Timeout: 20 * time.Second, Transport: &http.Transport{TLSClientConfig: tlsCfg}}
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		// Signed in on c; the token holds on a and b too.
+		tok, err := api.NewClient("https://"+c.addrs["https"], "", hc).Login(ctx, api.LoginRequest{User: "anna", Password: "a good password"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, n := range nodes {
+			if me, err := api.NewClient("https://"+n.addrs["https"], tok.Token, hc).Me(ctx); err != nil || me.DisplayName != "Anna Berger" {
+				t.Fatalf("anna on %s: %+v %v", n.name, me, err)
+			}
+		}
+		// The console's viewer (lifebuoy connect's bridge) on c, for an
+		// agent on a: the customer is asked about Anna by name.
+		term, code := runAgent(t, a.addrs["agent"])
+		br, err := bridge.Listen(bridge.Config{URL: "https://" + c.addrs["https"], Token: tok.Token, Code: code, TLS: tlsCfg})
+		if err != nil {
+			t.Fatal(err)
+		}
+		served := make(chan error, 1)
+		go func() { served <- br.Serve(ctx) }()
+		got := make(chan *rfb.Client, 1)
+		go func() {
+			conn, err := net.Dial("tcp", br.Addr().String())
+			if err != nil {
+				t.Error(err)
+				got <- nil
+				return
+			}
+			t.Cleanup(func() { conn.Close() })
+			cl, err := rfb.NewClient(ctx, conn, rfb.ClientConfig{Password: br.Password(), Security: []rfb.SecurityType{rfb.SecVNCAuth}})
+			if err != nil {
+				t.Error(err)
+			}
+			got <- cl
+		}()
+		term.Expect(`^prompt Allow Anna Berger \(Acme Support\) to see your screen\?`, 20*time.Second)
+		term.Send("y")
+		cl := <-got
+		if cl == nil {
+			t.FailNow()
+		}
+		syncTo(t, cl, must(x.Capture()))
+		if n := c.metric(t, "lifebuoy_cluster_forwarded_sessions"); n != 1 {
+			t.Fatalf("c forwards %v sessions", n)
+		}
+		term.Send("end")
+		if err := term.Wait(20 * time.Second); err != nil {
+			t.Fatal(err)
+		}
+		select {
+		case <-served:
+		case <-time.After(20 * time.Second):
+			t.Fatal("the bridge did not end with the session")
+		}
 	})
 
 	t.Run("home-killed-agent-keeps-its-code", func(t *testing.T) {

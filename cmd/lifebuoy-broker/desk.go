@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"flag"
 	"fmt"
@@ -11,6 +12,8 @@ import (
 	"path/filepath"
 	"strings"
 	"time"
+
+	_ "github.com/jackc/pgx/v5/stdlib" // registers "pgx", for a cluster's desk
 
 	"lifebuoy/broker"
 	"lifebuoy/viewer/auth"
@@ -110,7 +113,7 @@ func startDesk(ctx context.Context, cfg broker.Config, dc deskConfig, b *broker.
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
 		return nil, err
 	}
-	db, err := store.OpenSQLite(ctx, filepath.Join(cfg.DataDir, store.SQLiteFile))
+	db, err := openDeskDB(ctx, cfg.DataDir, cfg.Cluster)
 	if err != nil {
 		return nil, fmt.Errorf("desk database: %w", err)
 	}
@@ -167,6 +170,29 @@ func startDesk(ctx context.Context, cfg broker.Config, dc deskConfig, b *broker.
 		sink.Close()
 		db.Close()
 	}, nil
+}
+
+// openDeskDB opens the desk's database: the cluster's PostgreSQL when the
+// broker is one of a cluster (cluster, a postgres:// URL), so that a
+// supporter signs in on any node; else SQLite in the data directory.
+func openDeskDB(ctx context.Context, dataDir, cluster string) (*store.DB, error) {
+	if cluster == "" {
+		return store.OpenSQLite(ctx, filepath.Join(dataDir, store.SQLiteFile))
+	}
+	sdb, err := sql.Open("pgx", cluster)
+	if err != nil {
+		return nil, err
+	}
+	sdb.SetMaxOpenConns(8)
+	sdb.SetConnMaxIdleTime(5 * time.Minute)
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	db, err := store.Wrap(ctx, sdb, store.Postgres)
+	if err != nil {
+		sdb.Close()
+		return nil, fmt.Errorf("the cluster's database: %w", err)
+	}
+	return db, nil
 }
 
 func splitList(s string) []string {

@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
 	"strings"
 	"text/tabwriter"
 
@@ -19,7 +18,7 @@ import (
 	"lifebuoy/viewer/store"
 )
 
-const usersUsage = `usage: lifebuoy-broker users [-data dir | -config file] COMMAND
+const usersUsage = `usage: lifebuoy-broker users [-data dir | -config file | -cluster postgres://…] COMMAND
 
   add NAME [-name "Anna Berger"] [-team "Acme Support"] [-role supporter|admin] [-oidc-only]
   list
@@ -32,7 +31,8 @@ const usersUsage = `usage: lifebuoy-broker users [-data dir | -config file] COMM
 Passwords are read from the terminal (twice, not shown) or, when stdin is
 not a terminal, from its first line; never from the command line.
 A running broker ends the live sessions of a disabled account within
-seconds.`
+seconds. A cluster's accounts are in its PostgreSQL (-cluster, or the
+config file's "cluster"), shared by all its brokers.`
 
 // runUsers manages the desk's accounts in the data directory's database.
 func runUsers(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
@@ -41,7 +41,8 @@ func runUsers(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	fs.Usage = func() { fmt.Fprintln(stderr, usersUsage) }
 	def := broker.DefaultConfig()
 	data := fs.String("data", def.DataDir, "data `dir`ectory")
-	configFile := fs.String("config", "", "the broker's JSON configuration `file` (for its data_dir)")
+	configFile := fs.String("config", "", "the broker's JSON configuration `file` (for its data_dir and cluster)")
+	cluster := fs.String("cluster", "", "the cluster's PostgreSQL `URL` (postgres://…): its accounts, not the data directory's")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
@@ -55,6 +56,9 @@ func runUsers(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		if !flagGiven(fs, "data") {
 			dir = c.DataDir
 		}
+		if !flagGiven(fs, "cluster") {
+			*cluster = c.Cluster
+		}
 	}
 	rest := fs.Args()
 	if len(rest) == 0 {
@@ -66,7 +70,7 @@ func runUsers(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "lifebuoy-broker users:", err)
 		return 1
 	}
-	db, err := store.OpenSQLite(ctx, filepath.Join(dir, store.SQLiteFile))
+	db, err := openDeskDB(ctx, dir, *cluster)
 	if err != nil {
 		fmt.Fprintln(stderr, "lifebuoy-broker users:", err)
 		return 1

@@ -86,8 +86,26 @@ func (db *DB) autoID() string {
 // SchemaVersion is the version of the newest migration this build knows.
 func SchemaVersion() int { return migrations[len(migrations)-1].version }
 
-// migrate applies the migrations the database lacks.
+// migrateLock is the PostgreSQL advisory lock under which a broker
+// migrates: the brokers of a cluster share the database and start
+// together.
+const migrateLock = 7465737
+
+// migrate applies the migrations the database lacks. On PostgreSQL it
+// holds an advisory lock meanwhile, on a connection of its own, so that
+// brokers starting together migrate one after another.
 func (db *DB) migrate(ctx context.Context) error {
+	if db.dialect == Postgres {
+		c, err := db.db.Conn(ctx)
+		if err != nil {
+			return err
+		}
+		defer c.Close()
+		if _, err := c.ExecContext(ctx, `SELECT pg_advisory_lock($1)`, migrateLock); err != nil {
+			return fmt.Errorf("migration lock: %w", err)
+		}
+		defer c.ExecContext(context.WithoutCancel(ctx), `SELECT pg_advisory_unlock($1)`, migrateLock)
+	}
 	if _, err := db.exec(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (
 		version     INTEGER PRIMARY KEY,
 		name        TEXT NOT NULL,

@@ -83,3 +83,46 @@ func TestPostgresMigrations(t *testing.T) {
 		t.Fatal("no rebinding for PostgreSQL")
 	}
 }
+
+// Brokers of a cluster start together on one fresh database: their
+// migrations take turns (an advisory lock), so every one opens it and the
+// migrations are recorded once.
+func TestPostgresMigrateTogether(t *testing.T) {
+	pg.once.Do(func() { pg.server, pg.err = pgtest.Start() })
+	if pg.err != nil {
+		t.Fatal(pg.err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	dsn, err := pg.server.NewDatabase(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const brokers = 4
+	dbs := make([]*DB, brokers)
+	errs := make([]error, brokers)
+	var wg sync.WaitGroup
+	for i := range brokers {
+		wg.Go(func() {
+			sdb, err := sql.Open("pgx", dsn)
+			if err != nil {
+				errs[i] = err
+				return
+			}
+			if dbs[i], errs[i] = Wrap(ctx, sdb, Postgres); errs[i] != nil {
+				sdb.Close()
+			}
+		})
+	}
+	wg.Wait()
+	for i, err := range errs {
+		if err != nil {
+			t.Fatalf("broker %d: %v", i, err)
+		}
+		t.Cleanup(func() { dbs[i].Close() })
+	}
+	var n int
+	if err := dbs[0].queryRow(ctx, `SELECT COUNT(*) FROM schema_migrations`).Scan(&n); err != nil || n != len(migrations) {
+		t.Fatalf("%d migrations recorded: %v", n, err)
+	}
+}
