@@ -218,33 +218,36 @@ func (b *Broker) forward(ctx context.Context, peerAddr string, h *peerHello) (ne
 	return c, nil
 }
 
-// splice copies between a viewer and the home node's peer connection
-// until either side ends (the home node's relay bounds idleness and
-// ends the session), then closes both.
+// splice starts relaying between a viewer and the home node's peer
+// connection, and returns: the broker's relay (relay.go) parks each
+// direction after a quiet moment, so an idle forwarded session holds no
+// goroutine and no copy buffer on this node, as a local one. The home
+// node's relay counts the bytes, applies the caps and records the
+// session; this node's only ends it when either side closes, on the same
+// idle bound, or when the broker stops. The session is counted in b.wg
+// until then.
 func (b *Broker) splice(ctx context.Context, viewer, peer net.Conn) {
 	cn := b.cluster
 	cn.forwarded.Add(1)
 	cn.forwardedTotal.Add(1)
-	defer cn.forwarded.Add(-1)
-	stop := context.AfterFunc(ctx, func() { viewer.Close(); peer.Close() })
-	defer stop()
-	done := make(chan struct{})
-	go func() {
-		io.Copy(peer, viewer)
-		peer.Close()
-		viewer.Close()
-		close(done)
-	}()
-	io.Copy(viewer, peer)
-	viewer.Close()
-	peer.Close()
-	<-done
+	b.wg.Add(1)
+	viewerAddr := viewer.RemoteAddr().String()
+	r := &relay{viewer: viewer, agent: peer, idle: time.Duration(b.cfg.IdleTimeout), park: b.parker,
+		stall: time.Duration(b.cfg.WriteStall)}
+	r.onEnd = func(reason string) {
+		cn.forwarded.Add(-1)
+		b.log.Debug("cluster: forwarded session ended", "viewer", viewerAddr, "reason", reason)
+		b.wg.Done()
+	}
+	startRelay(ctx, r)
 }
 
 // forwardViewer takes an RFB viewer (5511, or /rfb on the HTTPS front)
 // whose VNC Authentication response matched another node's code to that
-// node, and tells the viewer its SecurityResult by the node's answer.
-func (b *Broker) forwardViewer(ctx context.Context, hs *viewerHandshake, code string, front viewerFront) {
+// node, tells the viewer its SecurityResult by the node's answer, and
+// reports whether the session runs (it owns the viewer's connection
+// then).
+func (b *Broker) forwardViewer(ctx context.Context, hs *viewerHandshake, code string, front viewerFront) bool {
 	h := &peerHello{Code: code, Mode: agentlink.ModeAuthenticated, Version: int(hs.h.Version),
 		Viewer: hs.conn.RemoteAddr().String(), Port: front.port, Security: front.security, Supporter: front.supporter}
 	b.audit.Info("viewer forwarded", "code", code, "viewer", h.Viewer, "peer", hs.forwardTo, "port", front.port)
@@ -252,14 +255,15 @@ func (b *Broker) forwardViewer(ctx context.Context, hs *viewerHandshake, code st
 	hs.conn.SetDeadline(time.Now().Add(time.Duration(b.cfg.HandshakeTimeout)))
 	if err != nil {
 		hs.fail(err.Error())
-		return
+		return false
 	}
 	if err := hs.h.Accept(); err != nil {
 		peer.Close()
-		return
+		return false
 	}
 	hs.conn.SetDeadline(time.Time{})
 	b.splice(ctx, hs.conn, peer)
+	return true
 }
 
 // forwardRepeater takes a 5514 viewer whose ID is another node's code to

@@ -164,7 +164,9 @@ func (b *Broker) serveViewer(ctx context.Context, c net.Conn, front viewerFront)
 	g.release()
 	hs.conn.SetDeadline(time.Time{})
 	if hs.forwardTo != "" {
-		b.forwardViewer(ctx, hs, code, front)
+		if b.forwardViewer(ctx, hs, code, front) {
+			g.keep()
+		}
 		return
 	}
 	if w != nil {
