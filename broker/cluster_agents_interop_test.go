@@ -4,6 +4,8 @@ package broker_test
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"net"
@@ -21,6 +23,7 @@ import (
 	"lifebuoy/rfb/rfbtest"
 	"lifebuoy/viewer/api"
 	"lifebuoy/viewer/bridge"
+	"lifebuoy/viewer/web"
 )
 
 // haproxy starts HAProxy as a TCP load balancer on loopback in front of
@@ -81,7 +84,9 @@ func issueCode(t *testing.T, tc *testCluster, n *nodeProc) string {
 //   - the desk's accounts are in the cluster's PostgreSQL: an account
 //     made once signs in on c, its token holds on every node, and the
 //     console's viewer (the bridge of "lifebuoy connect") on c watches an
-//     agent on a, whose customer is asked about the supporter by name.
+//     agent on a, whose customer is asked about the supporter by name;
+//     and the web console in Chromium, signed in on c, shows that agent's
+//     screen in noVNC's canvas pixel for pixel.
 func TestInteropClusterAgentsFollowTheirCodes(t *testing.T) {
 	rfbtest.LookPath(t, "haproxy", "Xvfb", "xsetroot")
 	tc := startTestCluster(t)
@@ -215,6 +220,64 @@ func TestInteropClusterAgentsFollowTheirCodes(t *testing.T) {
 		case <-served:
 		case <-time.After(20 * time.Second):
 			t.Fatal("the bridge did not end with the session")
+		}
+	})
+
+	t.Run("web-console-on-c-agent-on-a", func(t *testing.T) {
+		if !web.NoVNCBuilt() {
+			t.Fatal("the browser viewer was not built: run make web")
+		}
+		// Chromium signs in to c's console (anna, made above in the
+		// cluster's database) and connects with the code of an agent on
+		// a: noVNC's WebSocket to c's /rfb, with the console's cookie, is
+		// forwarded to a, and the canvas shows the agent's screen.
+		sum := sha256.Sum256(tc.brokerCert.cert.RawSubjectPublicKeyInfo)
+		br := rfbtest.StartBrowser(t, rfbtest.BrowserOptions{TrustSPKI: []string{base64.StdEncoding.EncodeToString(sum[:])}})
+		p, err := br.NewPage(rfbtest.PageOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if status, err := p.Goto("https://" + c.addrs["https"] + "/"); err != nil || status != http.StatusOK {
+			t.Fatalf("c's console: %d %v", status, err)
+		}
+		for _, step := range []error{p.Fill("User name", "anna"), p.Fill("Password", "a good password"),
+			p.Click("button", "Sign in"), p.WaitText("New session code", 10*time.Second)} {
+			if step != nil {
+				t.Fatal(step)
+			}
+		}
+		term, code := runAgent(t, a.addrs["agent"])
+		for _, step := range []error{p.Fill("Customer's code", code), p.Click("button", "Connect")} {
+			if step != nil {
+				t.Fatal(step)
+			}
+		}
+		term.Expect(`^prompt Allow Anna Berger \(Acme Support\) to see your screen\?`, 20*time.Second)
+		term.Send("y")
+		if err := p.WaitText("Connected", 20*time.Second); err != nil {
+			t.Fatalf("%v (page logs %q)", err, p.Logs())
+		}
+		want := must(x.Capture())
+		deadline := time.Now().Add(20 * time.Second)
+		for {
+			shot, err := p.CanvasImage("#screen canvas")
+			if err == nil && shot.Bounds().Dx() == want.Bounds().Dx() {
+				if n, _, d := rfbtest.Diff(shot, want); n == 0 {
+					break
+				} else if time.Now().After(deadline) {
+					t.Fatalf("canvas differs: %s", d)
+				}
+			} else if time.Now().After(deadline) {
+				t.Fatalf("canvas: %v (page logs %q)", err, p.Logs())
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+		if n := c.metric(t, "lifebuoy_cluster_forwarded_sessions"); n != 1 {
+			t.Fatalf("c forwards %v sessions", n)
+		}
+		term.Send("end")
+		if err := term.Wait(20 * time.Second); err != nil {
+			t.Fatal(err)
 		}
 	})
 
