@@ -43,11 +43,9 @@ type agentConn struct {
 	onClose []func() // run by close, after done is closed; under mu
 
 	mu       sync.Mutex
-	refs     int                    // the registered link's, and a wait's or reader's
-	blocking bool                   // read in a goroutine, not parked
-	unpark   func() bool            // while parked
-	declines map[string]chan string // session ID → decline reason
-	spliced  bool                   // the session runs; its relay ends the code
+	refs     int         // the registered link's, and a wait's or reader's
+	blocking bool        // read in a goroutine, not parked
+	unpark   func() bool // while parked
 }
 
 // ServeAgent serves one connection on the agent port (or an agent's
@@ -131,7 +129,7 @@ func (b *Broker) dataConn(c *tls.Conn, m *agentlink.DataHello) bool {
 func (b *Broker) controlLink(ctx context.Context, c *tls.Conn, hello *agentlink.Hello, path string) bool {
 	a := &agentConn{b: b, conn: c, fr: agentlink.NewFrameReader(c), remote: c.RemoteAddr().String(), name: hello.Name, path: path,
 		files: slices.Contains(hello.Features, agentlink.FeatureFiles),
-		ready: make(chan struct{}), done: make(chan struct{}), declines: map[string]chan string{}}
+		ready: make(chan struct{}), done: make(chan struct{})}
 	a.out = agentlink.NewSender(c, time.Duration(b.cfg.KeepAlive), time.Duration(b.cfg.LinkTimeout))
 	// The Sender closes the connection of a silent agent or on a write
 	// error; a parked link would not notice (a closed socket leaves the
@@ -175,12 +173,7 @@ func (b *Broker) controlLink(ctx context.Context, c *tls.Conn, hello *agentlink.
 	b.metrics.Agents.Add(1)
 	a.refs = 1 // the link's own, dropped by close
 	a.whenClosed(func() {
-		a.mu.Lock()
-		spliced := a.spliced
-		a.mu.Unlock()
-		if !spliced {
-			b.codes.End(a.code)
-		}
+		b.codes.EndHeldBy(a.code, a) // once the session relays, its relay ends the code
 		a.release()
 	})
 	flow := map[bool]string{true: flowCustomerFirst, false: flowSupporterFirst}[hello.WantCode]
@@ -407,15 +400,7 @@ func (a *agentConn) handle(m agentlink.Message) (done bool) {
 		a.out.TrySend(&agentlink.Pong{})
 	case *agentlink.Pong:
 	case *agentlink.Decline:
-		a.mu.Lock()
-		ch := a.declines[m.SessionID]
-		a.mu.Unlock()
-		if ch != nil {
-			select {
-			case ch <- m.Reason:
-			default:
-			}
-		}
+		a.b.codes.declined(a.code, m.SessionID, m.Reason)
 	case *agentlink.Rights:
 		a.b.codes.update(a.code, func(e *session) {
 			if e.desk.sessionID == m.SessionID {
@@ -491,24 +476,19 @@ func (e *DeclinedError) Error() string {
 // timeout. sessionID is returned for the session's log lines.
 func (b *Broker) openSession(ctx context.Context, a *agentConn, m *agentlink.OpenData) (net.Conn, error) {
 	m.SessionID, m.Token = randomHex(16), randomHex(32)
-	// Known before the agent hears of it: its Rights for this session may
-	// arrive before the relay starts.
-	b.codes.update(a.code, func(e *session) { e.desk.sessionID = m.SessionID })
-	p := &pendingSession{token: m.Token, data: make(chan net.Conn, 1)}
+	// Known before the agent hears of it: its Rights or its Decline for
+	// this session may come at once.
 	decline := make(chan string, 1)
+	b.codes.asking(a.code, m.SessionID, decline)
+	p := &pendingSession{token: m.Token, data: make(chan net.Conn, 1)}
 	b.mu.Lock()
 	b.pending[m.SessionID] = p
 	b.mu.Unlock()
-	a.mu.Lock()
-	a.declines[m.SessionID] = decline
-	a.mu.Unlock()
 	defer func() {
 		b.mu.Lock()
 		delete(b.pending, m.SessionID)
 		b.mu.Unlock()
-		a.mu.Lock()
-		delete(a.declines, m.SessionID)
-		a.mu.Unlock()
+		b.codes.asked(a.code, decline)
 		// A data connection that raced with the end of the wait.
 		select {
 		case c := <-p.data:
@@ -577,9 +557,6 @@ func (b *Broker) runSession(ctx context.Context, a *agentConn, sessionID string,
 		b.wg.Done()
 	}
 	sc.relay = r
-	a.mu.Lock()
-	a.spliced = true
-	a.mu.Unlock()
 	b.codes.update(code, func(e *session) {
 		d := &e.desk
 		d.since = start

@@ -304,6 +304,47 @@ func (c *Codes) End(code string) {
 	}
 }
 
+// EndHeldBy voids code when agent a's link ends while a holds it: the
+// code waits for a viewer or its customer is asked. Once the session
+// relays, its relay ends it.
+func (c *Codes) EndHeldBy(code string, a *agentConn) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if e := c.live[code]; e != nil && e.agent == a && e.state != StateRelaying {
+		c.stepLocked(code, e, evEnded, "")
+	}
+}
+
+// asking notes that code's customer is asked about session sessionID: the
+// agent's Decline for it goes to decline (declined), and its Rights are
+// the session's (the desk's view).
+func (c *Codes) asking(code, sessionID string, decline chan string) {
+	c.update(code, func(e *session) { e.desk.sessionID, e.decline = sessionID, decline })
+}
+
+// asked ends asking's wait for a Decline on decline.
+func (c *Codes) asked(code string, decline chan string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if e := c.live[code]; e != nil && e.decline == decline {
+		e.decline = nil
+	}
+}
+
+// declined delivers the customer's refusal of session sessionID of code
+// to whoever waits for the answer (asking); one for another session, or
+// when nobody waits, is dropped.
+func (c *Codes) declined(code, sessionID, reason string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if e := c.live[code]; e != nil && e.decline != nil && e.desk.sessionID == sessionID {
+		select {
+		case e.decline <- reason:
+		default:
+		}
+	}
+}
+
 // stepLocked delivers ev to code's session e and keeps the table in step:
 // an ended session leaves it, and watchers hear of any change.
 func (c *Codes) stepLocked(code string, e *session, ev event, why string) effect {

@@ -169,8 +169,9 @@ type session struct {
 	key     *rfb.VNCAuthKey // the code as a VNC password, for SpendVNCAuth
 	state   State
 	expires time.Time
-	agent   *agentConn
+	agent   *agentConn  // while it waits or asks; nil from relaying on (the relay holds the session)
 	wait    *viewerWait // in StateViewerWaiting, and Asking from it
+	decline chan string // while asking: the customer's refusal of desk.sessionID (Codes.declined)
 	desk    deskInfo
 }
 
