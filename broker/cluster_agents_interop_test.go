@@ -299,9 +299,11 @@ func TestInteropClusterAgentsFollowTheirCodes(t *testing.T) {
 		if home.addrs["agent"] != to {
 			t.Fatalf("the agent shows %s, its node %s is at %s", to, home.name, home.addrs["agent"])
 		}
+		killed := time.Now()
 		home.kill()
 		term.Expect(`^state connecting The connection to the broker was lost`, 10*time.Second)
 		term.Expect(`^state waiting Connected again`, 30*time.Second)
+		t.Logf("the agent waits again with its code %v after its node was killed", time.Since(killed).Round(time.Millisecond))
 		var next, viewer *nodeProc
 		for _, n := range nodes {
 			switch {

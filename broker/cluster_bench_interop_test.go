@@ -207,7 +207,8 @@ func BenchmarkClusterForwardLatency(b *testing.B) {
 // BenchmarkClusterIdleSessions: the memory of idle sessions on a node with
 // the cluster on: n sessions local to node a, then n forwarded from b to
 // a; the RSS growth of each process per session, read after settle (as
-// BenchmarkIdleSessions). Run it with -benchtime 1x.
+// BenchmarkIdleSessions), and the goroutines each node holds per idle
+// forwarded session. Run it with -benchtime 1x.
 func BenchmarkClusterIdleSessions(b *testing.B) {
 	const n = 1000
 	tc := startTestCluster(b)
@@ -256,9 +257,13 @@ func BenchmarkClusterIdleSessions(b *testing.B) {
 	settle()
 	a1 := rss(a)
 	b0 := rss(bn)
+	ga, gb := a.metric(b, "go_goroutines"), bn.metric(b, "go_goroutines")
 	fw := many(a, bn, n)
 	settle()
 	a2, b1 := rss(a), rss(bn)
+	// An idle session parks on both nodes: no goroutine is left for it.
+	b.ReportMetric((a.metric(b, "go_goroutines")-ga)/n, "home-goroutines/forwarded")
+	b.ReportMetric((bn.metric(b, "go_goroutines")-gb)/n, "front-goroutines/forwarded")
 	b.StopTimer()
 	b.ReportMetric(float64(a1-a0)/n, "local-KiB/session")
 	b.ReportMetric(float64(a2-a1)/n, "home-KiB/forwarded")
