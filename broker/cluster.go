@@ -46,9 +46,114 @@ type clusterNode struct {
 	forwardedTotal atomic.Int64
 	peerSessions   atomic.Int64 // sessions other nodes forwarded here, running now
 	releaseDrops   atomic.Int64 // releases dropped on a full queue (the code then expires)
+	readyUsed      atomic.Int64 // forwards that took a ready peer connection
 
 	mu      sync.Mutex
 	dialers map[string]*tls.Config // dialTLS with a session cache per peer address
+	ready   map[string][]readyPeer // connections to a peer's port, handshake done, for the next forwards
+	filling map[string]bool        // a goroutine fills ready[addr]
+}
+
+// readyPeer is a peer connection made ahead of need.
+type readyPeer struct {
+	conn  *tls.Conn
+	since time.Time
+}
+
+// Peer connections kept ready: a forwarded viewer takes one whose TLS
+// handshake is done instead of dialling, and a goroutine dials its
+// replacement. A ready connection is used within readyPeerMax (the home
+// node waits peerHelloWait for its hello) or dropped.
+const (
+	readyPeers    = 2
+	readyPeerMax  = 30 * time.Second
+	peerHelloWait = time.Minute
+	maxReadyAddrs = 64 // peers with ready connections; past it, none are kept for new ones
+)
+
+// takeReady returns a ready connection to addr that is still open, or
+// nil. A connection the peer closed (it restarted, or died) answers the
+// probe's read at once; an open one has nothing to say before the hello,
+// so the probe times out.
+func (cn *clusterNode) takeReady(addr string) *tls.Conn {
+	for {
+		cn.mu.Lock()
+		q := cn.ready[addr]
+		if len(q) == 0 {
+			cn.mu.Unlock()
+			return nil
+		}
+		r := q[0]
+		cn.ready[addr] = q[1:]
+		cn.mu.Unlock()
+		if time.Since(r.since) > readyPeerMax {
+			r.conn.Close()
+			continue
+		}
+		r.conn.SetReadDeadline(time.Now().Add(time.Millisecond))
+		_, err := r.conn.Read(make([]byte, 1))
+		if ne, ok := err.(net.Error); ok && ne.Timeout() {
+			r.conn.SetReadDeadline(time.Time{})
+			cn.readyUsed.Add(1)
+			return r.conn
+		}
+		r.conn.Close()
+	}
+}
+
+// fillReady dials ready connections to addr in a goroutine (counted in
+// wg) until it has readyPeers, unless a fill for addr runs already or ctx
+// ended.
+func (cn *clusterNode) fillReady(ctx context.Context, wg *sync.WaitGroup, addr string, dial func(context.Context) (*tls.Conn, error)) {
+	cn.mu.Lock()
+	if cn.filling[addr] || ctx.Err() != nil || (cn.ready[addr] == nil && len(cn.ready) >= maxReadyAddrs) {
+		cn.mu.Unlock()
+		return
+	}
+	if cn.ready == nil {
+		cn.ready, cn.filling = map[string][]readyPeer{}, map[string]bool{}
+	}
+	cn.filling[addr] = true
+	cn.mu.Unlock()
+	wg.Go(func() {
+		defer func() {
+			cn.mu.Lock()
+			delete(cn.filling, addr)
+			cn.mu.Unlock()
+		}()
+		for {
+			cn.mu.Lock()
+			n := len(cn.ready[addr])
+			cn.mu.Unlock()
+			if n >= readyPeers || ctx.Err() != nil {
+				return
+			}
+			c, err := dial(ctx)
+			if err != nil {
+				return
+			}
+			cn.mu.Lock()
+			if ctx.Err() != nil {
+				cn.mu.Unlock()
+				c.Close()
+				return
+			}
+			cn.ready[addr] = append(cn.ready[addr], readyPeer{conn: c, since: time.Now()})
+			cn.mu.Unlock()
+		}
+	})
+}
+
+// closeReady closes the ready connections (the broker stops).
+func (cn *clusterNode) closeReady() {
+	cn.mu.Lock()
+	defer cn.mu.Unlock()
+	for addr, q := range cn.ready {
+		for _, r := range q {
+			r.conn.Close()
+		}
+		delete(cn.ready, addr)
+	}
 }
 
 // peerTLS is the dialling config for the peer at addr, with that peer's
@@ -243,6 +348,10 @@ func (b *Broker) runCluster(ctx context.Context, wg *sync.WaitGroup) {
 	cn := b.cluster
 	wg.Go(func() { cn.dir.Run(ctx) })
 	wg.Go(func() {
+		<-ctx.Done()
+		cn.closeReady()
+	})
+	wg.Go(func() {
 		for {
 			select {
 			case <-ctx.Done():
@@ -299,6 +408,7 @@ func (cn *clusterNode) writeProm(w io.Writer) {
 	g("lifebuoy_cluster_forwarded_sessions", "Viewers this node splices to another node now.", cn.forwarded.Load())
 	c("lifebuoy_cluster_forwarded_sessions_total", "Viewers this node spliced to another node.", cn.forwardedTotal.Load())
 	g("lifebuoy_cluster_peer_sessions", "Sessions running here for viewers other nodes admitted.", cn.peerSessions.Load())
+	c("lifebuoy_cluster_forwards_ready_total", "Forwards that took a peer connection made ahead.", cn.readyUsed.Load())
 	c("lifebuoy_cluster_claim_errors_total", "New codes refused because the database was unreachable.", st.ClaimErrors)
 	c("lifebuoy_cluster_release_drops_total", "Code releases dropped on a full queue (the code expires instead).", cn.releaseDrops.Load())
 }

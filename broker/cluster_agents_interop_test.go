@@ -275,6 +275,10 @@ func TestInteropClusterAgentsFollowTheirCodes(t *testing.T) {
 		if n := c.metric(t, "lifebuoy_cluster_forwarded_sessions"); n != 1 {
 			t.Fatalf("c forwards %v sessions", n)
 		}
+		// c's second forward to a took a connection made after the first.
+		if n := c.metric(t, "lifebuoy_cluster_forwards_ready_total"); n < 1 {
+			t.Fatalf("c took %v ready peer connections", n)
+		}
 		term.Send("end")
 		if err := term.Wait(20 * time.Second); err != nil {
 			t.Fatal(err)

@@ -1,6 +1,7 @@
 package broker
 
 import (
+	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
@@ -8,10 +9,12 @@ import (
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/pem"
+	"io"
 	"math/big"
 	"net"
 	"os"
 	"path/filepath"
+	"sync"
 	"testing"
 	"time"
 )
@@ -162,4 +165,92 @@ func writeCAFile(t *testing.T, ca *testPKI) string {
 		t.Fatal(err)
 	}
 	return f
+}
+
+// Ready peer connections: fillReady makes readyPeers of them; takeReady
+// hands out one that is open, passing over one the peer closed (it
+// restarted or died) and one kept too long, and then none.
+func TestReadyPeerConnections(t *testing.T) {
+	ca := newTestCert(t, "ca", nil)
+	node := newTestCert(t, "node", ca, clusterName)
+	serve, dial, err := clusterTLS(node.certFile, node.keyFile, writeCAFile(t, ca))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	accepted := make(chan *tls.Conn, 8)
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			tc := tls.Server(c, serve)
+			tc.SetDeadline(time.Now().Add(10 * time.Second))
+			if tc.Handshake() == nil {
+				accepted <- tc
+			}
+		}
+	}()
+	addr := ln.Addr().String()
+	cn := &clusterNode{dialTLS: dial}
+	dialPeer := func(ctx context.Context) (*tls.Conn, error) {
+		return tls.DialWithDialer(&net.Dialer{Timeout: 10 * time.Second}, "tcp", addr, cn.peerTLS(addr))
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	defer func() { cancel(); wg.Wait(); cn.closeReady() }()
+	cn.fillReady(ctx, &wg, addr, dialPeer)
+	cn.fillReady(ctx, &wg, addr, dialPeer) // one fill at a time: no more than readyPeers
+	wg.Wait()
+	if n := len(cn.ready[addr]); n != readyPeers {
+		t.Fatalf("%d ready connections, want %d", n, readyPeers)
+	}
+	servers := []*tls.Conn{<-accepted, <-accepted}
+	// The first one's peer goes away; the second is still open.
+	first := cn.ready[addr][0].conn.LocalAddr().String()
+	for _, s := range servers {
+		if s.RemoteAddr().String() == first {
+			s.Close()
+		}
+	}
+	time.Sleep(50 * time.Millisecond)
+	c := cn.takeReady(addr)
+	if c == nil || c.LocalAddr().String() == first {
+		t.Fatalf("took %v, not the open connection", c)
+	}
+	// It works: what the node writes, its peer reads.
+	c.Write([]byte("hello"))
+	var got *tls.Conn
+	for _, s := range servers {
+		if s.RemoteAddr().String() == c.LocalAddr().String() {
+			got = s
+		}
+	}
+	buf := make([]byte, 5)
+	if _, err := io.ReadFull(got, buf); err != nil || string(buf) != "hello" {
+		t.Fatalf("read %q %v", buf, err)
+	}
+	c.Close()
+	if c := cn.takeReady(addr); c != nil {
+		t.Fatal("a third connection")
+	}
+	// One kept past readyPeerMax is not handed out.
+	cn.fillReady(ctx, &wg, addr, dialPeer)
+	wg.Wait()
+	cn.mu.Lock()
+	for i := range cn.ready[addr] {
+		cn.ready[addr][i].since = time.Now().Add(-readyPeerMax - time.Second)
+	}
+	cn.mu.Unlock()
+	if c := cn.takeReady(addr); c != nil {
+		t.Fatal("a stale connection was handed out")
+	}
+	if cn.readyUsed.Load() != 1 {
+		t.Fatalf("%d ready connections used", cn.readyUsed.Load())
+	}
 }

@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"os"
 	"strings"
 	"sync"
 	"time"
@@ -126,7 +127,15 @@ func (b *Broker) ServePeer(ctx context.Context, c net.Conn) {
 		b.audit.Warn("peer refused", "remote", c.RemoteAddr().String(), "err", err.Error())
 		return
 	}
+	// A peer may make a connection ahead of need (clusterNode.fillReady):
+	// its hello comes when a viewer does.
+	tc.SetDeadline(time.Now().Add(peerHelloWait))
 	h, err := readPeerHello(tc)
+	if err != nil && (errors.Is(err, io.EOF) || errors.Is(err, os.ErrDeadlineExceeded)) {
+		// A connection made ahead and not used: closed, or its wait over.
+		b.log.Debug("cluster: peer connection closed unused", "remote", c.RemoteAddr().String(), "err", err)
+		return
+	}
 	if err != nil {
 		b.metrics.HandshakeErrors.Add(1)
 		b.audit.Warn("peer hello", "remote", c.RemoteAddr().String(), "err", err.Error())
@@ -191,15 +200,30 @@ func (p *peerConn) Close() error {
 
 // forward asks the code's home node, at peerAddr, to take a viewer this
 // node admitted, and returns the connection to splice the viewer to once
-// the home node has the agent's data connection.
+// the home node has the agent's data connection. It takes a connection
+// made ahead (clusterNode.takeReady) when there is one, and has another
+// made for the next forward.
 func (b *Broker) forward(ctx context.Context, peerAddr string, h *peerHello) (net.Conn, error) {
 	h.From = b.cluster.dir.Node()
-	d := &tls.Dialer{NetDialer: &net.Dialer{Timeout: time.Duration(b.cfg.HandshakeTimeout)}, Config: b.cluster.peerTLS(peerAddr)}
-	c, err := d.DialContext(ctx, "tcp", peerAddr)
-	if err != nil {
-		b.log.Warn("cluster: peer unreachable", "peer", peerAddr, "err", err)
-		return nil, errors.New("the session's broker cannot be reached")
+	dial := func(ctx context.Context) (*tls.Conn, error) {
+		d := &tls.Dialer{NetDialer: &net.Dialer{Timeout: time.Duration(b.cfg.HandshakeTimeout)}, Config: b.cluster.peerTLS(peerAddr)}
+		ctx, cancel := context.WithTimeout(ctx, time.Duration(b.cfg.HandshakeTimeout))
+		defer cancel()
+		c, err := d.DialContext(ctx, "tcp", peerAddr)
+		if err != nil {
+			return nil, err
+		}
+		return c.(*tls.Conn), nil
 	}
+	c := b.cluster.takeReady(peerAddr)
+	if c == nil {
+		var err error
+		if c, err = dial(ctx); err != nil {
+			b.log.Warn("cluster: peer unreachable", "peer", peerAddr, "err", err)
+			return nil, errors.New("the session's broker cannot be reached")
+		}
+	}
+	b.cluster.fillReady(ctx, &b.wg, peerAddr, dial)
 	stop := context.AfterFunc(ctx, func() { c.Close() })
 	defer stop()
 	c.SetDeadline(time.Now().Add(time.Duration(b.cfg.HandshakeTimeout)))
