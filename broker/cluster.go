@@ -72,9 +72,11 @@ const (
 )
 
 // takeReady returns a ready connection to addr that is still open, or
-// nil. A connection the peer closed (it restarted, or died) answers the
-// probe's read at once; an open one has nothing to say before the hello,
-// so the probe times out.
+// nil. Its socket is looked at without waiting (peekSocket): one the
+// peer closed (it restarted, or died) has its end of stream there, an
+// open one nothing, as the peer says nothing before the hello. Where
+// something is there (a session ticket, or an alert) or the socket cannot
+// be looked at, a read of at most a millisecond tells.
 func (cn *clusterNode) takeReady(addr string) *tls.Conn {
 	for {
 		cn.mu.Lock()
@@ -87,6 +89,15 @@ func (cn *clusterNode) takeReady(addr string) *tls.Conn {
 		cn.ready[addr] = q[1:]
 		cn.mu.Unlock()
 		if time.Since(r.since) > readyPeerMax {
+			r.conn.Close()
+			continue
+		}
+		pending, closed, ok := peekSocket(r.conn)
+		if ok && !pending && !closed {
+			cn.readyUsed.Add(1)
+			return r.conn
+		}
+		if closed {
 			r.conn.Close()
 			continue
 		}

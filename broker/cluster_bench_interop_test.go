@@ -141,6 +141,55 @@ func BenchmarkClusterPairings(b *testing.B) {
 	}
 }
 
+// BenchmarkClusterPairingLatency: how long one pairing takes, one at a
+// time, local to node a and forwarded from node b to a, interleaved: an
+// agent link on a, a stock viewer's VNC Authentication on a or b, the
+// agent's data connection. Reported: the medians and their difference,
+// which is what forwarding adds to a pairing (with ready peer
+// connections: no dial and no TLS handshake to the home node).
+func BenchmarkClusterPairingLatency(b *testing.B) {
+	tc := startTestCluster(b)
+	a, bn := tc.start("a"), tc.start("b")
+	var next atomic.Int64
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	pair := func(front *nodeProc) (time.Duration, error) {
+		start := time.Now()
+		s, err := clusterPair(ctx, tc, a, front, &next)
+		d := time.Since(start)
+		if err == nil {
+			s.close()
+		}
+		return d, err
+	}
+	for range 20 { // warm up; b's replica may be a moment behind
+		pair(a)
+		pair(bn)
+	}
+	var local, forwarded []time.Duration
+	b.ResetTimer()
+	for range b.N {
+		for _, front := range []*nodeProc{a, bn} {
+			d, err := pair(front)
+			if err != nil {
+				b.Fatal(err)
+			}
+			if front == a {
+				local = append(local, d)
+			} else {
+				forwarded = append(forwarded, d)
+			}
+		}
+	}
+	b.StopTimer()
+	slices.Sort(local)
+	slices.Sort(forwarded)
+	ml, mf := local[len(local)/2], forwarded[len(forwarded)/2]
+	b.ReportMetric(float64(ml.Microseconds())/1000, "local-ms")
+	b.ReportMetric(float64(mf.Microseconds())/1000, "forwarded-ms")
+	b.ReportMetric(float64((mf-ml).Microseconds())/1000, "added-ms")
+}
+
 // BenchmarkClusterForwardLatency: the round trip of one byte through a
 // session, viewer → broker(s) → agent's data connection → back, for a
 // session on one node and one forwarded from node b to node a,

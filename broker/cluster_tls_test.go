@@ -211,11 +211,12 @@ func TestReadyPeerConnections(t *testing.T) {
 		t.Fatalf("%d ready connections, want %d", n, readyPeers)
 	}
 	servers := []*tls.Conn{<-accepted, <-accepted}
-	// The first one's peer goes away; the second is still open.
+	// The first one's peer goes away (killed: no TLS alert, the end of
+	// the stream alone); the second is still open.
 	first := cn.ready[addr][0].conn.LocalAddr().String()
 	for _, s := range servers {
 		if s.RemoteAddr().String() == first {
-			s.Close()
+			s.NetConn().Close()
 		}
 	}
 	time.Sleep(50 * time.Millisecond)
