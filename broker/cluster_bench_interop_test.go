@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"os"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -147,8 +148,15 @@ func BenchmarkClusterPairings(b *testing.B) {
 // agent's data connection. Reported: the medians and their difference,
 // which is what forwarding adds to a pairing (with ready peer
 // connections: no dial and no TLS handshake to the home node).
+//
+// LIFEBUOY_BENCH_PEER_RTT (say 2ms) puts a TCP proxy in front of a's peer
+// port that holds each chunk for half that each way, as a network
+// between the nodes would (loopback has no round trip to speak of).
 func BenchmarkClusterPairingLatency(b *testing.B) {
 	tc := startTestCluster(b)
+	if rtt, err := time.ParseDuration(os.Getenv("LIFEBUOY_BENCH_PEER_RTT")); err == nil && rtt > 0 {
+		tc.peerVia = func(name, peer string) string { return delayProxy(b, peer, rtt/2) }
+	}
 	a, bn := tc.start("a"), tc.start("b")
 	var next atomic.Int64
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
@@ -188,6 +196,62 @@ func BenchmarkClusterPairingLatency(b *testing.B) {
 	b.ReportMetric(float64(ml.Microseconds())/1000, "local-ms")
 	b.ReportMetric(float64(mf.Microseconds())/1000, "forwarded-ms")
 	b.ReportMetric(float64((mf-ml).Microseconds())/1000, "added-ms")
+}
+
+// delayProxy listens on loopback and relays each connection to target,
+// each chunk of bytes held for delay in either direction (in order: a
+// chunk waits for the ones before it). It stops when the benchmark ends.
+func delayProxy(b *testing.B, target string, delay time.Duration) string {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { l.Close() })
+	relay := func(dst, src net.Conn) {
+		type chunk struct {
+			p  []byte
+			at time.Time
+		}
+		q := make(chan chunk, 1024)
+		go func() {
+			defer dst.Close()
+			for c := range q {
+				time.Sleep(time.Until(c.at))
+				if _, err := dst.Write(c.p); err != nil {
+					return
+				}
+			}
+		}()
+		defer close(q)
+		for {
+			p := make([]byte, 32<<10)
+			n, err := src.Read(p)
+			if n > 0 {
+				q <- chunk{p[:n], time.Now().Add(delay)}
+			}
+			if err != nil {
+				return
+			}
+		}
+	}
+	go func() {
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				t, err := net.Dial("tcp", target)
+				if err != nil {
+					c.Close()
+					return
+				}
+				go relay(t, c)
+				relay(c, t)
+			}()
+		}
+	}()
+	return l.Addr().String()
 }
 
 // BenchmarkClusterForwardLatency: the round trip of one byte through a

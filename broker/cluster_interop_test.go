@@ -81,6 +81,9 @@ type testCluster struct {
 	brokerCert  *pki // the brokers' own certificate (agents pin it)
 	fingerprint string
 	alone       bool // start brokers without -cluster (a benchmark's baseline)
+	// peerVia, if set, gives the address a node advertises for its peer
+	// port (a proxy in front of it) from the port's own address.
+	peerVia func(name, peer string) string
 }
 
 type nodeProc struct {
@@ -141,6 +144,9 @@ func (tc *testCluster) start(name string) *nodeProc {
 		"-https-listen", "127.0.0.1:0", "-cert", tc.brokerCert.certFile, "-key", tc.brokerCert.keyFile}
 	listeners := 5
 	if !tc.alone {
+		if tc.peerVia != nil {
+			args = append(args, "-peer-advertise", tc.peerVia(name, peer))
+		}
 		args = append(args, "-cluster", tc.dsn, "-cluster-node", name, "-peer-listen", peer,
 			"-cluster-cert", tc.node.certFile, "-cluster-key", tc.node.keyFile, "-cluster-ca", tc.ca.certFile)
 		listeners = 6

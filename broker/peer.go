@@ -201,8 +201,8 @@ func (p *peerConn) Close() error {
 // forward asks the code's home node, at peerAddr, to take a viewer this
 // node admitted, and returns the connection to splice the viewer to once
 // the home node has the agent's data connection. It takes a connection
-// made ahead (clusterNode.takeReady) when there is one, and has another
-// made for the next forward.
+// made ahead (clusterNode.takeReady) when there is one, and then has
+// another made for the next forward.
 func (b *Broker) forward(ctx context.Context, peerAddr string, h *peerHello) (net.Conn, error) {
 	h.From = b.cluster.dir.Node()
 	dial := func(ctx context.Context) (*tls.Conn, error) {
@@ -223,7 +223,9 @@ func (b *Broker) forward(ctx context.Context, peerAddr string, h *peerHello) (ne
 			return nil, errors.New("the session's broker cannot be reached")
 		}
 	}
-	b.cluster.fillReady(ctx, &b.wg, peerAddr, dial)
+	// The next forward's connection is made once this one has its answer,
+	// off its way.
+	defer b.cluster.fillReady(ctx, &b.wg, peerAddr, dial)
 	stop := context.AfterFunc(ctx, func() { c.Close() })
 	defer stop()
 	c.SetDeadline(time.Now().Add(time.Duration(b.cfg.HandshakeTimeout)))
