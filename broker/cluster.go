@@ -47,6 +47,8 @@ type clusterNode struct {
 	peerSessions   atomic.Int64 // sessions other nodes forwarded here, running now
 	releaseDrops   atomic.Int64 // releases dropped on a full queue (the code then expires)
 	readyUsed      atomic.Int64 // forwards that took a ready peer connection
+	redirects      atomic.Int64 // agents sent to their code's node
+	takeovers      atomic.Int64 // codes taken over for their agents (resume tokens)
 
 	mu      sync.Mutex
 	dialers map[string]*tls.Config // dialTLS with a session cache per peer address
@@ -291,6 +293,8 @@ func (b *Broker) joinClusterCode(ctx context.Context, code, resume string, a *ag
 				return time.Time{}, err
 			}
 			a.resume = resume // the directory keeps its hash
+			b.cluster.takeovers.Add(1)
+			b.audit.Info("code taken over", "code", code, "remote", a.remote, "name", a.name, "expires", exp)
 			return exp, nil
 		}
 	}
@@ -300,6 +304,7 @@ func (b *Broker) joinClusterCode(ctx context.Context, code, resume string, a *ag
 		to, ok = dir.AgentHome(code, time.Now())
 		return ok
 	}) {
+		b.cluster.redirects.Add(1)
 		return time.Time{}, &redirectError{to}
 	}
 	return time.Time{}, ErrNoCode
@@ -419,6 +424,8 @@ func (cn *clusterNode) writeProm(w io.Writer) {
 	g("lifebuoy_cluster_forwarded_sessions", "Viewers this node splices to another node now.", cn.forwarded.Load())
 	c("lifebuoy_cluster_forwarded_sessions_total", "Viewers this node spliced to another node.", cn.forwardedTotal.Load())
 	g("lifebuoy_cluster_peer_sessions", "Sessions running here for viewers other nodes admitted.", cn.peerSessions.Load())
+	c("lifebuoy_cluster_agent_redirects_total", "Agents sent to the node of the code they presented.", cn.redirects.Load())
+	c("lifebuoy_cluster_code_takeovers_total", "Codes this node took over for their agents, whose link or node was lost.", cn.takeovers.Load())
 	c("lifebuoy_cluster_forwards_ready_total", "Forwards that took a peer connection made ahead.", cn.readyUsed.Load())
 	c("lifebuoy_cluster_claim_errors_total", "New codes refused because the database was unreachable.", st.ClaimErrors)
 	c("lifebuoy_cluster_release_drops_total", "Code releases dropped on a full queue (the code expires instead).", cn.releaseDrops.Load())

@@ -152,6 +152,9 @@ func TestInteropClusterAgentsFollowTheirCodes(t *testing.T) {
 		if n := a.metric(t, "lifebuoy_agents"); n != 1 {
 			t.Fatalf("a holds %v agents", n)
 		}
+		if n := c.metric(t, "lifebuoy_cluster_agent_redirects_total"); n != 1 {
+			t.Fatalf("c redirected %v agents", n)
+		}
 		start := time.Now()
 		view(t, b, term, code)
 		t.Logf("viewed in %v", time.Since(start))
@@ -322,6 +325,9 @@ func TestInteropClusterAgentsFollowTheirCodes(t *testing.T) {
 			t.Fatal("no other node took the agent")
 		}
 		t.Logf("the agent moved from %s to %s; the viewer comes to %s", home.name, next.name, viewer.name)
+		if n := next.metric(t, "lifebuoy_cluster_code_takeovers_total"); n != 1 {
+			t.Fatalf("%s took over %v codes", next.name, n)
+		}
 		time.Sleep(300 * time.Millisecond) // the viewer's node: the takeover's notification
 		view(t, viewer, term, code)
 		if n := viewer.metric(t, "lifebuoy_cluster_forwarded_sessions_total"); n < 1 {
