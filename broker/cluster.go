@@ -11,6 +11,7 @@ import (
 	"io"
 	"net"
 	"os"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -119,6 +120,9 @@ func (cn *clusterNode) takeReady(addr string) *tls.Conn {
 // ended.
 func (cn *clusterNode) fillReady(ctx context.Context, wg *sync.WaitGroup, addr string, dial func(context.Context) (*tls.Conn, error)) {
 	cn.mu.Lock()
+	if cn.ready[addr] == nil && len(cn.ready) >= maxReadyAddrs {
+		cn.dropStaleLocked()
+	}
 	if cn.filling[addr] || ctx.Err() != nil || (cn.ready[addr] == nil && len(cn.ready) >= maxReadyAddrs) {
 		cn.mu.Unlock()
 		return
@@ -155,6 +159,21 @@ func (cn *clusterNode) fillReady(ctx context.Context, wg *sync.WaitGroup, addr s
 			cn.mu.Unlock()
 		}
 	})
+}
+
+// dropStaleLocked forgets the peers whose ready connections are all past
+// use (peers that went away, or that nobody forwards to any more); cn.mu
+// is held.
+func (cn *clusterNode) dropStaleLocked() {
+	for addr, q := range cn.ready {
+		if cn.filling[addr] || slices.ContainsFunc(q, func(r readyPeer) bool { return time.Since(r.since) <= readyPeerMax }) {
+			continue
+		}
+		for _, r := range q {
+			r.conn.Close()
+		}
+		delete(cn.ready, addr)
+	}
 }
 
 // closeReady closes the ready connections (the broker stops).

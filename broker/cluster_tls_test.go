@@ -9,6 +9,7 @@ import (
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/pem"
+	"fmt"
 	"io"
 	"math/big"
 	"net"
@@ -254,4 +255,22 @@ func TestReadyPeerConnections(t *testing.T) {
 	if cn.readyUsed.Load() != 1 {
 		t.Fatalf("%d ready connections used", cn.readyUsed.Load())
 	}
+	// With ready connections kept for as many peers as allowed, a new
+	// peer gets some once the stale ones are dropped.
+	cn.mu.Lock()
+	for i := range maxReadyAddrs {
+		cn.ready[fmt.Sprintf("gone-%d:5516", i)] = []readyPeer{{conn: tls.Client(nilConn{}, dial), since: time.Now().Add(-time.Hour)}}
+	}
+	delete(cn.ready, addr)
+	cn.mu.Unlock()
+	cn.fillReady(ctx, &wg, addr, dialPeer)
+	wg.Wait()
+	if n := len(cn.ready); n != 1 || len(cn.ready[addr]) != readyPeers {
+		t.Fatalf("%d peers with ready connections, %d for the live one", n, len(cn.ready[addr]))
+	}
 }
+
+// nilConn is a connection that was never made, for a stale entry.
+type nilConn struct{ net.Conn }
+
+func (nilConn) Close() error { return nil }
