@@ -38,11 +38,18 @@ import (
 // silently dropped 5510 costs about a second, and the first attempt to
 // finish its handshake wins (the others are closed). The last way left
 // gets LastAttemptTimeout (15 s): with nothing else to try, a slow proxy
-// (one that inspects TLS makes certificates as it goes) is waited for. Over WebSocket the
+// (one that inspects TLS makes certificates as it goes) is waited for.
+// When every way has failed and some only for want of an answer in time
+// (a slow link, a busy broker), those are tried once more, together, each
+// with LastAttemptTimeout, before the agent gives up. Over WebSocket the
 // agent runs the very TLS 1.3 of 5510 inside the WebSocket stream, so
 // the pinned certificate holds end to end and a proxy sees ciphertext
 // only; the outer TLS only carries it and is not what the agent trusts.
 // The path that worked is kept for the session's data connections.
+
+// errNoAnswer is an attempt that ran out of time (a silently dropped
+// port, or a link or broker too slow for the bound).
+var errNoAnswer = errors.New("no answer")
 
 // Defaults of the search.
 const (
@@ -129,8 +136,29 @@ func (cfg *Config) paths() ([]Path, error) {
 }
 
 // dialAny tries paths as the package comment says and returns the first
-// connection whose (inner) TLS handshake completed, and its path.
+// connection whose (inner) TLS handshake completed, and its path. The ways
+// that only did not answer in time are tried again, each with the long
+// bound, before it gives up.
 func dialAny(ctx context.Context, cfg *Config, paths []Path, resume bool) (*tls.Conn, Path, error) {
+	c, p, slow, err := dialRound(ctx, cfg, paths, resume, false)
+	if err == nil || len(slow) == 0 || ctx.Err() != nil {
+		return c, p, err
+	}
+	cfg.Logger.Info("agentlink: no way answered in time; trying the slow ones again", "paths", len(slow))
+	c, p, _, err2 := dialRound(ctx, cfg, slow, resume, true)
+	switch {
+	case err2 == nil:
+		return c, p, nil
+	case errors.Is(err, ErrFingerprint), errors.Is(err, ErrUntrusted):
+		return nil, Path{}, err // the wrong certificate is what to tell
+	}
+	return nil, Path{}, err2
+}
+
+// dialRound is one round of dialAny: every path tried once, staggered,
+// each attempt bounded (all of them by the long bound when long is set).
+// On failure it also returns the paths that failed for want of an answer.
+func dialRound(ctx context.Context, cfg *Config, paths []Path, resume, long bool) (*tls.Conn, Path, []Path, error) {
 	timeout := cfg.AttemptTimeout
 	if timeout <= 0 {
 		timeout = DefaultAttemptTimeout
@@ -149,7 +177,7 @@ func dialAny(ctx context.Context, cfg *Config, paths []Path, resume bool) (*tls.
 	results := make(chan result, len(paths))
 	start := func(p Path, last bool) {
 		limit := timeout
-		if last {
+		if last || long {
 			limit = max(timeout, LastAttemptTimeout)
 		}
 		go func() {
@@ -157,11 +185,12 @@ func dialAny(ctx context.Context, cfg *Config, paths []Path, resume bool) (*tls.
 			defer acancel()
 			c, err := dialPath(actx, cfg, p, resume)
 			if err != nil && actx.Err() == context.DeadlineExceeded && ctx.Err() == nil {
-				err = fmt.Errorf("no answer within %v", limit)
+				err = fmt.Errorf("%w within %v", errNoAnswer, limit)
 			}
 			results <- result{c, p, err}
 		}()
 	}
+	var slow []Path
 	next, running := 0, 0
 	var errs []error
 	var wrongCert error
@@ -189,9 +218,12 @@ func dialAny(ctx context.Context, cfg *Config, paths []Path, resume bool) (*tls.
 						}
 					}
 				}(running)
-				return r.conn, r.path, nil
+				return r.conn, r.path, nil, nil
 			}
 			errs = append(errs, fmt.Errorf("%v: %w", r.path, r.err))
+			if errors.Is(r.err, errNoAnswer) {
+				slow = append(slow, r.path)
+			}
 			cfg.Logger.Debug("agentlink: path failed", "path", r.path.String(), "err", r.err)
 			if errors.Is(r.err, ErrFingerprint) || errors.Is(r.err, ErrUntrusted) {
 				// The wrong certificate on this path (a proxy that
@@ -208,9 +240,9 @@ func dialAny(ctx context.Context, cfg *Config, paths []Path, resume bool) (*tls.
 			}
 			if running == 0 {
 				if wrongCert != nil {
-					return nil, Path{}, wrongCert
+					return nil, Path{}, slow, wrongCert
 				}
-				return nil, Path{}, fmt.Errorf("agentlink: cannot reach the broker by any path: %w", errors.Join(errs...))
+				return nil, Path{}, slow, fmt.Errorf("agentlink: cannot reach the broker by any path: %w", errors.Join(errs...))
 			}
 		case <-ctx.Done():
 			go func(n int) {
@@ -220,7 +252,7 @@ func dialAny(ctx context.Context, cfg *Config, paths []Path, resume bool) (*tls.
 					}
 				}
 			}(running)
-			return nil, Path{}, context.Cause(ctx)
+			return nil, Path{}, nil, context.Cause(ctx)
 		}
 	}
 }
