@@ -131,6 +131,9 @@ func TestFrontFlood(t *testing.T) {
 	// The race detector and the flood share two cores: the legitimate
 	// pairs' handshakes may wait longer than the tests' usual 2 s.
 	cfg.HandshakeTimeout = broker.Duration(15 * time.Second)
+	// And the agent's data connection, a full handshake through the same
+	// flooded port, may take longer than the tests' usual 5 s of consent.
+	cfg.ConsentTimeout = broker.Duration(30 * time.Second)
 	tb := startBrokerLog(t, cfg, slog.New(slog.DiscardHandler))
 	tb.warmFront(t)
 	leaks := leakBaseline(t)
