@@ -795,7 +795,7 @@ func analyseJPEG(j *tightJob, img *Image, p *tightParams, s *tightScratch) {
 		analyseLossless(j, img, p, s)
 		return
 	}
-	if len(j.data) <= area*tightTrialBytesPer {
+	if len(j.data) <= area*tightTrialBytesPer && !(p.gradient && tightMeanError(img, r) < tightSmoothError) {
 		return
 	}
 	t := &s.trial
@@ -918,9 +918,15 @@ func (p *tightParams) appendCopy(dst []byte, img *Image, r image.Rectangle) []by
 // no harm; only on noise is it wasted work, so noise-like content, with a
 // mean error of tightSmoothMax or more per channel, keeps the copy filter.
 func tightSmooth(img *Image, r image.Rectangle) bool {
+	return tightMeanError(img, r) < tightSmoothMax
+}
+
+// tightMeanError is the gradient predictor's mean error per colour
+// component on up to 16 rows of r (255 when r is too small to tell).
+func tightMeanError(img *Image, r image.Rectangle) int {
 	w, h := r.Dx(), r.Dy()
 	if w < 4 || h < 4 {
-		return false
+		return 255
 	}
 	step := max(1, h/16)
 	var resid, n int
@@ -936,7 +942,7 @@ func tightSmooth(img *Image, r image.Rectangle) bool {
 			n += 3
 		}
 	}
-	return resid < tightSmoothMax*n
+	return resid / n
 }
 
 const tightSmoothMax = 20

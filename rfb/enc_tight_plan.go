@@ -24,10 +24,16 @@ import (
 //     (flat backgrounds, text and UI repeat a lot; photos hardly ever),
 //   - and the gradient predictor's mean error is below tightNoiseError
 //     (above it the content is noise, where JPEG is no smaller than
-//     zlib and much worse) and, when the client decodes the gradient
-//     filter, at least tightSmoothError (below it the content is a
-//     drawn gradient, which that filter makes smaller than JPEG does,
-//     and exact).
+//     zlib and much worse).
+//
+// Below tightSmoothError the content is smooth: a drawn gradient, which
+// the gradient filter makes far smaller than JPEG does, and exact, or
+// the soft parts of a photograph (sky, a blurred background), which the
+// filter makes two to five times larger than JPEG does (0.5 against
+// 0.1-0.2 bytes a pixel for the lomiri wallpapers' skies). The tiles
+// cannot tell them apart, so smooth tiles are planned as JPEG too, and
+// a smooth JPEG job is compared with its lossless encoding, as a large
+// JPEG is (analyseJPEG).
 //
 // Single non-photo tiles between photo tiles join the photo. The photo
 // tiles are merged into rectangles (runs of tiles, joined downwards when
@@ -37,7 +43,9 @@ import (
 // tightTrialBytesPerPixel is compared with the lossless encoding of the
 // same pixels, which is taken when it is at most 5/4 of the JPEG's size
 // (the lossless refresh that would follow the JPEG costs more than the
-// difference).
+// difference). A smooth job (mean error below tightSmoothError) is
+// compared likewise whatever its JPEG's size, when the client decodes
+// the gradient filter.
 
 const (
 	tightTile          = 16
@@ -54,9 +62,8 @@ type tightTileScratch struct {
 	cur   uint32
 }
 
-// photoLike judges one tile (at most 16x16 pixels) of img; smoothLossless
-// says that smooth content has a better lossless form.
-func (s *tightTileScratch) photoLike(img *Image, t image.Rectangle, smoothLossless bool) bool {
+// photoLike judges one tile (at most 16x16 pixels) of img.
+func (s *tightTileScratch) photoLike(img *Image, t image.Rectangle) bool {
 	w, h := t.Dx(), t.Dy()
 	n := w * h
 	limit := max(3, n*tightPhotoColours/(tightTile*tightTile))
@@ -120,7 +127,7 @@ func (s *tightTileScratch) photoLike(img *Image, t image.Rectangle, smoothLossle
 		}
 	}
 	n = 3 * (w - 1) * (h - 1)
-	return resid < tightNoiseError*n && (!smoothLossless || resid >= tightSmoothError*n)
+	return resid < tightNoiseError*n
 }
 
 // planLossy cuts r (which has no big uniform areas left) into JPEG jobs
@@ -146,7 +153,7 @@ func (e *tightEncoder) planLossy(img *Image, r image.Rectangle) {
 	any := false
 	for ty := range rows {
 		for tx := range cols {
-			p := e.tiles.photoLike(img, tile(tx, ty), e.planGradient)
+			p := e.tiles.photoLike(img, tile(tx, ty))
 			grid[ty*cols+tx] = p
 			any = any || p
 		}

@@ -145,8 +145,8 @@ func (c *serverConn) startRefresh(area image.Rectangle) bool {
 		return false
 	}
 	budget := refreshMinPixels
-	if c.throughput > 0 {
-		budget = int(min(max(c.throughput*refreshWindow.Seconds()/refreshBytesPerPixel, refreshMinPixels), refreshMaxPixels))
+	if rate := c.readRate(); rate > 0 {
+		budget = int(min(max(rate*refreshWindow.Seconds()/refreshBytesPerPixel, refreshMinPixels), refreshMaxPixels))
 	}
 	var take []image.Rectangle
 	for _, r := range c.due.rects {
@@ -193,6 +193,16 @@ func (c *serverConn) forgetLossy() {
 	c.due.clear()
 	c.recent.clear()
 	c.refreshed.clear()
+}
+
+// readRate is how fast the client reads, in bytes a second, 0 if unknown:
+// measured by the pacing fences when the client answers them, else from
+// the writes.
+func (c *serverConn) readRate() float64 {
+	if c.pacing() && c.pace.rate > 0 {
+		return c.pace.rate
+	}
+	return c.throughput
 }
 
 // measure updates the estimate of how fast the client reads, from writes
