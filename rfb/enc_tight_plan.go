@@ -21,7 +21,9 @@ import (
 //   - it has more than tightPhotoColours colours (text, icons and UI
 //     have fewer per tile, even anti-aliased),
 //   - fewer than a quarter of its pixels repeat their left neighbour
-//     (flat backgrounds, text and UI repeat a lot; photos hardly ever),
+//     (flat backgrounds, text and UI repeat a lot; photos hardly ever,
+//     but for their smooth parts: a tile that repeats is photo-like
+//     only when it is smooth, see below),
 //   - and the gradient predictor's mean error is below tightNoiseError
 //     (above it the content is noise, where JPEG is no smaller than
 //     zlib and much worse).
@@ -73,12 +75,12 @@ func (s *tightTileScratch) photoLike(img *Image, t image.Rectangle) bool {
 		s.cur = 1
 	}
 	// Repeats first: one compare a pixel, and text, UI and backgrounds
-	// (most tiles) stop here.
+	// (most tiles) stop at the smoothness test that follows.
 	if w < 2 || h < 2 {
 		return false
 	}
 	equal, enough := 0, (n+3)/4
-	for y := t.Min.Y; y < t.Max.Y; y++ {
+	for y := t.Min.Y; y < t.Max.Y && equal < enough; y++ {
 		row := img.Pix[y*img.Stride+t.Min.X*4:][: w*4 : w*4]
 		prev := binary.LittleEndian.Uint32(row) & 0xffffff
 		for x := 4; x < len(row); x += 4 {
@@ -88,9 +90,11 @@ func (s *tightTileScratch) photoLike(img *Image, t image.Rectangle) bool {
 			}
 			prev = c
 		}
-		if equal >= enough {
-			return false
-		}
+	}
+	repeats := equal >= enough
+	if repeats && !tightTileSmooth(img, t) {
+		// Text, UI: sharp edges.
+		return false
 	}
 	colours := 0
 	for y := t.Min.Y; y < t.Max.Y && colours <= limit; y++ {
@@ -115,6 +119,11 @@ func (s *tightTileScratch) photoLike(img *Image, t image.Rectangle) bool {
 	if colours <= limit {
 		return false
 	}
+	if repeats {
+		// Smooth with many colours: a dark sky or a soft background,
+		// compared with its lossless encoding by analyseJPEG.
+		return true
+	}
 	resid := 0
 	for y := t.Min.Y + 1; y < t.Max.Y; y++ {
 		row := img.Pix[y*img.Stride+t.Min.X*4:][: w*4 : w*4]
@@ -128,6 +137,28 @@ func (s *tightTileScratch) photoLike(img *Image, t image.Rectangle) bool {
 	}
 	n = 3 * (w - 1) * (h - 1)
 	return resid < tightNoiseError*n
+}
+
+// tightTileSmooth reports whether the gradient predictor's mean error
+// on tile t is below tightSmoothError; it stops at the first sharp edges.
+func tightTileSmooth(img *Image, t image.Rectangle) bool {
+	w, h := t.Dx(), t.Dy()
+	budget := tightSmoothError * 3 * (w - 1) * (h - 1)
+	resid := 0
+	for y := t.Min.Y + 1; y < t.Max.Y; y++ {
+		row := img.Pix[y*img.Stride+t.Min.X*4:][: w*4 : w*4]
+		up := img.Pix[(y-1)*img.Stride+t.Min.X*4:][: w*4 : w*4]
+		for x := 4; x < len(row); x += 4 {
+			for c := range 3 {
+				pred := int(row[x-4+c]) + int(up[x+c]) - int(up[x-4+c])
+				resid += tightAbs(int(row[x+c]) - min(max(pred, 0), 255))
+			}
+		}
+		if resid >= budget {
+			return false
+		}
+	}
+	return true
 }
 
 // planLossy cuts r (which has no big uniform areas left) into JPEG jobs

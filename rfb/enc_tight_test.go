@@ -530,7 +530,7 @@ func tightSoftPhoto(w, h int, seed uint64) *Image {
 }
 
 // TestTightSmoothChoice: smooth content is compared by size. The soft
-// part of a photo goes JPEG, which makes it several times smaller than
+// part of a photo goes JPEG, even where its pixels often repeat, which makes it several times smaller than
 // the gradient filter does; a drawn gradient stays lossless, where the
 // gradient filter leaves almost nothing to compress.
 func TestTightSmoothChoice(t *testing.T) {
@@ -540,6 +540,7 @@ func TestTightSmoothChoice(t *testing.T) {
 		lossy bool
 	}{
 		{"soft photo", tightSoftPhoto(256, 256, 1), true},
+		{"dark sky", tightDarkSky(256, 256, 1), true},
 		{"drawn gradient", tightGradient(256, 256, 0), false},
 	} {
 		if e := tightMeanError(tc.img, tc.img.Bounds()); e >= tightSmoothError {
@@ -568,4 +569,29 @@ func TestTightSmoothChoice(t *testing.T) {
 			t.Errorf("%s: %d bytes with JPEG allowed, more than %d lossless", tc.name, jpegBytes, losslessBytes)
 		}
 	}
+}
+
+// tightDarkSky is a smooth dark picture whose pixels often repeat their
+// left neighbour (as the night sky of a wallpaper): shapes that change
+// slowly across and faster down, and a grain of one level on an eighth
+// of the components.
+func tightDarkSky(w, h int, seed uint64) *Image {
+	rng := rand.New(rand.NewPCG(seed, 6))
+	m := NewImage(w, h)
+	grain := func() float64 {
+		if rng.IntN(8) == 0 {
+			return 1
+		}
+		return 0
+	}
+	for y := range h {
+		for x := range w {
+			X, Y := float64(x), float64(y)
+			r := 20 + 14*math.Sin(X*0.01+Y*0.05) + grain()
+			g := 30 + 16*math.Cos(Y*0.06-X*0.008) + grain()
+			b := 50 + 20*math.Sin(X*0.012-Y*0.04) + grain()
+			m.Fill(image.Rect(x, y, x+1, y+1), clamp8(r)<<16|clamp8(g)<<8|clamp8(b))
+		}
+	}
+	return m
 }

@@ -32,7 +32,7 @@ import (
 // above the client's level. The lossless refresh makes the still screen
 // exact whatever the quality was.
 const (
-	paceSlow       = 100 * time.Millisecond
+	paceSlow       = 60 * time.Millisecond
 	paceFast       = 30 * time.Millisecond
 	paceMinQuality = 3        // JPEG 42 at 4:2:2 in TigerVNC's table
 	paceSmall      = 8 << 10  // an update this small measures the latency
