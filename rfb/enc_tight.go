@@ -62,6 +62,7 @@ const (
 	tightMinSolid    = 2048 // smallest area worth a Fill of its own
 	tightMinSearch   = 2 * tightMinSolid
 	tightJPEGMinArea = 1024 // JPEG's ~600 header bytes do not pay below this
+	tightSquare      = 256  // side of a refresh's subrectangles
 
 	tightCtlFill     = 0x80
 	tightCtlJPEG     = 0x90
@@ -234,12 +235,14 @@ type tightEncoder struct {
 	// planGradient: the client decodes the gradient filter, which beats
 	// JPEG on drawn gradients
 	planGradient bool
-	grid         []bool
-	tiles        tightTileScratch
-	streams      [4]tightStream
-	next         int // stream for the next zlib rectangle
-	jobs         []tightJob
-	scratch      []*tightScratch
+	// square: split into squares rather than rows (a lossless refresh)
+	square  bool
+	grid    []bool
+	tiles   tightTileScratch
+	streams [4]tightStream
+	next    int // stream for the next zlib rectangle
+	jobs    []tightJob
+	scratch []*tightScratch
 }
 
 func newTightEncoder(png bool) *tightEncoder {
@@ -294,7 +297,7 @@ func (e *tightEncoder) encode(u *updateWriter, img *Image, r image.Rectangle) er
 	}
 	p := e.params(u)
 	e.jobs = e.jobs[:0]
-	e.planJPEG, e.planGradient = p.jpeg, p.gradient
+	e.planJPEG, e.planGradient, e.square = p.jpeg, p.gradient, u.lossless
 	e.planArea(img, r)
 
 	// Analyse, filter, JPEG/PNG: independent per job.
@@ -538,10 +541,19 @@ func (e *tightEncoder) addJob(r image.Rectangle, kind tightKind, colour uint32) 
 }
 
 // addSplit adds r as subrectangles at most tightMaxWidth wide and
-// tightMaxArea in area, to be analysed.
+// tightMaxArea in area, to be analysed: rows as wide as r, or in a
+// lossless refresh squares of tightSquare. The refresh is of photos,
+// which take the gradient filter, and the filter predicts a
+// subrectangle's first row and column from zeros: they cost about three
+// times a pixel inside, so 256x256 squares make a 1080p photo 3.5%
+// smaller than 1920x34 rows do.
 func (e *tightEncoder) addSplit(r image.Rectangle) {
 	cols := (r.Dx() + tightMaxWidth - 1) / tightMaxWidth
 	w := (r.Dx() + cols - 1) / cols
+	if e.square && r.Dx() > tightSquare && r.Dy() > tightSquare {
+		cols = (r.Dx() + tightSquare - 1) / tightSquare
+		w = (r.Dx() + cols - 1) / cols
+	}
 	rows := max(1, tightMaxArea/w)
 	for y := r.Min.Y; y < r.Max.Y; y += rows {
 		for x := r.Min.X; x < r.Max.X; x += w {

@@ -312,9 +312,14 @@ func (e *tightEncoder) addPhoto(img *Image, r image.Rectangle) {
 }
 
 // addJPEG adds the photo-like area r as JPEG jobs of at most
-// tightMaxWidth by tightMaxArea.
+// tightMaxArea, squares of about tightSquare where r is large: the
+// lossless refresh goes by these rectangles, and the gradient filter
+// does better on squares (addSplit).
 func (e *tightEncoder) addJPEG(r image.Rectangle) {
 	cols := (r.Dx() + tightMaxWidth - 1) / tightMaxWidth
+	if r.Dx() > tightSquare && r.Dy() > tightSquare {
+		cols = (r.Dx() + tightSquare - 1) / tightSquare
+	}
 	w := (r.Dx() + cols - 1) / cols
 	rows := max(1, tightMaxArea/w)
 	for y := r.Min.Y; y < r.Max.Y; y += rows {

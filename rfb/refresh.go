@@ -2,6 +2,7 @@ package rfb
 
 import (
 	"image"
+	"math"
 	"time"
 )
 
@@ -155,12 +156,12 @@ func (c *serverConn) startRefresh(area image.Rectangle) bool {
 			continue
 		}
 		if a := r.Dx() * r.Dy(); a > budget {
-			// Cut the rectangle across its longer side.
-			if r.Dx() > r.Dy() {
-				r.Max.X = r.Min.X + max(1, budget/r.Dy())
-			} else {
-				r.Max.Y = r.Min.Y + max(1, budget/r.Dx())
-			}
+			// A square-ish piece from its corner: Tight's gradient
+			// filter costs more on a piece's first row and column.
+			side := max(16, int(math.Sqrt(float64(budget))))
+			w := min(r.Dx(), max(side, budget/r.Dy()))
+			r.Max.X = r.Min.X + w
+			r.Max.Y = r.Min.Y + min(r.Dy(), max(1, budget/w))
 		}
 		take = append(take, r)
 		budget -= r.Dx() * r.Dy()
