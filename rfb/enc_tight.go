@@ -807,11 +807,21 @@ func analyseJPEG(j *tightJob, img *Image, p *tightParams, s *tightScratch) {
 		analyseLossless(j, img, p, s)
 		return
 	}
-	if len(j.data) <= area*tightTrialBytesPer && !(p.gradient && tightMeanError(img, r) < tightSmoothError) {
+	big := len(j.data) > area*tightTrialBytesPer
+	if !big && !(p.gradient && tightMeanError(img, r) < tightSmoothError) {
 		return
 	}
+	// A smooth job is tried on a band across its middle, a quarter of
+	// its rows, which tells a drawn gradient (next to nothing) from a
+	// soft photo (several times its JPEG) for a quarter of the work.
+	tr := r
+	if !big && r.Dy() >= 32 {
+		band := r.Dy() / 4
+		tr.Min.Y = r.Min.Y + (r.Dy()-band)/2
+		tr.Max.Y = tr.Min.Y + band
+	}
 	t := &s.trial
-	t.r, t.kind, t.head, t.data, t.err = r, tightKindAnalyse, t.head[:0], t.data[:0], nil
+	t.r, t.kind, t.head, t.data, t.err = tr, tightKindAnalyse, t.head[:0], t.data[:0], nil
 	analyseLossless(t, img, p, s)
 	if t.err != nil {
 		return
@@ -828,7 +838,16 @@ func analyseJPEG(j *tightJob, img *Image, p *tightParams, s *tightScratch) {
 			size = n
 		}
 	}
+	if tr != r {
+		size = size * area / (tr.Dx() * tr.Dy())
+	}
 	if (size+len(t.head))*4 <= len(j.data)*5 {
+		if tr != r {
+			t.r, t.kind, t.head, t.data, t.err = r, tightKindAnalyse, t.head[:0], t.data[:0], nil
+			if analyseLossless(t, img, p, s); t.err != nil {
+				return
+			}
+		}
 		j.kind, j.colour = t.kind, t.colour
 		j.head, t.head = t.head, j.head
 		j.data, t.data = t.data, j.data
@@ -934,13 +953,13 @@ func tightSmooth(img *Image, r image.Rectangle) bool {
 }
 
 // tightMeanError is the gradient predictor's mean error per colour
-// component on up to 16 rows of r (255 when r is too small to tell).
+// component on up to 8 rows of r (255 when r is too small to tell).
 func tightMeanError(img *Image, r image.Rectangle) int {
 	w, h := r.Dx(), r.Dy()
 	if w < 4 || h < 4 {
 		return 255
 	}
-	step := max(1, h/16)
+	step := max(1, h/8)
 	var resid, n int
 	for y := r.Min.Y + 1; y < r.Max.Y; y += step {
 		row := img.Pix[y*img.Stride+r.Min.X*4:][: w*4 : w*4]
