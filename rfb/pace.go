@@ -28,8 +28,8 @@ import (
 // so while updates arrive more than paceSlow after the fastest round trip
 // of a small update (the link's own latency), JPEG goes one quality level
 // lower per update, down to
-// paceMinQuality; once they arrive within paceFast it goes back up, never
-// above the client's level. The lossless refresh makes the still screen
+// paceMinQuality; once paceRaise updates in a row arrived within paceFast it
+// goes back up one level, never above the client's level. The lossless refresh makes the still screen
 // exact whatever the quality was.
 const (
 	paceSlow       = 60 * time.Millisecond
@@ -37,6 +37,7 @@ const (
 	paceMinQuality = 3        // JPEG 42 at 4:2:2 in TigerVNC's table
 	paceSmall      = 8 << 10  // an update this small measures the latency
 	paceRateMin    = 64 << 10 // an update this large measures the throughput
+	paceRaise      = 4        // fast updates in a row before the quality goes up
 
 	paceWindow  = 32 << 10
 	paceTimeout = 2 * time.Second
@@ -57,6 +58,7 @@ type pacer struct {
 	rtt     time.Duration // last round trip measured
 	minRTT  time.Duration // the fastest round trip of a small update
 	drop    int           // JPEG quality levels below the client's
+	fast    int           // fast updates in a row
 	// rate is the link's throughput in bytes a second measured from the
 	// answers, 0 until known.
 	rate float64
@@ -98,10 +100,19 @@ func (p *pacer) adapt(rtt time.Duration, size int64) {
 		}
 	}
 	switch {
-	case rtt > p.minRTT+paceSlow && p.drop < 9:
-		p.drop++
-	case rtt < p.minRTT+paceFast && p.drop > 0:
-		p.drop--
+	case rtt > p.minRTT+paceSlow:
+		p.drop = min(p.drop+1, 9)
+		p.fast = 0
+	case rtt < p.minRTT+paceFast:
+		// Up again only after paceRaise fast updates in a row: small
+		// updates (a part of a picture, a cursor) arrive fast on a link
+		// that the next whole picture fills again.
+		if p.fast++; p.fast >= paceRaise && p.drop > 0 {
+			p.drop--
+			p.fast = 0
+		}
+	default:
+		p.fast = 0
 	}
 }
 
