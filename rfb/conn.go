@@ -359,6 +359,12 @@ func (c *serverConn) nextWrite() ([]byte, error) {
 		out = append(out, c.cutText...)
 		c.cutText = nil
 	}
+	if c.pacing() && !c.pace.probed {
+		// A fence with no update before it: its answer measures the
+		// link's latency before any update is in the way.
+		c.pace.probed = true
+		out = c.appendPaceFence(out, 0)
+	}
 	if c.reqPending || (c.cu && c.paceAllows()) {
 		var ok bool
 		var err error

@@ -21,13 +21,21 @@ import (
 //   - it has more than tightPhotoColours colours (text, icons and UI
 //     have fewer per tile, even anti-aliased),
 //   - fewer than a quarter of its pixels repeat their left neighbour
-//     (flat backgrounds, text and UI repeat a lot; photos hardly ever),
+//     (flat backgrounds, text and UI repeat a lot; photos hardly ever,
+//     but for their smooth parts: a tile that repeats is photo-like
+//     only when it is smooth, see below),
 //   - and the gradient predictor's mean error is below tightNoiseError
 //     (above it the content is noise, where JPEG is no smaller than
-//     zlib and much worse) and, when the client decodes the gradient
-//     filter, at least tightSmoothError (below it the content is a
-//     drawn gradient, which that filter makes smaller than JPEG does,
-//     and exact).
+//     zlib and much worse).
+//
+// Below tightSmoothError the content is smooth: a drawn gradient, which
+// the gradient filter makes far smaller than JPEG does, and exact, or
+// the soft parts of a photograph (sky, a blurred background), which the
+// filter makes two to five times larger than JPEG does (0.5 against
+// 0.1-0.2 bytes a pixel for the lomiri wallpapers' skies). The tiles
+// cannot tell them apart, so smooth tiles are planned as JPEG too, and
+// a smooth JPEG job is compared with its lossless encoding, as a large
+// JPEG is (analyseJPEG).
 //
 // Single non-photo tiles between photo tiles join the photo. The photo
 // tiles are merged into rectangles (runs of tiles, joined downwards when
@@ -37,7 +45,9 @@ import (
 // tightTrialBytesPerPixel is compared with the lossless encoding of the
 // same pixels, which is taken when it is at most 5/4 of the JPEG's size
 // (the lossless refresh that would follow the JPEG costs more than the
-// difference).
+// difference). A smooth job (mean error below tightSmoothError) is
+// compared likewise whatever its JPEG's size, when the client decodes
+// the gradient filter.
 
 const (
 	tightTile          = 16
@@ -54,9 +64,8 @@ type tightTileScratch struct {
 	cur   uint32
 }
 
-// photoLike judges one tile (at most 16x16 pixels) of img; smoothLossless
-// says that smooth content has a better lossless form.
-func (s *tightTileScratch) photoLike(img *Image, t image.Rectangle, smoothLossless bool) bool {
+// photoLike judges one tile (at most 16x16 pixels) of img.
+func (s *tightTileScratch) photoLike(img *Image, t image.Rectangle) bool {
 	w, h := t.Dx(), t.Dy()
 	n := w * h
 	limit := max(3, n*tightPhotoColours/(tightTile*tightTile))
@@ -66,12 +75,12 @@ func (s *tightTileScratch) photoLike(img *Image, t image.Rectangle, smoothLossle
 		s.cur = 1
 	}
 	// Repeats first: one compare a pixel, and text, UI and backgrounds
-	// (most tiles) stop here.
+	// (most tiles) stop at the smoothness test that follows.
 	if w < 2 || h < 2 {
 		return false
 	}
 	equal, enough := 0, (n+3)/4
-	for y := t.Min.Y; y < t.Max.Y; y++ {
+	for y := t.Min.Y; y < t.Max.Y && equal < enough; y++ {
 		row := img.Pix[y*img.Stride+t.Min.X*4:][: w*4 : w*4]
 		prev := binary.LittleEndian.Uint32(row) & 0xffffff
 		for x := 4; x < len(row); x += 4 {
@@ -81,9 +90,11 @@ func (s *tightTileScratch) photoLike(img *Image, t image.Rectangle, smoothLossle
 			}
 			prev = c
 		}
-		if equal >= enough {
-			return false
-		}
+	}
+	repeats := equal >= enough
+	if repeats && !tightTileSmooth(img, t) {
+		// Text, UI: sharp edges.
+		return false
 	}
 	colours := 0
 	for y := t.Min.Y; y < t.Max.Y && colours <= limit; y++ {
@@ -108,6 +119,33 @@ func (s *tightTileScratch) photoLike(img *Image, t image.Rectangle, smoothLossle
 	if colours <= limit {
 		return false
 	}
+	if repeats {
+		// Smooth with many colours: a dark sky or a soft background,
+		// compared with its lossless encoding by analyseJPEG.
+		return true
+	}
+	// The error on every other row tells noise from a photo as well.
+	resid, rows := 0, 0
+	for y := t.Min.Y + 1; y < t.Max.Y; y += 2 {
+		row := img.Pix[y*img.Stride+t.Min.X*4:][: w*4 : w*4]
+		up := img.Pix[(y-1)*img.Stride+t.Min.X*4:][: w*4 : w*4]
+		for x := 4; x < len(row); x += 4 {
+			for c := range 3 {
+				pred := int(row[x-4+c]) + int(up[x+c]) - int(up[x-4+c])
+				resid += tightAbs(int(row[x+c]) - min(max(pred, 0), 255))
+			}
+		}
+		rows++
+	}
+	n = 3 * (w - 1) * rows
+	return resid < tightNoiseError*n
+}
+
+// tightTileSmooth reports whether the gradient predictor's mean error
+// on tile t is below tightSmoothError; it stops at the first sharp edges.
+func tightTileSmooth(img *Image, t image.Rectangle) bool {
+	w, h := t.Dx(), t.Dy()
+	budget := tightSmoothError * 3 * (w - 1) * (h - 1)
 	resid := 0
 	for y := t.Min.Y + 1; y < t.Max.Y; y++ {
 		row := img.Pix[y*img.Stride+t.Min.X*4:][: w*4 : w*4]
@@ -118,9 +156,11 @@ func (s *tightTileScratch) photoLike(img *Image, t image.Rectangle, smoothLossle
 				resid += tightAbs(int(row[x+c]) - min(max(pred, 0), 255))
 			}
 		}
+		if resid >= budget {
+			return false
+		}
 	}
-	n = 3 * (w - 1) * (h - 1)
-	return resid < tightNoiseError*n && (!smoothLossless || resid >= tightSmoothError*n)
+	return true
 }
 
 // planLossy cuts r (which has no big uniform areas left) into JPEG jobs
@@ -146,7 +186,7 @@ func (e *tightEncoder) planLossy(img *Image, r image.Rectangle) {
 	any := false
 	for ty := range rows {
 		for tx := range cols {
-			p := e.tiles.photoLike(img, tile(tx, ty), e.planGradient)
+			p := e.tiles.photoLike(img, tile(tx, ty))
 			grid[ty*cols+tx] = p
 			any = any || p
 		}
@@ -274,9 +314,14 @@ func (e *tightEncoder) addPhoto(img *Image, r image.Rectangle) {
 }
 
 // addJPEG adds the photo-like area r as JPEG jobs of at most
-// tightMaxWidth by tightMaxArea.
+// tightMaxArea, squares of about tightSquare where r is large: the
+// lossless refresh goes by these rectangles, and the gradient filter
+// does better on squares (addSplit).
 func (e *tightEncoder) addJPEG(r image.Rectangle) {
 	cols := (r.Dx() + tightMaxWidth - 1) / tightMaxWidth
+	if r.Dx() > tightSquare && r.Dy() > tightSquare {
+		cols = (r.Dx() + tightSquare - 1) / tightSquare
+	}
 	w := (r.Dx() + cols - 1) / cols
 	rows := max(1, tightMaxArea/w)
 	for y := r.Min.Y; y < r.Max.Y; y += rows {

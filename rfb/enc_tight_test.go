@@ -510,3 +510,88 @@ func TestTightNoiseStaysLossless(t *testing.T) {
 		t.Errorf("noise went JPEG: %v", u.lossy)
 	}
 }
+
+// tightSoftPhoto is the soft part of a photograph (a sky, a blurred
+// background): slow shapes with one-level grain, so that the gradient
+// predictor's mean error is below tightSmoothError.
+func tightSoftPhoto(w, h int, seed uint64) *Image {
+	rng := rand.New(rand.NewPCG(seed, 5))
+	m := NewImage(w, h)
+	for y := range h {
+		for x := range w {
+			X, Y := float64(x), float64(y)
+			r := 120 + 60*math.Sin(X*0.011+Y*0.004) + float64(rng.IntN(2))
+			g := 130 + 50*math.Cos(Y*0.013-X*0.006) + float64(rng.IntN(2))
+			b := 140 + 40*math.Sin((X+Y)*0.009) + float64(rng.IntN(2))
+			m.Fill(image.Rect(x, y, x+1, y+1), clamp8(r)<<16|clamp8(g)<<8|clamp8(b))
+		}
+	}
+	return m
+}
+
+// TestTightSmoothChoice: smooth content is compared by size. The soft
+// part of a photo goes JPEG, even where its pixels often repeat, which makes it several times smaller than
+// the gradient filter does; a drawn gradient stays lossless, where the
+// gradient filter leaves almost nothing to compress.
+func TestTightSmoothChoice(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		img   *Image
+		lossy bool
+	}{
+		{"soft photo", tightSoftPhoto(256, 256, 1), true},
+		{"dark sky", tightDarkSky(256, 256, 1), true},
+		{"drawn gradient", tightGradient(256, 256, 0), false},
+	} {
+		if e := tightMeanError(tc.img, tc.img.Bounds()); e >= tightSmoothError {
+			t.Fatalf("%s: mean error %d, the test needs smooth content", tc.name, e)
+		}
+		size := func(q int) (int, int) {
+			enc := newTightEncoder(false)
+			u := updateWriter{conv: newConverter(NativeFormat), quality: q, compress: 2}
+			u.begin(nil)
+			if err := enc.encode(&u, tc.img, tc.img.Bounds()); err != nil {
+				t.Fatal(err)
+			}
+			lossy := 0
+			for _, r := range u.lossy {
+				lossy += r.Dx() * r.Dy()
+			}
+			return len(u.buf), lossy
+		}
+		jpegBytes, lossy := size(8)
+		losslessBytes, _ := size(-1)
+		t.Logf("%s: %d bytes at quality 8 (%d pixels lossy), %d lossless", tc.name, jpegBytes, lossy, losslessBytes)
+		if got := lossy > 0; got != tc.lossy {
+			t.Errorf("%s: %d pixels lossy, want lossy %v", tc.name, lossy, tc.lossy)
+		}
+		if jpegBytes > losslessBytes {
+			t.Errorf("%s: %d bytes with JPEG allowed, more than %d lossless", tc.name, jpegBytes, losslessBytes)
+		}
+	}
+}
+
+// tightDarkSky is a smooth dark picture whose pixels often repeat their
+// left neighbour (as the night sky of a wallpaper): shapes that change
+// slowly across and faster down, and a grain of one level on an eighth
+// of the components.
+func tightDarkSky(w, h int, seed uint64) *Image {
+	rng := rand.New(rand.NewPCG(seed, 6))
+	m := NewImage(w, h)
+	grain := func() float64 {
+		if rng.IntN(8) == 0 {
+			return 1
+		}
+		return 0
+	}
+	for y := range h {
+		for x := range w {
+			X, Y := float64(x), float64(y)
+			r := 20 + 14*math.Sin(X*0.01+Y*0.05) + grain()
+			g := 30 + 16*math.Cos(Y*0.06-X*0.008) + grain()
+			b := 50 + 20*math.Sin(X*0.012-Y*0.04) + grain()
+			m.Fill(image.Rect(x, y, x+1, y+1), clamp8(r)<<16|clamp8(g)<<8|clamp8(b))
+		}
+	}
+	return m
+}

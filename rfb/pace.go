@@ -28,14 +28,16 @@ import (
 // so while updates arrive more than paceSlow after the fastest round trip
 // of a small update (the link's own latency), JPEG goes one quality level
 // lower per update, down to
-// paceMinQuality; once they arrive within paceFast it goes back up, never
-// above the client's level. The lossless refresh makes the still screen
+// paceMinQuality; once paceRaise updates in a row arrived within paceFast it
+// goes back up one level, never above the client's level. The lossless refresh makes the still screen
 // exact whatever the quality was.
 const (
-	paceSlow       = 100 * time.Millisecond
+	paceSlow       = 60 * time.Millisecond
 	paceFast       = 30 * time.Millisecond
-	paceMinQuality = 3       // JPEG 42 at 4:2:2 in TigerVNC's table
-	paceSmall      = 8 << 10 // an update this small measures the latency
+	paceMinQuality = 3        // JPEG 42 at 4:2:2 in TigerVNC's table
+	paceSmall      = 8 << 10  // an update this small measures the latency
+	paceRateMin    = 64 << 10 // an update this large measures the throughput
+	paceRaise      = 4        // fast updates in a row before the quality goes up
 
 	paceWindow  = 32 << 10
 	paceTimeout = 2 * time.Second
@@ -56,6 +58,12 @@ type pacer struct {
 	rtt     time.Duration // last round trip measured
 	minRTT  time.Duration // the fastest round trip of a small update
 	drop    int           // JPEG quality levels below the client's
+	fast    int           // fast updates in a row
+	// rate is the link's throughput in bytes a second measured from the
+	// answers, 0 until known.
+	rate float64
+	// probed: the fence that measures the latency went out.
+	probed bool
 }
 
 // quality is the JPEG quality level to use for a client that asked for
@@ -68,16 +76,43 @@ func (p *pacer) quality(q int) int {
 }
 
 // adapt follows the link after an update of size bytes took rtt.
+//
+// A large update also measures the link's throughput: at most paceWindow
+// bytes were in flight when it went out, so it took its round trip minus
+// the link's latency (minRTT, when known) to pass the bottleneck. The writes
+// themselves cannot tell: the kernel's socket buffers take megabytes at
+// once (on loopback to an emulated link they measured 2 GB/s for a link
+// of 1.25 MB/s).
 func (p *pacer) adapt(rtt time.Duration, size int64) {
 	p.rtt = rtt
 	if size <= paceSmall && (p.minRTT == 0 || rtt < p.minRTT) {
 		p.minRTT = rtt
 	}
+	if size >= paceRateMin {
+		// Before a small update measured the latency, the whole round
+		// trip counts: an underestimate, which only makes refresh
+		// slices smaller.
+		bps := float64(size) / max(rtt-p.minRTT, time.Millisecond).Seconds()
+		if p.rate == 0 {
+			p.rate = bps
+		} else {
+			p.rate = 0.7*p.rate + 0.3*bps
+		}
+	}
 	switch {
-	case rtt > p.minRTT+paceSlow && p.drop < 9:
-		p.drop++
-	case rtt < p.minRTT+paceFast && p.drop > 0:
-		p.drop--
+	case rtt > p.minRTT+paceSlow:
+		p.drop = min(p.drop+1, 9)
+		p.fast = 0
+	case rtt < p.minRTT+paceFast:
+		// Up again only after paceRaise fast updates in a row: small
+		// updates (a part of a picture, a cursor) arrive fast on a link
+		// that the next whole picture fills again.
+		if p.fast++; p.fast >= paceRaise && p.drop > 0 {
+			p.drop--
+			p.fast = 0
+		}
+	default:
+		p.fast = 0
 	}
 }
 

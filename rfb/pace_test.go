@@ -3,6 +3,7 @@ package rfb
 import (
 	"context"
 	"image"
+	"math"
 	"net"
 	"sync/atomic"
 	"testing"
@@ -47,6 +48,18 @@ func connectTCPVia(t *testing.T, srv *Server, wrap func(net.Conn) net.Conn) *Cli
 	return c
 }
 
+// skipToUpdate reads the next FramebufferUpdate: with fences, the first
+// one follows the fence that measures the latency.
+func skipToUpdate(t *testing.T, c *Client) {
+	t.Helper()
+	for range 10 {
+		if _, ok := nextMessage(t, c).(*FramebufferUpdate); ok {
+			return
+		}
+	}
+	t.Fatal("no update in 10 messages")
+}
+
 // TestPacingByFences checks that a client with continuous updates and
 // fences that stops reading gets no backlog: 100 changes made meanwhile
 // arrive as at most a few updates, the last one the newest picture. A
@@ -71,7 +84,7 @@ func TestPacingByFences(t *testing.T) {
 		if err := c.Send(&EnableContinuousUpdates{Enable: true, Rect: image.Rect(0, 0, 200, 100)}); err != nil {
 			t.Fatal(err)
 		}
-		nextUpdate(t, c)
+		skipToUpdate(t, c)
 		const changes = 100
 		for i := range changes {
 			r := image.Rect(i%20*10, i/20*10, i%20*10+10, i/20*10+10)
@@ -138,7 +151,7 @@ func TestPacingLowersJPEGQuality(t *testing.T) {
 	if err := c.Send(&EnableContinuousUpdates{Enable: true, Rect: area}); err != nil {
 		t.Fatal(err)
 	}
-	nextUpdate(t, c)
+	skipToUpdate(t, c)
 	var sizes []int
 	for i := range 12 {
 		frame := tightPhoto(w, h, uint64(70+i))
@@ -157,5 +170,35 @@ func TestPacingLowersJPEGQuality(t *testing.T) {
 	t.Logf("update sizes: %v", sizes)
 	if last, first := sizes[len(sizes)-1], sizes[0]; last > first*2/3 {
 		t.Errorf("updates on a slow link did not get smaller: %v", sizes)
+	}
+}
+
+// TestPacerRate: the throughput comes from the round trips of large
+// updates less the latency measured by a small one, and the refresh's
+// budget follows it rather than the socket writes.
+func TestPacerRate(t *testing.T) {
+	var p pacer
+	p.adapt(300*time.Millisecond, 200<<10) // before the latency is known
+	if want := float64(200<<10) / 0.3; math.Abs(p.rate-want) > 1 {
+		t.Errorf("rate %.0f, want %.0f", p.rate, want)
+	}
+	p = pacer{}
+	p.adapt(40*time.Millisecond, 0)
+	p.adapt(140*time.Millisecond, 125000)
+	if math.Abs(p.rate-1.25e6) > 1 {
+		t.Errorf("rate %.0f, want 1250000", p.rate)
+	}
+	p.adapt(40*time.Millisecond, 4<<10) // small: no rate
+	if math.Abs(p.rate-1.25e6) > 1 {
+		t.Errorf("a small update changed the rate to %.0f", p.rate)
+	}
+	c := &serverConn{cu: true, throughput: 2e9, pace: p}
+	c.encs.fence = true
+	if got := c.readRate(); got != p.rate {
+		t.Errorf("readRate %.0f, want the fences' %.0f", got, p.rate)
+	}
+	c.encs.fence = false
+	if got := c.readRate(); got != 2e9 {
+		t.Errorf("readRate without fences %.0f, want the writes' 2e9", got)
 	}
 }

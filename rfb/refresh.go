@@ -2,6 +2,7 @@ package rfb
 
 import (
 	"image"
+	"math"
 	"time"
 )
 
@@ -145,8 +146,8 @@ func (c *serverConn) startRefresh(area image.Rectangle) bool {
 		return false
 	}
 	budget := refreshMinPixels
-	if c.throughput > 0 {
-		budget = int(min(max(c.throughput*refreshWindow.Seconds()/refreshBytesPerPixel, refreshMinPixels), refreshMaxPixels))
+	if rate := c.readRate(); rate > 0 {
+		budget = int(min(max(rate*refreshWindow.Seconds()/refreshBytesPerPixel, refreshMinPixels), refreshMaxPixels))
 	}
 	var take []image.Rectangle
 	for _, r := range c.due.rects {
@@ -155,12 +156,12 @@ func (c *serverConn) startRefresh(area image.Rectangle) bool {
 			continue
 		}
 		if a := r.Dx() * r.Dy(); a > budget {
-			// Cut the rectangle across its longer side.
-			if r.Dx() > r.Dy() {
-				r.Max.X = r.Min.X + max(1, budget/r.Dy())
-			} else {
-				r.Max.Y = r.Min.Y + max(1, budget/r.Dx())
-			}
+			// A square-ish piece from its corner: Tight's gradient
+			// filter costs more on a piece's first row and column.
+			side := max(16, int(math.Sqrt(float64(budget))))
+			w := min(r.Dx(), max(side, budget/r.Dy()))
+			r.Max.X = r.Min.X + w
+			r.Max.Y = r.Min.Y + min(r.Dy(), max(1, budget/w))
 		}
 		take = append(take, r)
 		budget -= r.Dx() * r.Dy()
@@ -193,6 +194,16 @@ func (c *serverConn) forgetLossy() {
 	c.due.clear()
 	c.recent.clear()
 	c.refreshed.clear()
+}
+
+// readRate is how fast the client reads, in bytes a second, 0 if unknown:
+// measured by the pacing fences when the client answers them, else from
+// the writes.
+func (c *serverConn) readRate() float64 {
+	if c.pacing() && c.pace.rate > 0 {
+		return c.pace.rate
+	}
+	return c.throughput
 }
 
 // measure updates the estimate of how fast the client reads, from writes
