@@ -93,7 +93,7 @@ func (b *Broker) frontConn(ctx context.Context, c net.Conn, hl *connListener) {
 		c.Close()
 		return
 	}
-	tc := tls.Server(c, b.frontTLS)
+	tc := tls.Server(wrapSocket(c), b.frontTLS)
 	tc.SetDeadline(time.Now().Add(time.Duration(b.cfg.HandshakeTimeout)))
 	err := tc.HandshakeContext(ctx)
 	leave()

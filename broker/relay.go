@@ -59,13 +59,14 @@ func (b *Bucket) wait(ctx context.Context, n int) error {
 }
 
 // relayBuf is the copy buffer per direction while bytes flow: large
-// enough for a frame update's worth of TLS records. A direction that has
+// enough for a frame update's worth of TLS records (four full records,
+// which sockConn gathers and writes in one system call each way). A direction that has
 // just gone quiet holds only a small buffer, giving the large one back to
 // a pool after bufRelease without a byte, and after parkAfter it parks:
 // its goroutine ends and the parker starts a new one when the next byte
 // arrives. An idle session therefore holds no goroutine and no buffer.
 const (
-	relayBuf   = 32 << 10
+	relayBuf   = 64 << 10
 	smallBuf   = 2 << 10
 	bufRelease = 250 * time.Millisecond
 	parkAfter  = 2 * time.Second
@@ -252,6 +253,9 @@ func (r *relay) pipe(dst, src net.Conn, counts []*atomic.Int64) (bool, int) {
 		}
 	}()
 	quietSince := time.Now()
+	// Sources and destinations in TLS over a socket of ours: reads gather
+	// what has arrived and writes go out whole (see sockConn).
+	srcSock, dstSock := socketOf(src), socketOf(dst)
 	for {
 		quiet := cmp.Or(r.parkAfter, parkAfter)
 		buf, wait := *small, quiet
@@ -260,6 +264,9 @@ func (r *relay) pipe(dst, src net.Conn, counts []*atomic.Int64) (bool, int) {
 		}
 		src.SetReadDeadline(time.Now().Add(wait))
 		n, err := src.Read(buf)
+		if n > 0 && err == nil && big != nil && srcSock != nil {
+			n, err = gather(src, srcSock, buf, n)
+		}
 		if n > 0 {
 			now := time.Now()
 			r.last.Store(now.UnixNano())
@@ -270,7 +277,7 @@ func (r *relay) pipe(dst, src net.Conn, counts []*atomic.Int64) (bool, int) {
 				}
 			}
 			dst.SetWriteDeadline(time.Now().Add(cmp.Or(r.stall, r.idle)))
-			if _, werr := dst.Write(buf[:n]); werr != nil {
+			if werr := writeWhole(dst, dstSock, buf[:n]); werr != nil {
 				return false, pipeWriteFailed
 			}
 			for _, c := range counts {
@@ -300,6 +307,45 @@ func (r *relay) pipe(dst, src net.Conn, counts []*atomic.Int64) (bool, int) {
 			return false, pipeReadFailed
 		}
 	}
+}
+
+// gather reads on from src, which has just given buf[:n], while more has
+// already arrived, without waiting: one TLS record a read becomes a
+// buffer's worth. It returns what buf then holds and a read's error
+// other than "nothing more yet".
+func gather(src net.Conn, sock *sockConn, buf []byte, n int) (int, error) {
+	sock.gather = true
+	defer func() { sock.gather = false }()
+	for n < len(buf) {
+		m, err := src.Read(buf[n:])
+		n += m
+		if err != nil {
+			if errors.Is(err, errWouldBlock) {
+				err = nil
+			}
+			return n, err
+		}
+	}
+	return n, nil
+}
+
+// corkOver is the size of a write that is worth corking: larger than one
+// TLS record, so it would have gone out in several.
+const corkOver = 16 << 10
+
+// writeWhole writes p to dst, in one write to the socket where there is
+// a socket of ours under dst.
+func writeWhole(dst net.Conn, sock *sockConn, p []byte) error {
+	if sock == nil || len(p) <= corkOver {
+		_, err := dst.Write(p)
+		return err
+	}
+	sock.corkOn()
+	_, err := dst.Write(p)
+	if ferr := sock.flush(); err == nil {
+		err = ferr
+	}
+	return err
 }
 
 // hardClose closes c at once. A TLS connection's Close first sends
