@@ -8,6 +8,7 @@ import (
 	"io"
 	"net"
 	"os"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -107,13 +108,18 @@ type relay struct {
 // startRelay starts r's copies; r.onEnd runs once, after the session has
 // ended and no copy goroutine is left. ctx ending ends the session.
 func startRelay(ctx context.Context, r *relay) {
-	r.ctx, r.cancel = context.WithCancel(ctx)
+	r.ctx, r.cancel = ctx, func() {}
+	if slices.ContainsFunc(r.caps, func(b *Bucket) bool { return b != nil }) {
+		// A cap's wait ends with the session. Without caps the session
+		// keeps no context of its own: a little less to hold while idle.
+		r.ctx, r.cancel = context.WithCancel(ctx)
+	}
 	r.last.Store(time.Now().UnixNano())
 	r.mu.Lock()
 	r.running = 3 // the two copies and the session itself (dropped by end)
 	r.mu.Unlock()
 	r.idleTimer = time.AfterFunc(r.idle, r.checkIdle)
-	r.stopCtx = context.AfterFunc(r.ctx, func() { r.endWith("the broker stopped") })
+	r.stopCtx = context.AfterFunc(ctx, func() { r.endWith("the broker stopped") })
 	go r.copy(toViewerDir)
 	go r.copy(toAgentDir)
 }
@@ -314,8 +320,10 @@ func (r *relay) pipe(dst, src net.Conn, counts []*atomic.Int64) (bool, int) {
 // buffer's worth. It returns what buf then holds and a read's error
 // other than "nothing more yet".
 func gather(src net.Conn, sock *sockConn, buf []byte, n int) (int, error) {
-	sock.gather = true
-	defer func() { sock.gather = false }()
+	if !sock.startGather() {
+		return n, nil
+	}
+	defer sock.stopGather()
 	for n < len(buf) {
 		m, err := src.Read(buf[n:])
 		n += m

@@ -27,9 +27,11 @@ import (
 // parks: rawConn finds the socket through NetConn.
 type sockConn struct {
 	net.Conn // the socket
-	rc       syscall.RawConn
 
-	gather bool // the reader's: set and cleared by the one goroutine that reads
+	// The reader's, set and cleared around a gather by the one goroutine
+	// that reads (held only meanwhile: an idle session's sockConn stays
+	// small).
+	gather syscall.RawConn
 
 	wmu   sync.Mutex
 	cork  *[]byte // while corked: the writes so far
@@ -49,12 +51,20 @@ func wrapSocket(c net.Conn) net.Conn {
 	if !ok {
 		return c
 	}
-	rc, err := tc.SyscallConn()
-	if err != nil {
-		return c
-	}
-	return &sockConn{Conn: tc, rc: rc}
+	return &sockConn{Conn: tc}
 }
+
+// startGather turns gathering reads on; false if the socket cannot.
+func (s *sockConn) startGather() bool {
+	rc, err := s.Conn.(*net.TCPConn).SyscallConn()
+	if err != nil {
+		return false
+	}
+	s.gather = rc
+	return true
+}
+
+func (s *sockConn) stopGather() { s.gather = nil }
 
 // NetConn is the socket, for rawConn and hardClose.
 func (s *sockConn) NetConn() net.Conn { return s.Conn }
@@ -73,12 +83,12 @@ func (wouldBlock) Timeout() bool   { return true }
 func (wouldBlock) Temporary() bool { return true }
 
 func (s *sockConn) Read(p []byte) (int, error) {
-	if !s.gather || len(p) == 0 {
+	if s.gather == nil || len(p) == 0 {
 		return s.Conn.Read(p)
 	}
 	var n int
 	var rerr error
-	err := s.rc.Read(func(fd uintptr) bool {
+	err := s.gather.Read(func(fd uintptr) bool {
 		n, rerr = syscall.Read(int(fd), p)
 		return true // one attempt, never a wait
 	})

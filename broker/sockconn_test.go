@@ -51,14 +51,14 @@ func pattern(n int) []byte {
 // keeps its place, and gather collects several records into one buffer.
 func TestSockConnGather(t *testing.T) {
 	client, server, sock, _ := tlsOverSocket(t)
-	sock.gather = true
+	sock.startGather()
 	buf := make([]byte, 64<<10)
 	_, err := server.Read(buf)
 	var ne net.Error
 	if !errors.Is(err, errWouldBlock) || !errors.As(err, &ne) || !ne.Timeout() {
 		t.Fatalf("gathering read of an empty socket: %v, want errWouldBlock as a timeout", err)
 	}
-	sock.gather = false
+	sock.stopGather()
 
 	want := pattern(40000) // three TLS records
 	if _, err := client.Write(want); err != nil {
@@ -81,7 +81,7 @@ func TestSockConnGather(t *testing.T) {
 	if !bytes.Equal(buf[:n], want) {
 		t.Fatalf("gathered %d bytes, want the %d written, in order", n, len(want))
 	}
-	if sock.gather {
+	if sock.gather != nil {
 		t.Fatal("gather left the socket in gathering mode")
 	}
 	// Nothing more: gather returns at once with what it had.
@@ -96,14 +96,14 @@ func TestSockConnGather(t *testing.T) {
 	}
 	// A closed peer ends a gathering read with EOF.
 	client.Close()
-	sock.gather = true
+	sock.startGather()
 	for i := 0; i < 1000; i++ {
 		if _, err = server.Read(buf); !errors.Is(err, errWouldBlock) {
 			break
 		}
 		time.Sleep(time.Millisecond)
 	}
-	sock.gather = false
+	sock.stopGather()
 	if err != io.EOF {
 		t.Fatalf("gathering read after the peer closed: %v, want EOF", err)
 	}
