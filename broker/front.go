@@ -102,6 +102,7 @@ func (b *Broker) frontConn(ctx context.Context, c net.Conn, hl *connListener) {
 		c.Close()
 		return
 	}
+	trimTLS(tc)
 	st := tc.ConnectionState()
 	switch st.NegotiatedProtocol {
 	case acme.ALPNProto:
