@@ -38,6 +38,9 @@ import (
 // Both WebSockets ping after Config.WebSocketPing of quiet, so that proxies that cut
 // quiet connections keep idle sessions. A relayed session over them
 // parks like any other: the WebSocket layer keeps no buffer of its own.
+// The front's TLS runs over sockConn, so that the relay reads and writes
+// several TLS records in one system call, and its handshake buffers are
+// dropped once the handshake is done (trimTLS).
 
 // ALPN protocol names on the HTTPS front.
 const (
