@@ -55,7 +55,7 @@ type agentConn struct {
 // except a data connection, which it hands to the waiting session, and a
 // registered link, which closes itself.
 func (b *Broker) ServeAgent(ctx context.Context, c net.Conn) {
-	tc := tls.Server(c, b.agentTLS)
+	tc := tls.Server(wrapSocket(c), b.agentTLS)
 	stop := context.AfterFunc(ctx, func() { hardClose(c) })
 	tc.SetDeadline(time.Now().Add(time.Duration(b.cfg.HandshakeTimeout)))
 	err := tc.HandshakeContext(ctx)
@@ -66,6 +66,7 @@ func (b *Broker) ServeAgent(ctx context.Context, c net.Conn) {
 		hardClose(tc)
 		return
 	}
+	trimTLS(tc)
 	path := "tls"
 	if _, ok := c.(*wsconn.Conn); ok {
 		path = "wss"

@@ -38,6 +38,9 @@ import (
 // Both WebSockets ping after Config.WebSocketPing of quiet, so that proxies that cut
 // quiet connections keep idle sessions. A relayed session over them
 // parks like any other: the WebSocket layer keeps no buffer of its own.
+// The front's TLS runs over sockConn, so that the relay reads and writes
+// several TLS records in one system call, and its handshake buffers are
+// dropped once the handshake is done (trimTLS).
 
 // ALPN protocol names on the HTTPS front.
 const (
@@ -93,7 +96,7 @@ func (b *Broker) frontConn(ctx context.Context, c net.Conn, hl *connListener) {
 		c.Close()
 		return
 	}
-	tc := tls.Server(c, b.frontTLS)
+	tc := tls.Server(wrapSocket(c), b.frontTLS)
 	tc.SetDeadline(time.Now().Add(time.Duration(b.cfg.HandshakeTimeout)))
 	err := tc.HandshakeContext(ctx)
 	leave()
@@ -102,6 +105,7 @@ func (b *Broker) frontConn(ctx context.Context, c net.Conn, hl *connListener) {
 		c.Close()
 		return
 	}
+	trimTLS(tc)
 	st := tc.ConnectionState()
 	switch st.NegotiatedProtocol {
 	case acme.ALPNProto:

@@ -8,6 +8,7 @@ import (
 	"io"
 	"net"
 	"os"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -59,13 +60,14 @@ func (b *Bucket) wait(ctx context.Context, n int) error {
 }
 
 // relayBuf is the copy buffer per direction while bytes flow: large
-// enough for a frame update's worth of TLS records. A direction that has
+// enough for a frame update's worth of TLS records (four full records,
+// which sockConn gathers and writes in one system call each way). A direction that has
 // just gone quiet holds only a small buffer, giving the large one back to
 // a pool after bufRelease without a byte, and after parkAfter it parks:
 // its goroutine ends and the parker starts a new one when the next byte
 // arrives. An idle session therefore holds no goroutine and no buffer.
 const (
-	relayBuf   = 32 << 10
+	relayBuf   = 64 << 10
 	smallBuf   = 2 << 10
 	bufRelease = 250 * time.Millisecond
 	parkAfter  = 2 * time.Second
@@ -106,13 +108,18 @@ type relay struct {
 // startRelay starts r's copies; r.onEnd runs once, after the session has
 // ended and no copy goroutine is left. ctx ending ends the session.
 func startRelay(ctx context.Context, r *relay) {
-	r.ctx, r.cancel = context.WithCancel(ctx)
+	r.ctx, r.cancel = ctx, func() {}
+	if slices.ContainsFunc(r.caps, func(b *Bucket) bool { return b != nil }) {
+		// A cap's wait ends with the session. Without caps the session
+		// keeps no context of its own: a little less to hold while idle.
+		r.ctx, r.cancel = context.WithCancel(ctx)
+	}
 	r.last.Store(time.Now().UnixNano())
 	r.mu.Lock()
 	r.running = 3 // the two copies and the session itself (dropped by end)
 	r.mu.Unlock()
 	r.idleTimer = time.AfterFunc(r.idle, r.checkIdle)
-	r.stopCtx = context.AfterFunc(r.ctx, func() { r.endWith("the broker stopped") })
+	r.stopCtx = context.AfterFunc(ctx, func() { r.endWith("the broker stopped") })
 	go r.copy(toViewerDir)
 	go r.copy(toAgentDir)
 }
@@ -252,6 +259,9 @@ func (r *relay) pipe(dst, src net.Conn, counts []*atomic.Int64) (bool, int) {
 		}
 	}()
 	quietSince := time.Now()
+	// Sources and destinations in TLS over a socket of ours: reads gather
+	// what has arrived and writes go out whole (see sockConn).
+	srcSock, dstSock := socketOf(src), socketOf(dst)
 	for {
 		quiet := cmp.Or(r.parkAfter, parkAfter)
 		buf, wait := *small, quiet
@@ -260,6 +270,9 @@ func (r *relay) pipe(dst, src net.Conn, counts []*atomic.Int64) (bool, int) {
 		}
 		src.SetReadDeadline(time.Now().Add(wait))
 		n, err := src.Read(buf)
+		if n > 0 && err == nil && big != nil && srcSock != nil {
+			n, err = gather(src, srcSock, buf, n)
+		}
 		if n > 0 {
 			now := time.Now()
 			r.last.Store(now.UnixNano())
@@ -270,7 +283,7 @@ func (r *relay) pipe(dst, src net.Conn, counts []*atomic.Int64) (bool, int) {
 				}
 			}
 			dst.SetWriteDeadline(time.Now().Add(cmp.Or(r.stall, r.idle)))
-			if _, werr := dst.Write(buf[:n]); werr != nil {
+			if werr := writeWhole(dst, dstSock, buf[:n]); werr != nil {
 				return false, pipeWriteFailed
 			}
 			for _, c := range counts {
@@ -300,6 +313,47 @@ func (r *relay) pipe(dst, src net.Conn, counts []*atomic.Int64) (bool, int) {
 			return false, pipeReadFailed
 		}
 	}
+}
+
+// gather reads on from src, which has just given buf[:n], while more has
+// already arrived, without waiting: one TLS record a read becomes a
+// buffer's worth. It returns what buf then holds and a read's error
+// other than "nothing more yet".
+func gather(src net.Conn, sock *sockConn, buf []byte, n int) (int, error) {
+	if !sock.startGather() {
+		return n, nil
+	}
+	defer sock.stopGather()
+	for n < len(buf) {
+		m, err := src.Read(buf[n:])
+		n += m
+		if err != nil {
+			if errors.Is(err, errWouldBlock) {
+				err = nil
+			}
+			return n, err
+		}
+	}
+	return n, nil
+}
+
+// corkOver is the size of a write that is worth corking: larger than one
+// TLS record, so it would have gone out in several.
+const corkOver = 16 << 10
+
+// writeWhole writes p to dst, in one write to the socket where there is
+// a socket of ours under dst.
+func writeWhole(dst net.Conn, sock *sockConn, p []byte) error {
+	if sock == nil || len(p) <= corkOver {
+		_, err := dst.Write(p)
+		return err
+	}
+	sock.corkOn()
+	_, err := dst.Write(p)
+	if ferr := sock.flush(); err == nil {
+		err = ferr
+	}
+	return err
 }
 
 // hardClose closes c at once. A TLS connection's Close first sends

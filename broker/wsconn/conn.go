@@ -31,7 +31,8 @@ const (
 	StatusTooBig       = 1009
 	maxControlPayload  = 125
 	DefaultMaxFrame    = 1 << 20
-	writeChunk         = 32 << 10
+	writeChunk         = 16384 - 4 // a server's frame with its header fills one TLS record
+	clientHeader       = 4         // a client's frames carry a mask key more
 	closeWriteDeadline = time.Second
 )
 
@@ -77,7 +78,7 @@ type Conn struct {
 	mask    [4]byte
 	maskPos int
 	masked  bool
-	ctrl    [maxControlPayload]byte // a control frame's payload
+	ctrl    []byte // a control frame's payload, held only while it is read
 	ctrlN   int
 	rerr    error // sticky: the stream is over
 
@@ -253,8 +254,13 @@ func (c *Conn) readHeader() error {
 	if masked {
 		copy(c.mask[:], rest)
 	}
-	if isControl(op) && length == 0 {
-		return c.control()
+	if isControl(op) {
+		if length == 0 {
+			return c.control()
+		}
+		// Allocated for the frame, not kept with the connection: an
+		// idle session's WebSockets hold no buffer.
+		c.ctrl = make([]byte, length)
 	}
 	return nil
 }
@@ -307,7 +313,7 @@ func maskBytes(key [4]byte, pos int, b []byte) int {
 func (c *Conn) control() error {
 	payload := c.ctrl[:c.ctrlN]
 	op := c.opcode
-	c.opcode, c.ctrlN = opBinary, 0
+	c.opcode, c.ctrl, c.ctrlN = opBinary, nil, 0
 	switch op {
 	case opPing:
 		c.sendPong(payload)
@@ -356,7 +362,9 @@ func (c *Conn) sendPong(payload []byte) {
 	c.writeFrameLocked(opPong, p)
 }
 
-// Write sends p as binary frames.
+// Write sends p as binary frames, each small enough that with its header
+// it fills one TLS record (16 KiB) at most: larger frames made a runt
+// record of a few bytes each.
 func (c *Conn) Write(p []byte) (int, error) {
 	c.wmu.Lock()
 	defer c.wmu.Unlock()
@@ -365,7 +373,11 @@ func (c *Conn) Write(p []byte) (int, error) {
 	}
 	written := 0
 	for len(p) > 0 || written == 0 {
-		chunk := p[:min(len(p), writeChunk)]
+		size := writeChunk
+		if c.client {
+			size -= clientHeader
+		}
+		chunk := p[:min(len(p), size)]
 		if err := c.writeFrameLocked(opBinary, chunk); err != nil {
 			return written, err
 		}
