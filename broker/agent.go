@@ -66,7 +66,6 @@ func (b *Broker) ServeAgent(ctx context.Context, c net.Conn) {
 		hardClose(tc)
 		return
 	}
-	trimTLS(tc)
 	path := "tls"
 	if _, ok := c.(*wsconn.Conn); ok {
 		path = "wss"

@@ -105,7 +105,6 @@ func (b *Broker) frontConn(ctx context.Context, c net.Conn, hl *connListener) {
 		c.Close()
 		return
 	}
-	trimTLS(tc)
 	st := tc.ConnectionState()
 	switch st.NegotiatedProtocol {
 	case acme.ALPNProto:
