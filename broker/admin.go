@@ -136,6 +136,7 @@ func (b *Broker) Handler() http.Handler {
 		if b.cluster != nil {
 			b.cluster.writeProm(w)
 		}
+		b.writeDeskProm(w)
 		writeRuntimeProm(w)
 	})
 	mux.HandleFunc("POST /admin/codes", func(w http.ResponseWriter, r *http.Request) {

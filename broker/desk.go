@@ -2,6 +2,7 @@ package broker
 
 import (
 	"errors"
+	"io"
 	"log/slog"
 	"net/http"
 	"sync"
@@ -24,6 +25,20 @@ type Desk interface {
 	// console's session cookie, or "Authorization: Bearer <API token>"
 	// from the bridge); ok is false for an anonymous viewer.
 	Identify(r *http.Request) (s Supporter, ok bool)
+}
+
+// DeskMetrics is a desk that adds its counters to /metrics.
+type DeskMetrics interface {
+	WriteMetrics(w io.Writer)
+}
+
+// writeDeskProm writes the desk's counters, if it has any.
+func (b *Broker) writeDeskProm(w io.Writer) {
+	if d := b.desk.Load(); d != nil {
+		if m, ok := (*d).(DeskMetrics); ok {
+			m.WriteMetrics(w)
+		}
+	}
 }
 
 // SetDesk mounts the supporter's desk on the HTTPS front. Call it before

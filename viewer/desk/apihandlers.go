@@ -53,6 +53,10 @@ func (s *Server) api(fn func(http.ResponseWriter, *http.Request, *apiCaller)) ht
 	return func(w http.ResponseWriter, r *http.Request) {
 		if tok, ok := bearer(r); ok {
 			a, err := s.auth.APIToken(r.Context(), tok)
+			if s.unavailable(r.Context(), err) {
+				apiUnavailable(w)
+				return
+			}
 			if err != nil {
 				apiError(w, http.StatusUnauthorized, "unauthorized", "unknown or revoked API token")
 				return
@@ -61,6 +65,10 @@ func (s *Server) api(fn func(http.ResponseWriter, *http.Request, *apiCaller)) ht
 			return
 		}
 		u, err := s.signedIn(r)
+		if s.unavailable(r.Context(), err) {
+			apiUnavailable(w)
+			return
+		}
 		if err != nil {
 			w.Header().Set("WWW-Authenticate", `Bearer realm="lifebuoy"`)
 			apiError(w, http.StatusUnauthorized, "unauthorized", "sign in, or send Authorization: Bearer <API token>")
@@ -116,7 +124,7 @@ func apiSession(si SessionInfo) api.Session {
 }
 
 // signinAPIError answers a failed API sign-in.
-func signinAPIError(w http.ResponseWriter, err error) {
+func (s *Server) signinAPIError(w http.ResponseWriter, r *http.Request, err error) {
 	var te *auth.ThrottledError
 	switch {
 	case errors.As(err, &te):
@@ -128,7 +136,7 @@ func signinAPIError(w http.ResponseWriter, err error) {
 	case errors.Is(err, auth.ErrDisabled):
 		apiError(w, http.StatusForbidden, "forbidden", err.Error())
 	default:
-		apiError(w, http.StatusInternalServerError, "internal", "internal error")
+		s.apiServerError(w, r, err)
 	}
 }
 
@@ -147,7 +155,7 @@ func (s *Server) apiLogin(w http.ResponseWriter, r *http.Request) {
 	a, err := s.auth.CheckPassword(ctx, req.User, req.Password, addr)
 	if err != nil {
 		s.audit.Warn("desk: API sign-in failed", "account", strings.ToLower(strings.TrimSpace(req.User)), "remote", r.RemoteAddr, "reason", err.Error())
-		signinAPIError(w, err)
+		s.signinAPIError(w, r, err)
 		return
 	}
 	method := "password"
@@ -158,7 +166,7 @@ func (s *Server) apiLogin(w http.ResponseWriter, r *http.Request) {
 		}
 		if method, err = s.auth.CheckSecondFactor(ctx, a.Name, req.OTP, addr); err != nil {
 			s.audit.Warn("desk: API sign-in failed", "account", a.Name, "remote", r.RemoteAddr, "reason", err.Error())
-			signinAPIError(w, err)
+			s.signinAPIError(w, r, err)
 			return
 		}
 	}
@@ -168,7 +176,7 @@ func (s *Server) apiLogin(w http.ResponseWriter, r *http.Request) {
 	}
 	tok, id, err := s.auth.NewAPIToken(ctx, a.Name, label)
 	if err != nil {
-		apiError(w, http.StatusInternalServerError, "internal", "internal error")
+		s.apiServerError(w, r, err)
 		return
 	}
 	s.audit.Info("desk: API token issued", "account", a.Name, "token", id, "method", method, "remote", r.RemoteAddr)
@@ -311,6 +319,10 @@ func (s *Server) apiAudit(w http.ResponseWriter, r *http.Request, c *apiCaller) 
 		return
 	}
 	rs, err := s.db.Audit(r.Context(), q)
+	if s.unavailable(r.Context(), err) {
+		apiUnavailable(w)
+		return
+	}
 	if err != nil {
 		apiError(w, http.StatusInternalServerError, "internal", err.Error())
 		return
@@ -458,13 +470,17 @@ func (s *Server) apiCLIToken(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	a, err := s.db.Account(r.Context(), account)
+	if s.unavailable(r.Context(), err) {
+		apiUnavailable(w)
+		return
+	}
 	if err != nil || a.Disabled {
 		apiError(w, http.StatusForbidden, "forbidden", "the account is disabled")
 		return
 	}
 	tok, id, err := s.auth.NewAPIToken(r.Context(), account, "lifebuoy login (browser) from "+remoteAddr(r).String())
 	if err != nil {
-		apiError(w, http.StatusInternalServerError, "internal", "internal error")
+		s.apiServerError(w, r, err)
 		return
 	}
 	s.audit.Info("desk: API token issued", "account", account, "token", id, "method", "browser", "remote", r.RemoteAddr)

@@ -24,6 +24,7 @@ type Supporter = broker.Supporter
 type SessionInfo = broker.SessionInfo
 
 var (
-	_ Broker      = (*broker.Broker)(nil)
-	_ broker.Desk = (*Server)(nil)
+	_ Broker             = (*broker.Broker)(nil)
+	_ broker.Desk        = (*Server)(nil)
+	_ broker.DeskMetrics = (*Server)(nil)
 )

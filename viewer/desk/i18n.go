@@ -144,6 +144,7 @@ var deText = map[string]string{
 	"Your company's provider signed you in, but there is no desk account for you. Ask an admin.":                  "Der Anbieter Ihrer Firma hat Sie angemeldet, aber es gibt kein Desk-Konto für Sie. Fragen Sie einen Administrator.",
 	"The sign-in through your company's provider failed.":                                                         "Die Anmeldung über den Anbieter Ihrer Firma ist fehlgeschlagen.",
 	"Something went wrong on the server. Please try again.":                                                       "Auf dem Server ist ein Fehler aufgetreten. Bitte versuchen Sie es erneut.",
+	"The support database cannot be reached; try again in a minute.":                                              "Die Support-Datenbank ist nicht erreichbar; versuchen Sie es in einer Minute erneut.",
 
 	// Home.
 	"Supporter first":  "Supporter zuerst",

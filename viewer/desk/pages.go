@@ -47,11 +47,13 @@ func (s *Server) page(fn func(http.ResponseWriter, *http.Request, *signedIn)) ht
 	return func(w http.ResponseWriter, r *http.Request) {
 		u, err := s.signedIn(r)
 		if err != nil {
+			if s.unavailable(r.Context(), err) {
+				s.refuseUnavailable(w, r, nil, "Sign in")
+				return
+			}
 			// A person's navigation (a link, a form) goes to the sign-in
 			// page; the pages' own scripts get 401.
-			navigate := r.Header.Get("Sec-Fetch-Mode") == "navigate" ||
-				(r.Method == http.MethodGet && r.Header.Get("Sec-Fetch-Dest") != "empty" && r.Header.Get("Accept") != "text/event-stream")
-			if navigate {
+			if navigation(r) {
 				next := r.URL.RequestURI()
 				if r.Method != http.MethodGet {
 					next = "/"
@@ -79,6 +81,13 @@ func (s *Server) admin(fn func(http.ResponseWriter, *http.Request, *signedIn)) h
 		}
 		fn(w, r, u)
 	})
+}
+
+// navigation tells a person's navigation (a link, a form) from the
+// pages' own scripts' requests.
+func navigation(r *http.Request) bool {
+	return r.Header.Get("Sec-Fetch-Mode") == "navigate" ||
+		(r.Method == http.MethodGet && r.Header.Get("Sec-Fetch-Dest") != "empty" && r.Header.Get("Accept") != "text/event-stream")
 }
 
 func hasCookie(r *http.Request, name string) bool {
@@ -144,14 +153,23 @@ func signinError(l lang, err error) (string, int) {
 	return translate(l, "Something went wrong on the server. Please try again."), http.StatusInternalServerError
 }
 
+// signinFailure is signinError, with 503 and msgUnavailable while the
+// database cannot be reached.
+func (s *Server) signinFailure(w http.ResponseWriter, r *http.Request, err error) (string, int) {
+	if s.unavailable(r.Context(), err) {
+		w.Header().Set("Retry-After", strconv.Itoa(retryAfter))
+		return translate(pickLang(r), msgUnavailable), http.StatusServiceUnavailable
+	}
+	return signinError(pickLang(r), err)
+}
+
 func (s *Server) signin(w http.ResponseWriter, r *http.Request) {
-	l := pickLang(r)
 	name := strings.ToLower(strings.TrimSpace(r.PostFormValue("user")))
 	next := safeNext(r.PostFormValue("next"))
 	addr := remoteAddr(r)
 	a, err := s.auth.CheckPassword(r.Context(), name, r.PostFormValue("password"), addr)
 	if err != nil {
-		msg, status := signinError(l, err)
+		msg, status := s.signinFailure(w, r, err)
 		s.audit.Warn("desk: sign-in failed", "account", name, "remote", r.RemoteAddr, "reason", err.Error())
 		if len(name) > 64 {
 			name = ""
@@ -179,7 +197,7 @@ func (s *Server) signinTOTP(w http.ResponseWriter, r *http.Request) {
 	}
 	method, err := s.auth.CheckSecondFactor(r.Context(), name, r.PostFormValue("otp"), remoteAddr(r))
 	if err != nil {
-		msg, status := signinError(l, err)
+		msg, status := s.signinFailure(w, r, err)
 		s.audit.Warn("desk: sign-in failed", "account", name, "remote", r.RemoteAddr, "reason", err.Error())
 		s.render(w, r, status, "signin", view{Title: "Sign in", Error: msg, Data: signinData{Next: next, Pending: pending}})
 		return
@@ -187,7 +205,7 @@ func (s *Server) signinTOTP(w http.ResponseWriter, r *http.Request) {
 	s.auth.FinishSecondFactor(pending)
 	a, err := s.db.Account(r.Context(), name)
 	if err != nil {
-		msg, status := signinError(l, err)
+		msg, status := s.signinFailure(w, r, err)
 		s.render(w, r, status, "signin", view{Title: "Sign in", Error: msg, Data: signinData{Next: next}})
 		return
 	}
@@ -197,6 +215,10 @@ func (s *Server) signinTOTP(w http.ResponseWriter, r *http.Request) {
 func (s *Server) startSession(w http.ResponseWriter, r *http.Request, a store.Account, method, next string) {
 	tok, err := s.auth.NewWebSession(r.Context(), a.Name, remoteAddr(r), r.UserAgent(), method)
 	if err != nil {
+		if s.unavailable(r.Context(), err) {
+			s.refuseUnavailable(w, r, nil, "Sign in")
+			return
+		}
 		s.log.Error("desk: new console session", "err", err)
 		s.message(w, r, nil, http.StatusInternalServerError, "Sign in", "Something went wrong on the server. Please try again.")
 		return
@@ -230,7 +252,7 @@ func (s *Server) oidcCallback(w http.ResponseWriter, r *http.Request) {
 	clearCookie(w, oidcCookie)
 	q := r.URL.Query()
 	fail := func(err error) {
-		msg, status := signinError(l, err)
+		msg, status := s.signinFailure(w, r, err)
 		if status == http.StatusInternalServerError {
 			msg = translate(l, "The sign-in through your company's provider failed.")
 		}
@@ -513,7 +535,7 @@ func (s *Server) accountPage(w http.ResponseWriter, r *http.Request, u *signedIn
 func (s *Server) accountPassword(w http.ResponseWriter, r *http.Request, u *signedIn) {
 	l := pickLang(r)
 	if _, err := s.auth.CheckPassword(r.Context(), u.Name, r.PostFormValue("old"), remoteAddr(r)); err != nil {
-		msg, status := signinError(l, err)
+		msg, status := s.signinFailure(w, r, err)
 		s.renderAccount(w, r, u, status, accountData{}, msg, "")
 		return
 	}
@@ -538,7 +560,8 @@ func (s *Server) accountPassword(w http.ResponseWriter, r *http.Request, u *sign
 func (s *Server) accountTOTPBegin(w http.ResponseWriter, r *http.Request, u *signedIn) {
 	k, err := s.auth.BeginTOTP(u.Name)
 	if err != nil {
-		s.renderAccount(w, r, u, http.StatusInternalServerError, accountData{}, err.Error(), "")
+		status, msg := s.serverError(r, err)
+		s.renderAccount(w, r, u, status, accountData{}, msg, "")
 		return
 	}
 	e := &enrolData{Secret: k.Secret, URL: k.URL, QR: "data:image/png;base64," + base64.StdEncoding.EncodeToString(k.QRPNG)}
@@ -546,7 +569,6 @@ func (s *Server) accountTOTPBegin(w http.ResponseWriter, r *http.Request, u *sig
 }
 
 func (s *Server) accountTOTPConfirm(w http.ResponseWriter, r *http.Request, u *signedIn) {
-	l := pickLang(r)
 	secret := r.PostFormValue("secret")
 	codes, err := s.auth.ConfirmTOTP(r.Context(), u.Name, secret, r.PostFormValue("otp"))
 	if err != nil {
@@ -554,7 +576,7 @@ func (s *Server) accountTOTPConfirm(w http.ResponseWriter, r *http.Request, u *s
 		if key, kerr := auth.TOTPKeyFromSecret(s.auth.Issuer, u.Name, secret); kerr == nil {
 			k = &enrolData{Secret: key.Secret, URL: key.URL, QR: "data:image/png;base64," + base64.StdEncoding.EncodeToString(key.QRPNG)}
 		}
-		msg, status := signinError(l, err)
+		msg, status := s.signinFailure(w, r, err)
 		s.renderAccount(w, r, u, status, accountData{Enrol: k}, msg, "")
 		return
 	}
@@ -564,7 +586,8 @@ func (s *Server) accountTOTPConfirm(w http.ResponseWriter, r *http.Request, u *s
 
 func (s *Server) accountTOTPOff(w http.ResponseWriter, r *http.Request, u *signedIn) {
 	if err := s.auth.DisableTOTP(r.Context(), u.Name); err != nil {
-		s.renderAccount(w, r, u, http.StatusInternalServerError, accountData{}, err.Error(), "")
+		status, msg := s.serverError(r, err)
+		s.renderAccount(w, r, u, status, accountData{}, msg, "")
 		return
 	}
 	s.audit.Info("desk: second factor off", "account", u.Name, "remote", r.RemoteAddr)
@@ -574,7 +597,8 @@ func (s *Server) accountTOTPOff(w http.ResponseWriter, r *http.Request, u *signe
 func (s *Server) accountTokenNew(w http.ResponseWriter, r *http.Request, u *signedIn) {
 	tok, id, err := s.auth.NewAPIToken(r.Context(), u.Name, strings.TrimSpace(r.PostFormValue("label")))
 	if err != nil {
-		s.renderAccount(w, r, u, http.StatusInternalServerError, accountData{}, err.Error(), "")
+		status, msg := s.serverError(r, err)
+		s.renderAccount(w, r, u, status, accountData{}, msg, "")
 		return
 	}
 	s.audit.Info("desk: API token created", "account", u.Name, "token", id, "remote", r.RemoteAddr)
@@ -729,7 +753,7 @@ func (s *Server) adminAudit(w http.ResponseWriter, r *http.Request, u *signedIn)
 		aq.Limit = 200
 		d.Records, err = s.db.Audit(r.Context(), aq)
 		if err != nil {
-			status, errMsg = http.StatusInternalServerError, err.Error()
+			status, errMsg = s.serverError(r, err)
 		}
 		if n := len(d.Records); n == aq.Limit {
 			q.Set("before", strconv.FormatInt(d.Records[n-1].ID, 10))

@@ -55,6 +55,7 @@ type Server struct {
 	handler http.Handler
 	cli     *cliGrants
 	novnc   bool // the browser viewer was built in (make web)
+	refused refusals
 }
 
 // New makes the desk.

@@ -81,6 +81,18 @@ func Wrap(ctx context.Context, sdb *sql.DB, d Dialect) (*DB, error) {
 // SetClock replaces time.Now, for tests.
 func (db *DB) SetClock(now func() time.Time) { db.now = now }
 
+// Reachable tells whether the database answers now: a ping bounded by
+// pingTimeout. A PostgreSQL that is down or unreachable fails it; the
+// handle reconnects by itself once it is back.
+func (db *DB) Reachable(ctx context.Context) error {
+	ctx, cancel := context.WithTimeout(ctx, pingTimeout)
+	defer cancel()
+	return db.db.PingContext(ctx)
+}
+
+// pingTimeout bounds Reachable.
+const pingTimeout = 2 * time.Second
+
 // Close closes the database.
 func (db *DB) Close() error { return db.db.Close() }
 
