@@ -19,6 +19,7 @@ import (
 	"math/big"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -35,6 +36,7 @@ import (
 	"lifebuoy/rfb"
 	"lifebuoy/rfb/rfbtest"
 	"lifebuoy/rfb/rfbtest/pgtest"
+	"lifebuoy/viewer/api"
 )
 
 // pki writes a CA and a certificate it signs (or a self-signed one with a
@@ -243,6 +245,41 @@ func waitFor(t testing.TB, what string, cond func() bool) {
 		time.Sleep(50 * time.Millisecond)
 	}
 	t.Fatalf("never: %s", what)
+}
+
+// deskPassword is the password of the desk accounts the tests make.
+const deskPassword = "a good password"
+
+// addAccount makes a desk account in the cluster's database.
+func addAccount(t testing.TB, tc *testCluster, name string) {
+	t.Helper()
+	users := exec.Command(tc.bin, "users", "-cluster", tc.dsn, "add", name, "-name", "Anna Berger", "-team", "Acme Support")
+	users.Stdin = strings.NewReader(deskPassword + "\n")
+	if out, err := users.CombinedOutput(); err != nil {
+		t.Fatalf("users add: %v\n%s", err, out)
+	}
+}
+
+// deskAPI is a REST API client for a node's desk (loopback; the
+// certificate is not checked).
+func deskAPI(n *nodeProc, token string) *api.Client {
+	hc := &http.Client{Timeout: 20 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}}}
+	return api.NewClient("https://"+n.addrs["https"], token, hc)
+}
+
+// consoleSignin posts the console's sign-in form as anna to a node and
+// returns the status and the page.
+func consoleSignin(t testing.TB, n *nodeProc) (int, string) {
+	t.Helper()
+	hc := &http.Client{Timeout: 20 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}},
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	resp, err := hc.PostForm("https://"+n.addrs["https"]+"/signin", url.Values{"user": {"anna"}, "password": {deskPassword}, "next": {"/"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(body)
 }
 
 // repeaterViewer dials 5514 with ID:code and starts RFB over it.
@@ -467,6 +504,13 @@ func TestInteropClusterThreeNodes(t *testing.T) {
 	})
 
 	t.Run("database-stopped-and-restarted", func(t *testing.T) {
+		addAccount(t, tc, "anna")
+		tctx, tcancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer tcancel()
+		tok, err := deskAPI(b, "").Login(tctx, api.LoginRequest{User: "anna", Password: deskPassword})
+		if err != nil {
+			t.Fatal(err)
+		}
 		if err := tc.pg.Stop(); err != nil {
 			t.Fatal(err)
 		}
@@ -478,7 +522,7 @@ func TestInteropClusterThreeNodes(t *testing.T) {
 		}()
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer cancel()
-		_, err := agentlink.Dial(ctx, tc.linkConfig(b, 4))
+		_, err = agentlink.Dial(ctx, tc.linkConfig(b, 4))
 		if err == nil || !strings.Contains(err.Error(), "database cannot be reached") {
 			t.Fatalf("a new code with the database down: %v", err)
 		}
@@ -489,6 +533,22 @@ func TestInteropClusterThreeNodes(t *testing.T) {
 		}
 		if b.metric(t, "lifebuoy_cluster_claim_errors_total") < 1 || b.metric(t, "lifebuoy_cluster_database_up") != 0 {
 			t.Fatal("no metric shows the database down")
+		}
+		// Sign-ins are refused in words a supporter understands, on the
+		// console's page and in the API, and counted.
+		const down = "The support database cannot be reached; try again in a minute."
+		if status, body := consoleSignin(t, b); status != http.StatusServiceUnavailable || !strings.Contains(body, down) {
+			t.Fatalf("console sign-in with the database down: %d %s", status, body)
+		}
+		if _, err := deskAPI(b, "").Login(ctx, api.LoginRequest{User: "anna", Password: deskPassword}); !api.IsCode(err, "unavailable") ||
+			!strings.Contains(err.Error(), "support database cannot be reached") {
+			t.Fatalf("API sign-in with the database down: %v", err)
+		}
+		if _, err := deskAPI(b, tok.Token).Me(ctx); !api.IsCode(err, "unavailable") {
+			t.Fatalf("a signed-in API call with the database down: %v", err)
+		}
+		if n := b.metric(t, "lifebuoy_desk_database_unreachable_total"); n != 3 {
+			t.Fatalf("lifebuoy_desk_database_unreachable_total %v, want 3", n)
 		}
 		// The running sessions go on.
 		syncTo(t, browserClient, src)
@@ -511,6 +571,17 @@ func TestInteropClusterThreeNodes(t *testing.T) {
 		resp.Body.Close()
 		if resp.StatusCode != http.StatusOK {
 			t.Fatalf("/healthz after the database came back: %d", resp.StatusCode)
+		}
+		// Sign-ins work again, by themselves.
+		waitFor(t, "sign-ins work again", func() bool {
+			status, _ := consoleSignin(t, b)
+			return status == http.StatusSeeOther
+		})
+		if _, err := deskAPI(b, "").Login(ctx, api.LoginRequest{User: "anna", Password: deskPassword}); err != nil {
+			t.Fatalf("API sign-in after the database came back: %v", err)
+		}
+		if me, err := deskAPI(b, tok.Token).Me(ctx); err != nil || me.Name != "anna" {
+			t.Fatalf("the token after the database came back: %+v %v", me, err)
 		}
 	})
 
