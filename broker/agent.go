@@ -181,6 +181,7 @@ func (b *Broker) controlLink(ctx context.Context, c *tls.Conn, hello *agentlink.
 		if e.desk.flow == "" {
 			e.desk.flow, e.desk.since = flow, time.Now()
 		}
+		flow = e.desk.flow // a code taken over in a cluster keeps its kind
 	})
 	b.audit.Info("agent registered", "remote", a.remote, "name", a.name, "code", a.code, "path", path,
 		"flow", flow, "expires", expires)

@@ -239,9 +239,14 @@ func (b *Broker) joinCluster() error {
 	b.codes.claim = func(code string, expires time.Time, a *agentConn) error {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
-		h := cluster.Holder{WantsAgent: a == nil}
+		// The code's description for the other nodes' consoles: a
+		// customer's code has its agent; a supporter's is described
+		// once IssueCode knows who asked (describe).
+		h := cluster.Holder{WantsAgent: a == nil,
+			Info: cluster.Info{Flow: flowSupporterFirst, Since: time.Now()}}
 		if a != nil {
 			h.ResumeHash = resumeHash(a.resume)
+			h.Info.Flow, h.Info.Customer, h.Info.CustomerAddr = flowCustomerFirst, a.name, a.remote
 		}
 		ok, err := dir.Claim(ctx, code, expires, h)
 		if err != nil {
@@ -301,7 +306,7 @@ func (b *Broker) joinClusterCode(ctx context.Context, code, resume string, a *ag
 	dir := b.cluster.dir
 	if resume != "" {
 		rctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-		exp, ok, err := dir.Reclaim(rctx, code, resumeHash(resume))
+		exp, info, ok, err := dir.Reclaim(rctx, code, resumeHash(resume))
 		cancel()
 		if err != nil {
 			b.log.Warn("cluster: reclaim", "err", err)
@@ -311,9 +316,22 @@ func (b *Broker) joinClusterCode(ctx context.Context, code, resume string, a *ag
 			if err := b.codes.Adopt(code, exp, a); err != nil {
 				return time.Time{}, err
 			}
+			// The code keeps its kind and who issued it (the agent's
+			// Hello with a code says supporter first either way).
+			b.codes.update(code, func(e *session) {
+				e.desk.flow, e.desk.since = info.Flow, info.Since
+				e.desk.issuedBy = Supporter{Account: info.SupporterAccount, Name: info.SupporterName, Team: info.SupporterTeam}
+				if e.desk.flow == "" { // described by a node of an earlier version
+					e.desk.flow = flowSupporterFirst
+				}
+				if e.desk.since.IsZero() {
+					e.desk.since = time.Now()
+				}
+			})
 			a.resume = resume // the directory keeps its hash
 			b.cluster.takeovers.Add(1)
-			b.audit.Info("code taken over", "code", code, "remote", a.remote, "name", a.name, "expires", exp)
+			b.audit.Info("code taken over", "code", code, "remote", a.remote, "name", a.name, "flow", info.Flow,
+				"supporter", info.SupporterAccount, "expires", exp)
 			return exp, nil
 		}
 	}
@@ -334,10 +352,58 @@ func (b *Broker) joinClusterCode(ctx context.Context, code, resume string, a *ag
 func (b *Broker) attached(ctx context.Context, code string, expires time.Time, a *agentConn) {
 	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
-	if err := b.cluster.dir.Attached(ctx, code, expires, resumeHash(a.resume)); err != nil {
+	if err := b.cluster.dir.Attached(ctx, code, expires, resumeHash(a.resume), b.clusterInfo(code, a)); err != nil {
 		// The code works here; it only cannot follow its agent.
 		b.log.Warn("cluster: attach", "code", code, "err", err)
 	}
+}
+
+// clusterInfo describes this node's code for the other nodes' consoles;
+// a is its agent, nil while it has none.
+func (b *Broker) clusterInfo(code string, a *agentConn) cluster.Info {
+	d, _ := b.codes.deskOf(code)
+	in := cluster.Info{Flow: d.flow, Since: d.since, SupporterAccount: d.issuedBy.Account,
+		SupporterName: d.issuedBy.Name, SupporterTeam: d.issuedBy.Team}
+	if a != nil {
+		in.Customer, in.CustomerAddr = a.name, a.remote
+	}
+	return in
+}
+
+// describe writes clusterInfo for code to the directory.
+func (b *Broker) describe(ctx context.Context, code string, a *agentConn) error {
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	return b.cluster.dir.Describe(ctx, code, b.clusterInfo(code, a))
+}
+
+// clusterSessions lists the codes that wait on the other live nodes (the
+// replica has every node's unpaired codes), as the console lists them.
+// Codes this node holds are in local already.
+func (b *Broker) clusterSessions(local []SessionInfo) []SessionInfo {
+	have := make(map[string]bool, len(local))
+	for _, si := range local {
+		have[si.Code] = true
+	}
+	out := local
+	for _, l := range b.cluster.dir.Listed(time.Now()) {
+		if have[l.Code] {
+			continue
+		}
+		in := l.Info
+		si := SessionInfo{Code: l.Code, State: StateWaiting.String(), Flow: in.Flow, Node: l.Node,
+			Supporter: Supporter{Account: in.SupporterAccount, Name: in.SupporterName, Team: in.SupporterTeam},
+			Customer:  in.Customer, CustomerAddr: in.CustomerAddr, Since: in.Since, Expires: l.Expires}
+		if l.WantsAgent {
+			si.State = StateIssued.String()
+		}
+		if si.Since.IsZero() {
+			si.Since = l.Expires // described by a node of an earlier version
+		}
+		out = append(out, si)
+	}
+	slices.SortFunc(out, func(a, b SessionInfo) int { return a.Since.Compare(b.Since) })
+	return out
 }
 
 // clusterTLS makes the peer port's mutual TLS from the node's certificate
@@ -382,6 +448,17 @@ func clusterTLS(certFile, keyFile, caFile string) (serve, dial *tls.Config, err 
 func (b *Broker) runCluster(ctx context.Context, wg *sync.WaitGroup) {
 	cn := b.cluster
 	wg.Go(func() { cn.dir.Run(ctx) })
+	// The console's live list follows the other nodes' codes too.
+	wg.Go(func() {
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-cn.dir.Changes():
+				b.watchers.notify()
+			}
+		}
+	})
 	wg.Go(func() {
 		<-ctx.Done()
 		cn.closeReady()

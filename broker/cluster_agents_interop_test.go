@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -289,6 +290,10 @@ func TestInteropClusterAgentsFollowTheirCodes(t *testing.T) {
 	})
 
 	t.Run("home-killed-agent-keeps-its-code", func(t *testing.T) {
+		addAccount(t, tc, "root", "-role", "admin")
+		actx, acancel := context.WithTimeout(context.Background(), time.Minute)
+		defer acancel()
+		root := must(deskAPI(a, "").Login(actx, api.LoginRequest{User: "root", Password: deskPassword}))
 		lb := haproxy(t, a, b, c)
 		term, code := runAgent(t, lb)
 		// The link shows the node it holds the code on, where its data
@@ -328,7 +333,36 @@ func TestInteropClusterAgentsFollowTheirCodes(t *testing.T) {
 		if n := next.metric(t, "lifebuoy_cluster_code_takeovers_total"); n != 1 {
 			t.Fatalf("%s took over %v codes", next.name, n)
 		}
-		time.Sleep(300 * time.Millisecond) // the viewer's node: the takeover's notification
+		// The code keeps its kind: the node that took it over lists it
+		// as a customer's, and so does the third, with its new node; the
+		// audit says so.
+		listed := func(n *nodeProc) (api.Session, bool) {
+			for _, s := range must(deskAPI(n, root.Token).Sessions(actx, true)) {
+				if s.Code == code {
+					return s, true
+				}
+			}
+			return api.Session{}, false
+		}
+		if s, ok := listed(next); !ok || s.Flow != "customer-first" || s.Node != "" || s.State != "waiting" {
+			t.Fatalf("%s lists the code taken over as %+v (%v)", next.name, s, ok)
+		}
+		waitFor(t, "the viewer's node lists the code on its new node", func() bool {
+			s, ok := listed(viewer)
+			return ok && s.Node == next.name && s.Flow == "customer-first"
+		})
+		waitFor(t, "the audit says the code was taken over, customer first", func() bool {
+			rs, err := deskAPI(viewer, root.Token).Audit(actx, url.Values{"code": {code}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, r := range rs {
+				if r.Msg == "code taken over" && r.Attrs["flow"] == "customer-first" {
+					return true
+				}
+			}
+			return false
+		})
 		view(t, viewer, term, code)
 		if n := viewer.metric(t, "lifebuoy_cluster_forwarded_sessions_total"); n < 1 {
 			t.Fatalf("%s forwarded %v sessions", viewer.name, n)

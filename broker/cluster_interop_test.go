@@ -250,10 +250,12 @@ func waitFor(t testing.TB, what string, cond func() bool) {
 // deskPassword is the password of the desk accounts the tests make.
 const deskPassword = "a good password"
 
-// addAccount makes a desk account in the cluster's database.
-func addAccount(t testing.TB, tc *testCluster, name string) {
+// addAccount makes a desk account in the cluster's database (more: the
+// users command's options, such as -role admin).
+func addAccount(t testing.TB, tc *testCluster, name string, more ...string) {
 	t.Helper()
-	users := exec.Command(tc.bin, "users", "-cluster", tc.dsn, "add", name, "-name", "Anna Berger", "-team", "Acme Support")
+	args := append([]string{"users", "-cluster", tc.dsn, "add", name, "-name", "Anna Berger", "-team", "Acme Support"}, more...)
+	users := exec.Command(tc.bin, args...)
 	users.Stdin = strings.NewReader(deskPassword + "\n")
 	if out, err := users.CombinedOutput(); err != nil {
 		t.Fatalf("users add: %v\n%s", err, out)
@@ -583,6 +585,78 @@ func TestInteropClusterThreeNodes(t *testing.T) {
 		if me, err := deskAPI(b, tok.Token).Me(ctx); err != nil || me.Name != "anna" {
 			t.Fatalf("the token after the database came back: %+v %v", me, err)
 		}
+	})
+
+	t.Run("console-lists-every-node", func(t *testing.T) {
+		// The console on c lists the customers waiting on a (an admin's
+		// list of all) and anna's code issued on a (her own list), and
+		// drops them when they end.
+		addAccount(t, tc, "root", "-role", "admin")
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		root := must(deskAPI(c, "").Login(ctx, api.LoginRequest{User: "root", Password: deskPassword}))
+		anna := must(deskAPI(a, "").Login(ctx, api.LoginRequest{User: "anna", Password: deskPassword}))
+		cfg := tc.linkConfig(a, 8)
+		cfg.Name = "carl@customer-pc"
+		l, err := agentlink.Dial(ctx, cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer l.Close()
+		issued := must(deskAPI(a, anna.Token).NewCode(ctx))
+		find := func(ss []api.Session, code string) (api.Session, bool) {
+			for _, s := range ss {
+				if s.Code == code {
+					return s, true
+				}
+			}
+			return api.Session{}, false
+		}
+		var waiting, mine api.Session
+		waitFor(t, "c lists a's waiting customer and anna's code", func() bool {
+			var ok1, ok2 bool
+			waiting, ok1 = find(must(deskAPI(c, root.Token).Sessions(ctx, true)), l.Code())
+			mine, ok2 = find(must(deskAPI(c, anna.Token).Sessions(ctx, false)), issued.Code)
+			return ok1 && ok2 && mine.Supporter.Account == "anna"
+		})
+		if waiting.Node != "a" || waiting.State != "waiting" || waiting.Flow != "customer-first" ||
+			waiting.Customer != "carl@customer-pc" || waiting.Expires.IsZero() {
+			t.Fatalf("c lists a's customer as %+v", waiting)
+		}
+		if mine.Node != "a" || mine.State != "issued" || mine.Flow != "supporter-first" || mine.Supporter.Name != "Anna Berger" {
+			t.Fatalf("c lists anna's code as %+v", mine)
+		}
+		// A waiting customer who gives up leaves every list.
+		l.Close()
+		waitFor(t, "c no longer lists the customer who left", func() bool {
+			_, ok := find(must(deskAPI(c, root.Token).Sessions(ctx, true)), l.Code())
+			return !ok
+		})
+		// Another customer waiting on a, listed on c, and connected to
+		// from c: the viewer is forwarded to a; the paired code leaves
+		// c's list (a running session is listed by its own node).
+		cfg = tc.linkConfig(a, 9)
+		cfg.Name = "dora@customer-pc"
+		ag := startAgentConfig(t, cfg, src, "")
+		waitFor(t, "c lists the second customer", func() bool {
+			s, ok := find(must(deskAPI(c, root.Token).Sessions(ctx, true)), ag.link.Code())
+			return ok && s.Customer == "dora@customer-pc" && s.Node == "a"
+		})
+		cl := retry(t, "a viewer on c for a's waiting customer", func() (*rfb.Client, error) {
+			return repeaterViewer(t, c.addrs["repeater"], ag.link.Code())
+		})
+		syncTo(t, cl, src)
+		waitFor(t, "c no longer lists the paired code", func() bool {
+			_, ok := find(must(deskAPI(c, root.Token).Sessions(ctx, true)), ag.link.Code())
+			return !ok
+		})
+		if err := deskAPI(a, anna.Token).End(ctx, issued.Code, ""); err != nil {
+			t.Fatal(err)
+		}
+		waitFor(t, "c no longer lists anna's ended code", func() bool {
+			_, ok := find(must(deskAPI(c, anna.Token).Sessions(ctx, false)), issued.Code)
+			return !ok
+		})
 	})
 
 	t.Run("home-node-killed", func(t *testing.T) {

@@ -167,6 +167,17 @@ func (c *Codes) update(code string, f func(*session)) {
 	}
 }
 
+// deskOf is what the console lists of a live code beyond its state.
+func (c *Codes) deskOf(code string) (deskInfo, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	e := c.live[code]
+	if e == nil {
+		return deskInfo{}, false
+	}
+	return deskInfo{issuedBy: e.desk.issuedBy, flow: e.desk.flow, since: e.desk.since}, true
+}
+
 // Attach gives an issued code to the agent that presented it; the code
 // then waits for a viewer, with a fresh time to live. If a viewer already
 // waits for it, the code is paired at once and that viewer's wait is

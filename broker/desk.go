@@ -1,6 +1,7 @@
 package broker
 
 import (
+	"context"
 	"errors"
 	"io"
 	"log/slog"
@@ -67,6 +68,10 @@ type SessionInfo struct {
 	// The customer's rights, as the agent reports them (RightsKnown).
 	RightsKnown, Control, Files bool
 	BytesToViewer, BytesToAgent int64
+	// Node is the cluster node that holds a code waiting there ("" for
+	// this node's): the console lists every node's waiting customers,
+	// and a viewer for one is forwarded to its node.
+	Node string
 }
 
 // Errors of the desk API, for the console to show.
@@ -95,11 +100,26 @@ func (b *Broker) issue(by Supporter, caller string) (string, time.Time, error) {
 		e.desk.issuedBy, e.desk.flow, e.desk.since = by, flowSupporterFirst, time.Now()
 	})
 	b.audit.Info("code issued", "code", code, "flow", flowSupporterFirst, "supporter", by.Account, "by", caller, "expires", exp)
+	if b.cluster != nil {
+		// The other nodes' consoles list it with its supporter; the
+		// code works without.
+		if err := b.describe(context.Background(), code, nil); err != nil {
+			b.log.Warn("cluster: describe", "code", code, "err", err)
+		}
+	}
 	return code, exp, nil
 }
 
-// Sessions lists the live codes and running sessions, oldest first.
-func (b *Broker) Sessions() []SessionInfo { return b.codes.sessions() }
+// Sessions lists the live codes and running sessions, oldest first; in
+// a cluster also the codes that wait on the other live nodes (their Node
+// is set).
+func (b *Broker) Sessions() []SessionInfo {
+	local := b.codes.sessions()
+	if b.cluster == nil {
+		return local
+	}
+	return b.clusterSessions(local)
+}
 
 // EndSession ends a running session or voids a code that waits, on by's
 // word; reason is told to the customer and the audit.

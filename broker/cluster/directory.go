@@ -2,6 +2,7 @@ package cluster
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -60,6 +61,7 @@ type Directory struct {
 	codes   map[string]entry // replica of the live codes of all nodes
 	nodes   map[string]Node  // by name
 	changed chan struct{}    // closed (and replaced) when codes changes
+	listed  chan struct{}    // gets a value (coalesced) when codes changes: Changes
 
 	agentAddr atomic.Pointer[string] // Config.AgentAddr, or SetAgentAddr's
 
@@ -75,6 +77,62 @@ type entry struct {
 	expires    time.Time
 	wantsAgent bool            // a supporter's code whose agent has not come yet
 	key        *rfb.VNCAuthKey // derived here from the code; never stored
+	info       Info
+}
+
+// Info is what the supporter's console lists of a code: its kind, who
+// issued it, whose agent holds it. The node that holds the code writes
+// it; every replica has it, so a console on any node lists every node's
+// waiting customers, and a node that takes a code over keeps its kind.
+type Info struct {
+	Flow             string    `json:"f,omitempty"` // "customer-first" or "supporter-first"
+	Since            time.Time `json:"t,omitzero"`
+	SupporterAccount string    `json:"sa,omitempty"`
+	SupporterName    string    `json:"sn,omitempty"`
+	SupporterTeam    string    `json:"st,omitempty"`
+	Customer         string    `json:"c,omitempty"` // the agent's name (user@host)
+	CustomerAddr     string    `json:"ca,omitempty"`
+}
+
+// maxInfoField bounds each text of an Info as stored and sent: a
+// notification's payload must stay under PostgreSQL's 8000 bytes.
+const maxInfoField = 200
+
+// encode is the Info as stored ("" for none), its texts cut to
+// maxInfoField bytes.
+func (in Info) encode() string {
+	if in == (Info{}) {
+		return ""
+	}
+	for _, f := range []*string{&in.Flow, &in.SupporterAccount, &in.SupporterName, &in.SupporterTeam, &in.Customer, &in.CustomerAddr} {
+		*f = strings.ToValidUTF8(truncate(*f, maxInfoField), "")
+	}
+	b, _ := json.Marshal(in)
+	return string(b)
+}
+
+func truncate(s string, n int) string {
+	if len(s) > n {
+		return s[:n]
+	}
+	return s
+}
+
+// decodeInfo reads a stored Info; anything unreadable is none.
+func decodeInfo(s string) Info {
+	var in Info
+	if s != "" && json.Unmarshal([]byte(s), &in) != nil {
+		return Info{}
+	}
+	return in
+}
+
+// Listed is a live code of another live node, as the replica has it.
+type Listed struct {
+	Code, Node string
+	Expires    time.Time
+	WantsAgent bool // a supporter's code whose agent has not come yet
+	Info       Info
 }
 
 // Node is a member of the cluster as the database last showed it.
@@ -91,6 +149,7 @@ type Node struct {
 type Holder struct {
 	WantsAgent bool
 	ResumeHash string // hex SHA-256 of the agent's resume token; "" for none
+	Info       Info
 }
 
 // Open connects to the database, creates or updates the schema, registers
@@ -114,7 +173,7 @@ func Open(ctx context.Context, cfg Config, log *slog.Logger) (*Directory, error)
 		return nil, fmt.Errorf("cluster: %w", err)
 	}
 	d := &Directory{cfg: cfg, log: log, pool: pool, codes: map[string]entry{}, nodes: map[string]Node{},
-		changed: make(chan struct{})}
+		changed: make(chan struct{}), listed: make(chan struct{}, 1)}
 	d.agentAddr.Store(&cfg.AgentAddr)
 	if err := d.migrate(ctx); err != nil {
 		pool.Close()
@@ -148,9 +207,11 @@ func (d *Directory) SetAgentAddr(addr string) { d.agentAddr.Store(&addr) }
 
 // schema is the cluster's part of the database. The trigger feeds every
 // node's replica: "add CODE NODE EXPIRES_MS", then "want CODE NODE" for
-// a code that waits for its agent, and "del CODE NODE". (The "want" comes
-// apart so that a node of the previous version, which takes an "add" of
-// four fields only, keeps its replica current during a rolling upgrade.)
+// a code that waits for its agent, "info CODE NODE JSON" for a code whose
+// node described it (Info), and "del CODE NODE". (The "want" and "info"
+// come apart so that a node of a previous version, which takes an "add"
+// of four fields only and ignores what it does not know, keeps its
+// replica current during a rolling upgrade.)
 // The code's resume hash is never sent: only the node an agent reconnects
 // to compares it, in the database (Reclaim).
 const schema = `
@@ -167,6 +228,7 @@ CREATE TABLE IF NOT EXISTS lifebuoy_codes (
 ALTER TABLE lifebuoy_nodes ADD COLUMN IF NOT EXISTS agent_addr text NOT NULL DEFAULT '';
 ALTER TABLE lifebuoy_codes ADD COLUMN IF NOT EXISTS wants_agent boolean NOT NULL DEFAULT false;
 ALTER TABLE lifebuoy_codes ADD COLUMN IF NOT EXISTS resume text NOT NULL DEFAULT '';
+ALTER TABLE lifebuoy_codes ADD COLUMN IF NOT EXISTS info text NOT NULL DEFAULT '';
 CREATE OR REPLACE FUNCTION lifebuoy_codes_notify() RETURNS trigger AS $$
 BEGIN
 	IF TG_OP = 'DELETE' THEN
@@ -176,6 +238,9 @@ BEGIN
 			(extract(epoch FROM NEW.expires) * 1000)::bigint);
 		IF NEW.wants_agent THEN
 			PERFORM pg_notify('lifebuoy_codes', 'want ' || NEW.code || ' ' || NEW.node);
+		END IF;
+		IF NEW.info <> '' THEN
+			PERFORM pg_notify('lifebuoy_codes', 'info ' || NEW.code || ' ' || NEW.node || ' ' || NEW.info);
 		END IF;
 	END IF;
 	RETURN NULL;
@@ -274,7 +339,7 @@ func (d *Directory) resync(ctx context.Context) error {
 		d.down()
 		return err
 	}
-	rows, err := d.pool.Query(ctx, `SELECT code, node, expires, wants_agent FROM lifebuoy_codes WHERE expires > now()`)
+	rows, err := d.pool.Query(ctx, `SELECT code, node, expires, wants_agent, info FROM lifebuoy_codes WHERE expires > now()`)
 	if err != nil {
 		d.down()
 		return err
@@ -283,11 +348,11 @@ func (d *Directory) resync(ctx context.Context) error {
 	old := d.codes
 	d.mu.RUnlock()
 	codes := map[string]entry{}
-	var code, node string
+	var code, node, info string
 	var exp time.Time
 	var wants bool
-	_, err = pgx.ForEachRow(rows, []any{&code, &node, &exp, &wants}, func() error {
-		e := entry{node: node, expires: exp, wantsAgent: wants}
+	_, err = pgx.ForEachRow(rows, []any{&code, &node, &exp, &wants, &info}, func() error {
+		e := entry{node: node, expires: exp, wantsAgent: wants, info: decodeInfo(info)}
 		if o, ok := old[code]; ok && o.key != nil {
 			e.key = o.key
 		} else {
@@ -352,6 +417,10 @@ func (d *Directory) listenOnce(ctx context.Context) error {
 
 // apply changes the replica by one notification.
 func (d *Directory) apply(payload string) {
+	if rest, ok := strings.CutPrefix(payload, "info "); ok {
+		d.applyInfo(rest)
+		return
+	}
 	f := strings.Fields(payload)
 	if len(f) < 3 {
 		return
@@ -385,14 +454,60 @@ func (d *Directory) apply(payload string) {
 	case "del":
 		if e, ok := d.codes[f[1]]; ok && e.node == f[2] {
 			delete(d.codes, f[1])
+			d.listChanged()
 		}
 	}
 }
 
-// notifyChanged wakes those waiting in Await; d.mu is held for writing.
+// applyInfo applies "info CODE NODE JSON" (without "info ").
+func (d *Directory) applyInfo(rest string) {
+	f := strings.SplitN(rest, " ", 3)
+	if len(f) != 3 {
+		return
+	}
+	d.notifies.Add(1)
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if e, ok := d.codes[f[0]]; ok && e.node == f[1] {
+		e.info = decodeInfo(f[2])
+		d.codes[f[0]] = e
+		d.listChanged()
+	}
+}
+
+// listChanged tells Changes' reader, never blocking.
+func (d *Directory) listChanged() {
+	select {
+	case d.listed <- struct{}{}:
+	default:
+	}
+}
+
+// Changes gets a value (coalesced) whenever the replica changed: a code
+// added, described, taken over or gone. The console's live list follows
+// it.
+func (d *Directory) Changes() <-chan struct{} { return d.listed }
+
+// Listed lists the live codes of the other live nodes, for the console.
+func (d *Directory) Listed(now time.Time) []Listed {
+	d.mu.RLock()
+	defer d.mu.RUnlock()
+	var out []Listed
+	for code, e := range d.codes {
+		if e.node == d.cfg.Node || !now.Before(e.expires) || !d.nodes[e.node].Alive {
+			continue
+		}
+		out = append(out, Listed{Code: code, Node: e.node, Expires: e.expires, WantsAgent: e.wantsAgent, Info: e.info})
+	}
+	return out
+}
+
+// notifyChanged wakes those waiting in Await, and Changes' reader; d.mu
+// is held for writing.
 func (d *Directory) notifyChanged() {
 	close(d.changed)
 	d.changed = make(chan struct{})
+	d.listChanged()
 }
 
 // maxRechecks bounds how often Await looks again within its wait.
@@ -456,20 +571,21 @@ func (d *Directory) Claim(ctx context.Context, code string, expires time.Time, h
 }
 
 func (d *Directory) claim(ctx context.Context, code string, expires time.Time, h Holder) (pgconn.CommandTag, error) {
-	return d.pool.Exec(ctx, `INSERT INTO lifebuoy_codes (code, node, expires, wants_agent, resume) VALUES ($1, $2, $3, $5, $6)
+	return d.pool.Exec(ctx, `INSERT INTO lifebuoy_codes (code, node, expires, wants_agent, resume, info) VALUES ($1, $2, $3, $5, $6, $7)
 		ON CONFLICT (code) DO UPDATE SET node = EXCLUDED.node, expires = EXCLUDED.expires,
-			wants_agent = EXCLUDED.wants_agent, resume = EXCLUDED.resume
+			wants_agent = EXCLUDED.wants_agent, resume = EXCLUDED.resume, info = EXCLUDED.info
 		WHERE lifebuoy_codes.expires < now() OR NOT EXISTS (SELECT 1 FROM lifebuoy_nodes n
 			WHERE n.name = lifebuoy_codes.node AND n.heartbeat > now() - $4 * interval '1 millisecond')`,
-		code, d.cfg.Node, expires, d.cfg.DeadAfter.Milliseconds(), h.WantsAgent, h.ResumeHash)
+		code, d.cfg.Node, expires, d.cfg.DeadAfter.Milliseconds(), h.WantsAgent, h.ResumeHash, h.Info.encode())
 }
 
 // Attached records that an agent came for this node's code: it no
-// longer waits for one, holds it until expires, and may take it to
-// another node with the resume token whose hash is resumeHash.
-func (d *Directory) Attached(ctx context.Context, code string, expires time.Time, resumeHash string) error {
-	_, err := d.pool.Exec(ctx, `UPDATE lifebuoy_codes SET wants_agent = false, expires = $3, resume = $4
-		WHERE code = $1 AND node = $2`, code, d.cfg.Node, expires, resumeHash)
+// longer waits for one, holds it until expires, may take it to another
+// node with the resume token whose hash is resumeHash, and is described
+// by info now.
+func (d *Directory) Attached(ctx context.Context, code string, expires time.Time, resumeHash string, info Info) error {
+	_, err := d.pool.Exec(ctx, `UPDATE lifebuoy_codes SET wants_agent = false, expires = $3, resume = $4, info = $5
+		WHERE code = $1 AND node = $2`, code, d.cfg.Node, expires, resumeHash, info.encode())
 	if err != nil {
 		d.down()
 	}
@@ -478,23 +594,35 @@ func (d *Directory) Attached(ctx context.Context, code string, expires time.Time
 
 // Reclaim makes a live code this node's for the agent that held it on
 // another node and presents its resume token (hashed: resumeHash): its
-// node died, or its link broke. It reports the code's expiry and whether
-// the code was taken; a database failure is an ErrDatabase.
-func (d *Directory) Reclaim(ctx context.Context, code, resumeHash string) (time.Time, bool, error) {
+// node died, or its link broke. It reports the code's expiry, what its
+// old node said of it (its kind, who issued it), and whether the code
+// was taken; a database failure is an ErrDatabase.
+func (d *Directory) Reclaim(ctx context.Context, code, resumeHash string) (time.Time, Info, bool, error) {
 	var exp time.Time
+	var info string
 	err := d.pool.QueryRow(ctx, `UPDATE lifebuoy_codes SET node = $2
 		WHERE code = $1 AND node <> $2 AND resume = $3 AND resume <> '' AND expires > now()
-		RETURNING expires`, code, d.cfg.Node, resumeHash).Scan(&exp)
+		RETURNING expires, info`, code, d.cfg.Node, resumeHash).Scan(&exp, &info)
 	switch {
 	case errors.Is(err, pgx.ErrNoRows):
 		d.up.Store(true)
-		return time.Time{}, false, nil
+		return time.Time{}, Info{}, false, nil
 	case err != nil:
 		d.down()
-		return time.Time{}, false, fmt.Errorf("%w (%v)", ErrDatabase, err)
+		return time.Time{}, Info{}, false, fmt.Errorf("%w (%v)", ErrDatabase, err)
 	}
 	d.up.Store(true)
-	return exp, true, nil
+	return exp, decodeInfo(info), true, nil
+}
+
+// Describe sets what the console lists of this node's code.
+func (d *Directory) Describe(ctx context.Context, code string, info Info) error {
+	_, err := d.pool.Exec(ctx, `UPDATE lifebuoy_codes SET info = $3 WHERE code = $1 AND node = $2`,
+		code, d.cfg.Node, info.encode())
+	if err != nil {
+		d.down()
+	}
+	return err
 }
 
 // Release gives up this node's claim on code: it paired or ended.

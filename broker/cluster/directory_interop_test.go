@@ -169,21 +169,40 @@ func TestAgentHomeAndReclaim(t *testing.T) {
 	if _, ok := a.AgentHome("246810", time.Now()); ok {
 		t.Fatal("a node redirects to itself")
 	}
-	if err := a.Attached(ctx, "246810", exp, "hash-1"); err != nil {
+	info := Info{Flow: "supporter-first", Since: time.UnixMilli(1700000000000), SupporterAccount: "anna",
+		SupporterName: "Anna Berger", SupporterTeam: "Acme Support", Customer: "carl@pc 1", CustomerAddr: "203.0.113.7:1"}
+	same := func(x Info) bool {
+		y := info
+		ok := x.Since.Equal(y.Since)
+		x.Since, y.Since = time.Time{}, time.Time{}
+		return ok && x == y
+	}
+	if err := a.Attached(ctx, "246810", exp, "hash-1", info); err != nil {
 		t.Fatal(err)
 	}
 	eventually(t, "b no longer redirects to the attached code", func() bool {
 		_, ok := b.AgentHome("246810", time.Now())
 		return !ok
 	})
+	// b lists a's code as a described it, and c does not list its own.
+	eventually(t, "b lists a's code with its description", func() bool {
+		l := b.Listed(time.Now())
+		return len(l) == 1 && l[0].Code == "246810" && l[0].Node == "a" && !l[0].WantsAgent && same(l[0].Info)
+	})
+	if l := a.Listed(time.Now()); len(l) != 0 {
+		t.Fatalf("a lists its own codes: %+v", l)
+	}
 	for _, h := range []string{"", "hash-2"} {
-		if _, ok, err := b.Reclaim(ctx, "246810", h); ok || err != nil {
+		if _, _, ok, err := b.Reclaim(ctx, "246810", h); ok || err != nil {
 			t.Fatalf("reclaim with %q: %v %v", h, ok, err)
 		}
 	}
-	got, ok, err := b.Reclaim(ctx, "246810", "hash-1")
+	got, gotInfo, ok, err := b.Reclaim(ctx, "246810", "hash-1")
 	if !ok || err != nil || got.Sub(exp).Abs() > time.Millisecond {
 		t.Fatalf("reclaim with the token: %v %v %v (expires %v, want %v)", ok, err, got, got, exp)
+	}
+	if !same(gotInfo) {
+		t.Fatalf("the code taken over is described %+v, want %+v", gotInfo, info)
 	}
 	eventually(t, "a sees the code homed on b", func() bool {
 		node, _, ok := a.Home("246810", time.Now())
@@ -194,7 +213,7 @@ func TestAgentHomeAndReclaim(t *testing.T) {
 		t.Fatal("claim")
 	}
 	time.Sleep(100 * time.Millisecond)
-	if _, ok, err := b.Reclaim(ctx, "135790", "hash-3"); ok || err != nil {
+	if _, _, ok, err := b.Reclaim(ctx, "135790", "hash-3"); ok || err != nil {
 		t.Fatalf("an expired code was taken over: %v %v", ok, err)
 	}
 }

@@ -35,6 +35,9 @@ type Session struct {
 	Files         bool      `json:"files"`
 	BytesToViewer int64     `json:"bytes_to_viewer"`
 	BytesToAgent  int64     `json:"bytes_to_agent"`
+	// Node is the cluster node where a code waits, when it is not the
+	// node that answered (docs/CLUSTER.md).
+	Node string `json:"node,omitempty"`
 }
 
 // Code is a new supporter-first code.

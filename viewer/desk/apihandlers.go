@@ -120,7 +120,7 @@ func apiSession(si SessionInfo) api.Session {
 		Supporter: api.Supporter(si.Supporter), Customer: si.Customer, CustomerAddr: si.CustomerAddr,
 		Viewer: si.Viewer, Path: si.Path, AgentPath: si.AgentPath, Since: si.Since, Expires: si.Expires,
 		RightsKnown: si.RightsKnown, Control: si.Control, Files: si.Files,
-		BytesToViewer: si.BytesToViewer, BytesToAgent: si.BytesToAgent}
+		BytesToViewer: si.BytesToViewer, BytesToAgent: si.BytesToAgent, Node: si.Node}
 }
 
 // signinAPIError answers a failed API sign-in.

@@ -163,6 +163,7 @@ var deText = map[string]string{
 	"Since":                              "Seit",
 	"Expires":                            "Läuft ab",
 	"Open":                               "Öffnen",
+	"on node":                            "auf Knoten",
 	"That is not a session code: a code is %d digits.": "Das ist kein Sitzungscode: Ein Code hat %d Ziffern.",
 	"No code could be issued: %s":                      "Es konnte kein Code vergeben werden: %s",
 	"The browser viewer was not built into this broker (make web), so sessions cannot be shown here. Use lifebuoy connect with a stock viewer.": "Der Browser-Viewer wurde nicht in diesen Broker eingebaut (make web), daher können Sitzungen hier nicht angezeigt werden. Verwenden Sie lifebuoy connect mit einem VNC-Viewer.",
