@@ -55,6 +55,7 @@ type clusterNode struct {
 	dialers map[string]*tls.Config // dialTLS with a session cache per peer address
 	ready   map[string][]readyPeer // connections to a peer's port, handshake done, for the next forwards
 	filling map[string]bool        // a goroutine fills ready[addr]
+	spliced map[string]SessionInfo // by code: viewers this node splices to the code's node, as the console lists them
 }
 
 // readyPeer is a peer connection made ahead of need.
@@ -386,6 +387,15 @@ func (b *Broker) clusterSessions(local []SessionInfo) []SessionInfo {
 		have[si.Code] = true
 	}
 	out := local
+	cn := b.cluster
+	cn.mu.Lock()
+	for code, si := range cn.spliced {
+		if !have[code] {
+			have[code] = true
+			out = append(out, si)
+		}
+	}
+	cn.mu.Unlock()
 	for _, l := range b.cluster.dir.Listed(time.Now()) {
 		if have[l.Code] {
 			continue
@@ -404,6 +414,43 @@ func (b *Broker) clusterSessions(local []SessionInfo) []SessionInfo {
 	}
 	slices.SortFunc(out, func(a, b SessionInfo) int { return a.Since.Compare(b.Since) })
 	return out
+}
+
+// forwardedInfo is how the console lists a viewer this node forwards
+// for code, as the replica describes the code (looked up before the
+// forward: the code leaves the directory once it pairs).
+func (b *Broker) forwardedInfo(code, port, viewer string, by Supporter) SessionInfo {
+	path := map[string]string{"viewer": "5511", "repeater": "5514", "wss": "wss"}[port]
+	si := SessionInfo{Code: code, State: StateRelaying.String(), Supporter: by, Viewer: viewer, Path: path, Since: time.Now()}
+	if l, ok := b.cluster.dir.Described(code); ok {
+		in := l.Info
+		si.Node, si.Flow, si.Customer, si.CustomerAddr = l.Node, in.Flow, in.Customer, in.CustomerAddr
+		if !by.Known() {
+			si.Supporter = Supporter{Account: in.SupporterAccount, Name: in.SupporterName, Team: in.SupporterTeam}
+		}
+	}
+	return si
+}
+
+// spliceStarted and spliceEnded keep the console's list of the sessions
+// this node forwards.
+func (b *Broker) spliceStarted(si SessionInfo) {
+	cn := b.cluster
+	cn.mu.Lock()
+	if cn.spliced == nil {
+		cn.spliced = map[string]SessionInfo{}
+	}
+	cn.spliced[si.Code] = si
+	cn.mu.Unlock()
+	b.watchers.notify()
+}
+
+func (b *Broker) spliceEnded(code string) {
+	cn := b.cluster
+	cn.mu.Lock()
+	delete(cn.spliced, code)
+	cn.mu.Unlock()
+	b.watchers.notify()
 }
 
 // clusterTLS makes the peer port's mutual TLS from the node's certificate

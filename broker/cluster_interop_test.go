@@ -633,8 +633,8 @@ func TestInteropClusterThreeNodes(t *testing.T) {
 			return !ok
 		})
 		// Another customer waiting on a, listed on c, and connected to
-		// from c: the viewer is forwarded to a; the paired code leaves
-		// c's list (a running session is listed by its own node).
+		// from c: the viewer is forwarded to a, and c lists the running
+		// session it forwards, until it ends.
 		cfg = tc.linkConfig(a, 9)
 		cfg.Name = "dora@customer-pc"
 		ag := startAgentConfig(t, cfg, src, "")
@@ -646,7 +646,12 @@ func TestInteropClusterThreeNodes(t *testing.T) {
 			return repeaterViewer(t, c.addrs["repeater"], ag.link.Code())
 		})
 		syncTo(t, cl, src)
-		waitFor(t, "c no longer lists the paired code", func() bool {
+		waitFor(t, "c lists the session it forwards to a", func() bool {
+			s, ok := find(must(deskAPI(c, root.Token).Sessions(ctx, true)), ag.link.Code())
+			return ok && s.State == "relaying" && s.Node == "a" && s.Customer == "dora@customer-pc" && s.Path == "5514"
+		})
+		cl.Close()
+		waitFor(t, "c no longer lists the session once it ended", func() bool {
 			_, ok := find(must(deskAPI(c, root.Token).Sessions(ctx, true)), ag.link.Code())
 			return !ok
 		})

@@ -252,16 +252,19 @@ func (b *Broker) forward(ctx context.Context, peerAddr string, h *peerHello) (ne
 // session; this node's only ends it when either side closes, on the same
 // idle bound, or when the broker stops. The session is counted in b.wg
 // until then.
-func (b *Broker) splice(ctx context.Context, viewer, peer net.Conn) {
+// si is the session as the console lists it here.
+func (b *Broker) splice(ctx context.Context, viewer, peer net.Conn, si SessionInfo) {
 	cn := b.cluster
 	cn.forwarded.Add(1)
 	cn.forwardedTotal.Add(1)
+	b.spliceStarted(si)
 	b.wg.Add(1)
 	viewerAddr := viewer.RemoteAddr().String()
 	r := &relay{viewer: viewer, agent: peer, idle: time.Duration(b.cfg.IdleTimeout), park: b.parker,
 		stall: time.Duration(b.cfg.WriteStall)}
 	r.onEnd = func(reason string) {
 		cn.forwarded.Add(-1)
+		b.spliceEnded(si.Code)
 		b.log.Debug("cluster: forwarded session ended", "viewer", viewerAddr, "reason", reason)
 		b.wg.Done()
 	}
@@ -277,6 +280,7 @@ func (b *Broker) forwardViewer(ctx context.Context, hs *viewerHandshake, code st
 	h := &peerHello{Code: code, Mode: agentlink.ModeAuthenticated, Version: int(hs.h.Version),
 		Viewer: hs.conn.RemoteAddr().String(), Port: front.port, Security: front.security, Supporter: front.supporter}
 	b.audit.Info("viewer forwarded", "code", code, "viewer", h.Viewer, "peer", hs.forwardTo, "port", front.port)
+	si := b.forwardedInfo(code, front.port, h.Viewer, front.supporter)
 	peer, err := b.forward(ctx, hs.forwardTo, h)
 	hs.conn.SetDeadline(time.Now().Add(time.Duration(b.cfg.HandshakeTimeout)))
 	if err != nil {
@@ -288,7 +292,7 @@ func (b *Broker) forwardViewer(ctx context.Context, hs *viewerHandshake, code st
 		return false
 	}
 	hs.conn.SetDeadline(time.Time{})
-	b.splice(ctx, hs.conn, peer)
+	b.splice(ctx, hs.conn, peer, si)
 	return true
 }
 
@@ -297,12 +301,13 @@ func (b *Broker) forwardViewer(ctx context.Context, hs *viewerHandshake, code st
 func (b *Broker) forwardRepeater(ctx context.Context, c net.Conn, code, peerAddr string) bool {
 	h := &peerHello{Code: code, Mode: agentlink.ModeRaw, Viewer: c.RemoteAddr().String(), Port: "repeater"}
 	b.audit.Info("viewer forwarded", "code", code, "viewer", h.Viewer, "peer", peerAddr, "port", "repeater")
+	si := b.forwardedInfo(code, "repeater", h.Viewer, Supporter{})
 	peer, err := b.forward(ctx, peerAddr, h)
 	if err != nil {
 		c.SetDeadline(time.Now().Add(time.Duration(b.cfg.HandshakeTimeout)))
 		rfb.RefuseConnection(c, capitalize(err.Error())+".")
 		return false
 	}
-	b.splice(ctx, c, peer)
+	b.splice(ctx, c, peer, si)
 	return true
 }

@@ -488,6 +488,18 @@ func (d *Directory) listChanged() {
 // it.
 func (d *Directory) Changes() <-chan struct{} { return d.listed }
 
+// Described finds a live code of another node in the replica, with its
+// description. It changes nothing.
+func (d *Directory) Described(code string) (Listed, bool) {
+	d.mu.RLock()
+	defer d.mu.RUnlock()
+	e, ok := d.codes[code]
+	if !ok || e.node == d.cfg.Node {
+		return Listed{}, false
+	}
+	return Listed{Code: code, Node: e.node, Expires: e.expires, WantsAgent: e.wantsAgent, Info: e.info}, true
+}
+
 // Listed lists the live codes of the other live nodes, for the console.
 func (d *Directory) Listed(now time.Time) []Listed {
 	d.mu.RLock()
