@@ -2,7 +2,6 @@ package broker
 
 import (
 	"context"
-	"crypto/subtle"
 	"crypto/tls"
 	"errors"
 	"fmt"
@@ -104,19 +103,11 @@ func (b *Broker) serveAgentTLS(ctx context.Context, tc *tls.Conn, path string) {
 
 // dataConn hands a data connection to its pending session.
 func (b *Broker) dataConn(c *tls.Conn, m *agentlink.DataHello) bool {
-	b.mu.Lock()
-	p := b.pending[m.SessionID]
-	ok := p != nil && subtle.ConstantTimeCompare([]byte(p.token), []byte(m.Token)) == 1
-	if ok {
-		// Handed over under the lock: openSession, once it has removed
-		// the entry under the same lock, finds the connection in p.data
-		// or the entry gone.
-		delete(b.pending, m.SessionID)
-		c.SetDeadline(time.Time{})
-		p.data <- c
-	}
-	b.mu.Unlock()
-	if !ok {
+	// Handed over under the code table's lock: the waiter, once
+	// forgetConn has removed its wait under the same lock, finds the
+	// connection in its channel or none coming.
+	c.SetDeadline(time.Time{})
+	if !b.codes.deliverConn(m.SessionID, m.Token, c) {
 		b.metrics.HandshakeErrors.Add(1)
 		b.audit.Warn("data connection refused", "remote", c.RemoteAddr().String(), "session", m.SessionID)
 		return false
@@ -481,21 +472,15 @@ func (b *Broker) openSession(ctx context.Context, a *agentConn, m *agentlink.Ope
 	// this session may come at once.
 	decline := make(chan string, 1)
 	b.codes.asking(a.code, m.SessionID, decline)
-	p := &pendingSession{token: m.Token, data: make(chan net.Conn, 1)}
-	b.mu.Lock()
-	b.pending[m.SessionID] = p
-	b.mu.Unlock()
-	defer func() {
-		b.mu.Lock()
-		delete(b.pending, m.SessionID)
-		b.mu.Unlock()
+	p, ok := b.codes.expectConn(a.code, m.SessionID, m.Token)
+	if !ok {
 		b.codes.asked(a.code, decline)
-		// A data connection that raced with the end of the wait.
-		select {
-		case c := <-p.data:
-			c.Close()
-		default:
-		}
+		return nil, errAgentGone
+	}
+	defer func() {
+		b.codes.asked(a.code, decline)
+		// Closes a data connection that raced with the end of the wait.
+		b.codes.forgetConn(m.SessionID, p)
 	}()
 	select {
 	case <-a.ready:
@@ -510,7 +495,7 @@ func (b *Broker) openSession(ctx context.Context, a *agentConn, m *agentlink.Ope
 	t := time.NewTimer(time.Duration(b.cfg.ConsentTimeout))
 	defer t.Stop()
 	select {
-	case c := <-p.data:
+	case c := <-p.conn:
 		return c, nil
 	case r := <-decline:
 		return nil, &DeclinedError{r}

@@ -48,7 +48,6 @@ type Broker struct {
 	frontTLS  *tls.Config
 
 	mu      sync.Mutex
-	pending map[string]*pendingSession // by session ID
 
 	parker *parker // idle links and sessions wait here; set by Serve
 
@@ -62,12 +61,6 @@ type Broker struct {
 
 	wg       sync.WaitGroup // every connection's goroutine
 	accepted atomic.Int64   // connections accepted, for trimAfterBursts
-}
-
-// pendingSession waits for its agent's data connection.
-type pendingSession struct {
-	token string
-	data  chan net.Conn // buffered 1
 }
 
 // New makes a broker from cfg: it loads (or creates) the certificate in
@@ -107,7 +100,6 @@ func New(cfg Config, log *slog.Logger) (*Broker, error) {
 		codes:      NewCodes(cfg.CodeDigits, time.Duration(cfg.CodeTTL), nil),
 		throttle:   NewThrottle(time.Duration(cfg.FailureDelay), time.Duration(cfg.MaxFailureDelay), cfg.MaxHandshakesAddr, nil),
 		total:      NewBucket(cfg.TotalBandwidth),
-		pending:    map[string]*pendingSession{},
 		refusals:   make(chan struct{}, maxRefusals),
 		agentsAddr: map[netip.Addr]int{},
 		maxAgents:  cfg.MaxAgents,

@@ -2,8 +2,10 @@ package broker
 
 import (
 	"crypto/rand"
+	"crypto/subtle"
 	"errors"
 	"math/big"
+	"net"
 	"slices"
 	"strings"
 	"sync"
@@ -30,7 +32,8 @@ type Codes struct {
 
 	mu       sync.Mutex
 	live     map[string]*session
-	onChange func() // called after a change, under mu; must not block
+	connIDs  map[string]string // session or files ID → code, for the connections sessions wait for (session.conns)
+	onChange func()            // called after a change, under mu; must not block
 
 	// In a cluster (cluster.go): claim makes a new code this node's in
 	// the cluster's directory (errClaimTaken when another node holds
@@ -82,7 +85,7 @@ func NewCodes(digits int, ttl time.Duration, now func() time.Time) *Codes {
 	if now == nil {
 		now = time.Now
 	}
-	return &Codes{digits: digits, ttl: ttl, now: now, live: map[string]*session{}}
+	return &Codes{digits: digits, ttl: ttl, now: now, live: map[string]*session{}, connIDs: map[string]string{}}
 }
 
 // Issue makes a new code, unique among the live ones. With a nil agent it
@@ -369,9 +372,70 @@ func (c *Codes) stepLocked(code string, e *session, ev event, why string) effect
 	}
 	if e.state == StateEnded {
 		delete(c.live, code)
+		for id := range e.conns {
+			delete(c.connIDs, id)
+		}
+		e.conns = nil
 	}
 	c.changedLocked()
 	return fx
+}
+
+// expectConn makes code's session wait for one of its agent's
+// connections, which will say id and token (a data connection's session
+// ID, a files connection's ID). It reports false if the code has no live
+// session. The waiter calls forgetConn when its wait is over.
+func (c *Codes) expectConn(code, id, token string) (*connWait, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	e := c.live[code]
+	if e == nil {
+		return nil, false
+	}
+	w := &connWait{token: token, conn: make(chan net.Conn, 1)}
+	if e.conns == nil {
+		e.conns = map[string]*connWait{}
+	}
+	e.conns[id] = w
+	c.connIDs[id] = code
+	return w, true
+}
+
+// forgetConn ends expectConn's wait w for id, and closes a connection
+// that came too late for the waiter to take.
+func (c *Codes) forgetConn(id string, w *connWait) {
+	c.mu.Lock()
+	if code, ok := c.connIDs[id]; ok {
+		if e := c.live[code]; e != nil && e.conns[id] == w {
+			delete(e.conns, id)
+		}
+		delete(c.connIDs, id)
+	}
+	c.mu.Unlock()
+	select {
+	case conn := <-w.conn:
+		conn.Close()
+	default:
+	}
+}
+
+// deliverConn hands an agent's connection that said id and token to the
+// session that waits for it, and reports whether one did.
+func (c *Codes) deliverConn(id, token string, conn net.Conn) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	e := c.live[c.connIDs[id]]
+	if e == nil {
+		return false
+	}
+	w := e.conns[id]
+	if w == nil || subtle.ConstantTimeCompare([]byte(w.token), []byte(token)) != 1 {
+		return false
+	}
+	delete(e.conns, id)
+	delete(c.connIDs, id)
+	w.conn <- conn // buffered: the one connection for this wait
+	return true
 }
 
 // endTarget finds what EndSession must end: a running session (end, and

@@ -2,6 +2,7 @@ package broker
 
 import (
 	"errors"
+	"net"
 	"net/netip"
 	"strconv"
 	"testing"
@@ -304,5 +305,60 @@ func BenchmarkSpendVNCAuth(b *testing.B) {
 	resp := rfb.VNCAuthResponse(ch, "000000")
 	for b.Loop() {
 		c.SpendVNCAuth(ch, resp)
+	}
+}
+
+// A session's waits for its agent's connections: a connection with the
+// wrong token or an unknown ID is refused; the right one is handed over
+// once; a connection that raced the end of the wait is closed by
+// forgetConn; the session's end drops its waits, and no wait is kept for
+// a code without a session.
+func TestCodesConnWaits(t *testing.T) {
+	c := NewCodes(6, time.Hour, nil)
+	code, _, err := c.Issue(&agentConn{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	w, ok := c.expectConn(code, "s1", "token-1")
+	if !ok {
+		t.Fatal("no wait for a live code")
+	}
+	x, y := net.Pipe()
+	defer y.Close()
+	if c.deliverConn("s1", "token-2", x) || c.deliverConn("s2", "token-1", x) {
+		t.Fatal("a connection with a wrong token or ID was taken")
+	}
+	if !c.deliverConn("s1", "token-1", x) {
+		t.Fatal("the awaited connection was refused")
+	}
+	if got := <-w.conn; got != x {
+		t.Fatal("another connection handed over")
+	}
+	if c.deliverConn("s1", "token-1", x) {
+		t.Fatal("a second connection for one wait was taken")
+	}
+	c.forgetConn("s1", w)
+	// Raced: delivered, then the waiter gives up without taking it.
+	w2, _ := c.expectConn(code, "f1", "token-3")
+	p, q := net.Pipe()
+	if !c.deliverConn("f1", "token-3", p) {
+		t.Fatal("refused")
+	}
+	c.forgetConn("f1", w2)
+	if _, err := q.Write([]byte{1}); err == nil {
+		t.Fatal("the raced connection was left open")
+	}
+	// The session's end drops its waits.
+	w3, _ := c.expectConn(code, "f2", "token-4")
+	c.End(code)
+	if c.deliverConn("f2", "token-4", x) {
+		t.Fatal("an ended session took a connection")
+	}
+	c.forgetConn("f2", w3)
+	if _, ok := c.expectConn(code, "f3", "token-5"); ok {
+		t.Fatal("a wait kept for an ended code")
+	}
+	if len(c.connIDs) != 0 {
+		t.Fatalf("%d waits left", len(c.connIDs))
 	}
 }

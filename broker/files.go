@@ -42,20 +42,11 @@ func (b *Broker) OpenFiles(ctx context.Context, code string, by Supporter) (net.
 		return nil, ErrNoFiles
 	}
 	id, token := randomHex(16), randomHex(32)
-	p := &pendingSession{token: token, data: make(chan net.Conn, 1)}
-	b.mu.Lock()
-	b.pending[id] = p
-	b.mu.Unlock()
-	defer func() {
-		b.mu.Lock()
-		delete(b.pending, id)
-		b.mu.Unlock()
-		select {
-		case c := <-p.data: // raced with the end of the wait
-			c.Close()
-		default:
-		}
-	}()
+	p, ok := b.codes.expectConn(NormalizeCode(code), id, token)
+	if !ok {
+		return nil, ErrNoSession
+	}
+	defer b.codes.forgetConn(id, p) // closes a connection that raced with the end of the wait
 	// Asked on the session's data connection, beside its RFB stream.
 	if err := mux.WriteControl(&agentlink.OpenFiles{SessionID: sessionID, FilesID: id, Token: token, Supporter: by}); err != nil {
 		return nil, ErrNoLink
@@ -63,7 +54,7 @@ func (b *Broker) OpenFiles(ctx context.Context, code string, by Supporter) (net.
 	t := time.NewTimer(filesTimeout)
 	defer t.Stop()
 	select {
-	case c := <-p.data:
+	case c := <-p.conn:
 		return c, nil
 	case <-t.C:
 		return nil, errFilesTimeout

@@ -2,6 +2,7 @@ package broker
 
 import (
 	"fmt"
+	"net"
 	"time"
 
 	"lifebuoy/rfb"
@@ -172,7 +173,18 @@ type session struct {
 	agent   *agentConn  // while it waits or asks; nil from relaying on (the relay holds the session)
 	wait    *viewerWait // in StateViewerWaiting, and Asking from it
 	decline chan string // while asking: the customer's refusal of desk.sessionID (Codes.declined)
-	desk    deskInfo
+	// The agent's connections the session waits for, by ID: its data
+	// connection while asking, files connections while relaying
+	// (Codes.expectConn). Dropped when the session ends.
+	conns map[string]*connWait
+	desk  deskInfo
+}
+
+// connWait is a wait for one connection from a session's agent, which
+// must present token.
+type connWait struct {
+	token string
+	conn  chan net.Conn // buffered 1
 }
 
 // step delivers ev to the session at now, with ttl the codes' time to
