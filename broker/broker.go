@@ -47,7 +47,7 @@ type Broker struct {
 	viewerTLS *tls.Config
 	frontTLS  *tls.Config
 
-	mu      sync.Mutex
+	mu sync.Mutex
 
 	parker *parker // idle links and sessions wait here; set by Serve
 
