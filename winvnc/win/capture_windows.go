@@ -75,6 +75,7 @@ type Capturer struct {
 	pix      []byte  // the DIB section's pixels
 	prev     []byte  // the previous frame
 	desk     windows.Handle
+	layout   placements // the top-level windows' places in prev, for move hints
 
 	cursor cursorTracker
 
@@ -257,15 +258,24 @@ func (c *Capturer) capture(full bool) (int, error) {
 	if hooked && c.Hook.Prepare() {
 		full = true
 	}
+	before := topLayout()
 	if err := bitBlt(c.memDC, 0, 0, w, h, c.screenDC, vs.Min.X, vs.Min.Y, srcCopy|captureBlt); err != nil {
 		return 0, err
 	}
 	gdiFlush()
+	after := topLayout()
+	var moves []rfb.Copy
+	if !resized {
+		// Also when full (the mask changed because the shared window
+		// moved): a hint is compared after the copy like any damage.
+		moves = windowMoves(c.layout, before, after)
+	}
+	c.layout = settled(before, after)
 	if hooked && c.Hook.Confirm() {
 		full = true
 		c.Refresh() // the next frame, at once, with the layout as it is now
 	}
-	changed, stale := publishFrame(c.fb, c.pix, c.prev, w, h, full, resized)
+	changed, stale := publishFrame(c.fb, c.pix, c.prev, w, h, full, resized, moves)
 	if stale {
 		c.screen = image.Rectangle{} // fb resized behind our back: start over
 	}
