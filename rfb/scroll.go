@@ -10,11 +10,11 @@ import (
 //
 // A terminal, a browser or an editor that scrolls redraws a large area
 // whose pixels the client mostly has already, a few rows higher or lower.
-// Before a connection compares its damage with what its client has (the
-// shadow), the largest damaged area is searched for such a shift, as
-// x11vnc's scroll detection does: every row of the area is hashed in the
-// new picture and in the shadow, each changed new row that equals exactly
-// one shadow row votes for the shift between them, and the longest run of
+// Before a connection compares its damage with what its client has
+// (clientPicture), the largest damaged area is searched for such a shift,
+// as x11vnc's scroll detection does: every row of the area is hashed in
+// the new picture and in the client's, each changed new row that equals
+// exactly one of the client's rows votes for the shift between them, and the longest run of
 // rows that agree with the winning shift is sent as CopyRect. The rest is
 // compared as usual, so only the new lines go as pixels. The copy is
 // verified byte for byte, so a wrong guess costs nothing but the search.
@@ -31,24 +31,29 @@ const (
 
 var scrollSeed = maphash.MakeSeed()
 
-// findScroll returns a vertical copy from shadow that gives most of r's
-// changed rows their pixels in img, or nil.
-func findScroll(img, shadow *Image, r image.Rectangle) *pendingCopy {
-	if r.Dy() < scrollMinRows || r.Dx()*r.Dy() < scrollMinArea || shadow.W != img.W || shadow.H != img.H {
+// findScroll returns a vertical copy from what the client has that gives
+// most of r's changed rows their pixels in img, or nil.
+func findScroll(img *Image, client *clientPicture, r image.Rectangle) *pendingCopy {
+	if r.Dy() < scrollMinRows || r.Dx()*r.Dy() < scrollMinArea {
 		return nil
 	}
-	c := changedIn(img, shadow, r)
+	var c image.Rectangle
+	for _, t := range appendChanged(nil, img, client, r) {
+		c = c.Union(t)
+	}
 	if c.Dy() < scrollMinRows {
 		return nil
 	}
 	x0, n := c.Min.X*4, c.Dx()*4
 	row := func(m *Image, y int) []byte { return m.Pix[y*m.Stride+x0:][:n:n] }
-	// The shadow's rows of r: a hash seen once maps to its row, a hash
+	var buf []byte
+	clientRow := func(y int) []byte { return client.row(img, y, c.Min.X, c.Max.X, &buf) }
+	// The client's rows of r: a hash seen once maps to its row, a hash
 	// seen more often (blank lines) is ambiguous.
 	old := make(map[uint64]int, r.Dy())
 	oldHash := make([]uint64, r.Dy())
 	for y := r.Min.Y; y < r.Max.Y; y++ {
-		h := maphash.Bytes(scrollSeed, row(shadow, y))
+		h := maphash.Bytes(scrollSeed, clientRow(y))
 		oldHash[y-r.Min.Y] = h
 		if _, seen := old[h]; seen {
 			old[h] = -1
@@ -79,7 +84,7 @@ func findScroll(img, shadow *Image, r image.Rectangle) *pendingCopy {
 	if best < scrollMinRun/2 {
 		return nil
 	}
-	// The longest run of rows whose new pixels are the shadow's dy rows
+	// The longest run of rows whose new pixels are the client's dy rows
 	// away.
 	runStart, bestStart, bestEnd := -1, 0, 0
 	for y := c.Min.Y; y <= c.Max.Y; y++ {
@@ -98,7 +103,7 @@ func findScroll(img, shadow *Image, r image.Rectangle) *pendingCopy {
 		return nil
 	}
 	for y := bestStart; y < bestEnd; y++ {
-		if !bytes.Equal(row(img, y), row(shadow, y-dy)) {
+		if !bytes.Equal(row(img, y), clientRow(y-dy)) {
 			return nil // a hash collision
 		}
 	}

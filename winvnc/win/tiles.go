@@ -124,7 +124,7 @@ func publishFrame(fb *rfb.Framebuffer, pix, prev []byte, w, h int, full, resized
 	if len(rects) == 0 {
 		return 0, false
 	}
-	fb.UpdateCopied(moves, func(img *rfb.Image) []image.Rectangle {
+	fb.UpdateIn(rects, moves, func(img *rfb.Image) []image.Rectangle {
 		if img.W != w || img.H != h {
 			stale = true
 			return nil

@@ -517,7 +517,7 @@ func (c *Capturer) captureDamage(dmg damage.Damage, region xfixes.Region, full b
 func (c *Capturer) captureRects(rects []image.Rectangle) error {
 	moves := c.takeMoves(rects)
 	var err error
-	c.fb.UpdateCopied(moves, func(dst *rfb.Image) []image.Rectangle {
+	c.fb.UpdateIn(rects, moves, func(dst *rfb.Image) []image.Rectangle {
 		var done []image.Rectangle
 		done, err = c.readInto(dst, rects)
 		return done
@@ -628,7 +628,7 @@ func (c *Capturer) captureTiles(all bool) (bool, error) {
 		c.prev.DrawImage(r.Min, img, r)
 	}
 	prev := c.prev
-	c.fb.UpdateCopied(c.takeMoves(changed), func(dst *rfb.Image) []image.Rectangle {
+	c.fb.UpdateIn(changed, c.takeMoves(changed), func(dst *rfb.Image) []image.Rectangle {
 		for _, r := range changed {
 			dst.DrawImage(r.Min, prev, r)
 		}
