@@ -55,6 +55,17 @@ const maxCursor = 256
 // the user's session; otherwise it keeps retrying at IdlePoll until the
 // user's desktop is back.
 //
+// Window moves: the places of the visible top-level windows are read
+// just before and just after each BitBlt (EnumWindows and the DWM frame
+// bounds, a few microseconds a window); a window that moved since the
+// previous capture, kept its size and stood still during the BitBlt is
+// handed to fb.UpdateIn as a copy hint, so viewers with CopyRect copy it
+// themselves and get only what it uncovered (winvnc/win/moves.go). The
+// places are read rather than followed with SetWinEventHook's
+// EVENT_OBJECT_LOCATIONCHANGE: a hint needs the place at the moment the
+// pixels are read, which an event reports only as having changed, and
+// the capture polls anyway.
+//
 // DXGI Desktop Duplication (change rectangles and move rectangles from
 // the compositor, no full compare) is a later step.
 //
