@@ -57,7 +57,7 @@ const maxCursor = 256
 //
 // Window moves: the places of the visible top-level windows are read
 // just before and just after each BitBlt (EnumWindows and the DWM frame
-// bounds, a few microseconds a window); a window that moved since the
+// bounds; not timed on Windows here); a window that moved since the
 // previous capture, kept its size and stood still during the BitBlt is
 // handed to fb.UpdateIn as a copy hint, so viewers with CopyRect copy it
 // themselves and get only what it uncovered (winvnc/win/moves.go). The
