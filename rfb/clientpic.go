@@ -20,21 +20,45 @@ import (
 // a CopyRect sent moves the client's pixels (copy), and an update settles
 // the area it covered (settle).
 type clientPicture struct {
-	cols  int            // blocks a row of the framebuffer
-	tiles map[int]*Image // by block index (row*cols + column)
+	cols  int      // blocks a row of the framebuffer
+	tiles []*Image // by block index (row*cols + column), nil where not kept
+	n     int      // blocks kept
 }
 
 // tilePool recycles the blocks: a scroll saves and settles the same area
 // at every update.
 var tilePool = sync.Pool{New: func() any { return NewImage(compareTile, compareTile) }}
 
-// reset forgets everything, for a framebuffer w pixels wide.
-func (c *clientPicture) reset(w int) {
+// reset forgets everything, for a framebuffer w×h.
+func (c *clientPicture) reset(w, h int) {
 	for _, t := range c.tiles {
-		tilePool.Put(t)
+		if t != nil {
+			tilePool.Put(t)
+		}
 	}
-	c.tiles = nil
 	c.cols = (w + compareTile - 1) / compareTile
+	c.tiles, c.n = nil, 0
+	if n := c.cols * ((h + compareTile - 1) / compareTile); n > 0 {
+		c.tiles = make([]*Image, n)
+	}
+}
+
+// tile returns block i, or nil if it is not kept.
+func (c *clientPicture) tile(i int) *Image {
+	if c.n == 0 {
+		return nil
+	}
+	return c.tiles[i]
+}
+
+// put keeps m as block i, recycling the block it replaces.
+func (c *clientPicture) put(i int, m *Image) {
+	if old := c.tiles[i]; old != nil {
+		tilePool.Put(old)
+	} else {
+		c.n++
+	}
+	c.tiles[i] = m
 }
 
 // tileRect is block i's rectangle (not clipped to the framebuffer).
@@ -62,47 +86,41 @@ func (c *clientPicture) eachTile(r image.Rectangle, f func(i int, t image.Rectan
 func (c *clientPicture) save(img *Image, r image.Rectangle) {
 	r = r.Intersect(img.Bounds())
 	c.eachTile(r, func(i int, t image.Rectangle) {
-		if _, ok := c.tiles[i]; ok {
+		if c.tiles[i] != nil {
 			return
-		}
-		if c.tiles == nil {
-			c.tiles = map[int]*Image{}
 		}
 		m := tilePool.Get().(*Image)
 		m.copyFrom(image.Point{}, img, t)
-		c.tiles[i] = m
+		c.put(i, m)
 	})
 }
 
-// row returns the client's pixels of row y from x0 to x1 (4 bytes each):
-// a slice of img where no block of the row is kept, else assembled in
-// *buf.
-func (c *clientPicture) row(img *Image, y, x0, x1 int, buf *[]byte) []byte {
-	n := (x1 - x0) * 4
-	direct := img.Pix[y*img.Stride+x0*4:][:n:n]
-	if len(c.tiles) == 0 {
-		return direct
+// keptIn reports whether a block of row y between x0 and x1 is kept.
+func (c *clientPicture) keptIn(y, x0, x1 int) bool {
+	if c.n == 0 {
+		return false
 	}
 	ty := y / compareTile
-	out := direct
-	copied := false
 	for tx := x0 / compareTile; tx <= (x1-1)/compareTile; tx++ {
-		m, ok := c.tiles[ty*c.cols+tx]
-		if !ok {
-			continue
+		if c.tiles[ty*c.cols+tx] != nil {
+			return true
 		}
-		if !copied {
-			if cap(*buf) < n {
-				*buf = make([]byte, n)
-			}
-			out = (*buf)[:n]
-			copy(out, direct)
-			copied = true
-		}
-		a, b := max(x0, tx*compareTile), min(x1, (tx+1)*compareTile)
-		copy(out[(a-x0)*4:(b-x0)*4], m.Pix[(y-ty*compareTile)*m.Stride+(a-tx*compareTile)*4:])
 	}
-	return out
+	return false
+}
+
+// readRow copies the client's pixels of row y from x0 to x1 into out.
+func (c *clientPicture) readRow(out []byte, img *Image, y, x0, x1 int) {
+	ty := y / compareTile
+	for tx := x0 / compareTile; tx <= (x1-1)/compareTile; tx++ {
+		a, b := max(x0, tx*compareTile), min(x1, (tx+1)*compareTile)
+		part := out[(a-x0)*4 : (b-x0)*4]
+		if m := c.tile(ty*c.cols + tx); m != nil {
+			copy(part, m.Pix[(y-ty*compareTile)*m.Stride+(a-tx*compareTile)*4:])
+		} else {
+			copy(part, img.Pix[y*img.Stride+a*4:])
+		}
+	}
 }
 
 // tileRows returns a function giving the client's pixels of row y from
@@ -110,7 +128,7 @@ func (c *clientPicture) row(img *Image, y, x0, x1 int, buf *[]byte) []byte {
 func (c *clientPicture) tileRows(img *Image, t image.Rectangle) func(y int) []byte {
 	n := t.Dx() * 4
 	i := t.Min.Y/compareTile*c.cols + t.Min.X/compareTile
-	if m, ok := c.tiles[i]; ok {
+	if m := c.tile(i); m != nil {
 		o := c.tileRect(i).Min
 		return func(y int) []byte { return m.Pix[(y-o.Y)*m.Stride+(t.Min.X-o.X)*4:][:n:n] }
 	}
@@ -127,29 +145,24 @@ func (c *clientPicture) copy(img *Image, dst image.Rectangle, delta image.Point)
 		return
 	}
 	built := map[int]*Image{}
-	var buf []byte
 	c.eachTile(dst, func(i int, t image.Rectangle) {
 		m := tilePool.Get().(*Image)
-		if old, ok := c.tiles[i]; ok {
-			copy(m.Pix, old.Pix)
-		} else {
-			m.copyFrom(image.Point{}, img, t)
-		}
 		part := t.Intersect(dst)
+		if part != t {
+			if old := c.tiles[i]; old != nil {
+				copy(m.Pix, old.Pix)
+			} else {
+				m.copyFrom(image.Point{}, img, t)
+			}
+		}
 		for y := part.Min.Y; y < part.Max.Y; y++ {
-			src := c.row(img, y-delta.Y, part.Min.X-delta.X, part.Max.X-delta.X, &buf)
-			copy(m.Pix[(y-t.Min.Y)*m.Stride+(part.Min.X-t.Min.X)*4:], src)
+			o := (y-t.Min.Y)*m.Stride + (part.Min.X-t.Min.X)*4
+			c.readRow(m.Pix[o:o+part.Dx()*4], img, y-delta.Y, part.Min.X-delta.X, part.Max.X-delta.X)
 		}
 		built[i] = m
 	})
-	if c.tiles == nil {
-		c.tiles = map[int]*Image{}
-	}
 	for i, m := range built {
-		if old, ok := c.tiles[i]; ok {
-			tilePool.Put(old)
-		}
-		c.tiles[i] = m
+		c.put(i, m)
 	}
 }
 
@@ -158,7 +171,13 @@ func (c *clientPicture) copy(img *Image, dst image.Rectangle, delta image.Point)
 // pending damage touches are dropped; the others take img's pixels for
 // their part inside area.
 func (c *clientPicture) settle(img *Image, area image.Rectangle, pending *region) {
+	if c.n == 0 {
+		return
+	}
 	for i, m := range c.tiles {
+		if m == nil {
+			continue
+		}
 		t := c.tileRect(i)
 		in := t.Intersect(area)
 		if in.Empty() {
@@ -172,7 +191,8 @@ func (c *clientPicture) settle(img *Image, area image.Rectangle, pending *region
 			}
 		}
 		if !touched {
-			delete(c.tiles, i)
+			c.tiles[i] = nil
+			c.n--
 			tilePool.Put(m)
 			continue
 		}
@@ -181,4 +201,4 @@ func (c *clientPicture) settle(img *Image, area image.Rectangle, pending *region
 }
 
 // kept returns how many blocks are kept.
-func (c *clientPicture) kept() int { return len(c.tiles) }
+func (c *clientPicture) kept() int { return c.n }

@@ -206,7 +206,7 @@ func (fb *Framebuffer) Resize(w, h int, init func(img *Image)) {
 	for s := range fb.subs {
 		s.mu.Lock()
 		if resized {
-			s.client.reset(w)
+			s.client.reset(w, h)
 		} else {
 			s.client.save(fb.img, fb.img.Bounds())
 		}
@@ -269,7 +269,7 @@ func (fb *Framebuffer) subscribe() *subscriber {
 	s := &subscriber{notify: make(chan struct{}, 1)}
 	fb.mu.Lock()
 	defer fb.mu.Unlock()
-	s.client.reset(fb.img.W)
+	s.client.reset(fb.img.W, fb.img.H)
 	fb.subs[s] = struct{}{}
 	s.dirty.add(fb.img.Bounds())
 	s.forced.add(fb.img.Bounds())
@@ -282,7 +282,7 @@ func (fb *Framebuffer) unsubscribe(s *subscriber) {
 	defer fb.mu.Unlock()
 	delete(fb.subs, s)
 	s.mu.Lock()
-	s.client.reset(0)
+	s.client.reset(0, 0)
 	s.mu.Unlock()
 }
 

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"hash/maphash"
 	"image"
+	"sync"
 )
 
 // Scroll detection.
@@ -31,23 +32,44 @@ const (
 
 var scrollSeed = maphash.MakeSeed()
 
+// scrollPool holds the buffers findScroll assembles the client's rows in.
+var scrollPool = sync.Pool{New: func() any { return new([]byte) }}
+
 // findScroll returns a vertical copy from what the client has that gives
 // most of r's changed rows their pixels in img, or nil.
 func findScroll(img *Image, client *clientPicture, r image.Rectangle) *pendingCopy {
 	if r.Dy() < scrollMinRows || r.Dx()*r.Dy() < scrollMinArea {
 		return nil
 	}
-	var c image.Rectangle
-	for _, t := range appendChanged(nil, img, client, r) {
-		c = c.Union(t)
+	// The client's rows of r, each assembled once where it has blocks
+	// the framebuffer no longer shows.
+	rw := r.Dx() * 4
+	bp := scrollPool.Get().(*[]byte)
+	defer scrollPool.Put(bp)
+	if cap(*bp) < rw*r.Dy() {
+		*bp = make([]byte, rw*r.Dy())
 	}
+	buf := (*bp)[:rw*r.Dy()]
+	filled := make([]bool, r.Dy())
+	oldRow := func(y int) []byte {
+		if !client.keptIn(y, r.Min.X, r.Max.X) {
+			return img.Pix[y*img.Stride+r.Min.X*4:][:rw:rw]
+		}
+		i := y - r.Min.Y
+		row := buf[i*rw:][:rw:rw]
+		if !filled[i] {
+			client.readRow(row, img, y, r.Min.X, r.Max.X)
+			filled[i] = true
+		}
+		return row
+	}
+	c := changedIn(r, img.rows(r), oldRow)
 	if c.Dy() < scrollMinRows {
 		return nil
 	}
 	x0, n := c.Min.X*4, c.Dx()*4
 	row := func(m *Image, y int) []byte { return m.Pix[y*m.Stride+x0:][:n:n] }
-	var buf []byte
-	clientRow := func(y int) []byte { return client.row(img, y, c.Min.X, c.Max.X, &buf) }
+	clientRow := func(y int) []byte { return oldRow(y)[x0-r.Min.X*4:][:n:n] }
 	// The client's rows of r: a hash seen once maps to its row, a hash
 	// seen more often (blank lines) is ambiguous.
 	old := make(map[uint64]int, r.Dy())

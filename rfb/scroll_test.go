@@ -319,7 +319,34 @@ func FuzzFindScroll(f *testing.F) {
 // holding something else.
 func pictureOf(old *Image) *clientPicture {
 	c := &clientPicture{}
-	c.reset(old.W)
+	c.reset(old.W, old.H)
 	c.save(old, old.Bounds())
 	return c
+}
+
+// BenchmarkScrollPipeline1080p scrolls a 730x650 terminal on a 1920x1080
+// framebuffer by two lines per update, through a connection to a Tight
+// client: capture's UpdateIn, the scroll search, the comparison and the
+// encoding, as the agent does 60-70 times a second while text scrolls.
+func BenchmarkScrollPipeline1080p(b *testing.B) {
+	const w, h = 1920, 1080
+	fb := NewFramebufferFromImage(textScreen(w, h, 11))
+	c := mustConnect(b, NewServer(fb, Options{}), ClientConfig{})
+	if err := c.SetEncodings(EncTight, EncCopyRect, EncRaw, EncCompressLevel0+2); err != nil {
+		b.Fatal(err)
+	}
+	fullUpdate(b, c)
+	term := image.Rect(60, 40, 60+730, 40+650)
+	top := 0
+	for b.Loop() {
+		fb.UpdateIn([]image.Rectangle{term}, nil, func(img *Image) []image.Rectangle {
+			scrollTerm(img, term, top, 2, 13)
+			return []image.Rectangle{term}
+		})
+		top += 2
+		if err := c.RequestUpdate(true, image.Rect(0, 0, w, h)); err != nil {
+			b.Fatal(err)
+		}
+		nextUpdate(b, c)
+	}
 }
