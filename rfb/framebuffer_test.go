@@ -133,7 +133,7 @@ func TestClientPictureRandom(t *testing.T) {
 		}
 	}
 	full := image.Rect(0, 0, w, h)
-	for step := range 300 {
+	for step := range 150 {
 		// A fresh colour somewhere, so that every step changes pixels.
 		spot := randRect()
 		colour := uint32(step*2654435761) & 0xffffff
