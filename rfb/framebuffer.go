@@ -11,8 +11,11 @@ import (
 // them, the cursor image and the size. The embedding program owns it and
 // writes to it from its capture loop; any number of servers and
 // connections read it. Writers never wait for a client's network: each
-// connection only takes a short read lock to copy the areas it is about to
-// send, and changes accumulate per connection until it can take them.
+// connection holds a read lock while it takes and encodes an update (not
+// while the update is written), and changes accumulate per connection
+// until it can take them. A connection keeps no copy of the screen, only
+// the blocks of its client's picture that changed since its last update
+// (clientPicture), which writers save before they change them.
 type Framebuffer struct {
 	mu     sync.RWMutex
 	img    *Image
