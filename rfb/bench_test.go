@@ -83,23 +83,24 @@ func BenchmarkConvert(b *testing.B) {
 }
 
 // BenchmarkUpdatePipeline1080p takes a full-frame change through the
-// framebuffer into a Raw update, as a connection does: copy under the
-// read lock, then encode.
+// framebuffer into a Raw update, as a connection does: take and encode
+// under the read lock.
 func BenchmarkUpdatePipeline1080p(b *testing.B) {
 	fb := NewFramebufferFromImage(benchImage())
 	s := fb.subscribe()
-	var shadow *Image
 	u := updateWriter{conv: newConverter(NativeFormat), quality: -1, compress: -1}
 	var buf []byte
 	full := image.Rect(0, 0, benchW, benchH)
 	b.SetBytes(benchW * benchH * 4)
 	for b.Loop() {
 		fb.refresh(s, full)
-		f := fb.take(s, full, false, &shadow)
-		u.begin(buf[:0])
-		for _, r := range f.dirty.rects {
-			rawEncoder{}.encode(&u, shadow, r)
-		}
-		buf, _ = u.finish(false)
+		fb.readLocked(func(img *Image) {
+			f := fb.take(s, full, false)
+			u.begin(buf[:0])
+			for _, r := range f.dirty.rects {
+				rawEncoder{}.encode(&u, img, r)
+			}
+			buf, _ = u.finish(false)
+		})
 	}
 }

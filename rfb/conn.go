@@ -51,7 +51,6 @@ type serverConn struct {
 	clip         connClipboard
 	control      []byte // small messages queued ahead of the next update
 	out          []byte
-	shadow       *Image
 	writing      bool
 	fenceStarted bool
 	cuStarted    bool
@@ -420,11 +419,26 @@ func (c *serverConn) appendUpdate(out []byte) ([]byte, bool, error) {
 	}
 	u.lossless = c.refreshing
 	c.refreshing = false
-	f := c.s.fb.take(c.sub, area, c.encs.copyRect && !c.noCopy, &c.shadow)
+	var (
+		b   []byte
+		ok  bool
+		err error
+	)
+	// The pixels are encoded from the framebuffer itself, under its read
+	// lock (a capture waits meanwhile); the connection keeps no copy of
+	// the screen.
+	c.s.fb.readLocked(func(img *Image) { b, ok, err = c.appendFrame(&u, area, img) })
+	return b, ok, err
+}
+
+// appendFrame takes the pending changes inside area and appends them to u,
+// encoded from img. The caller holds the framebuffer's read lock.
+func (c *serverConn) appendFrame(u *updateWriter, area image.Rectangle, img *Image) ([]byte, bool, error) {
+	f := c.s.fb.take(c.sub, area, c.encs.copyRect && !c.noCopy)
 	for f.resized && f.w == c.clientW && f.h == c.clientH {
 		// Resized and back before this client saw it: only the pixels
 		// changed, and they are pending now.
-		f = c.s.fb.take(c.sub, area, false, &c.shadow)
+		f = c.s.fb.take(c.sub, area, false)
 	}
 	if f.resized {
 		c.clientW, c.clientH = f.w, f.h
@@ -462,7 +476,7 @@ func (c *serverConn) appendUpdate(out []byte) ([]byte, bool, error) {
 	enc := c.encoder()
 	dirty := f.dirty.sorted()
 	for _, r := range dirty {
-		if err := enc.encode(&u, c.shadow, r); err != nil {
+		if err := enc.encode(u, img, r); err != nil {
 			return nil, false, err
 		}
 	}

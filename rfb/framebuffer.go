@@ -11,8 +11,11 @@ import (
 // them, the cursor image and the size. The embedding program owns it and
 // writes to it from its capture loop; any number of servers and
 // connections read it. Writers never wait for a client's network: each
-// connection only takes a short read lock to copy the areas it is about to
-// send, and changes accumulate per connection until it can take them.
+// connection holds a read lock while it takes and encodes an update (not
+// while the update is written), and changes accumulate per connection
+// until it can take them. A connection keeps no copy of the screen, only
+// the blocks of its client's picture that changed since its last update
+// (clientPicture), which writers save before they change them.
 type Framebuffer struct {
 	mu     sync.RWMutex
 	img    *Image
@@ -85,23 +88,11 @@ func (fb *Framebuffer) Size() (w, h int) {
 
 // Update lets draw change the pixels, with exclusive access. draw returns
 // the rectangles it changed; only those are sent to clients. draw must not
-// keep img.
+// keep img. Update does not know beforehand where draw paints, so it
+// keeps what each client had of the whole picture first: a capturer,
+// which knows, calls UpdateIn.
 func (fb *Framebuffer) Update(draw func(img *Image) (changed []image.Rectangle)) {
-	fb.mu.Lock()
-	defer fb.mu.Unlock()
-	changed := draw(fb.img)
-	for _, r := range changed {
-		fb.applyFilter(r)
-	}
-	b := fb.img.Bounds()
-	for s := range fb.subs {
-		s.mu.Lock()
-		for _, r := range changed {
-			s.dirty.add(r.Intersect(b))
-		}
-		s.mu.Unlock()
-		s.poke()
-	}
+	fb.UpdateIn(nil, nil, draw)
 }
 
 // SetImage replaces the whole picture, resizing if img's size differs.
@@ -122,6 +113,11 @@ func (fb *Framebuffer) Move(dst image.Rectangle, src image.Point) {
 	dst = dst.Intersect(b).Intersect(b.Add(delta))
 	if dst.Empty() || delta == (image.Point{}) {
 		return
+	}
+	for s := range fb.subs {
+		s.mu.Lock()
+		s.client.save(fb.img, dst)
+		s.mu.Unlock()
 	}
 	fb.img.move(dst, dst.Min.Sub(delta))
 	fb.applyFilter(dst)
@@ -149,13 +145,31 @@ type Copy struct {
 // or stale hint costs bytes, never a wrong picture. Of several copies at
 // once, the largest is used.
 func (fb *Framebuffer) UpdateCopied(copies []Copy, draw func(img *Image) (changed []image.Rectangle)) {
+	fb.UpdateIn(nil, copies, draw)
+}
+
+// UpdateIn is UpdateCopied for a draw that changes pixels only inside
+// within (nil: anywhere). Before draw runs, each connection keeps what its
+// client has there that it may compare the new pixels with (clientPicture),
+// so the smaller within, the less is copied.
+func (fb *Framebuffer) UpdateIn(within []image.Rectangle, copies []Copy, draw func(img *Image) (changed []image.Rectangle)) {
 	fb.mu.Lock()
 	defer fb.mu.Unlock()
+	b := fb.img.Bounds()
+	if within == nil {
+		within = []image.Rectangle{b}
+	}
+	for s := range fb.subs {
+		s.mu.Lock()
+		for _, r := range within {
+			s.client.save(fb.img, r)
+		}
+		s.mu.Unlock()
+	}
 	changed := draw(fb.img)
 	for _, r := range changed {
 		fb.applyFilter(r)
 	}
-	b := fb.img.Bounds()
 	var best *pendingCopy
 	for _, cp := range copies {
 		delta := cp.Dst.Min.Sub(cp.Src)
@@ -191,6 +205,15 @@ func (fb *Framebuffer) Resize(w, h int, init func(img *Image)) {
 	resized := w != fb.img.W || h != fb.img.H
 	if resized {
 		fb.img = NewImage(w, h)
+	}
+	for s := range fb.subs {
+		s.mu.Lock()
+		if resized {
+			s.client.reset(w, h)
+		} else {
+			s.client.save(fb.img, fb.img.Bounds())
+		}
+		s.mu.Unlock()
 	}
 	if init != nil {
 		init(fb.img)
@@ -249,6 +272,7 @@ func (fb *Framebuffer) subscribe() *subscriber {
 	s := &subscriber{notify: make(chan struct{}, 1)}
 	fb.mu.Lock()
 	defer fb.mu.Unlock()
+	s.client.reset(fb.img.W, fb.img.H)
 	fb.subs[s] = struct{}{}
 	s.dirty.add(fb.img.Bounds())
 	s.forced.add(fb.img.Bounds())
@@ -260,21 +284,20 @@ func (fb *Framebuffer) unsubscribe(s *subscriber) {
 	fb.mu.Lock()
 	defer fb.mu.Unlock()
 	delete(fb.subs, s)
+	s.mu.Lock()
+	s.client.reset(0, 0)
+	s.mu.Unlock()
 }
 
-// take moves the pending changes of s inside area into a frame, copying
-// their pixels into shadow (reallocated when the size changed). It holds
-// the read lock only for the copy.
-func (fb *Framebuffer) take(s *subscriber, area image.Rectangle, allowCopy bool, shadow **Image) pendingFrame {
-	fb.mu.RLock()
-	defer fb.mu.RUnlock()
+// take moves the pending changes of s inside area into a frame: the
+// pixels to send are fb.img's inside the frame's rectangles. The caller
+// holds fb.mu's read lock from take until it has encoded them, so that
+// they do not change meanwhile (readLocked).
+func (fb *Framebuffer) take(s *subscriber, area image.Rectangle, allowCopy bool) pendingFrame {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	var f pendingFrame
 	f.w, f.h = fb.img.W, fb.img.H
-	if *shadow == nil || (*shadow).W != fb.img.W || (*shadow).H != fb.img.H {
-		*shadow = NewImage(fb.img.W, fb.img.H)
-	}
 	if s.resized {
 		// The new size goes out alone; the pixels follow in the next update.
 		f.resized, s.resized = true, false
@@ -288,26 +311,26 @@ func (fb *Framebuffer) take(s *subscriber, area image.Rectangle, allowCopy bool,
 	if s.copy == nil && allowCopy && s.forced.empty() {
 		// A scroll: the largest damaged rectangle may hold the client's
 		// own pixels shifted up or down.
-		if cp := findScroll(fb.img, *shadow, s.dirty.largestIn(area)); cp != nil {
+		if cp := findScroll(fb.img, &s.client, s.dirty.largestIn(area)); cp != nil {
 			s.copy = cp
 		}
 	}
 	if s.copy != nil {
 		if allowCopy && s.copy.dst.In(area) {
 			f.copy = s.copy
-			// The client copies its pixels; so does its shadow.
-			(*shadow).move(f.copy.dst, f.copy.dst.Min.Sub(f.copy.delta))
+			// The client copies its pixels.
+			s.client.copy(fb.img, f.copy.dst, f.copy.delta)
 		} else {
 			s.dirty.add(s.copy.dst)
 		}
 		s.copy = nil
 	}
 	// Damage is what the source reported; only the pixels that differ
-	// from what the client has (the shadow) are sent, except where the
-	// client must get everything (forced: a new client or size, a
-	// request for pixels it lost, a lossless refresh). X clients and
-	// toolkits report far more than they change: a blinking caret in a
-	// GTK text view damages the whole view.
+	// from what the client has are sent, except where the client must get
+	// everything (forced: a new client or size, a request for pixels it
+	// lost, a lossless refresh). X clients and toolkits report far more
+	// than they change: a blinking caret in a GTK text view damages the
+	// whole view.
 	dirty := s.dirty.take(area)
 	forced := s.forced.take(area)
 	for _, r := range dirty.rects {
@@ -316,17 +339,24 @@ func (fb *Framebuffer) take(s *subscriber, area image.Rectangle, allowCopy bool,
 			rest.subtract(fr)
 		}
 		for _, p := range rest.rects {
-			f.dirty.rects = appendChanged(f.dirty.rects, fb.img, *shadow, p)
+			f.dirty.rects = appendChanged(f.dirty.rects, fb.img, &s.client, p)
 		}
 	}
 	f.dirty.rects = append(f.dirty.rects, forced.rects...)
 	if len(f.dirty.rects) > maxRegionRects {
 		f.dirty.coarsen()
 	}
-	for _, r := range f.dirty.rects {
-		(*shadow).copyFrom(r.Min, fb.img, r)
-	}
+	// The client will have fb.img's pixels inside area: what differed is
+	// in the frame.
+	s.client.settle(fb.img, area, &s.dirty)
 	return f
+}
+
+// readLocked runs f with the read lock held and the current picture.
+func (fb *Framebuffer) readLocked(f func(img *Image)) {
+	fb.mu.RLock()
+	defer fb.mu.RUnlock()
+	f(fb.img)
 }
 
 // compareTile is the block in which changes are looked for, as
@@ -334,14 +364,14 @@ func (fb *Framebuffer) take(s *subscriber, area image.Rectangle, allowCopy bool,
 // cropped to the changed pixels.
 const compareTile = 64
 
-// appendChanged appends the parts of r in which a and b differ: the
-// changed compareTile blocks of the screen's grid, each cropped to its
-// changed rows and columns.
-func appendChanged(out []image.Rectangle, a, b *Image, r image.Rectangle) []image.Rectangle {
+// appendChanged appends the parts of r in which img and what the client
+// has differ: the changed compareTile blocks of the screen's grid, each
+// cropped to its changed rows and columns.
+func appendChanged(out []image.Rectangle, img *Image, client *clientPicture, r image.Rectangle) []image.Rectangle {
 	for ty := r.Min.Y / compareTile * compareTile; ty < r.Max.Y; ty += compareTile {
 		for tx := r.Min.X / compareTile * compareTile; tx < r.Max.X; tx += compareTile {
 			t := image.Rect(tx, ty, tx+compareTile, ty+compareTile).Intersect(r)
-			if c := changedIn(a, b, t); !c.Empty() {
+			if c := changedIn(t, img.rows(t), client.tileRows(img, t)); !c.Empty() {
 				out = append(out, c)
 			}
 		}
@@ -349,13 +379,18 @@ func appendChanged(out []image.Rectangle, a, b *Image, r image.Rectangle) []imag
 	return out
 }
 
-// changedIn returns the smallest rectangle holding every pixel of t in
-// which a and b differ (the padding byte ignored), or an empty one.
-func changedIn(a, b *Image, t image.Rectangle) image.Rectangle {
+// rows returns a function giving m's pixels of row y from t.Min.X to
+// t.Max.X.
+func (m *Image) rows(t image.Rectangle) func(y int) []byte {
 	n := t.Dx() * 4
-	row := func(y int) ([]byte, []byte) {
-		return a.Pix[y*a.Stride+t.Min.X*4:][:n:n], b.Pix[y*b.Stride+t.Min.X*4:][:n:n]
-	}
+	return func(y int) []byte { return m.Pix[y*m.Stride+t.Min.X*4:][:n:n] }
+}
+
+// changedIn returns the smallest rectangle holding every pixel of t in
+// which the rows of a and b differ (the padding byte ignored), or an empty
+// one.
+func changedIn(t image.Rectangle, a, b func(y int) []byte) image.Rectangle {
+	row := func(y int) ([]byte, []byte) { return a(y), b(y) }
 	differ := func(p, q []byte) bool {
 		for i := 0; i < len(p); i += 4 {
 			if p[i] != q[i] || p[i+1] != q[i+1] || p[i+2] != q[i+2] {
@@ -421,6 +456,7 @@ type subscriber struct {
 	copy          *pendingCopy
 	resized       bool
 	cursorChanged bool
+	client        clientPicture // what the client has, where it differs from the framebuffer
 }
 
 // pendingCopy is a move the client can do itself: dst receives the pixels

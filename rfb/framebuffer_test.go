@@ -3,6 +3,7 @@ package rfb
 import (
 	"image"
 	"image/color"
+	"math/rand/v2"
 	"testing"
 )
 
@@ -25,12 +26,15 @@ func TestFramebufferFilter(t *testing.T) {
 		img.Fill(img.Bounds(), 0xff0000)
 		return []image.Rectangle{img.Bounds()}
 	})
-	var shadow *Image
-	fb.take(s, fb.img.Bounds(), false, &shadow)
-	if got := shadow.RGB(10, 10); got != 0xff0000 {
+	var shown *Image
+	fb.readLocked(func(img *Image) {
+		fb.take(s, img.Bounds(), false)
+		shown = img.Clone()
+	})
+	if got := shown.RGB(10, 10); got != 0xff0000 {
 		t.Fatalf("shared pixel %06x", got)
 	}
-	if got := shadow.RGB(40, 10); got != 0x808080 {
+	if got := shown.RGB(40, 10); got != 0x808080 {
 		t.Fatalf("masked pixel %06x, want the filter's grey", got)
 	}
 	fb.Move(image.Rect(32, 0, 64, 32), image.Pt(0, 0))
@@ -90,4 +94,96 @@ func TestOnlyChangedPixelsAreSent(t *testing.T) {
 		t.Errorf("full request answered with %+v", u.Rects)
 	}
 	checkImage(t, c, fb.Snapshot())
+}
+
+// TestClientPictureRandom makes random changes (declared updates, moves,
+// copy hints right and wrong) for two clients, one reading after every
+// change and one after every fifth: each shows the framebuffer exactly
+// when it has read, and once both are up to date no connection keeps any
+// of its client's pixels (clientPicture).
+func TestClientPictureRandom(t *testing.T) {
+	const w, h = 300, 200
+	fb := NewFramebufferFromImage(textScreen(w, h, 5))
+	srv := NewServer(fb, Options{})
+	fast := mustConnect(t, srv, ClientConfig{})
+	slow := mustConnect(t, srv, ClientConfig{})
+	for _, c := range []*Client{fast, slow} {
+		if err := c.SetEncodings(EncCopyRect, EncRaw); err != nil {
+			t.Fatal(err)
+		}
+		fullUpdate(t, c)
+	}
+	rng := rand.New(rand.NewPCG(3, 9))
+	randRect := func() image.Rectangle {
+		x, y := rng.IntN(w), rng.IntN(h)
+		return image.Rect(x, y, x+1+rng.IntN(120), y+1+rng.IntN(90)).Intersect(image.Rect(0, 0, w, h))
+	}
+	// read asks for area (which holds a change) and checks it.
+	read := func(c *Client, step int, area image.Rectangle) {
+		t.Helper()
+		if err := c.RequestUpdate(true, area); err != nil {
+			t.Fatal(err)
+		}
+		nextUpdate(t, c)
+		got, want := NewImage(w, h), NewImage(w, h)
+		got.copyFrom(area.Min, c.Framebuffer(), area)
+		want.copyFrom(area.Min, fb.Snapshot(), area)
+		if d := imageDiff(got, want); d != "" {
+			t.Fatalf("step %d, area %v: %s", step, area, d)
+		}
+	}
+	full := image.Rect(0, 0, w, h)
+	for step := range 150 {
+		// A fresh colour somewhere, so that every step changes pixels.
+		spot := randRect()
+		colour := uint32(step*2654435761) & 0xffffff
+		switch rng.IntN(3) {
+		case 0:
+			fb.Move(randRect(), image.Pt(rng.IntN(w), rng.IntN(h)))
+		case 1:
+			src := randRect()
+			d := image.Pt(rng.IntN(61)-30, rng.IntN(41)-20)
+			hint := Copy{Dst: src.Add(d), Src: src.Min}
+			if rng.IntN(2) == 0 {
+				hint.Src = hint.Src.Add(image.Pt(rng.IntN(9)-4, 0)) // a wrong hint
+			}
+			fb.UpdateIn([]image.Rectangle{src.Add(d).Union(src), spot}, []Copy{hint}, func(img *Image) []image.Rectangle {
+				dst := src.Add(d).Intersect(img.Bounds())
+				img.move(dst.Intersect(img.Bounds().Add(d)), dst.Intersect(img.Bounds().Add(d)).Min.Sub(d))
+				img.Fill(spot, colour)
+				return []image.Rectangle{src.Add(d).Union(src).Intersect(img.Bounds()), spot}
+			})
+		default:
+			r := randRect()
+			fb.UpdateIn([]image.Rectangle{r, spot}, nil, func(img *Image) []image.Rectangle {
+				for y := r.Min.Y; y < r.Max.Y; y += 1 + rng.IntN(4) {
+					img.Fill(image.Rect(r.Min.X, y, r.Max.X, y+1), rng.Uint32()&0xffffff)
+				}
+				img.Fill(spot, colour)
+				return []image.Rectangle{r, spot}
+			})
+		}
+		fb.Update(func(img *Image) []image.Rectangle {
+			img.Fill(spot, colour)
+			return []image.Rectangle{spot}
+		})
+		if step%5 != 4 && rng.IntN(2) == 0 {
+			read(fast, step, spot.Union(randRect())) // a part of the screen
+		} else {
+			read(fast, step, full)
+		}
+		if step%5 == 4 {
+			read(slow, step, full)
+			fb.mu.RLock()
+			for s := range fb.subs {
+				s.mu.Lock()
+				n := s.client.kept()
+				s.mu.Unlock()
+				if n != 0 {
+					t.Errorf("step %d: a connection keeps %d blocks after its client is up to date", step, n)
+				}
+			}
+			fb.mu.RUnlock()
+		}
+	}
 }

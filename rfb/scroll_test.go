@@ -110,19 +110,19 @@ func TestFindScrollGivesUp(t *testing.T) {
 	for i := range b.Pix {
 		b.Pix[i] = byte(r.Uint32())
 	}
-	if cp := findScroll(b, a, a.Bounds()); cp != nil {
+	if cp := findScroll(b, pictureOf(a), a.Bounds()); cp != nil {
 		t.Errorf("noise: %+v", cp)
 	}
 	s := textScreen(640, 480, 1)
 	m := s.Clone()
 	scrollTerm(m, m.Bounds(), 0, 2, 1)
-	if cp := findScroll(m, s, image.Rect(0, 0, 640, 40)); cp != nil {
+	if cp := findScroll(m, pictureOf(s), image.Rect(0, 0, 640, 40)); cp != nil {
 		t.Errorf("small area: %+v", cp)
 	}
-	if cp := findScroll(m, s, m.Bounds()); cp == nil || cp.delta != image.Pt(0, -26) {
+	if cp := findScroll(m, pictureOf(s), m.Bounds()); cp == nil || cp.delta != image.Pt(0, -26) {
 		t.Errorf("scroll by 2 lines: %+v", cp)
 	}
-	if cp := findScroll(s, s, s.Bounds()); cp != nil {
+	if cp := findScroll(s, pictureOf(s), s.Bounds()); cp != nil {
 		t.Errorf("unchanged: %+v", cp)
 	}
 }
@@ -215,7 +215,7 @@ func TestCopyHintsRandom(t *testing.T) {
 		next := image.Pt(min(max(pos.X+rng.IntN(41)-20, -30), w-40), min(max(pos.Y+rng.IntN(31)-15, -30), h-30))
 		old := fb.Snapshot()
 		want := compose(next)
-		damage := appendChanged(nil, want, old, want.Bounds())
+		damage := appendChanged(nil, want, pictureOf(old), want.Bounds())
 		var hints []Copy
 		if rng.IntN(4) > 0 {
 			hints = append(hints, Copy{Dst: win.Bounds().Add(next), Src: shownAt})
@@ -296,7 +296,7 @@ func FuzzFindScroll(f *testing.F) {
 		tx, ty := int(x0)%100, int(y0)%120
 		scrollTerm(cur, image.Rect(tx, ty, tx+100, ty+10*13), 0, int(lines%8), s+1)
 		r := image.Rect(int(x0)%w, int(y0)%h, int(x1)%(w+1), int(y1)%(h+1)).Canon()
-		cp := findScroll(cur, old, r)
+		cp := findScroll(cur, pictureOf(old), r)
 		if cp == nil {
 			return
 		}
@@ -313,4 +313,40 @@ func FuzzFindScroll(f *testing.F) {
 			}
 		}
 	})
+}
+
+// pictureOf is a client picture of old, for a framebuffer of old's size
+// holding something else.
+func pictureOf(old *Image) *clientPicture {
+	c := &clientPicture{}
+	c.reset(old.W, old.H)
+	c.save(old, old.Bounds())
+	return c
+}
+
+// BenchmarkScrollPipeline1080p scrolls a 730x650 terminal on a 1920x1080
+// framebuffer by two lines per update, through a connection to a Tight
+// client: capture's UpdateIn, the scroll search, the comparison and the
+// encoding, as the agent does 60-70 times a second while text scrolls.
+func BenchmarkScrollPipeline1080p(b *testing.B) {
+	const w, h = 1920, 1080
+	fb := NewFramebufferFromImage(textScreen(w, h, 11))
+	c := mustConnect(b, NewServer(fb, Options{}), ClientConfig{})
+	if err := c.SetEncodings(EncTight, EncCopyRect, EncRaw, EncCompressLevel0+2); err != nil {
+		b.Fatal(err)
+	}
+	fullUpdate(b, c)
+	term := image.Rect(60, 40, 60+730, 40+650)
+	top := 0
+	for b.Loop() {
+		fb.UpdateIn([]image.Rectangle{term}, nil, func(img *Image) []image.Rectangle {
+			scrollTerm(img, term, top, 2, 13)
+			return []image.Rectangle{term}
+		})
+		top += 2
+		if err := c.RequestUpdate(true, image.Rect(0, 0, w, h)); err != nil {
+			b.Fatal(err)
+		}
+		nextUpdate(b, c)
+	}
 }

@@ -321,7 +321,8 @@ func TestClientStopsReading(t *testing.T) {
 	runtime.ReadMemStats(&after)
 	growth := int64(after.HeapInuse) - int64(before.HeapInuse)
 	// One frame is 1.9 MB; the stuck client may hold an update buffer and
-	// a shadow copy, nothing that grows with the number of changes.
+	// the blocks of its client's picture (at most a frame), nothing that grows
+	// with the number of changes.
 	if growth > 12<<20 {
 		t.Errorf("heap grew by %d bytes while a client was not reading", growth)
 	}

@@ -55,6 +55,17 @@ const maxCursor = 256
 // the user's session; otherwise it keeps retrying at IdlePoll until the
 // user's desktop is back.
 //
+// Window moves: the places of the visible top-level windows are read
+// just before and just after each BitBlt (EnumWindows and the DWM frame
+// bounds; not timed on Windows here); a window that moved since the
+// previous capture, kept its size and stood still during the BitBlt is
+// handed to fb.UpdateIn as a copy hint, so viewers with CopyRect copy it
+// themselves and get only what it uncovered (winvnc/win/moves.go). The
+// places are read rather than followed with SetWinEventHook's
+// EVENT_OBJECT_LOCATIONCHANGE: a hint needs the place at the moment the
+// pixels are read, which an event reports only as having changed, and
+// the capture polls anyway.
+//
 // DXGI Desktop Duplication (change rectangles and move rectangles from
 // the compositor, no full compare) is a later step.
 //
@@ -75,6 +86,7 @@ type Capturer struct {
 	pix      []byte  // the DIB section's pixels
 	prev     []byte  // the previous frame
 	desk     windows.Handle
+	layout   placements // the top-level windows' places in prev, for move hints
 
 	cursor cursorTracker
 
@@ -257,15 +269,24 @@ func (c *Capturer) capture(full bool) (int, error) {
 	if hooked && c.Hook.Prepare() {
 		full = true
 	}
+	before := topLayout()
 	if err := bitBlt(c.memDC, 0, 0, w, h, c.screenDC, vs.Min.X, vs.Min.Y, srcCopy|captureBlt); err != nil {
 		return 0, err
 	}
 	gdiFlush()
+	after := topLayout()
+	var moves []rfb.Copy
+	if !resized {
+		// Also when full (the mask changed because the shared window
+		// moved): a hint is compared after the copy like any damage.
+		moves = windowMoves(c.layout, before, after)
+	}
+	c.layout = settled(before, after)
 	if hooked && c.Hook.Confirm() {
 		full = true
 		c.Refresh() // the next frame, at once, with the layout as it is now
 	}
-	changed, stale := publishFrame(c.fb, c.pix, c.prev, w, h, full, resized)
+	changed, stale := publishFrame(c.fb, c.pix, c.prev, w, h, full, resized, moves)
 	if stale {
 		c.screen = image.Rectangle{} // fb resized behind our back: start over
 	}

@@ -128,7 +128,7 @@ func TestPublishFrame(t *testing.T) {
 		pix[i] = byte(i * 7)
 	}
 	prev := make([]byte, len(pix))
-	if changed, stale := publishFrame(fb, pix, prev, w, h, false, true); changed != w*h || stale {
+	if changed, stale := publishFrame(fb, pix, prev, w, h, false, true, nil); changed != w*h || stale {
 		t.Fatalf("resize: %v %v", changed, stale)
 	}
 	same := func() {
@@ -147,20 +147,20 @@ func TestPublishFrame(t *testing.T) {
 		}
 	}
 	same()
-	if changed, _ := publishFrame(fb, pix, prev, w, h, false, false); changed != 0 {
+	if changed, _ := publishFrame(fb, pix, prev, w, h, false, false, nil); changed != 0 {
 		t.Error("unchanged frame reported as changed")
 	}
 	poke(pix, stride, 129, 69)
-	if changed, _ := publishFrame(fb, pix, prev, w, h, false, false); changed != 2*6 { // the last tile: 2×6
+	if changed, _ := publishFrame(fb, pix, prev, w, h, false, false, nil); changed != 2*6 { // the last tile: 2×6
 		t.Errorf("change of one pixel: %d pixels sent, want its tile's 12", changed)
 	}
 	same()
-	if changed, _ := publishFrame(fb, pix, prev, w, h, true, false); changed != w*h {
+	if changed, _ := publishFrame(fb, pix, prev, w, h, true, false, nil); changed != w*h {
 		t.Error("full refresh not sent")
 	}
 	fb.Resize(5, 5, nil)
 	poke(pix, stride, 0, 0)
-	if changed, stale := publishFrame(fb, pix, prev, w, h, false, false); changed != 0 || !stale {
+	if changed, stale := publishFrame(fb, pix, prev, w, h, false, false, nil); changed != 0 || !stale {
 		t.Errorf("after a foreign resize: changed %v stale %v", changed, stale)
 	}
 }

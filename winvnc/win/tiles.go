@@ -102,10 +102,11 @@ func cursorImage(color, mask []byte, w, h int) *image.NRGBA {
 // publishFrame hands a new frame (pix, w×h, rows w*4 bytes) to fb.
 // After a size change (resized) it resizes fb to the whole frame; when
 // full it sends the whole frame; otherwise only the tiles that differ
-// from prev. prev becomes the frame. It returns how many pixels of fb
+// from prev, with moves (windowMoves) as copy hints. prev becomes the
+// frame. It returns how many pixels of fb
 // changed, and stale when fb's size no longer matched (someone else resized it):
 // the caller should then resize again.
-func publishFrame(fb *rfb.Framebuffer, pix, prev []byte, w, h int, full, resized bool) (changed int, stale bool) {
+func publishFrame(fb *rfb.Framebuffer, pix, prev []byte, w, h int, full, resized bool, moves []rfb.Copy) (changed int, stale bool) {
 	stride := w * 4
 	if resized {
 		copy(prev, pix)
@@ -123,7 +124,7 @@ func publishFrame(fb *rfb.Framebuffer, pix, prev []byte, w, h int, full, resized
 	if len(rects) == 0 {
 		return 0, false
 	}
-	fb.Update(func(img *rfb.Image) []image.Rectangle {
+	fb.UpdateIn(rects, moves, func(img *rfb.Image) []image.Rectangle {
 		if img.W != w || img.H != h {
 			stale = true
 			return nil

@@ -73,6 +73,32 @@ func (d *Display) Windows() ([]Window, error) {
 	return ws, nil
 }
 
+// topLayout reads the place of every visible top-level window (not
+// minimised, not cloaked), in framebuffer coordinates, as Windows lists
+// them.
+func topLayout() placements {
+	hwnds, err := topLevelWindows()
+	if err != nil {
+		return nil
+	}
+	origin := virtualScreen().Min
+	l := placements{}
+	for _, hwnd := range hwnds {
+		if !windows.IsWindowVisible(hwnd) || isIconic(hwnd) || cloaked(hwnd) {
+			continue
+		}
+		rc, ok := frameBounds(hwnd)
+		if !ok {
+			var err error
+			if rc, err = getWindowRect(hwnd); err != nil {
+				continue // gone meanwhile
+			}
+		}
+		l[uint32(hwnd)] = image.Rect(int(rc.left), int(rc.top), int(rc.right), int(rc.bottom)).Sub(origin)
+	}
+	return l
+}
+
 // enum collects EnumWindows' handles. windows.NewCallback makes callbacks
 // that are never freed, and a process may make only about 2000, so there
 // is one, made once, and calls take turns.

@@ -22,20 +22,36 @@ import (
 	"lifebuoy/rfb/rfbtest"
 )
 
-func TestCaptureDamage(t *testing.T)   { testCapture(t, 24, false) }
-func TestCaptureFallback(t *testing.T) { testCapture(t, 24, true) }
-func TestCaptureDepth16(t *testing.T)  { testCapture(t, 16, false) }
+func TestCaptureDamage(t *testing.T)   { testCapture(t, 640, 480, 24, false, false) }
+func TestCaptureFallback(t *testing.T) { testCapture(t, 640, 480, 24, true, false) }
+func TestCaptureDepth16(t *testing.T)  { testCapture(t, 640, 480, 16, false, false) }
 
-func testCapture(t *testing.T, depth int, noDamage bool) {
-	x := rfbtest.StartXvfb(t, 640, 480, depth)
+// TestCaptureStrips captures screens several times the segment's size (and
+// over the socket, whose reads are cut the same way) in strips of rows.
+func TestCaptureStrips(t *testing.T) {
+	for _, depth := range []int{16, 24} {
+		for _, noShm := range []bool{false, true} {
+			t.Run(fmt.Sprintf("depth=%d/shm=%v", depth, !noShm), func(t *testing.T) {
+				c := testCapture(t, 1280, 1024, depth, false, noShm)
+				if seg := c.segmentSize(); seg > maxSegment {
+					t.Errorf("segment of %d bytes, want at most %d", seg, maxSegment)
+				}
+			})
+		}
+	}
+}
+
+func testCapture(t *testing.T, w, h, depth int, noDamage, noShm bool) *Capturer {
+	x := rfbtest.StartXvfb(t, w, h, depth)
 	d := openDisplay(t, x)
 	for _, e := range []Extension{ExtShm, ExtDamage, ExtXFixes, ExtXTest, ExtRandR} {
 		if !d.Has(e) {
 			t.Errorf("Xvfb lacks %v", e)
 		}
 	}
-	_, fb := startCapture(t, d, func(c *Capturer) {
+	c, fb := startCapture(t, d, func(c *Capturer) {
 		c.NoDamage = noDamage
+		c.NoShm = noShm
 		c.Poll = 50 * time.Millisecond
 	})
 	waitSame(t, x, fb, "start")
@@ -51,6 +67,7 @@ func testCapture(t *testing.T, depth int, noDamage bool) {
 
 	run(t, x, "xdotool", "windowmove", "--sync", id, "300", "200")
 	waitSame(t, x, fb, "xterm moved")
+	return c
 }
 
 // TestCaptureFlood draws thousands of small rectangles in many colours at

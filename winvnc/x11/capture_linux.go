@@ -3,6 +3,7 @@
 package x11
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -421,30 +422,50 @@ func (c *Capturer) resize() error {
 	}
 	c.freeBuffers()
 	c.w, c.h = w, h
-	size := c.format.stride(w) * h
 	if c.d.Has(ExtShm) && !c.NoShm {
-		seg, err := newSegment(c.d, size)
+		seg, err := newSegment(c.d, c.segmentSize())
 		if err != nil {
 			c.d.log.Warn("x11: MIT-SHM unusable, reading over the socket", "err", err)
 		} else {
 			c.seg = seg
 		}
 	}
-	if !c.format.native() {
-		c.conv = rfb.NewImage(w, h)
-	}
 	full := image.Rect(0, 0, w, h)
-	img, err := c.grab(full, 0)
-	if err != nil {
-		return err
-	}
+	var readErr error
 	if c.poll {
-		c.prev = img.Clone()
+		c.prev = rfb.NewImage(w, h)
+		if _, err := c.readInto(c.prev, c.all()); err != nil {
+			return err
+		}
+		c.fb.Resize(w, h, func(dst *rfb.Image) { dst.DrawImage(image.Point{}, c.prev, full) })
+	} else {
+		c.fb.Resize(w, h, func(dst *rfb.Image) { _, readErr = c.readInto(dst, c.all()) })
 	}
-	c.fb.Resize(w, h, func(dst *rfb.Image) { dst.DrawImage(image.Point{}, img, full) })
+	if readErr != nil {
+		return readErr
+	}
 	c.frames.Add(1)
-	c.d.log.Info("x11: capturing", "width", w, "height", h, "bpp", c.format.bpp, "shm", c.seg != nil)
+	c.d.log.Info("x11: capturing", "width", w, "height", h, "bpp", c.format.bpp, "shm", c.seg != nil,
+		"segment", c.segmentSize())
 	return nil
+}
+
+// maxSegment bounds the MIT-SHM segment with DAMAGE: larger captures are
+// read in strips of rows, one after the other into the same segment, so
+// the capturer does not hold a second copy of the screen (8 MiB at
+// 1920x1080) beside the framebuffer. The polling fallback compares whole
+// captures and keeps a whole screen.
+const maxSegment = 1 << 20
+
+// segmentSize is the size of the segment for the current screen: the
+// whole screen while polling, else at most maxSegment, and at least one
+// row.
+func (c *Capturer) segmentSize() int {
+	size := c.format.stride(c.w) * c.h
+	if c.poll {
+		return size
+	}
+	return min(size, max(maxSegment, c.format.stride(c.w)))
 }
 
 func (c *Capturer) freeBuffers() {
@@ -490,25 +511,88 @@ func (c *Capturer) captureDamage(dmg damage.Damage, region xfixes.Region, full b
 }
 
 // captureRects reads rects (inside the screen, not overlapping) and puts
-// them into fb, one Update per batch. With MIT-SHM the reads of a batch are
-// pipelined into the segment at consecutive offsets; over the socket each
-// rectangle is its own batch.
+// them into fb, in one Update. The reads happen inside the Update (with the
+// framebuffer locked), straight from the segment or the socket into the
+// framebuffer, so no copy of a large capture waits in between.
 func (c *Capturer) captureRects(rects []image.Rectangle) error {
-	for len(rects) > 0 {
-		n := 1
-		if c.seg != nil {
-			n = c.fitSegment(rects)
+	moves := c.takeMoves(rects)
+	var err error
+	c.fb.UpdateIn(rects, moves, func(dst *rfb.Image) []image.Rectangle {
+		var done []image.Rectangle
+		done, err = c.readInto(dst, rects)
+		return done
+	})
+	c.frames.Add(1)
+	return err
+}
+
+// readInto reads rects (inside the screen) into dst at their places and
+// returns the parts it read (all of rects unless it fails). Each rectangle
+// is read in strips of rows that fit the segment; with MIT-SHM the reads
+// of the strips that fit together are pipelined at consecutive offsets.
+func (c *Capturer) readInto(dst *rfb.Image, rects []image.Rectangle) ([]image.Rectangle, error) {
+	strips := c.strips(rects)
+	var done []image.Rectangle
+	if c.seg == nil {
+		for _, r := range strips {
+			img, err := c.socketGetImage(r)
+			if err != nil {
+				return done, err
+			}
+			dst.DrawImage(r.Min, img, img.Bounds())
+			done = append(done, r)
 		}
-		if err := c.captureBatch(rects[:n]); err != nil {
-			return err
-		}
-		rects = rects[n:]
+		return done, nil
 	}
-	return nil
+	for len(strips) > 0 {
+		n := c.fitSegment(strips)
+		batch := strips[:n]
+		strips = strips[n:]
+		cookies := make([]shm.GetImageCookie, len(batch))
+		off := 0
+		for i, r := range batch {
+			cookies[i] = c.shmGetImage(r, off)
+			off += c.segBytes(r)
+		}
+		off = 0
+		var first error
+		for i, r := range batch {
+			img, err := c.shmWait(cookies[i], r, off) // every reply is taken
+			off += c.segBytes(r)
+			if err != nil || first != nil {
+				first = cmp.Or(first, err)
+				continue
+			}
+			dst.DrawImage(r.Min, img, img.Bounds())
+			done = append(done, r)
+		}
+		if first != nil {
+			return done, first
+		}
+	}
+	return done, nil
+}
+
+// strips cuts rects into pieces of rows that fit the segment alone (over
+// the socket, pieces of at most maxSegment bytes, so that no reply holds a
+// whole screen either).
+func (c *Capturer) strips(rects []image.Rectangle) []image.Rectangle {
+	room := maxSegment
+	if c.seg != nil {
+		room = len(c.seg.data)
+	}
+	out := make([]image.Rectangle, 0, len(rects))
+	for _, r := range rects {
+		rows := max(1, room/c.format.stride(r.Dx()))
+		for y := r.Min.Y; y < r.Max.Y; y += rows {
+			out = append(out, image.Rect(r.Min.X, y, r.Max.X, min(y+rows, r.Max.Y)))
+		}
+	}
+	return out
 }
 
 // fitSegment returns how many of rects fit in the segment together (at
-// least one: any rectangle inside the screen fits alone).
+// least one: strips fit alone).
 func (c *Capturer) fitSegment(rects []image.Rectangle) int {
 	off := 0
 	for i, r := range rects {
@@ -523,46 +607,6 @@ func (c *Capturer) fitSegment(rects []image.Rectangle) int {
 // segBytes is the room r takes in the segment, kept 4-byte aligned.
 func (c *Capturer) segBytes(r image.Rectangle) int {
 	return (c.format.stride(r.Dx())*r.Dy() + 3) &^ 3
-}
-
-func (c *Capturer) captureBatch(rects []image.Rectangle) error {
-	imgs := make([]*rfb.Image, len(rects))
-	if c.seg != nil {
-		cookies := make([]shm.GetImageCookie, len(rects))
-		off := 0
-		for i, r := range rects {
-			cookies[i] = c.shmGetImage(r, off)
-			off += c.segBytes(r)
-		}
-		off = 0
-		for i, r := range rects {
-			img, err := c.shmWait(cookies[i], r, off)
-			if err != nil {
-				return err
-			}
-			off += c.segBytes(r)
-			if !c.format.native() {
-				img = img.Clone() // converted into the shared scratch image
-			}
-			imgs[i] = img
-		}
-	} else {
-		for i, r := range rects {
-			img, err := c.socketGetImage(r)
-			if err != nil {
-				return err
-			}
-			imgs[i] = img
-		}
-	}
-	c.fb.UpdateCopied(c.takeMoves(rects), func(dst *rfb.Image) []image.Rectangle {
-		for i, r := range rects {
-			dst.DrawImage(r.Min, imgs[i], imgs[i].Bounds())
-		}
-		return rects
-	})
-	c.frames.Add(1)
-	return nil
 }
 
 // captureTiles is the fallback: capture all, send the tiles that changed
@@ -584,7 +628,7 @@ func (c *Capturer) captureTiles(all bool) (bool, error) {
 		c.prev.DrawImage(r.Min, img, r)
 	}
 	prev := c.prev
-	c.fb.UpdateCopied(c.takeMoves(changed), func(dst *rfb.Image) []image.Rectangle {
+	c.fb.UpdateIn(changed, c.takeMoves(changed), func(dst *rfb.Image) []image.Rectangle {
 		for _, r := range changed {
 			dst.DrawImage(r.Min, prev, r)
 		}
@@ -652,6 +696,9 @@ func (c *Capturer) socketGetImage(r image.Rectangle) (*rfb.Image, error) {
 func (c *Capturer) native(data []byte, stride int, r image.Rectangle) *rfb.Image {
 	if c.format.native() {
 		return &rfb.Image{Pix: data, Stride: stride, W: r.Dx(), H: r.Dy()}
+	}
+	if n := r.Dx() * 4 * r.Dy(); c.conv == nil || len(c.conv.Pix) < n {
+		c.conv = &rfb.Image{Pix: make([]byte, n)} // the scratch grows to the largest strip
 	}
 	img := &rfb.Image{Pix: c.conv.Pix, Stride: r.Dx() * 4, W: r.Dx(), H: r.Dy()}
 	c.format.convertRows(img.Pix, img.Stride, data, stride, r.Dx(), r.Dy())

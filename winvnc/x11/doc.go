@@ -4,7 +4,9 @@
 // (github.com/jezek/xgb, pure Go).
 //
 // Capture uses a private MIT-SHM segment (mode 0600, removed as soon as
-// both sides have attached), DAMAGE for the changed areas, XFIXES for the
+// both sides have attached; at most 1 MiB with DAMAGE, larger areas are
+// read in strips of rows straight into the framebuffer), DAMAGE for the
+// changed areas, XFIXES for the
 // cursor image and RandR for size changes. Input goes through XTEST.
 //
 // xgb panics on a request to an extension it has not initialised, so
