@@ -39,8 +39,7 @@ import (
 // quiet connections keep idle sessions. A relayed session over them
 // parks like any other: the WebSocket layer keeps no buffer of its own.
 // The front's TLS runs over sockConn, so that the relay reads and writes
-// several TLS records in one system call, and its handshake buffers are
-// dropped once the handshake is done (trimTLS).
+// several TLS records in one system call.
 
 // ALPN protocol names on the HTTPS front.
 const (

@@ -15,7 +15,6 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"testing"
 	"time"
 
@@ -154,13 +153,6 @@ func pump(b *testing.B, src io.WriteCloser, sink net.Conn, chunk int, cpu func()
 			b.ReportMetric(mb/d.Seconds(), "relay-MB/cpu-s")
 		}
 	}
-}
-
-// processCPU is this process's CPU time, user and system.
-func processCPU() time.Duration {
-	var ru syscall.Rusage
-	syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 // childCPU reads a process's CPU time, user and system, from /proc (in

@@ -89,13 +89,13 @@ func (s *sockConn) Read(p []byte) (int, error) {
 	var n int
 	var rerr error
 	err := s.gather.Read(func(fd uintptr) bool {
-		n, rerr = syscall.Read(int(fd), p)
+		n, rerr = readNow(fd, p)
 		return true // one attempt, never a wait
 	})
 	switch {
 	case err != nil:
 		return 0, err
-	case rerr == syscall.EAGAIN || rerr == syscall.EINTR:
+	case rerr == errWouldBlock:
 		return 0, errWouldBlock
 	case rerr != nil:
 		return 0, &net.OpError{Op: "read", Net: "tcp", Source: s.LocalAddr(), Addr: s.RemoteAddr(), Err: rerr}
