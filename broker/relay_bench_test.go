@@ -235,6 +235,28 @@ func (s relaySides) agentServer(c net.Conn) (net.Conn, error) {
 }
 
 // agentClient is the agent's side: TLS 1.3 and the Mux framing.
+// connectAgent runs the agent's handshakes between src (the agent's end)
+// and agentSide (the broker's), and returns what the agent writes to and
+// the broker's end of the agent's stream.
+func (s relaySides) connectAgent(tb testing.TB, src, agentSide net.Conn) (io.WriteCloser, net.Conn) {
+	tb.Helper()
+	errc := make(chan error, 1)
+	var agent net.Conn
+	go func() {
+		var err error
+		agent, err = s.agentServer(agentSide)
+		errc <- err
+	}()
+	w, err := s.agentClient(src)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	if err := <-errc; err != nil {
+		tb.Fatal(err)
+	}
+	return w, agent
+}
+
 func (s relaySides) agentClient(c net.Conn) (io.WriteCloser, error) {
 	if !s.agentTLS {
 		return c, nil
@@ -263,20 +285,7 @@ func benchRelay(b *testing.B, chunk int, sides relaySides) {
 	if !sides.agentWS {
 		agentSide = sides.socket(agentSide)
 	}
-	errc := make(chan error, 1)
-	var agent net.Conn
-	go func() {
-		var err error
-		agent, err = sides.agentServer(agentSide)
-		errc <- err
-	}()
-	w, err := sides.agentClient(src)
-	if err != nil {
-		b.Fatal(err)
-	}
-	if err := <-errc; err != nil {
-		b.Fatal(err)
-	}
+	w, agent := sides.connectAgent(b, src, agentSide)
 	done := runBenchRelay(b, viewerSide, agent)
 	pump(b, w, sink, chunk, nil)
 	src.Close()

@@ -184,20 +184,7 @@ func TestRelayBatchedIntact(t *testing.T) {
 			} else {
 				viewerSide, sink = tcpPair(t)
 			}
-			errc := make(chan error, 1)
-			var agent net.Conn
-			go func() {
-				var err error
-				agent, err = sides.agentServer(agentSide)
-				errc <- err
-			}()
-			w, err := sides.agentClient(src)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if err := <-errc; err != nil {
-				t.Fatal(err)
-			}
+			w, agent := sides.connectAgent(t, src, agentSide)
 			done := runBenchRelay(t, viewerSide, agent)
 			want := pattern(3<<20 + 12345)
 			go func() {
