@@ -65,22 +65,30 @@ func newTestCert(t *testing.T, name string, ca *testPKI, dns ...string) *testPKI
 	return p
 }
 
+// peerListener is a loopback listener for a node's peer port, the node's
+// certificate (signed by the cluster's ca) and its TLS configurations.
+func peerListener(t *testing.T, ca *testPKI) (node *testPKI, serve, dial *tls.Config, ln net.Listener) {
+	t.Helper()
+	node = newTestCert(t, "node", ca, clusterName)
+	serve, dial, err := clusterTLS(node.certFile, node.keyFile, writeCAFile(t, ca))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err = net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	return node, serve, dial, ln
+}
+
 // TestPeerTLSResumes: a node's second connection to a peer resumes the
 // first one's TLS session, the peer still sees the node's certificate on
 // the resumed connection, and certificates that are not the cluster's are
 // refused, with or without a session to resume.
 func TestPeerTLSResumes(t *testing.T) {
 	ca := newTestCert(t, "ca", nil)
-	node := newTestCert(t, "node", ca, clusterName)
-	serve, dial, err := clusterTLS(node.certFile, node.keyFile, writeCAFile(t, ca))
-	if err != nil {
-		t.Fatal(err)
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
+	node, serve, dial, ln := peerListener(t, ca)
 	type result struct {
 		state tls.ConnectionState
 		err   error
@@ -173,16 +181,7 @@ func writeCAFile(t *testing.T, ca *testPKI) string {
 // restarted or died) and one kept too long, and then none.
 func TestReadyPeerConnections(t *testing.T) {
 	ca := newTestCert(t, "ca", nil)
-	node := newTestCert(t, "node", ca, clusterName)
-	serve, dial, err := clusterTLS(node.certFile, node.keyFile, writeCAFile(t, ca))
-	if err != nil {
-		t.Fatal(err)
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
+	_, serve, dial, ln := peerListener(t, ca)
 	accepted := make(chan *tls.Conn, 8)
 	go func() {
 		for {
