@@ -278,21 +278,27 @@ func (c *Codes) SpendVNCAuth(challenge, response []byte) (string, *agentConn, *v
 	return code, a, w, err
 }
 
-// Abandon ends viewer wait w for code when it times out or its viewer
-// goes. It reports whether the agent came after all (w.agent will get
-// it). Else, if w still holds the code, the code is void, or with keep
-// (the viewer left before its agent came: the supporter may try again)
-// issued again.
-func (c *Codes) Abandon(code string, w *viewerWait, keep bool) (agentComing bool) {
+// ViewerLeft ends viewer wait w for code when its viewer goes before the
+// agent came: if w still holds the code, it is issued again (the
+// supporter may try again). It reports whether the agent came after all
+// (w.agent will get it).
+func (c *Codes) ViewerLeft(code string, w *viewerWait) (agentComing bool) {
+	return c.endWait(code, w, evViewerLeft)
+}
+
+// WaitTimedOut ends viewer wait w for code when it ran out (or its
+// context ended): if w still holds the code, the code is void. It
+// reports whether the agent came after all (w.agent will get it).
+func (c *Codes) WaitTimedOut(code string, w *viewerWait) (agentComing bool) {
+	return c.endWait(code, w, evWaitEnded)
+}
+
+func (c *Codes) endWait(code string, w *viewerWait, ev event) (agentComing bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	e := c.live[code]
 	if e == nil || e.wait != w {
 		return false
-	}
-	ev := evWaitEnded
-	if keep {
-		ev = evViewerLeft
 	}
 	fx := c.stepLocked(code, e, ev, "")
 	return fx&fxAgentComing != 0

@@ -169,7 +169,7 @@ func TestCodesViewerFirst(t *testing.T) {
 		default:
 			t.Fatal("the first viewer's wait was not superseded")
 		}
-		if c.Abandon(code, w1, false) {
+		if c.WaitTimedOut(code, w1) {
 			t.Fatal("a superseded wait saw an agent coming")
 		}
 		a := &agentConn{}
@@ -180,7 +180,7 @@ func TestCodesViewerFirst(t *testing.T) {
 		if st, _ := c.Lookup(code); st != StateAsking {
 			t.Fatalf("state %v, want paired", st)
 		}
-		if !c.Abandon(code, w2, false) {
+		if !c.WaitTimedOut(code, w2) {
 			t.Fatal("a wait ending as its agent came did not see it coming")
 		}
 		if _, _, err := c.Spend(code); !errors.Is(err, ErrNoCode) {
@@ -191,7 +191,7 @@ func TestCodesViewerFirst(t *testing.T) {
 		// voids it.
 		code3, _, _ := c.Issue(nil)
 		_, w3, _ := c.Spend(code3)
-		if c.Abandon(code3, w3, true) {
+		if c.ViewerLeft(code3, w3) {
 			t.Fatal("no agent came")
 		}
 		if st, ok := c.Lookup(code3); !ok || st != StateIssued {
@@ -199,7 +199,7 @@ func TestCodesViewerFirst(t *testing.T) {
 		}
 		_, w3, _ = c.Spend(code3)
 		time.Sleep(5 * time.Minute)
-		if c.Abandon(code3, w3, false) {
+		if c.WaitTimedOut(code3, w3) {
 			t.Fatal("no agent came")
 		}
 		if _, ok := c.Lookup(code3); ok {

@@ -257,10 +257,10 @@ func (b *Broker) awaitAgent(ctx context.Context, conn net.Conn, code string, w *
 		defer unpark()
 	}
 	var err error
-	keep := false
+	abandon := b.codes.WaitTimedOut
 	select {
 	case <-gone:
-		err, keep = errViewerGone, true
+		err, abandon = errViewerGone, b.codes.ViewerLeft
 	case a := <-w.agent:
 		return a, nil
 	case <-w.superseded:
@@ -274,7 +274,7 @@ func (b *Broker) awaitAgent(ctx context.Context, conn net.Conn, code string, w *
 	case <-ctx.Done():
 		err = ctx.Err()
 	}
-	if b.codes.Abandon(code, w, keep) {
+	if abandon(code, w) {
 		// The agent came as the wait ended: it is on its way.
 		return <-w.agent, nil
 	}
