@@ -140,12 +140,12 @@ func (cfg *Config) paths() ([]Path, error) {
 // that only did not answer in time are tried again, each with the long
 // bound, before it gives up.
 func dialAny(ctx context.Context, cfg *Config, paths []Path, resume bool) (*tls.Conn, Path, error) {
-	c, p, slow, err := dialRound(ctx, cfg, paths, resume, false)
+	c, p, slow, err := dialRound(ctx, cfg, paths, resume, 0)
 	if err == nil || len(slow) == 0 || ctx.Err() != nil {
 		return c, p, err
 	}
 	cfg.Logger.Info("agentlink: no way answered in time; trying the slow ones again", "paths", len(slow))
-	c, p, _, err2 := dialRound(ctx, cfg, slow, resume, true)
+	c, p, _, err2 := dialRound(ctx, cfg, slow, resume, LastAttemptTimeout)
 	switch {
 	case err2 == nil:
 		return c, p, nil
@@ -156,9 +156,10 @@ func dialAny(ctx context.Context, cfg *Config, paths []Path, resume bool) (*tls.
 }
 
 // dialRound is one round of dialAny: every path tried once, staggered,
-// each attempt bounded (all of them by the long bound when long is set).
-// On failure it also returns the paths that failed for want of an answer.
-func dialRound(ctx context.Context, cfg *Config, paths []Path, resume, long bool) (*tls.Conn, Path, []Path, error) {
+// each attempt bounded as the package comment says but never below
+// atLeast. On failure it also returns the paths that failed for want of
+// an answer.
+func dialRound(ctx context.Context, cfg *Config, paths []Path, resume bool, atLeast time.Duration) (*tls.Conn, Path, []Path, error) {
 	timeout := cfg.AttemptTimeout
 	if timeout <= 0 {
 		timeout = DefaultAttemptTimeout
@@ -176,9 +177,9 @@ func dialRound(ctx context.Context, cfg *Config, paths []Path, resume, long bool
 	}
 	results := make(chan result, len(paths))
 	start := func(p Path, last bool) {
-		limit := timeout
-		if last || long {
-			limit = max(timeout, LastAttemptTimeout)
+		limit := max(timeout, atLeast)
+		if last {
+			limit = max(limit, LastAttemptTimeout)
 		}
 		go func() {
 			actx, acancel := context.WithTimeout(ctx, limit)

@@ -82,7 +82,7 @@ func TestDialRetriesSlowWays(t *testing.T) {
 
 	// One round alone: the slow way runs out of time, the refused one
 	// fails at once, and only the slow one is worth another try.
-	_, _, slow, err := dialRound(ctx, cfg, []Path{slowWay, refused}, false, false)
+	_, _, slow, err := dialRound(ctx, cfg, []Path{slowWay, refused}, false, 0)
 	if err == nil || len(slow) != 1 || slow[0] != slowWay {
 		t.Fatalf("first round: err %v, slow ways %v; want an error and %v", err, slow, slowWay)
 	}
