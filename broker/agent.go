@@ -401,6 +401,7 @@ func (a *agentConn) handle(m agentlink.Message) (done bool) {
 		})
 		a.b.audit.Info("rights", "code", a.code, "session", m.SessionID, "agent", a.remote,
 			"control", m.Control, "files", m.Files)
+		a.b.rightsChanged(a.code, m.Control, m.Files)
 	case *agentlink.End:
 		// The agent gave up waiting before its session ran.
 		a.b.log.Debug("broker: agent ended", "remote", a.remote, "code", a.code, "reason", m.Reason)
@@ -576,6 +577,7 @@ func (sc *sessionControl) handle(m agentlink.Message) {
 		})
 		sc.b.audit.Info("rights", "code", sc.code, "session", m.SessionID, "agent", sc.agent,
 			"control", m.Control, "files", m.Files)
+		sc.b.rightsChanged(sc.code, m.Control, m.Files)
 	case *agentlink.End:
 		sc.relay.endWith("the customer ended the session")
 	}

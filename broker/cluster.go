@@ -56,6 +56,7 @@ type clusterNode struct {
 	ready   map[string][]readyPeer // connections to a peer's port, handshake done, for the next forwards
 	filling map[string]bool        // a goroutine fills ready[addr]
 	spliced map[string]SessionInfo // by code: viewers this node splices to the code's node, as the console lists them
+	rights  map[string]*rightsPush // by code: rights of sessions forwarded here still to tell their forwarding node
 }
 
 // readyPeer is a peer connection made ahead of need.

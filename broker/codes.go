@@ -178,7 +178,7 @@ func (c *Codes) deskOf(code string) (deskInfo, bool) {
 	if e == nil {
 		return deskInfo{}, false
 	}
-	return deskInfo{issuedBy: e.desk.issuedBy, flow: e.desk.flow, since: e.desk.since}, true
+	return deskInfo{issuedBy: e.desk.issuedBy, flow: e.desk.flow, since: e.desk.since, front: e.desk.front}, true
 }
 
 // Attach gives an issued code to the agent that presented it; the code

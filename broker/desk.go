@@ -79,6 +79,9 @@ var (
 	ErrNoSession   = errors.New("no such code or session")
 	ErrNotRelaying = errors.New("the session has not started")
 	ErrNoLink      = errors.New("the customer's agent cannot be reached for requests")
+	// ErrNodeUnreachable: the cluster node that holds the code or session
+	// could not be asked.
+	ErrNodeUnreachable = errors.New("the session's broker node cannot be reached")
 )
 
 // IssueCode makes a supporter-first code for by. A supporter may issue
@@ -123,15 +126,33 @@ func (b *Broker) Sessions() []SessionInfo {
 
 // EndSession ends a running session or voids a code that waits, on by's
 // word; reason is told to the customer and the audit.
+//
+// In a cluster, a code or session of another node is ended there, as its
+// own console would (endAtHome); ErrNodeUnreachable if that node cannot
+// be asked.
 func (b *Broker) EndSession(code string, by Supporter, reason string) error {
 	if reason == "" {
 		reason = "ended by " + by.Label("the broker")
 	}
+	err := b.endHere(code, by, reason, "")
+	if err == ErrNoSession && b.cluster != nil {
+		return b.endAtHome(code, by, reason)
+	}
+	return err
+}
+
+// endHere ends a code or session of this node for by; from is the node
+// whose console asked ("" for this node's own).
+func (b *Broker) endHere(code string, by Supporter, reason, from string) error {
 	st, a, mux, end := b.codes.endTarget(code, reason)
 	if st == StateEnded {
 		return ErrNoSession
 	}
-	b.audit.Info("session ended by supporter", "code", code, "supporter", by.Account, "state", st.String(), "reason", reason)
+	attrs := []any{"code", code, "supporter", by.Account, "state", st.String(), "reason", reason}
+	if from != "" {
+		attrs = append(attrs, "from", from)
+	}
+	b.audit.Info("session ended by supporter", attrs...)
 	switch {
 	case end != nil:
 		if mux != nil {

@@ -33,6 +33,15 @@ import (
 // N has already done the viewer's security handshake (it matched a 5511
 // response against its replica, or read 5514's ID:), and tells the viewer
 // its SecurityResult only after H's answer.
+//
+// The same hello, with an op and no mode, carries the two requests a node
+// makes of another (a node of an earlier version refuses them, as their
+// mode is none it knows), each answered by one line before H closes:
+//
+//	op "end":    N's console ends H's code or session, for supporter and
+//	             reason; H: "OK\n", or "NO no such code or session\n"
+//	op "rights": H tells the node that forwards code's viewer (N here is
+//	             H) the customer's rights (control, files); "OK\n"
 
 // peerHello is what the admitting node tells the home node.
 type peerHello struct {
@@ -44,6 +53,27 @@ type peerHello struct {
 	Security  string         `json:"security,omitempty"`
 	Supporter Supporter      `json:"supporter"`
 	From      string         `json:"from"` // the admitting node
+	// Op is the request ("" to forward a viewer); see above.
+	Op      peerOp `json:"op,omitempty"`
+	Reason  string `json:"reason,omitempty"` // op "end": told to the customer and the audit
+	Control bool   `json:"control,omitempty"`
+	Files   bool   `json:"files,omitempty"`
+}
+
+// peerOp is what a peer hello asks of its node.
+type peerOp string
+
+const (
+	peerForward peerOp = ""       // take a viewer (Mode says how)
+	peerEnd     peerOp = "end"    // end a code or session of the node
+	peerRights  peerOp = "rights" // a forwarded session's customer's rights changed
+)
+
+func (o peerOp) String() string {
+	if o == peerForward {
+		return "forward"
+	}
+	return string(o)
 }
 
 const (
@@ -81,21 +111,23 @@ func readPeerHello(r io.Reader) (*peerHello, error) {
 	if err := json.Unmarshal(p, &h); err != nil {
 		return nil, fmt.Errorf("peer hello: %w", err)
 	}
-	switch h.Mode {
-	case agentlink.ModeAuthenticated, agentlink.ModeRaw:
+	switch {
+	case h.Op == peerForward && (h.Mode == agentlink.ModeAuthenticated || h.Mode == agentlink.ModeRaw):
+	case (h.Op == peerEnd || h.Op == peerRights) && h.Mode == "":
+	case h.Op != peerForward && h.Op != peerEnd && h.Op != peerRights:
+		return nil, fmt.Errorf("peer hello: op %q", string(h.Op))
 	default:
-		return nil, fmt.Errorf("peer hello: mode %q", h.Mode)
+		return nil, fmt.Errorf("peer hello: mode %q for %v", h.Mode, h.Op)
 	}
 	return &h, nil
 }
 
 // readPeerReply reads the home node's answer: nil for OK, else why not.
 func readPeerReply(r io.Reader) error {
-	line, err := bufio.NewReaderSize(io.LimitReader(r, maxPeerReply), 16).ReadString('\n')
+	line, err := readPeerLine(r)
 	if err != nil {
 		return fmt.Errorf("the session's node did not answer: %w", err)
 	}
-	line = strings.TrimSuffix(line, "\n")
 	if line == "OK" {
 		return nil
 	}
@@ -103,6 +135,12 @@ func readPeerReply(r io.Reader) error {
 		return errors.New(reason)
 	}
 	return errors.New("the session's node answered nonsense")
+}
+
+// readPeerLine reads a peer's one-line answer, without its newline.
+func readPeerLine(r io.Reader) (string, error) {
+	line, err := bufio.NewReaderSize(io.LimitReader(r, maxPeerReply), 16).ReadString('\n')
+	return strings.TrimSuffix(line, "\n"), err
 }
 
 // ServePeer serves one connection on the peer port: a viewer another node
@@ -144,6 +182,15 @@ func (b *Broker) ServePeer(ctx context.Context, c net.Conn) {
 	no := func(reason string) {
 		tc.SetDeadline(time.Now().Add(time.Duration(b.cfg.HandshakeTimeout)))
 		io.WriteString(tc, "NO "+strings.ReplaceAll(reason, "\n", " ")+"\n")
+	}
+	if h.Op != peerForward {
+		tc.SetDeadline(time.Now().Add(time.Duration(b.cfg.HandshakeTimeout)))
+		if err := b.servePeerRequest(h); err != nil {
+			no(err.Error())
+			return
+		}
+		io.WriteString(tc, "OK\n")
+		return
 	}
 	code := NormalizeCode(h.Code)
 	var a *agentConn

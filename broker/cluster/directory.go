@@ -663,6 +663,18 @@ func (d *Directory) Home(code string, now time.Time) (node, peerAddr string, ok 
 	return e.node, n.PeerAddr, true
 }
 
+// PeerOf finds a live node other than this one by name, and its peer
+// address.
+func (d *Directory) PeerOf(node string) (peerAddr string, ok bool) {
+	d.mu.RLock()
+	defer d.mu.RUnlock()
+	n, ok := d.nodes[node]
+	if !ok || !n.Alive || node == d.cfg.Node || n.PeerAddr == "" {
+		return "", false
+	}
+	return n.PeerAddr, true
+}
+
 // AgentHome finds a live code of another live node that waits for its
 // agent, and the address where that node takes agents.
 func (d *Directory) AgentHome(code string, now time.Time) (agentAddr string, ok bool) {

@@ -256,8 +256,10 @@ func (s *Server) apiActionError(w http.ResponseWriter, err error) {
 	switch {
 	case errors.Is(err, errNotYours):
 		apiError(w, http.StatusForbidden, "forbidden", "not your session")
-	case errors.Is(err, store.ErrNotFound):
+	case errors.Is(err, store.ErrNotFound), errors.Is(err, broker.ErrNoSession):
 		apiError(w, http.StatusNotFound, "not_found", "no such session")
+	case errors.Is(err, broker.ErrNodeUnreachable):
+		apiError(w, http.StatusServiceUnavailable, "node_unreachable", err.Error())
 	default:
 		apiError(w, http.StatusConflict, "conflict", err.Error())
 	}

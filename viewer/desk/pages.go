@@ -432,8 +432,10 @@ func (s *Server) actionError(w http.ResponseWriter, r *http.Request, u *signedIn
 	switch {
 	case errors.Is(err, errNotYours):
 		s.message(w, r, &u.Account, http.StatusForbidden, "Session", "Not allowed: this is not your session.")
-	case errors.Is(err, store.ErrNotFound):
+	case errors.Is(err, store.ErrNotFound), errors.Is(err, broker.ErrNoSession):
 		s.message(w, r, &u.Account, http.StatusNotFound, "Session", "No such session.")
+	case errors.Is(err, broker.ErrNodeUnreachable):
+		s.message(w, r, &u.Account, http.StatusServiceUnavailable, "Session", "The broker node that holds this session cannot be reached; try again.")
 	default:
 		s.message(w, r, &u.Account, http.StatusConflict, "Session", err.Error())
 	}
