@@ -664,6 +664,152 @@ func TestInteropClusterThreeNodes(t *testing.T) {
 		})
 	})
 
+	t.Run("console-ends-and-shows-rights-across-nodes", func(t *testing.T) {
+		// Supporters on c end what waits or runs on a, and c's console
+		// shows the rights of a session it forwards to a as they change.
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+		defer cancel()
+		root := must(deskAPI(c, "").Login(ctx, api.LoginRequest{User: "root", Password: deskPassword}))
+		anna := must(deskAPI(c, "").Login(ctx, api.LoginRequest{User: "anna", Password: deskPassword}))
+		onC := deskAPI(c, root.Token)
+		listed := func(code string) (api.Session, bool) {
+			for _, s := range must(onC.Sessions(ctx, true)) {
+				if s.Code == code {
+					return s, true
+				}
+			}
+			return api.Session{}, false
+		}
+		audited := func(code, msg string) (api.AuditRecord, bool) {
+			for _, r := range must(onC.Audit(ctx, url.Values{"code": {code}})) {
+				if r.Msg == msg {
+					return r, true
+				}
+			}
+			return api.AuditRecord{}, false
+		}
+
+		// A customer waiting on a, ended by an admin on c: the agent is
+		// told, the code is void on every node, the audit names root and c.
+		waiting, err := agentlink.Dial(ctx, tc.linkConfig(a, 10))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer waiting.Close()
+		waitFor(t, "c lists a's waiting customer", func() bool { _, ok := listed(waiting.Code()); return ok })
+		if err := onC.End(ctx, waiting.Code(), ""); err != nil {
+			t.Fatalf("ending a's waiting code from c: %v", err)
+		}
+		select {
+		case <-waiting.Done():
+			if err := waiting.Err(); err == nil || !strings.Contains(err.Error(), "ended by an admin (root)") {
+				t.Fatalf("the agent on a was told %v", err)
+			}
+		case <-time.After(10 * time.Second):
+			t.Fatal("the agent on a did not see its code end")
+		}
+		waitFor(t, "c no longer lists the ended code", func() bool { _, ok := listed(waiting.Code()); return !ok })
+		for _, n := range nodes {
+			if _, err := rfbViewer(t, n.addrs["viewer"], waiting.Code()); err == nil {
+				t.Fatalf("the ended code paired on %s", n.name)
+			}
+		}
+		var rec api.AuditRecord
+		waitFor(t, "a's audit records the end asked by c", func() bool {
+			var ok bool
+			rec, ok = audited(waiting.Code(), "session ended by supporter")
+			return ok
+		})
+		if rec.Supporter != "root" || rec.Attrs["from"] != "c" || rec.Attrs["state"] != "waiting" {
+			t.Fatalf("the end is audited as %+v", rec)
+		}
+		// Ended again, or a code no node holds: no such session.
+		if err := onC.End(ctx, waiting.Code(), ""); !api.IsCode(err, "not_found") {
+			t.Fatalf("ending the ended code again: %v", err)
+		}
+
+		// A session forwarded from c to a: the rights the customer gives
+		// on a show on c; the session ended on c's console ends on a.
+		cfg := tc.linkConfig(a, 11)
+		cfg.Name = "erik@customer-pc"
+		link, err := agentlink.Dial(ctx, cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer link.Close()
+		incoming := make(chan *agentlink.Incoming, 1)
+		served := make(chan error, 1)
+		go func() {
+			served <- func() error {
+				in, err := link.Accept(ctx)
+				if err != nil {
+					return err
+				}
+				incoming <- in
+				conn, err := in.Open(ctx)
+				if err != nil {
+					return err
+				}
+				link.SendRights(in.SessionID, false, false)
+				return rfb.NewServer(rfb.NewFramebufferFromImage(src), rfb.Options{}).ServeConn(ctx, conn)
+			}()
+		}()
+		waitFor(t, "c lists erik", func() bool { _, ok := listed(link.Code()); return ok })
+		cl := retry(t, "a viewer on c for erik", func() (*rfb.Client, error) {
+			return repeaterViewer(t, c.addrs["repeater"], link.Code())
+		})
+		defer cl.Close()
+		syncTo(t, cl, src)
+		in := <-incoming
+		waitFor(t, "c shows erik's session as view only", func() bool {
+			s, ok := listed(link.Code())
+			return ok && s.State == "relaying" && s.Node == "a" && s.RightsKnown && !s.Control && !s.Files
+		})
+		if err := link.SendRights(in.SessionID, true, true); err != nil {
+			t.Fatal(err)
+		}
+		waitFor(t, "c shows the control and files erik granted", func() bool {
+			s, ok := listed(link.Code())
+			return ok && s.RightsKnown && s.Control && s.Files
+		})
+		// anna did not redeem this session: root (an admin) ends it.
+		if err := deskAPI(c, anna.Token).End(ctx, link.Code(), ""); !api.IsCode(err, "forbidden") {
+			t.Fatalf("anna ended another's session from c: %v", err)
+		}
+		if err := onC.End(ctx, link.Code(), ""); err != nil {
+			t.Fatalf("ending the forwarded session from c: %v", err)
+		}
+		ended := make(chan error, 1)
+		go func() {
+			for {
+				if _, err := cl.ReadMessage(); err != nil {
+					ended <- err
+					return
+				}
+				cl.RequestUpdate(true, image.Rect(0, 0, w, h))
+			}
+		}()
+		select {
+		case <-ended:
+		case <-time.After(10 * time.Second):
+			t.Fatal("the viewer on c did not see its session end")
+		}
+		select {
+		case <-served:
+		case <-time.After(10 * time.Second):
+			t.Fatal("the agent on a did not see its session end")
+		}
+		waitFor(t, "c no longer lists erik's session", func() bool { _, ok := listed(link.Code()); return !ok })
+		waitFor(t, "a's audit records the end asked by c", func() bool {
+			var ok bool
+			rec, ok = audited(link.Code(), "session ended by supporter")
+			return ok
+		})
+		if rec.Supporter != "root" || rec.Attrs["from"] != "c" || rec.Attrs["state"] != "relaying" {
+			t.Fatalf("the end is audited as %+v", rec)
+		}
+	})
+
 	t.Run("home-node-killed", func(t *testing.T) {
 		// A code that waits on a, and the repeater session from c to a.
 		waiting := startAgentConfig(t, tc.linkConfig(a, 6), src, "")
