@@ -873,7 +873,23 @@ func TestInteropClusterThreeNodes(t *testing.T) {
 	t.Run("home-node-killed", func(t *testing.T) {
 		// A code that waits on a, and the repeater session from c to a.
 		waiting := startAgentConfig(t, tc.linkConfig(a, 6), src, "")
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		root := deskAPI(c, must(deskAPI(c, "").Login(ctx, api.LoginRequest{User: "root", Password: deskPassword})).Token)
+		waitFor(t, "c lists a's waiting customer", func() bool {
+			for _, s := range must(root.Sessions(ctx, true)) {
+				if s.Code == waiting.link.Code() {
+					return true
+				}
+			}
+			return false
+		})
 		a.kill()
+		// Until c counts a dead, c's console cannot end a's code, and
+		// says why.
+		if err := root.End(ctx, waiting.link.Code(), ""); !api.IsCode(err, "node_unreachable") {
+			t.Fatalf("ending the code of a killed node from c: %v", err)
+		}
 		// The viewer on c sees the end promptly.
 		ended := make(chan error, 1)
 		go func() {
