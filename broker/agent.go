@@ -394,14 +394,18 @@ func (a *agentConn) handle(m agentlink.Message) (done bool) {
 	case *agentlink.Decline:
 		a.b.codes.declined(a.code, m.SessionID, m.Reason)
 	case *agentlink.Rights:
+		current := false
 		a.b.codes.update(a.code, func(e *session) {
 			if e.desk.sessionID == m.SessionID {
 				e.desk.rightsKnown, e.desk.control, e.desk.files = true, m.Control, m.Files
+				current = true
 			}
 		})
 		a.b.audit.Info("rights", "code", a.code, "session", m.SessionID, "agent", a.remote,
 			"control", m.Control, "files", m.Files)
-		a.b.rightsChanged(a.code, m.Control, m.Files)
+		if current {
+			a.b.rightsChanged(a.code, m.Control, m.Files)
+		}
 	case *agentlink.End:
 		// The agent gave up waiting before its session ran.
 		a.b.log.Debug("broker: agent ended", "remote", a.remote, "code", a.code, "reason", m.Reason)
@@ -570,14 +574,18 @@ type sessionControl struct {
 func (sc *sessionControl) handle(m agentlink.Message) {
 	switch m := m.(type) {
 	case *agentlink.Rights:
+		current := false
 		sc.b.codes.update(sc.code, func(e *session) {
 			if e.desk.sessionID == m.SessionID {
 				e.desk.rightsKnown, e.desk.control, e.desk.files = true, m.Control, m.Files
+				current = true
 			}
 		})
 		sc.b.audit.Info("rights", "code", sc.code, "session", m.SessionID, "agent", sc.agent,
 			"control", m.Control, "files", m.Files)
-		sc.b.rightsChanged(sc.code, m.Control, m.Files)
+		if current {
+			sc.b.rightsChanged(sc.code, m.Control, m.Files)
+		}
 	case *agentlink.End:
 		sc.relay.endWith("the customer ended the session")
 	}
