@@ -832,6 +832,23 @@ func TestInteropClusterThreeNodes(t *testing.T) {
 		if body := get("/session/" + link.Code()); !strings.Contains(body, ">control, files</dd>") {
 			t.Fatalf("c's session page does not show the rights:\n%s", body)
 		}
+		// root asks erik for control from c: the request reaches the
+		// agent on a, and a's audit names the node that asked.
+		if err := onC.RequestControl(ctx, link.Code()); err != nil {
+			t.Fatalf("requesting control of the forwarded session from c: %v", err)
+		}
+		select {
+		case r := <-link.Requests():
+			if r.Right != agentlink.RightControl || r.Supporter.Account != "root" || r.SessionID != in.SessionID {
+				t.Fatalf("the agent on a got the request %+v", r)
+			}
+		case <-time.After(10 * time.Second):
+			t.Fatal("the agent on a got no request for control asked on c")
+		}
+		waitFor(t, "a's audit records the request asked by c", func() bool {
+			r, ok := audited(link.Code(), "control requested")
+			return ok && r.Supporter == "root" && r.Attrs["from"] == "c"
+		})
 		// anna did not redeem this session: root (an admin) ends it.
 		if err := deskAPI(c, anna.Token).End(ctx, link.Code(), ""); !api.IsCode(err, "forbidden") {
 			t.Fatalf("anna ended another's session from c: %v", err)

@@ -90,8 +90,45 @@ func (b *Broker) endAtHome(code string, by Supporter, reason string) error {
 	case errors.Is(err, errPeerUnreachable):
 		b.log.Warn("cluster: cannot ask a node to end a session", "code", code, "node", node, "peer", addr, "err", err)
 		return ErrNodeUnreachable
-	case err.Error() == ErrNoSession.Error():
+	}
+	return knownError(err)
+}
+
+// requestAtHome asks the home node of a session this node forwards to
+// ask its customer for control for by. ErrNoSession if this node forwards
+// no such session, ErrNodeUnreachable if its node cannot be asked, else
+// the home node's answer (ErrNotRelaying, ErrNoLink by their text).
+func (b *Broker) requestAtHome(code string, by Supporter) error {
+	cn := b.cluster
+	code = NormalizeCode(code)
+	cn.mu.Lock()
+	si, spliced := cn.spliced[code]
+	cn.mu.Unlock()
+	if !spliced || si.Node == "" {
 		return ErrNoSession
+	}
+	addr, ok := cn.dir.PeerOf(si.Node)
+	if !ok {
+		return ErrNodeUnreachable
+	}
+	err := b.askPeer(addr, &peerHello{Op: peerRequest, Code: code, Supporter: by})
+	if errors.Is(err, errPeerUnreachable) {
+		b.log.Warn("cluster: cannot ask a node to request control", "code", code, "node", si.Node, "peer", addr, "err", err)
+		return ErrNodeUnreachable
+	}
+	return knownError(err)
+}
+
+// knownError is err, a peer's answer, as the desk's error of the same
+// text, so that the console tells it as it tells a local one.
+func knownError(err error) error {
+	if err == nil {
+		return nil
+	}
+	for _, known := range []error{ErrNoSession, ErrNotRelaying, ErrNoLink} {
+		if err.Error() == known.Error() {
+			return known
+		}
 	}
 	return err
 }
@@ -108,6 +145,8 @@ func (b *Broker) servePeerRequest(h *peerHello) error {
 		return b.endHere(code, h.Supporter, h.Reason, h.From)
 	case peerRights:
 		return b.forwardedRights(code, h.From, h.Control, h.Files)
+	case peerRequest:
+		return b.requestHere(code, h.Supporter, h.From)
 	}
 	return errors.New("unknown request")
 }

@@ -168,8 +168,20 @@ func (b *Broker) endHere(code string, by Supporter, reason, from string) error {
 }
 
 // RequestControl asks the customer of a running session to grant by
-// remote control; the customer decides in the agent.
+// remote control; the customer decides in the agent. In a cluster, a
+// session this node forwards is asked of its home node (requestAtHome).
 func (b *Broker) RequestControl(code string, by Supporter) error {
+	err := b.requestHere(code, by, "")
+	if err == ErrNoSession && b.cluster != nil {
+		return b.requestAtHome(code, by)
+	}
+	return err
+}
+
+// requestHere asks the customer of a running session of this node for
+// control for by; from is the node whose console asked ("" for this
+// node's own).
+func (b *Broker) requestHere(code string, by Supporter, from string) error {
 	st, mux, id := b.codes.requestTarget(code)
 	switch {
 	case st == StateEnded:
@@ -180,7 +192,11 @@ func (b *Broker) RequestControl(code string, by Supporter) error {
 	if err := mux.WriteControl(&agentlink.Request{SessionID: id, Right: agentlink.RightControl, Supporter: by}); err != nil {
 		return ErrNoLink
 	}
-	b.audit.Info("control requested", "code", code, "session", id, "supporter", by.Account)
+	attrs := []any{"code", code, "session", id, "supporter", by.Account}
+	if from != "" {
+		attrs = append(attrs, "from", from)
+	}
+	b.audit.Info("control requested", attrs...)
 	return nil
 }
 

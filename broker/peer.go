@@ -64,9 +64,10 @@ type peerHello struct {
 type peerOp string
 
 const (
-	peerForward peerOp = ""       // take a viewer (Mode says how)
-	peerEnd     peerOp = "end"    // end a code or session of the node
-	peerRights  peerOp = "rights" // a forwarded session's customer's rights changed
+	peerForward peerOp = ""                // take a viewer (Mode says how)
+	peerEnd     peerOp = "end"             // end a code or session of the node
+	peerRights  peerOp = "rights"          // a forwarded session's customer's rights changed
+	peerRequest peerOp = "request-control" // ask the customer of a session of the node for control
 )
 
 func (o peerOp) String() string {
@@ -113,8 +114,8 @@ func readPeerHello(r io.Reader) (*peerHello, error) {
 	}
 	switch {
 	case h.Op == peerForward && (h.Mode == agentlink.ModeAuthenticated || h.Mode == agentlink.ModeRaw):
-	case (h.Op == peerEnd || h.Op == peerRights) && h.Mode == "":
-	case h.Op != peerForward && h.Op != peerEnd && h.Op != peerRights:
+	case (h.Op == peerEnd || h.Op == peerRights || h.Op == peerRequest) && h.Mode == "":
+	case h.Op != peerForward && h.Op != peerEnd && h.Op != peerRights && h.Op != peerRequest:
 		return nil, fmt.Errorf("peer hello: op %q", string(h.Op))
 	default:
 		return nil, fmt.Errorf("peer hello: mode %q for %v", h.Mode, h.Op)
