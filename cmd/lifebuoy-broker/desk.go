@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"database/sql"
 	"errors"
 	"flag"
 	"fmt"
@@ -13,7 +12,8 @@ import (
 	"strings"
 	"time"
 
-	_ "github.com/jackc/pgx/v5/stdlib" // registers "pgx", for a cluster's desk
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/stdlib"
 
 	"lifebuoy/broker"
 	"lifebuoy/viewer/auth"
@@ -179,10 +179,15 @@ func openDeskDB(ctx context.Context, dataDir, cluster string) (*store.DB, error)
 	if cluster == "" {
 		return store.OpenSQLite(ctx, filepath.Join(dataDir, store.SQLiteFile))
 	}
-	sdb, err := sql.Open("pgx", cluster)
+	cfg, err := pgx.ParseConfig(cluster)
 	if err != nil {
 		return nil, err
 	}
+	// Every connection is pinged as it is taken from the pool: one whose
+	// server went away (the database restarted) is then dropped and the
+	// request runs on a new one, instead of failing on the old one. The
+	// desk's requests are few; a round trip each is cheap.
+	sdb := stdlib.OpenDB(*cfg, stdlib.OptionShouldPing(func(context.Context, stdlib.ShouldPingParams) bool { return true }))
 	sdb.SetMaxOpenConns(8)
 	sdb.SetConnMaxIdleTime(5 * time.Minute)
 	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)

@@ -69,6 +69,7 @@ func (s *Server) serverError(r *http.Request, err error) (int, string) {
 	if s.unavailable(r.Context(), err) {
 		return http.StatusServiceUnavailable, translate(pickLang(r), msgUnavailable)
 	}
+	s.log.Error("desk: request failed", "path", r.URL.Path, "err", err)
 	return http.StatusInternalServerError, err.Error()
 }
 
@@ -78,6 +79,7 @@ func (s *Server) apiServerError(w http.ResponseWriter, r *http.Request, err erro
 		apiUnavailable(w)
 		return
 	}
+	s.log.Error("desk: API request failed", "path", r.URL.Path, "err", err)
 	apiError(w, http.StatusInternalServerError, "internal", "internal error")
 }
 
