@@ -57,21 +57,7 @@ func clusterPair(ctx context.Context, tc *testCluster, home, front *nodeProc, ne
 		}
 		verr <- err
 	}()
-	in, err := link.Accept(actx)
-	if err == nil {
-		s.data, err = in.Open(ctx)
-	}
-	if verr := <-verr; err == nil {
-		err = verr
-	}
-	if err != nil {
-		link.Close()
-		if s.viewer != nil {
-			s.viewer.Close()
-		}
-		if s.data != nil {
-			s.data.Close()
-		}
+	if err := s.finish(actx, ctx, verr); err != nil {
 		return nil, err
 	}
 	return s, nil

@@ -176,17 +176,9 @@ func (tc *testCluster) start(name string) *nodeProc {
 			if os.Getenv("LIFEBUOY_CLUSTER_LOG") != "" {
 				fmt.Fprintln(os.Stderr, name+":", l)
 			}
-			if !strings.Contains(l, "broker: listening") {
+			port, addr, ok := listeningOn(l)
+			if !ok {
 				continue
-			}
-			var port, addr string
-			for _, f := range strings.Fields(l) {
-				if v, ok := strings.CutPrefix(f, "port="); ok {
-					port = v
-				}
-				if v, ok := strings.CutPrefix(f, "addr="); ok {
-					addr = v
-				}
 			}
 			found <- [2]string{port, addr}
 		}

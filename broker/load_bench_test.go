@@ -57,17 +57,9 @@ func startBrokerProcess(b *testing.B) *brokerProcess {
 			if verbose {
 				fmt.Fprintln(os.Stderr, "broker:", l)
 			}
-			if !strings.Contains(l, "broker: listening") {
+			port, addr, ok := listeningOn(l)
+			if !ok {
 				continue
-			}
-			var port, addr string
-			for _, f := range strings.Fields(l) {
-				if v, ok := strings.CutPrefix(f, "port="); ok {
-					port = v
-				}
-				if v, ok := strings.CutPrefix(f, "addr="); ok {
-					addr = v
-				}
 			}
 			addrs <- [2]string{port, addr}
 		}
@@ -141,6 +133,23 @@ func (p *brokerProcess) runtimeGauges(b *testing.B) map[string]float64 {
 	return out
 }
 
+// listeningOn reads a broker's log line "broker: listening" (its text
+// form): the port's name and its address.
+func listeningOn(line string) (port, addr string, ok bool) {
+	if !strings.Contains(line, "broker: listening") {
+		return "", "", false
+	}
+	for _, f := range strings.Fields(line) {
+		if v, found := strings.CutPrefix(f, "port="); found {
+			port = v
+		}
+		if v, found := strings.CutPrefix(f, "addr="); found {
+			addr = v
+		}
+	}
+	return port, addr, true
+}
+
 // cpuSeconds is the process's user and system CPU time so far.
 func (p *brokerProcess) cpuSeconds(b *testing.B) float64 {
 	s, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", p.cmd.Process.Pid))
@@ -169,6 +178,30 @@ func (p *brokerProcess) dialer() *net.Dialer {
 type benchSession struct {
 	link         *agentlink.Link
 	viewer, data net.Conn
+}
+
+// finish takes the agent's data connection for the session (its request
+// accepted under accept, the connection opened under open) and verr's
+// outcome of the viewer's handshake; on any failure it closes what the
+// session has.
+func (s *benchSession) finish(accept, open context.Context, verr <-chan error) error {
+	in, err := s.link.Accept(accept)
+	if err == nil {
+		s.data, err = in.Open(open)
+	}
+	if verr := <-verr; err == nil {
+		err = verr
+	}
+	if err != nil {
+		s.link.Close()
+		if s.viewer != nil {
+			s.viewer.Close()
+		}
+		if s.data != nil {
+			s.data.Close()
+		}
+	}
+	return err
 }
 
 func (s *benchSession) close() {
@@ -220,21 +253,7 @@ func (p *brokerProcess) pair(ctx context.Context, transport string) (*benchSessi
 		s.viewer = c
 		verr <- rawVNCAuth(c, link.Code())
 	}()
-	in, err := link.Accept(ctx)
-	if err == nil {
-		s.data, err = in.Open(ctx)
-	}
-	if verr := <-verr; err == nil {
-		err = verr
-	}
-	if err != nil {
-		link.Close()
-		if s.viewer != nil {
-			s.viewer.Close()
-		}
-		if s.data != nil {
-			s.data.Close()
-		}
+	if err := s.finish(ctx, ctx, verr); err != nil {
 		return nil, err
 	}
 	return s, nil
