@@ -44,16 +44,23 @@ import (
 // the relay's; "cpu-ms/MB" is this whole process's CPU time per MB moved.
 // BenchmarkRelayProcess measures the relay alone.
 func BenchmarkRelay(b *testing.B) {
+	runRelayPaths(b, benchRelay, false)
+}
+
+// runRelayPaths runs bench for plain TCP and each of relayPaths, with
+// and without batching, then socat's rows (measuring socat's process
+// when process is set).
+func runRelayPaths(b *testing.B, bench func(b *testing.B, chunk int, sides relaySides), process bool) {
 	const chunk = 1 << 20
-	b.Run("broker-plain", func(b *testing.B) { benchRelay(b, chunk, relaySides{}) })
+	b.Run("broker-plain", func(b *testing.B) { bench(b, chunk, relaySides{}) })
 	for _, p := range relayPaths {
-		b.Run("broker-"+p.name, func(b *testing.B) { benchRelay(b, chunk, p.sides) })
+		b.Run("broker-"+p.name, func(b *testing.B) { bench(b, chunk, p.sides) })
 		old := p.sides
 		old.nobatch = true
-		b.Run("broker-"+p.name+"-nobatch", func(b *testing.B) { benchRelay(b, chunk, old) })
+		b.Run("broker-"+p.name+"-nobatch", func(b *testing.B) { bench(b, chunk, old) })
 	}
-	b.Run("socat", func(b *testing.B) { benchSocat(b, chunk, false) })
-	b.Run("socat-b32k", func(b *testing.B) { benchSocat(b, chunk, false, "-b", "32768") })
+	b.Run("socat", func(b *testing.B) { benchSocat(b, chunk, process) })
+	b.Run("socat-b32k", func(b *testing.B) { benchSocat(b, chunk, process, "-b", "32768") })
 }
 
 // relayPaths are the benchmarked kinds of session other than plain TCP.
@@ -74,16 +81,7 @@ var relayPaths = []struct {
 // would give. socat's rows measure socat's process likewise. The
 // source and sink still share the machine's cores with the relay.
 func BenchmarkRelayProcess(b *testing.B) {
-	const chunk = 1 << 20
-	b.Run("broker-plain", func(b *testing.B) { benchRelayProcess(b, chunk, relaySides{}) })
-	for _, p := range relayPaths {
-		b.Run("broker-"+p.name, func(b *testing.B) { benchRelayProcess(b, chunk, p.sides) })
-		old := p.sides
-		old.nobatch = true
-		b.Run("broker-"+p.name+"-nobatch", func(b *testing.B) { benchRelayProcess(b, chunk, old) })
-	}
-	b.Run("socat", func(b *testing.B) { benchSocat(b, chunk, true) })
-	b.Run("socat-b32k", func(b *testing.B) { benchSocat(b, chunk, true, "-b", "32768") })
+	runRelayPaths(b, benchRelayProcess, true)
 }
 
 // tcpPair returns both ends of a loopback TCP connection, closed at the
