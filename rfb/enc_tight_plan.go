@@ -127,18 +127,25 @@ func (s *tightTileScratch) photoLike(img *Image, t image.Rectangle) bool {
 	// The error on every other row tells noise from a photo as well.
 	resid, rows := 0, 0
 	for y := t.Min.Y + 1; y < t.Max.Y; y += 2 {
-		row := img.Pix[y*img.Stride+t.Min.X*4:][: w*4 : w*4]
-		up := img.Pix[(y-1)*img.Stride+t.Min.X*4:][: w*4 : w*4]
-		for x := 4; x < len(row); x += 4 {
-			for c := range 3 {
-				pred := int(row[x-4+c]) + int(up[x+c]) - int(up[x-4+c])
-				resid += tightAbs(int(row[x+c]) - min(max(pred, 0), 255))
-			}
-		}
+		resid += gradientError(img.Pix[y*img.Stride+t.Min.X*4:][:w*4:w*4], img.Pix[(y-1)*img.Stride+t.Min.X*4:][:w*4:w*4])
 		rows++
 	}
 	n = 3 * (w - 1) * rows
 	return resid < tightNoiseError*n
+}
+
+// gradientError is the sum of the gradient predictor's absolute errors
+// over the red, green and blue of one row of pixels (4 bytes each) below
+// the row up, from its second pixel on.
+func gradientError(row, up []byte) int {
+	resid := 0
+	for x := 4; x < len(row); x += 4 {
+		for c := range 3 {
+			pred := int(row[x-4+c]) + int(up[x+c]) - int(up[x-4+c])
+			resid += tightAbs(int(row[x+c]) - min(max(pred, 0), 255))
+		}
+	}
+	return resid
 }
 
 // tightTileSmooth reports whether the gradient predictor's mean error
@@ -148,14 +155,7 @@ func tightTileSmooth(img *Image, t image.Rectangle) bool {
 	budget := tightSmoothError * 3 * (w - 1) * (h - 1)
 	resid := 0
 	for y := t.Min.Y + 1; y < t.Max.Y; y++ {
-		row := img.Pix[y*img.Stride+t.Min.X*4:][: w*4 : w*4]
-		up := img.Pix[(y-1)*img.Stride+t.Min.X*4:][: w*4 : w*4]
-		for x := 4; x < len(row); x += 4 {
-			for c := range 3 {
-				pred := int(row[x-4+c]) + int(up[x+c]) - int(up[x-4+c])
-				resid += tightAbs(int(row[x+c]) - min(max(pred, 0), 255))
-			}
-		}
+		resid += gradientError(img.Pix[y*img.Stride+t.Min.X*4:][:w*4:w*4], img.Pix[(y-1)*img.Stride+t.Min.X*4:][:w*4:w*4])
 		if resid >= budget {
 			return false
 		}

@@ -50,12 +50,9 @@ func (d *Display) Windows() ([]Window, error) {
 		if !windows.IsWindowVisible(hwnd) {
 			continue
 		}
-		rc, ok := frameBounds(hwnd)
+		r, ok := windowBounds(hwnd, origin)
 		if !ok {
-			var err error
-			if rc, err = getWindowRect(hwnd); err != nil {
-				continue // gone meanwhile
-			}
+			continue // gone meanwhile
 		}
 		var pid uint32
 		windows.GetWindowThreadProcessId(hwnd, &pid)
@@ -65,7 +62,7 @@ func (d *Display) Windows() ([]Window, error) {
 			PID:     pid,
 			Title:   title,
 			App:     isAppWindow(title, getClassName(hwnd), getWindowExStyle(hwnd), getOwner(hwnd) != 0),
-			Rect:    image.Rect(int(rc.left), int(rc.top), int(rc.right), int(rc.bottom)).Sub(origin),
+			Rect:    r,
 			Stack:   len(ws),
 			Visible: !isIconic(hwnd) && !cloaked(hwnd),
 		})
@@ -87,16 +84,25 @@ func topLayout() placements {
 		if !windows.IsWindowVisible(hwnd) || isIconic(hwnd) || cloaked(hwnd) {
 			continue
 		}
-		rc, ok := frameBounds(hwnd)
-		if !ok {
-			var err error
-			if rc, err = getWindowRect(hwnd); err != nil {
-				continue // gone meanwhile
-			}
+		if r, ok := windowBounds(hwnd, origin); ok {
+			l[uint32(hwnd)] = r
 		}
-		l[uint32(hwnd)] = image.Rect(int(rc.left), int(rc.top), int(rc.right), int(rc.bottom)).Sub(origin)
 	}
 	return l
+}
+
+// windowBounds is where window hwnd is drawn, in framebuffer coordinates
+// (origin is the virtual screen's): its frame as the desktop composes it,
+// else its window rectangle; false if it is gone.
+func windowBounds(hwnd windows.HWND, origin image.Point) (image.Rectangle, bool) {
+	rc, ok := frameBounds(hwnd)
+	if !ok {
+		var err error
+		if rc, err = getWindowRect(hwnd); err != nil {
+			return image.Rectangle{}, false
+		}
+	}
+	return image.Rect(int(rc.left), int(rc.top), int(rc.right), int(rc.bottom)).Sub(origin), true
 }
 
 // enum collects EnumWindows' handles. windows.NewCallback makes callbacks
