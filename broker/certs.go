@@ -5,6 +5,7 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"io/fs"
 	"log/slog"
 	"net"
 	"path/filepath"
@@ -42,7 +43,7 @@ type certSource struct {
 
 func newCertSource(cfg *Config, log *slog.Logger) (*certSource, error) {
 	s := &certSource{dataDir: cfg.DataDir, certFile: cfg.CertFile, keyFile: cfg.KeyFile, log: log}
-	if err := s.load(true); err != nil {
+	if err := s.loadOrCreate(); err != nil {
 		return nil, err
 	}
 	if cfg.ACMEDomain != "" {
@@ -73,35 +74,40 @@ func (s *certSource) hostPolicy(_ context.Context, host string) error {
 	return nil
 }
 
-// load reads the broker's own certificate: the administrator's files, or
-// the data directory's (made on the first start when create is set).
-func (s *certSource) load(create bool) error {
-	var cert tls.Certificate
-	var err error
+// loadOrCreate reads the broker's own certificate at start: the
+// administrator's files, or the data directory's, made on the first start.
+func (s *certSource) loadOrCreate() error {
 	if s.certFile != "" {
-		cert, err = tls.LoadX509KeyPair(s.certFile, s.keyFile)
-		if err != nil {
-			return fmt.Errorf("broker certificate: %w", err)
-		}
-	} else {
-		var created bool
-		cert, created, err = loadOrCreateCert(s.dataDir)
-		if err != nil {
-			return err
-		}
-		if !create && created {
-			return errors.New("broker certificate: the files in the data directory are gone")
-		}
-		s.created = s.created || created
+		return s.Reload()
 	}
+	cert, created, err := loadOrCreateCert(s.dataDir)
+	if err != nil {
+		return err
+	}
+	s.created = created
 	s.own.Store(&cert)
 	return nil
 }
 
 // Reload reads the broker's own certificate again (after the
 // administrator renewed the files). Handshakes from now on use it;
-// running sessions are not touched.
-func (s *certSource) Reload() error { return s.load(false) }
+// running sessions are not touched. It never makes a new one: agents pin
+// the certificate, so files that are gone are an error to fix.
+func (s *certSource) Reload() error {
+	certPath, keyPath := s.certFile, s.keyFile
+	if certPath == "" {
+		certPath, keyPath = filepath.Join(s.dataDir, certFile), filepath.Join(s.dataDir, keyFile)
+	}
+	cert, err := tls.LoadX509KeyPair(certPath, keyPath)
+	if errors.Is(err, fs.ErrNotExist) && s.certFile == "" {
+		return fmt.Errorf("broker certificate: the files in the data directory are gone (%w)", err)
+	}
+	if err != nil {
+		return fmt.Errorf("broker certificate: %w", err)
+	}
+	s.own.Store(&cert)
+	return nil
+}
 
 // Own is the broker's own certificate, the one agents pin.
 func (s *certSource) Own() tls.Certificate { return *s.own.Load() }
