@@ -245,7 +245,7 @@ func TestInteropClusterAgentsFollowTheirCodes(t *testing.T) {
 			t.Fatalf("c's console: %d %v", status, err)
 		}
 		for _, step := range []error{p.Fill("User name", "anna"), p.Fill("Password", "a good password"),
-			p.Click("button", "Sign in"), p.WaitText("New session code", 10*time.Second)} {
+			p.Click("button", "Sign in"), p.WaitText("New session code", 30*time.Second)} {
 			if step != nil {
 				t.Fatal(step)
 			}

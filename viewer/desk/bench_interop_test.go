@@ -47,7 +47,7 @@ func BenchmarkConsolePageWeight(b *testing.B) {
 		if err := p.Click("button", "Sign in"); err != nil {
 			b.Fatal(err)
 		}
-		if err := p.WaitText("New session code", 10*time.Second); err != nil {
+		if err := p.WaitText("New session code", 30*time.Second); err != nil {
 			b.Fatal(err)
 		}
 		if err := p.Eval(pageWeight, nil, &home); err != nil {
@@ -56,7 +56,7 @@ func BenchmarkConsolePageWeight(b *testing.B) {
 		if err := p.Click("button", "New session code"); err != nil {
 			b.Fatal(err)
 		}
-		if err := p.WaitFunction(`() => window.lifebuoyRFB`, nil, nil, 10*time.Second); err != nil {
+		if err := p.WaitFunction(`() => window.lifebuoyRFB`, nil, nil, 30*time.Second); err != nil {
 			b.Fatal(err)
 		}
 		time.Sleep(500 * time.Millisecond) // the modules' imports settle
@@ -97,7 +97,7 @@ func BenchmarkTimeToFirstPixel(b *testing.B) {
 	p.Fill("User name", "anna")
 	p.Fill("Password", desktest.Password)
 	p.Click("button", "Sign in")
-	if err := p.WaitText("New session code", 10*time.Second); err != nil {
+	if err := p.WaitText("New session code", 30*time.Second); err != nil {
 		b.Fatal(err)
 	}
 	img := desktopPicture(320, 200)

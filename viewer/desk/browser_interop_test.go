@@ -53,7 +53,7 @@ func signIn(t *testing.T, b *rfbtest.Browser, env *desktest.Env, user string) *r
 	must(t, p.Fill("User name", user))
 	must(t, p.Fill("Password", desktest.Password))
 	must(t, p.Click("button", "Sign in"))
-	must(t, p.WaitText("New session code", 10*time.Second))
+	must(t, p.WaitText("New session code", 30*time.Second))
 	return p
 }
 
@@ -78,8 +78,8 @@ func TestBrowserViewerPicture(t *testing.T) {
 	p := signIn(t, b, env, "anna")
 	must(t, p.Click("button", "New session code"))
 	var code string
-	must(t, p.WaitFunction(`() => document.body.dataset.code`, nil, &code, 10*time.Second))
-	must(t, p.WaitText("Waiting for the customer…", 10*time.Second))
+	must(t, p.WaitFunction(`() => document.body.dataset.code`, nil, &code, 30*time.Second))
+	must(t, p.WaitText("Waiting for the customer…", 30*time.Second))
 
 	img := desktopPicture(320, 200)
 	agent := env.StartAgent(t, code, img)
