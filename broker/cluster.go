@@ -57,6 +57,11 @@ type clusterNode struct {
 	filling map[string]bool        // a goroutine fills ready[addr]
 	spliced map[string]SessionInfo // by code: viewers this node splices to the code's node, as the console lists them
 	rights  map[string]*rightsPush // by code: rights of sessions forwarded here still to tell their forwarding node
+
+	// life ends when the broker stops serving (runCluster), so that
+	// requests to other nodes and their retries do not hold its shutdown.
+	life context.Context
+	end  context.CancelFunc
 }
 
 // readyPeer is a peer connection made ahead of need.
@@ -237,6 +242,7 @@ func (b *Broker) joinCluster() error {
 	}
 	cn := &clusterNode{dir: dir, serveTLS: serveTLS, dialTLS: dialTLS, releases: make(chan string, 4096),
 		rate: cfg.GlobalFailureRate, peerAdv: adv}
+	cn.life, cn.end = context.WithCancel(context.Background())
 	b.cluster = cn
 	b.codes.claim = func(code string, expires time.Time, a *agentConn) error {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
@@ -507,6 +513,7 @@ func (b *Broker) runCluster(ctx context.Context, wg *sync.WaitGroup) {
 			}
 		}
 	})
+	context.AfterFunc(ctx, cn.end)
 	wg.Go(func() {
 		<-ctx.Done()
 		cn.closeReady()

@@ -31,7 +31,7 @@ const (
 func (b *Broker) askPeer(peerAddr string, h *peerHello) error {
 	h.From = b.cluster.dir.Node()
 	wait := time.Duration(b.cfg.HandshakeTimeout)
-	ctx, cancel := context.WithTimeout(context.Background(), wait)
+	ctx, cancel := context.WithTimeout(b.cluster.life, wait)
 	defer cancel()
 	d := &tls.Dialer{NetDialer: &net.Dialer{Timeout: wait}, Config: b.cluster.peerTLS(peerAddr)}
 	nc, err := d.DialContext(ctx, "tcp", peerAddr)
@@ -41,6 +41,7 @@ func (b *Broker) askPeer(peerAddr string, h *peerHello) error {
 	c := nc.(*tls.Conn)
 	defer c.Close()
 	c.SetDeadline(time.Now().Add(wait))
+	defer context.AfterFunc(ctx, func() { c.SetDeadline(time.Now()) })()
 	if err := writePeerHello(c, h); err != nil {
 		return errors.Join(errPeerUnreachable, err)
 	}
@@ -241,6 +242,8 @@ func (b *Broker) sendRights(code string, p rightsPush) {
 			return
 		}
 		b.log.Debug("cluster: rights not told", "code", code, "node", p.node, "attempt", i+1, "err", err)
-		time.Sleep(rightsRetryPause)
+		if sleepCtx(b.cluster.life, rightsRetryPause); b.cluster.life.Err() != nil {
+			return
+		}
 	}
 }
