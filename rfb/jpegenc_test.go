@@ -140,6 +140,18 @@ func FuzzFastJPEG(f *testing.F) {
 		if m.Bounds().Dx() != int(w) || m.Bounds().Dy() != int(h) {
 			t.Fatalf("decoded %v, want %dx%d", m.Bounds(), w, h)
 		}
+		// The pure Go kernels make the same bytes, on the whole picture
+		// and on a part of it away from the origin.
+		if g := jpegWith(&jpegGo, img, img.Bounds(), int(q), Subsampling(sub%4)); !bytes.Equal(g, b) {
+			t.Fatalf("%dx%d q%d sub %d: the pure Go kernels make other bytes", w, h, q, sub%4)
+		}
+		r := image.Rect(int(w)/3, int(h)/4, int(w), int(h))
+		if !r.Empty() {
+			b, _ = FastJPEG{}.AppendJPEG(nil, img, r, int(q), Subsampling(sub%4))
+			if g := jpegWith(&jpegGo, img, r, int(q), Subsampling(sub%4)); !bytes.Equal(g, b) {
+				t.Fatalf("%dx%d %v q%d sub %d: the pure Go kernels make other bytes", w, h, r, q, sub%4)
+			}
+		}
 	})
 }
 
@@ -171,6 +183,94 @@ func BenchmarkJPEG(b *testing.B) {
 					b.ReportMetric(float64(len(out)), "bytes")
 				})
 			}
+		}
+	}
+}
+
+// jpegWith encodes with the kernels k (jpegGo or jpegFast).
+func jpegWith(k *jpegKernels, img *Image, r image.Rectangle, q int, sub Subsampling) []byte {
+	e := &jpegEncoder{k: k}
+	return e.encode(nil, img, r.Intersect(img.Bounds()), q, sub)
+}
+
+// randomImage is w×h pixels of noise from seed, with flat and saturated
+// patches (the extremes of the colour conversion and the DCT).
+func randomImage(w, h int, seed uint64) *Image {
+	img := NewImage(w, h)
+	s := seed*0x9e3779b97f4a7c15 + 1
+	for i := range img.Pix {
+		s ^= s << 13
+		s ^= s >> 7
+		s ^= s << 17
+		img.Pix[i] = byte(s)
+	}
+	for y := range h / 3 {
+		for x := range w / 2 {
+			v := byte(0)
+			if (x/5+y/7)%2 == 0 {
+				v = 0xff
+			}
+			copy(img.Pix[y*img.Stride+x*4:], []byte{v, v, v ^ 0xff, 0})
+		}
+	}
+	return img
+}
+
+// TestJPEGKernelsMatch: the platform's kernels (SSE2 on amd64) and the
+// pure Go kernels make byte-identical JPEGs, for every subsampling,
+// quality and odd size, over real-looking and random pictures.
+func TestJPEGKernelsMatch(t *testing.T) {
+	if jpegFast.fdct == nil {
+		t.Fatal("no kernels")
+	}
+	kinds := append(jpegKinds[:len(jpegKinds):len(jpegKinds)], struct {
+		name string
+		make func(w, h int, seed uint64) *Image
+	}{"random", randomImage})
+	n := 0
+	for _, k := range kinds {
+		for _, sz := range []image.Point{{1, 1}, {7, 9}, {8, 8}, {16, 16}, {17, 33}, {100, 37}, {333, 177}, {640, 480}} {
+			src := k.make(sz.X+5, sz.Y+3, uint64(sz.X))
+			r := image.Rect(3, 2, 3+sz.X, 2+sz.Y)
+			for _, sub := range []Subsampling{Subsample444, Subsample422, Subsample420, SubsampleGray} {
+				for _, q := range []int{1, 30, 75, 80, 92, 100} {
+					a := jpegWith(&jpegGo, src, r, q, sub)
+					b := jpegWith(&jpegFast, src, r, q, sub)
+					if !bytes.Equal(a, b) {
+						t.Fatalf("%s %v sub %d q%d: the kernels differ (%d and %d bytes)", k.name, sz, sub, q, len(a), len(b))
+					}
+					n++
+				}
+			}
+		}
+	}
+	t.Logf("%d pictures alike", n)
+}
+
+// TestJPEGFDCTExtremes: the transform kernels agree on the extreme blocks
+// (all 255, all 0, a checkerboard of both) at the finest quantisation.
+func TestJPEGFDCTExtremes(t *testing.T) {
+	var e jpegEncoder
+	e.setup(100, Subsample444)
+	for _, f := range []func(i int) float32{
+		func(int) float32 { return 127 },
+		func(int) float32 { return -128 },
+		func(i int) float32 { return float32(255*((i/8+i)%2) - 128) },
+		func(i int) float32 { return float32(i%8*32) - 128 },
+	} {
+		var a, b [64]float32
+		for i := range a {
+			a[i], b[i] = f(i), f(i)
+		}
+		var za, zb [64]int16
+		recip := &e.recip[0]
+		if jpegFast.transposed {
+			recip = &e.recipT[0]
+		}
+		ma := jpegGo.fdct(&a, &e.recip[0], &za)
+		mb := jpegFast.fdct(&b, recip, &zb)
+		if ma != mb || za != zb {
+			t.Fatalf("block %v: Go %x %v, fast %x %v", a, ma, za, mb, zb)
 		}
 	}
 }
