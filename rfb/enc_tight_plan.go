@@ -134,10 +134,11 @@ func (s *tightTileScratch) photoLike(img *Image, t image.Rectangle) bool {
 	return resid < tightNoiseError*n
 }
 
-// gradientError is the sum of the gradient predictor's absolute errors
+// gradientErrorGo is the sum of the gradient predictor's absolute errors
 // over the red, green and blue of one row of pixels (4 bytes each) below
-// the row up, from its second pixel on.
-func gradientError(row, up []byte) int {
+// the row up, from its second pixel on. gradientError is this, in SSE2
+// assembly on amd64.
+func gradientErrorGo(row, up []byte) int {
 	resid := 0
 	for x := 4; x < len(row); x += 4 {
 		for c := range 3 {
