@@ -101,7 +101,7 @@ func (s *tightTileScratch) photoLike(img *Image, t image.Rectangle) bool {
 		row := img.Pix[y*img.Stride+t.Min.X*4:][: w*4 : w*4]
 		prev := ^uint32(0)
 		for x := 0; x < len(row) && colours <= limit; x += 4 {
-			c := uint32(row[x]) | uint32(row[x+1])<<8 | uint32(row[x+2])<<16
+			c := binary.LittleEndian.Uint32(row[x:]) & 0xffffff
 			if c == prev {
 				continue
 			}

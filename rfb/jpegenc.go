@@ -47,7 +47,7 @@ type jpegEncoder struct {
 	recipT  [2][64]float32    // recip transposed, for the kernels that want it
 	qt      [2][64]uint8      // quantisers, zig-zag order, for DQT
 	blk     [6][64]float32    // an MCU: up to 4 Y blocks, Cb, Cr
-	zz      [64]int16         // a quantised block in zig-zag order
+	coef    [64]int16         // a quantised block, in the kernels' order
 	edge    [16 * 16 * 4]byte // an MCU past r's edge, its last column and row repeated
 	prevDC  [3]int32
 	out     []byte
@@ -196,13 +196,14 @@ func (e *jpegEncoder) writeMCU() {
 // writeBlock codes one block of component c (0 luma, 1 Cb, 2 Cr).
 func (e *jpegEncoder) writeBlock(b *[64]float32, c int, dc, ac *jpegHuffCodes) {
 	t := min(c, 1)
-	recip := &e.recip[t]
+	recip, order := &e.recip[t], &jpegOrders[0]
 	if e.k.transposed {
-		recip = &e.recipT[t]
+		recip, order = &e.recipT[t], &jpegOrders[1]
 	}
-	zz := &e.zz
-	mask := e.k.fdct(b, recip, zz) &^ 1 // bit z set: zig-zag coefficient z (1..63) is not zero
-	dcv := int32(zz[0])
+	coef := &e.coef
+	// Bit z set: zig-zag coefficient z (1..63) is not zero.
+	mask := order.zigzagMask(e.k.fdct(b, recip, coef)) &^ 1
+	dcv := int32(coef[0])
 
 	// The bit writer's state lives in registers for the block.
 	acc, nbits, out := e.acc, e.nbits, e.out
@@ -238,7 +239,7 @@ func (e *jpegEncoder) writeBlock(b *[64]float32, c int, dc, ac *jpegHuffCodes) {
 			emit(uint64(hc>>8), uint(hc&0xff))
 			run -= 16
 		}
-		value(ac, run<<4, int32(zz[k&63]))
+		value(ac, run<<4, int32(coef[order.zig[k&63]&63]))
 		last = k
 	}
 	if last != 63 {

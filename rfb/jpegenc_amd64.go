@@ -33,4 +33,4 @@ func jpegLumaSSE2(p *byte, stride int, y *[64]float32)
 func jpegChromaSSE2(p *byte, step, down int, cb, cr *[64]float32)
 
 //go:noescape
-func jpegFDCTSSE2(d, recipT *[64]float32, zz *[64]int16) uint64
+func jpegFDCTSSE2(d, recipT *[64]float32, coef *[64]int16) uint64

@@ -334,7 +334,7 @@ chromaRow:
 
 // QUANT quantises X6 by the four factors at roff(R8) (rounding to the
 // nearest as int32(x + 16384.5) - 16384 does) and stores the four int16
-// at toff(DI). X13 holds 16384.5, X14 16384.
+// at toff(R9). X13 holds 16384.5, X14 16384.
 #define QUANT(roff, toff) \
 	MOVUPS roff(R8), X12 \
 	MULPS  X12, X6 \
@@ -342,20 +342,19 @@ chromaRow:
 	CVTTPS2PL X6, X6 \
 	PSUBL  X14, X6 \
 	PACKSSLW X6, X6 \
-	MOVQ   X6, toff(DI)
+	MOVQ   X6, toff(R9)
 
-// func jpegFDCTSSE2(d, recipT *[64]float32, zz *[64]int16) uint64
+// func jpegFDCTSSE2(d, recipT *[64]float32, coef *[64]int16) uint64
 //
 // Pass 1 transforms the columns of d in place, four at a time. Pass 2
 // loads four rows at a time, transposes them so that the same lane-wise
 // butterfly transforms rows, and quantises the outputs, which come out
-// transposed (hence recipT); they are stored as int16 in the first 128
-// bytes of d (pass 2 has read those rows by then), transposed, and then
-// gathered into zig-zag order in zz.
+// transposed (hence recipT): coef[c·8+r] is the coefficient of row r,
+// column c. The result is the mask of the non-zero ones, bit c·8+r.
 TEXT ·jpegFDCTSSE2(SB), NOSPLIT, $0-32
 	MOVQ d+0(FP), DI
 	MOVQ recipT+8(FP), R8
-	MOVQ zz+16(FP), R9
+	MOVQ coef+16(FP), R9
 	MOVUPS 0(DI), X0
 	MOVUPS 32(DI), X1
 	MOVUPS 64(DI), X2
@@ -647,135 +646,6 @@ TEXT ·jpegFDCTSSE2(SB), NOSPLIT, $0-32
 	SUBPS  X1, X5
 	MOVAPS X5, X6
 	QUANT(240, 120)
-	// Zig-zag: zz[z] = F[n] for n = jpegZigzag[z], at int16 index (n%8)·8 + n/8.
-	MOVWLZX 0(DI), AX
-	MOVW AX, 0(R9)
-	MOVWLZX 16(DI), AX
-	MOVW AX, 2(R9)
-	MOVWLZX 2(DI), AX
-	MOVW AX, 4(R9)
-	MOVWLZX 4(DI), AX
-	MOVW AX, 6(R9)
-	MOVWLZX 18(DI), AX
-	MOVW AX, 8(R9)
-	MOVWLZX 32(DI), AX
-	MOVW AX, 10(R9)
-	MOVWLZX 48(DI), AX
-	MOVW AX, 12(R9)
-	MOVWLZX 34(DI), AX
-	MOVW AX, 14(R9)
-	MOVWLZX 20(DI), AX
-	MOVW AX, 16(R9)
-	MOVWLZX 6(DI), AX
-	MOVW AX, 18(R9)
-	MOVWLZX 8(DI), AX
-	MOVW AX, 20(R9)
-	MOVWLZX 22(DI), AX
-	MOVW AX, 22(R9)
-	MOVWLZX 36(DI), AX
-	MOVW AX, 24(R9)
-	MOVWLZX 50(DI), AX
-	MOVW AX, 26(R9)
-	MOVWLZX 64(DI), AX
-	MOVW AX, 28(R9)
-	MOVWLZX 80(DI), AX
-	MOVW AX, 30(R9)
-	MOVWLZX 66(DI), AX
-	MOVW AX, 32(R9)
-	MOVWLZX 52(DI), AX
-	MOVW AX, 34(R9)
-	MOVWLZX 38(DI), AX
-	MOVW AX, 36(R9)
-	MOVWLZX 24(DI), AX
-	MOVW AX, 38(R9)
-	MOVWLZX 10(DI), AX
-	MOVW AX, 40(R9)
-	MOVWLZX 12(DI), AX
-	MOVW AX, 42(R9)
-	MOVWLZX 26(DI), AX
-	MOVW AX, 44(R9)
-	MOVWLZX 40(DI), AX
-	MOVW AX, 46(R9)
-	MOVWLZX 54(DI), AX
-	MOVW AX, 48(R9)
-	MOVWLZX 68(DI), AX
-	MOVW AX, 50(R9)
-	MOVWLZX 82(DI), AX
-	MOVW AX, 52(R9)
-	MOVWLZX 96(DI), AX
-	MOVW AX, 54(R9)
-	MOVWLZX 112(DI), AX
-	MOVW AX, 56(R9)
-	MOVWLZX 98(DI), AX
-	MOVW AX, 58(R9)
-	MOVWLZX 84(DI), AX
-	MOVW AX, 60(R9)
-	MOVWLZX 70(DI), AX
-	MOVW AX, 62(R9)
-	MOVWLZX 56(DI), AX
-	MOVW AX, 64(R9)
-	MOVWLZX 42(DI), AX
-	MOVW AX, 66(R9)
-	MOVWLZX 28(DI), AX
-	MOVW AX, 68(R9)
-	MOVWLZX 14(DI), AX
-	MOVW AX, 70(R9)
-	MOVWLZX 30(DI), AX
-	MOVW AX, 72(R9)
-	MOVWLZX 44(DI), AX
-	MOVW AX, 74(R9)
-	MOVWLZX 58(DI), AX
-	MOVW AX, 76(R9)
-	MOVWLZX 72(DI), AX
-	MOVW AX, 78(R9)
-	MOVWLZX 86(DI), AX
-	MOVW AX, 80(R9)
-	MOVWLZX 100(DI), AX
-	MOVW AX, 82(R9)
-	MOVWLZX 114(DI), AX
-	MOVW AX, 84(R9)
-	MOVWLZX 116(DI), AX
-	MOVW AX, 86(R9)
-	MOVWLZX 102(DI), AX
-	MOVW AX, 88(R9)
-	MOVWLZX 88(DI), AX
-	MOVW AX, 90(R9)
-	MOVWLZX 74(DI), AX
-	MOVW AX, 92(R9)
-	MOVWLZX 60(DI), AX
-	MOVW AX, 94(R9)
-	MOVWLZX 46(DI), AX
-	MOVW AX, 96(R9)
-	MOVWLZX 62(DI), AX
-	MOVW AX, 98(R9)
-	MOVWLZX 76(DI), AX
-	MOVW AX, 100(R9)
-	MOVWLZX 90(DI), AX
-	MOVW AX, 102(R9)
-	MOVWLZX 104(DI), AX
-	MOVW AX, 104(R9)
-	MOVWLZX 118(DI), AX
-	MOVW AX, 106(R9)
-	MOVWLZX 120(DI), AX
-	MOVW AX, 108(R9)
-	MOVWLZX 106(DI), AX
-	MOVW AX, 110(R9)
-	MOVWLZX 92(DI), AX
-	MOVW AX, 112(R9)
-	MOVWLZX 78(DI), AX
-	MOVW AX, 114(R9)
-	MOVWLZX 94(DI), AX
-	MOVW AX, 116(R9)
-	MOVWLZX 108(DI), AX
-	MOVW AX, 118(R9)
-	MOVWLZX 122(DI), AX
-	MOVW AX, 120(R9)
-	MOVWLZX 124(DI), AX
-	MOVW AX, 122(R9)
-	MOVWLZX 110(DI), AX
-	MOVW AX, 124(R9)
-	MOVWLZX 126(DI), AX
-	MOVW AX, 126(R9)
 	// The mask of non-zero coefficients.
 	PXOR X15, X15
 	MOVOU 0(R9), X0

@@ -17,20 +17,54 @@ package rfb
 //   - chroma makes the 8×8 Cb and Cr of 16×8 groups of pixels: chroma
 //     row j averages the pixel pairs of row p+j·step and row p+j·step+down
 //     (down is 0 for 4:2:2, where each pair counts twice).
-//   - fdct transforms b in place, quantises it by recip (natural order),
-//     writes the coefficients in zig-zag order to zz and returns a mask
-//     with bit z set when zz[z] is not zero.
+//   - fdct transforms b in place, quantises it by recip, writes the
+//     coefficients to coef and returns a mask with bit i set when coef[i]
+//     is not zero. Its layout is natural order (row·8 + column), or
+//     transposed (column·8 + row) when transposed is set, and so are
+//     recip's.
 type jpegKernels struct {
 	ycc    func(p []byte, stride int, y, cb, cr *[64]float32)
 	luma   func(p []byte, stride int, y *[64]float32)
 	chroma func(p []byte, step, down int, cb, cr *[64]float32)
-	fdct   func(b, recip *[64]float32, zz *[64]int16) uint64
-	// transposed: fdct wants recip transposed (its rows pass works on
-	// columns in place of rows).
+	fdct   func(b, recip *[64]float32, coef *[64]int16) uint64
+	// transposed: fdct's recip and coef are in transposed order.
 	transposed bool
 }
 
 var jpegGo = jpegKernels{ycc: jpegYCCGo, luma: jpegLumaGo, chroma: jpegChromaGo, fdct: jpegFDCTGo}
+
+// jpegOrder maps an fdct's coefficients to zig-zag order: zig[z] is the
+// index in coef of zig-zag position z, and mask[k][v] the zig-zag mask of
+// the bits v of byte k of fdct's mask.
+type jpegOrder struct {
+	zig  [64]uint8
+	mask [8][256]uint64
+}
+
+// jpegOrders are the natural [0] and the transposed [1] order.
+var jpegOrders = func() *[2]jpegOrder {
+	o := new([2]jpegOrder)
+	for t := range 2 {
+		for z, n := range jpegZigzag {
+			if t == 1 {
+				n = n%8*8 + n/8
+			}
+			o[t].zig[z] = uint8(n)
+			for v := range 256 {
+				if v>>(n%8)&1 != 0 {
+					o[t].mask[n/8][v] |= 1 << z
+				}
+			}
+		}
+	}
+	return o
+}()
+
+// zigzagMask is m, a mask of fdct's, in zig-zag order.
+func (o *jpegOrder) zigzagMask(m uint64) uint64 {
+	return o.mask[0][byte(m)] | o.mask[1][byte(m>>8)] | o.mask[2][byte(m>>16)] | o.mask[3][byte(m>>24)] |
+		o.mask[4][byte(m>>32)] | o.mask[5][byte(m>>40)] | o.mask[6][byte(m>>48)] | o.mask[7][byte(m>>56)]
+}
 
 // JFIF colour conversion factors. The chroma of a 2×2 group is computed
 // from the sums of its four samples with the factors divided by 4 (an
@@ -97,7 +131,7 @@ const (
 // jpegFDCTGo is the pure Go fdct kernel: the AAN forward DCT in floating
 // point (as libjpeg's jfdctflt.c), columns first and then rows; outputs
 // are scaled by 8 × the AAN factors, which recip divides out.
-func jpegFDCTGo(d, recip *[64]float32, zz *[64]int16) uint64 {
+func jpegFDCTGo(d, recip *[64]float32, coef *[64]int16) uint64 {
 	for i := range 8 {
 		jpegButterfly(d, i, 8)
 	}
@@ -105,12 +139,11 @@ func jpegFDCTGo(d, recip *[64]float32, zz *[64]int16) uint64 {
 		jpegButterfly(d, i, 1)
 	}
 	var mask uint64
-	for z := range 64 {
-		n := jpegZigzag[z] & 63
+	for n := range 64 {
 		v := int16(int32(float32(d[n]*recip[n])+16384.5) - 16384)
-		zz[z] = v
+		coef[n] = v
 		if v != 0 {
-			mask |= 1 << z
+			mask |= 1 << n
 		}
 	}
 	return mask
