@@ -6,6 +6,7 @@ import (
 	"image"
 	"image/color"
 	"image/png"
+	"io"
 	"runtime"
 	"sync"
 	"sync/atomic"
@@ -182,6 +183,20 @@ type tightStream struct {
 	// updates since it last did.
 	used bool
 	idle int
+}
+
+// tightFlatePool holds, by level, the compressors streams gave up (idle,
+// or at another level for a lossless refresh), shared by the connections.
+var tightFlatePool [10]sync.Pool
+
+// newTightFlate returns a compressor at level that writes to w and
+// continues after dict, from tightFlatePool if it has one.
+func newTightFlate(w io.Writer, level int, dict []byte) (*flate.Writer, error) {
+	if fw, _ := tightFlatePool[level].Get().(*flate.Writer); fw != nil {
+		fw.ResetDict(w, dict)
+		return fw, nil
+	}
+	return flate.NewWriterDict(w, level, dict)
 }
 
 // tightStreamIdle is how many updates a stream keeps its compressor
@@ -432,6 +447,7 @@ func (e *tightEncoder) release() {
 			continue
 		}
 		if st.idle++; st.idle >= tightStreamIdle {
+			tightFlatePool[st.level].Put(st.fw)
 			st.fw, st.idle = nil, 0
 		}
 	}
@@ -542,7 +558,10 @@ func (e *tightEncoder) runStream(s, level int) error {
 			st.sink.b = append(st.sink.b, 0x78, 0x01)
 			st.started = true
 		}
-		fw, err := flate.NewWriterDict(&st.sink, level, st.hist)
+		if st.fw != nil {
+			tightFlatePool[st.level].Put(st.fw)
+		}
+		fw, err := newTightFlate(&st.sink, level, st.hist)
 		if err != nil {
 			return err
 		}

@@ -8,6 +8,8 @@ import (
 	"math/rand/v2"
 	"testing"
 	"time"
+
+	"github.com/klauspost/compress/flate"
 )
 
 // Tight test content, self-contained (the shared workload generator is
@@ -323,6 +325,41 @@ func TestTightStreamIdle(t *testing.T) {
 		}
 		if d := imageDiff(c.Framebuffer(), s.img); d != "" {
 			t.Fatalf("step %d: %s", i, d)
+		}
+	}
+}
+
+// TestTightFlatePool: a compressor taken back from tightFlatePool, after
+// it compressed other data, makes the same bytes as a new one with the
+// same dictionary.
+func TestTightFlatePool(t *testing.T) {
+	dict := tightText(64, 64, 1).Pix
+	data := tightText(200, 100, 2).Pix
+	for _, level := range []int{1, 2, 7, 9} {
+		compress := func(fw *flate.Writer, out *bytes.Buffer) []byte {
+			if _, err := fw.Write(data); err != nil {
+				t.Fatal(err)
+			}
+			if err := fw.Flush(); err != nil {
+				t.Fatal(err)
+			}
+			return out.Bytes()
+		}
+		var fresh, reused, other bytes.Buffer
+		fw, err := flate.NewWriterDict(&fresh, level, dict)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := compress(fw, &fresh)
+		used, _ := flate.NewWriterDict(&other, level, nil)
+		compress(used, &other)
+		tightFlatePool[level].Put(used)
+		fw, err = newTightFlate(&reused, level, dict)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := compress(fw, &reused); !bytes.Equal(got, want) {
+			t.Fatalf("level %d: %d bytes from a pooled compressor, %d from a new one", level, len(got), len(want))
 		}
 	}
 }
