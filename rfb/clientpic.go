@@ -123,6 +123,21 @@ func (c *clientPicture) readRow(out []byte, img *Image, y, x0, x1 int) {
 	}
 }
 
+// eachRowPart calls f with the client's pixels of row y from x0 to x1, in
+// order, as slices of the blocks and of img: no copy is made.
+func (c *clientPicture) eachRowPart(img *Image, y, x0, x1 int, f func(part []byte)) {
+	ty := y / compareTile
+	for tx := x0 / compareTile; tx <= (x1-1)/compareTile; tx++ {
+		a, b := max(x0, tx*compareTile), min(x1, (tx+1)*compareTile)
+		n := (b - a) * 4
+		if m := c.tile(ty*c.cols + tx); m != nil {
+			f(m.Pix[(y-ty*compareTile)*m.Stride+(a-tx*compareTile)*4:][:n:n])
+		} else {
+			f(img.Pix[y*img.Stride+a*4:][:n:n])
+		}
+	}
+}
+
 // tileRows returns a function giving the client's pixels of row y from
 // t.Min.X to t.Max.X, t being inside one block: no copy is made.
 func (c *clientPicture) tileRows(img *Image, t image.Rectangle) func(y int) []byte {

@@ -6,6 +6,7 @@ import (
 	"image"
 	"image/color"
 	"image/png"
+	"io"
 	"runtime"
 	"sync"
 	"sync/atomic"
@@ -168,12 +169,39 @@ func (p *tightParams) streamLevel(s int) int {
 // protocol, but noVNC's inflater (its copy of pako) loses its window on
 // inflateReset and then fails on the first match that reaches into an
 // earlier rectangle ("invalid distance too far back").
+//
+// A compressor takes about 1 MiB, so a stream unused for tightStreamIdle
+// updates drops its compressor and, when used again, continues the same
+// way with a new one and the last 32 KiB as its dictionary.
 type tightStream struct {
-	fw    *flate.Writer
-	sink  byteSink
-	level int
-	hist  []byte // the last tightWindow bytes written
+	fw      *flate.Writer // nil before the first use and after idling
+	started bool          // the zlib header went out
+	sink    byteSink
+	level   int
+	hist    []byte // the last tightWindow bytes written
+	// used: the stream compressed something in this update; idle:
+	// updates since it last did.
+	used bool
+	idle int
 }
+
+// tightFlatePool holds, by level, the compressors streams gave up (idle,
+// or at another level for a lossless refresh), shared by the connections.
+var tightFlatePool [10]sync.Pool
+
+// newTightFlate returns a compressor at level that writes to w and
+// continues after dict, from tightFlatePool if it has one.
+func newTightFlate(w io.Writer, level int, dict []byte) (*flate.Writer, error) {
+	if fw, _ := tightFlatePool[level].Get().(*flate.Writer); fw != nil {
+		fw.ResetDict(w, dict)
+		return fw, nil
+	}
+	return flate.NewWriterDict(w, level, dict)
+}
+
+// tightStreamIdle is how many updates a stream keeps its compressor
+// without using it.
+const tightStreamIdle = 4
 
 const tightWindow = 32 << 10
 
@@ -190,25 +218,38 @@ func (w *countWriter) Write(p []byte) (int, error) {
 // trialSize is how many bytes a fresh zlib stream at level 1 makes of b:
 // an estimate of what the connection's stream would send (which knows
 // earlier rectangles and so does a little better).
-func (s *tightScratch) trialSize(b []byte) (int, error) {
-	s.trialOut.n = 0
-	if s.trialZ == nil {
-		zw, err := zlib.NewWriterLevel(&s.trialOut, 1)
+func trialSize(b []byte) (int, error) {
+	t, _ := tightTrialPool.Get().(*tightTrial)
+	if t == nil {
+		t = new(tightTrial)
+		zw, err := zlib.NewWriterLevel(&t.out, 1)
 		if err != nil {
 			return 0, err
 		}
-		s.trialZ = zw
+		t.zw = zw
 	} else {
-		s.trialZ.Reset(&s.trialOut)
+		t.zw.Reset(&t.out)
 	}
-	if _, err := s.trialZ.Write(b); err != nil {
+	defer tightTrialPool.Put(t)
+	t.out.n = 0
+	if _, err := t.zw.Write(b); err != nil {
 		return 0, err
 	}
-	if err := s.trialZ.Flush(); err != nil {
+	if err := t.zw.Flush(); err != nil {
 		return 0, err
 	}
-	return s.trialOut.n, nil
+	return t.out.n, nil
 }
+
+// tightTrial is a trial compressor (about 1 MiB) and what counts its output.
+type tightTrial struct {
+	zw  *zlib.Writer
+	out countWriter
+}
+
+// tightTrialPool holds the trial compressors, shared by every
+// connection's workers rather than one kept per worker.
+var tightTrialPool sync.Pool
 
 func (s *byteSink) Write(p []byte) (int, error) {
 	s.b = append(s.b, p...)
@@ -218,8 +259,6 @@ func (s *byteSink) Write(p []byte) (int, error) {
 // tightScratch is one worker's scratch space.
 type tightScratch struct {
 	trial    tightJob
-	trialZ   *zlib.Writer
-	trialOut countWriter
 	pal      tightPalette
 	row, up  []uint32
 	zero     []byte
@@ -242,6 +281,7 @@ type tightEncoder struct {
 	streams [4]tightStream
 	next    int // stream for the next zlib rectangle
 	jobs    []tightJob
+	batch   int // pixels of jobs per batch; 0: the default
 	scratch []*tightScratch
 }
 
@@ -300,6 +340,44 @@ func (e *tightEncoder) encode(u *updateWriter, img *Image, r image.Rectangle) er
 	e.planJPEG, e.planGradient, e.square = p.jpeg, p.gradient, u.lossless
 	e.planArea(img, r)
 
+	// The jobs go through analysis, compression and assembly in batches
+	// of a bounded area, so a large area does not hold every job's
+	// filtered data and compressed output at once. The streams see the
+	// same data in the same order either way, so the bytes are the same.
+	all := e.jobs
+	batch := e.batch
+	if batch == 0 {
+		batch = max(tightBatchJobs, 2*runtime.GOMAXPROCS(0)) * tightMaxArea
+	}
+	for start := 0; start < len(all); {
+		end, area := start, 0
+		for end < len(all) && area < batch {
+			if all[end].kind != tightKindFill {
+				area += all[end].r.Dx() * all[end].r.Dy()
+			}
+			end++
+		}
+		e.jobs = all[start:end]
+		start = end
+		if err := e.encodeJobs(u, img, p); err != nil {
+			e.release()
+			e.jobs = all
+			return err
+		}
+	}
+	e.jobs = all
+	e.release()
+	return nil
+}
+
+// encodeJobs analyses, compresses and appends the jobs of one batch,
+// in order.
+func (e *tightEncoder) encodeJobs(u *updateWriter, img *Image, p *tightParams) error {
+	for i := range e.jobs {
+		if j := &e.jobs[i]; j.kind != tightKindFill && j.data == nil {
+			j.data = tightBufPool.Get().(*tightBuf).b
+		}
+	}
 	// Analyse, filter, JPEG/PNG: independent per job.
 	e.forEachJob(img, p)
 	for i := range e.jobs {
@@ -316,7 +394,63 @@ func (e *tightEncoder) encode(u *updateWriter, img *Image, r image.Rectangle) er
 		}
 	}
 	e.assemble(u, p)
+	e.putData()
 	return nil
+}
+
+// tightBatchJobs is how many full-size jobs (tightMaxArea) a batch holds
+// at least; more with more CPUs, so that every CPU has work.
+const tightBatchJobs = 8
+
+// tightBuf is a buffer of tightBufPool.
+type tightBuf struct{ b []byte }
+
+// tightBufPool holds the buffers of the jobs' filtered data and of the
+// streams' output between updates, shared by the connections: a
+// connection keeps none of them while it waits, and the runtime frees
+// them when all connections are idle.
+var tightBufPool = sync.Pool{New: func() any { return new(tightBuf) }}
+
+// tightBufMax is the largest buffer put back into tightBufPool: one job
+// needs at most a few hundred KiB.
+const tightBufMax = 1 << 20
+
+func putTightBuf(b []byte) {
+	if b != nil && cap(b) <= tightBufMax {
+		tightBufPool.Put(&tightBuf{b[:0]})
+	}
+}
+
+// putData gives the jobs' data buffers back to tightBufPool.
+func (e *tightEncoder) putData() {
+	for i := range e.jobs {
+		j := &e.jobs[i]
+		putTightBuf(j.data)
+		j.data, j.z = nil, nil
+	}
+}
+
+// release ends an update: the jobs' and streams' buffers go back to
+// tightBufPool, and the compressor of a stream unused for
+// tightStreamIdle updates is dropped.
+func (e *tightEncoder) release() {
+	e.putData()
+	for s := range e.streams {
+		st := &e.streams[s]
+		putTightBuf(st.sink.b)
+		st.sink.b = nil
+		if st.fw == nil {
+			continue
+		}
+		if st.used {
+			st.used, st.idle = false, 0
+			continue
+		}
+		if st.idle++; st.idle >= tightStreamIdle {
+			tightFlatePool[st.level].Put(st.fw)
+			st.fw, st.idle = nil, 0
+		}
+	}
 }
 
 // forEachJob runs analyse on every job, on all CPUs when there is enough work.
@@ -413,13 +547,21 @@ func (e *tightEncoder) compress(p *tightParams) error {
 // runStream compresses, in order, the jobs assigned to stream s.
 func (e *tightEncoder) runStream(s, level int) error {
 	st := &e.streams[s]
+	st.used = true
+	if st.sink.b == nil {
+		st.sink.b = tightBufPool.Get().(*tightBuf).b
+	}
 	st.sink.b = st.sink.b[:0]
 	if st.fw == nil || st.level != level {
-		if st.fw == nil {
+		if !st.started {
 			// The zlib header: deflate, 32 KiB window, no dictionary.
 			st.sink.b = append(st.sink.b, 0x78, 0x01)
+			st.started = true
 		}
-		fw, err := flate.NewWriterDict(&st.sink, level, st.hist)
+		if st.fw != nil {
+			tightFlatePool[st.level].Put(st.fw)
+		}
+		fw, err := newTightFlate(&st.sink, level, st.hist)
 		if err != nil {
 			return err
 		}
@@ -443,9 +585,6 @@ func (e *tightEncoder) runStream(s, level int) error {
 		}
 		j.z = st.sink.b[start:len(st.sink.b):len(st.sink.b)]
 		st.remember(j.data)
-	}
-	if cap(st.sink.b) > 4<<20 {
-		st.sink.b = nil // do not keep a big frame's buffer for ever
 	}
 	return nil
 }
@@ -500,10 +639,6 @@ func (e *tightEncoder) assemble(u *updateWriter, p *tightParams) {
 				u.buf = appendCompactLength(u.buf, len(j.z))
 				u.buf = append(u.buf, j.z...)
 			}
-		}
-		j.z = nil
-		if cap(j.data) > 1<<20 {
-			j.data = nil
 		}
 	}
 }
@@ -831,7 +966,7 @@ func analyseJPEG(j *tightJob, img *Image, p *tightParams, s *tightScratch) {
 	case tightKindFill, tightKindPNG:
 	default:
 		if size >= tightMinToZlib {
-			n, err := s.trialSize(t.data)
+			n, err := trialSize(t.data)
 			if err != nil {
 				return
 			}

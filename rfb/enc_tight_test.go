@@ -8,6 +8,8 @@ import (
 	"math/rand/v2"
 	"testing"
 	"time"
+
+	"github.com/klauspost/compress/flate"
 )
 
 // Tight test content, self-contained (the shared workload generator is
@@ -253,6 +255,111 @@ func TestTightWide(t *testing.T) {
 					{img: k.make(3000, 90, 10), rects: []image.Rectangle{image.Rect(100, 10, 2900, 80)}, compress: 5},
 				})
 			})
+		}
+	}
+}
+
+// TestTightBatches: a large area goes through in batches of jobs, which
+// sends the same bytes as one batch, and the encoder keeps no job data or
+// stream output between updates.
+func TestTightBatches(t *testing.T) {
+	frames := []*Image{tightDesktop(1920, 1080, 1), tightPhoto(1280, 800, 2), tightText(1920, 1080, 3), tightDesktop(1920, 1080, 4)}
+	for _, quality := range []int{-1, 8} {
+		small, whole := newTightEncoder(false), newTightEncoder(false)
+		small.batch, whole.batch = tightMaxArea, 1<<30
+		for i, m := range frames {
+			a := tightUpdate(t, small, NativeFormat, quality, 2, m, m.Bounds())
+			b := tightUpdate(t, whole, NativeFormat, quality, 2, m, m.Bounds())
+			if !bytes.Equal(a, b) || len(a) < 1000 {
+				t.Fatalf("quality %d, frame %d: %d bytes in batches, %d in one", quality, i, len(a), len(b))
+			}
+			for _, e := range []*tightEncoder{small, whole} {
+				for _, j := range e.jobs {
+					if j.data != nil || j.z != nil {
+						t.Fatalf("quality %d, frame %d: a job keeps %d bytes of data", quality, i, cap(j.data))
+					}
+				}
+				for s, st := range e.streams {
+					if st.sink.b != nil {
+						t.Fatalf("quality %d, frame %d: stream %d keeps its output", quality, i, s)
+					}
+				}
+			}
+		}
+	}
+}
+
+// TestTightStreamIdle: a stream unused for tightStreamIdle updates drops
+// its compressor, and when used again continues its deflate stream with
+// a new one; the client decodes it exactly, matches into the rectangles
+// before the pause included.
+func TestTightStreamIdle(t *testing.T) {
+	const w, h = 320, 200
+	text, noise := tightText(w, h, 1), tightNoise(w, h, 2)
+	steps := []tightStep{{img: text, compress: -1}}
+	for range tightStreamIdle + 1 {
+		steps = append(steps, tightStep{img: noise, compress: -1})
+	}
+	steps = append(steps, tightStep{img: text, compress: -1}, tightStep{img: tightText(w, h, 3), compress: -1})
+	enc := newTightEncoder(false)
+	var stream []byte
+	var dropped, back [4]bool
+	for i, s := range steps {
+		stream = append(stream, tightUpdate(t, enc, NativeFormat, -1, s.compress, s.img, s.img.Bounds())...)
+		for k, st := range enc.streams {
+			switch {
+			case i == tightStreamIdle && st.started && st.fw == nil:
+				dropped[k] = true
+			case i == len(steps)-1 && dropped[k] && st.fw != nil:
+				back[k] = true
+			}
+		}
+	}
+	if dropped == [4]bool{} || back == [4]bool{} {
+		t.Fatalf("streams dropped after %d updates without use: %v; used again: %v", tightStreamIdle, dropped, back)
+	}
+	c, _ := parsingClient(t, w, h, NativeFormat, []Encoding{EncTight, EncLastRect}, bytes.NewReader(stream), ClientLimits{})
+	for i, s := range steps {
+		if _, err := c.ReadMessage(); err != nil {
+			t.Fatalf("step %d: %v", i, err)
+		}
+		if d := imageDiff(c.Framebuffer(), s.img); d != "" {
+			t.Fatalf("step %d: %s", i, d)
+		}
+	}
+}
+
+// TestTightFlatePool: a compressor taken back from tightFlatePool, after
+// it compressed other data, makes the same bytes as a new one with the
+// same dictionary.
+func TestTightFlatePool(t *testing.T) {
+	dict := tightText(64, 64, 1).Pix
+	data := tightText(200, 100, 2).Pix
+	for _, level := range []int{1, 2, 7, 9} {
+		compress := func(fw *flate.Writer, out *bytes.Buffer) []byte {
+			if _, err := fw.Write(data); err != nil {
+				t.Fatal(err)
+			}
+			if err := fw.Flush(); err != nil {
+				t.Fatal(err)
+			}
+			return out.Bytes()
+		}
+		var fresh, reused, other bytes.Buffer
+		fw, err := flate.NewWriterDict(&fresh, level, dict)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := compress(fw, &fresh)
+		used, _ := flate.NewWriterDict(&other, level, nil)
+		compress(used, &other)
+		tightFlatePool[level].Put(used)
+		fw, err = newTightFlate(&reused, level, dict)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := compress(fw, &reused); !bytes.Equal(got, want) {
+			t.Fatalf("level %d: %d bytes from a pooled compressor, %d from a new one", level, len(got), len(want))
 		}
 	}
 }

@@ -32,7 +32,7 @@ const (
 
 var scrollSeed = maphash.MakeSeed()
 
-// scrollPool holds the buffers findScroll assembles the client's rows in.
+// scrollPool holds the row findScroll assembles one of the client's rows in.
 var scrollPool = sync.Pool{New: func() any { return new([]byte) }}
 
 // findScroll returns a vertical copy from what the client has that gives
@@ -41,27 +41,22 @@ func findScroll(img *Image, client *clientPicture, r image.Rectangle) *pendingCo
 	if r.Dy() < scrollMinRows || r.Dx()*r.Dy() < scrollMinArea {
 		return nil
 	}
-	// The client's rows of r, each assembled once where it has blocks
-	// the framebuffer no longer shows.
+	// The client's rows are read where they are, in the blocks it kept
+	// and in the framebuffer; only changedIn, which wants whole rows,
+	// gets them assembled, one at a time.
 	rw := r.Dx() * 4
 	bp := scrollPool.Get().(*[]byte)
 	defer scrollPool.Put(bp)
-	if cap(*bp) < rw*r.Dy() {
-		*bp = make([]byte, rw*r.Dy())
+	if cap(*bp) < rw {
+		*bp = make([]byte, rw)
 	}
-	buf := (*bp)[:rw*r.Dy()]
-	filled := make([]bool, r.Dy())
+	scratch := (*bp)[:rw]
 	oldRow := func(y int) []byte {
 		if !client.keptIn(y, r.Min.X, r.Max.X) {
 			return img.Pix[y*img.Stride+r.Min.X*4:][:rw:rw]
 		}
-		i := y - r.Min.Y
-		row := buf[i*rw:][:rw:rw]
-		if !filled[i] {
-			client.readRow(row, img, y, r.Min.X, r.Max.X)
-			filled[i] = true
-		}
-		return row
+		client.readRow(scratch, img, y, r.Min.X, r.Max.X)
+		return scratch
 	}
 	c := changedIn(r, img.rows(r), oldRow)
 	if c.Dy() < scrollMinRows {
@@ -69,13 +64,40 @@ func findScroll(img *Image, client *clientPicture, r image.Rectangle) *pendingCo
 	}
 	x0, n := c.Min.X*4, c.Dx()*4
 	row := func(m *Image, y int) []byte { return m.Pix[y*m.Stride+x0:][:n:n] }
-	clientRow := func(y int) []byte { return oldRow(y)[x0-r.Min.X*4:][:n:n] }
+	var hasher maphash.Hash
+	hasher.SetSeed(scrollSeed)
+	hashPart := func(p []byte) { hasher.Write(p) }
+	// want is the rest of the row clientEqual compares with, eq whether
+	// it matched so far.
+	var want []byte
+	eq := true
+	equalPart := func(p []byte) {
+		eq = eq && bytes.Equal(p, want[:len(p)])
+		want = want[len(p):]
+	}
+	// clientHash hashes the client's row y from c.Min.X to c.Max.X as
+	// maphash.Bytes would hash it in one piece.
+	clientHash := func(y int) uint64 {
+		if !client.keptIn(y, c.Min.X, c.Max.X) {
+			return maphash.Bytes(scrollSeed, row(img, y))
+		}
+		hasher.Reset()
+		client.eachRowPart(img, y, c.Min.X, c.Max.X, hashPart)
+		return hasher.Sum64()
+	}
+	// clientEqual reports whether the client's row y from c.Min.X to
+	// c.Max.X is b.
+	clientEqual := func(y int, b []byte) bool {
+		want, eq = b, true
+		client.eachRowPart(img, y, c.Min.X, c.Max.X, equalPart)
+		return eq
+	}
 	// The client's rows of r: a hash seen once maps to its row, a hash
 	// seen more often (blank lines) is ambiguous.
 	old := make(map[uint64]int, r.Dy())
 	oldHash := make([]uint64, r.Dy())
 	for y := r.Min.Y; y < r.Max.Y; y++ {
-		h := maphash.Bytes(scrollSeed, clientRow(y))
+		h := clientHash(y)
 		oldHash[y-r.Min.Y] = h
 		if _, seen := old[h]; seen {
 			old[h] = -1
@@ -125,7 +147,7 @@ func findScroll(img *Image, client *clientPicture, r image.Rectangle) *pendingCo
 		return nil
 	}
 	for y := bestStart; y < bestEnd; y++ {
-		if !bytes.Equal(row(img, y), clientRow(y-dy)) {
+		if !clientEqual(y-dy, row(img, y)) {
 			return nil // a hash collision
 		}
 	}

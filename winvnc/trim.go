@@ -3,6 +3,7 @@ package winvnc
 import (
 	"context"
 	"os"
+	"runtime"
 	"runtime/debug"
 	"runtime/metrics"
 	"time"
@@ -62,8 +63,18 @@ func trimWhenIdle(ctx context.Context) {
 			dirty = true
 		case dirty:
 			dirty = false
-			debug.FreeOSMemory()
+			trimNow()
 		}
 		last = n
 	}
+}
+
+// trimNow frees what the sessions no longer hold and returns it to the OS.
+// The buffers of a burst sit in sync.Pools (rfb's saved blocks, Tight's
+// job buffers and trial compressors): one collection moves a pool's
+// contents aside, and only the next frees them, so FreeOSMemory, which
+// collects once, would keep them.
+func trimNow() {
+	runtime.GC()
+	debug.FreeOSMemory()
 }
