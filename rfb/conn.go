@@ -50,7 +50,7 @@ type serverConn struct {
 	cutText      []byte // the latest clipboard message for the client
 	clip         connClipboard
 	control      []byte // small messages queued ahead of the next update
-	out          []byte
+	out          []byte // the last write's buffer, for the next (keptOut)
 	writing      bool
 	fenceStarted bool
 	cuStarted    bool
@@ -164,7 +164,7 @@ func (c *serverConn) run(ctx context.Context) (err error) {
 			if w.err != nil {
 				return fmt.Errorf("rfb: writing to client: %w", w.err)
 			}
-			c.measure(w)
+			c.wrote(w)
 		case <-c.refreshTick:
 			c.refreshTicked()
 		case <-c.pace.tick:
@@ -347,6 +347,21 @@ func (c *serverConn) setDesktopSize(m *SetDesktopSize) {
 	}
 	if c.encs.extendedDesktopSize {
 		c.extDSReply = &extDSReply{reason: extDSClient, status: status}
+	}
+}
+
+// keptOut bounds the write buffer a connection keeps between writes: a
+// lossless refresh of a photo is megabytes, and a buffer kept at that
+// size would stay for the connection's life (the photo workload's busy
+// memory, issue 17); an update of text or a cursor fits.
+const keptOut = 256 << 10
+
+// wrote takes a finished write: it measures the client's reading, and
+// lets go of a write buffer larger than keptOut.
+func (c *serverConn) wrote(w writeResult) {
+	c.measure(w)
+	if cap(c.out) > keptOut {
+		c.out = nil
 	}
 }
 
