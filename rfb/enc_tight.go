@@ -98,8 +98,13 @@ var tightZlibLevel = [10]int{1, 1, 2, 3, 4, 5, 6, 7, 8, 9}
 var tightIdxZlibLevel = [10]int{1, 3, 7, 7, 7, 7, 8, 8, 9, 9}
 
 // tightRefreshZlibLevel is the least level of full colour in a lossless
-// refresh.
-const tightRefreshZlibLevel = 7
+// refresh. For BenchmarkPhotoEncode's four 1280x800 photos (klauspost's
+// levels, CPU ms a photo · bytes): level 2 29 · 1,545,399; 4 41 ·
+// 1,400,392; 6 53 · 1,364,219; 7 141 · 1,314,466. Past 6 the matcher
+// changes and the CPU nearly triples for 3.8% fewer bytes, which on a
+// 10 Mbit/s link take less time to send (40 ms) than level 7 takes to
+// make them smaller (88 ms more), and the CPU is the customer's.
+const tightRefreshZlibLevel = 6
 
 // The levels when the client sent no CompressLevel.
 const (
@@ -321,8 +326,8 @@ func (e *tightEncoder) params(u *updateWriter) *tightParams {
 	}
 	if u.lossless {
 		// A lossless refresh goes out when the screen is still, and is
-		// mostly photo: level 7 makes it 9% smaller than level 1 for 1.7
-		// times the time.
+		// mostly photo: level 6 makes it 12% smaller than level 2 for
+		// 1.8 times the time.
 		p.zlibLevel = max(p.zlibLevel, tightRefreshZlibLevel)
 	}
 	p.palMax = tightMaxPalette
