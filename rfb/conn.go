@@ -66,6 +66,12 @@ type serverConn struct {
 	refreshedAt        time.Time // when the last refresh was sent
 
 	pace pacer // fences in flight (pace.go)
+	// The update being made is a burst's (pace.go): changes only.
+	burst bool
+	// What the last update changed, for its pacing fence: nil when not
+	// known; and whether it was a lossless refresh.
+	sentRects   []image.Rectangle
+	sentRefresh bool
 }
 
 // extDSReply is an ExtendedDesktopSize rectangle owed to the client.
@@ -373,16 +379,16 @@ func (c *serverConn) nextWrite() ([]byte, error) {
 		out = append(out, c.cutText...)
 		c.cutText = nil
 	}
-	if c.pacing() && !c.pace.probed {
-		// A fence with no update before it: its answer measures the
-		// link's latency before any update is in the way.
-		c.pace.probed = true
-		out = c.appendPaceFence(out, 0)
-	}
-	if c.reqPending || (c.cu && c.paceAllows()) {
+	allowed := c.reqPending || (c.cu && c.paceAllows())
+	c.burst = !allowed && c.cu && c.paceBurst()
+	if allowed || c.burst {
 		var ok bool
 		var err error
 		n := len(out)
+		// With nothing in flight, a fence ahead of the update measures
+		// the link's latency (pace.go).
+		out = c.appendPaceProbe(out)
+		m := len(out)
 		out, ok, err = c.appendUpdate(out)
 		if err != nil {
 			return nil, err
@@ -390,8 +396,10 @@ func (c *serverConn) nextWrite() ([]byte, error) {
 		if ok {
 			c.reqPending = false
 			if c.pacing() {
-				out = c.appendPaceFence(out, len(out)-n)
+				out = c.appendPaceFence(out, len(out)-m, c.sentRects, c.sentRefresh)
 			}
+		} else {
+			out = c.dropPaceProbe(out, n)
 		}
 	}
 	c.out = out
@@ -422,6 +430,7 @@ func (c *serverConn) appendUpdate(out []byte) ([]byte, bool, error) {
 	}
 	u.begin(out)
 	area := c.area()
+	c.sentRects, c.sentRefresh = nil, false
 	if r := c.extDSReply; r != nil {
 		// ExtendedDesktopSize goes alone, without pixel data.
 		c.extDSReply = nil
@@ -429,10 +438,12 @@ func (c *serverConn) appendUpdate(out []byte) ([]byte, bool, error) {
 		b, ok := u.finish(false)
 		return b, ok, nil
 	}
-	if !c.qemuKeyAck && !c.nameChanged && !c.sub.pending(area) && !c.startRefresh(area) {
+	if !c.qemuKeyAck && !c.nameChanged && !c.sub.pending(area) && (c.burst || !c.startRefresh(area)) {
+		// A burst carries changes only, never a refresh.
 		return out, false, nil
 	}
 	u.lossless = c.refreshing
+	c.sentRefresh = c.refreshing
 	c.refreshing = false
 	var (
 		b   []byte
@@ -496,6 +507,10 @@ func (c *serverConn) appendFrame(u *updateWriter, area image.Rectangle, img *Ima
 		}
 	}
 	c.sent(f.copy, dirty, u.lossy)
+	c.sentRects = append(make([]image.Rectangle, 0, len(dirty)+1), dirty...)
+	if f.copy != nil {
+		c.sentRects = append(c.sentRects, f.copy.dst)
+	}
 	b, ok := u.finish(c.encs.lastRect)
 	if ok && !f.dirty.empty() {
 		c.noCopy = false
