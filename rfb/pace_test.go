@@ -202,3 +202,138 @@ func TestPacerRate(t *testing.T) {
 		t.Errorf("readRate without fences %.0f, want the writes' 2e9", got)
 	}
 }
+
+// TestPacerLatency: the latency is the least of the last round trips of
+// lone fences and small updates, so a slow first answer does not stay
+// for good, and lone fences do not count as fast updates.
+func TestPacerLatency(t *testing.T) {
+	var p pacer
+	p.adapt(95*time.Millisecond, 0) // a client busy at the start
+	if p.minRTT != 95*time.Millisecond {
+		t.Fatalf("latency %v after one sample, want 95ms", p.minRTT)
+	}
+	p.drop = 3
+	for range paceLatencySamples {
+		p.adapt(45*time.Millisecond, 0)
+	}
+	if p.minRTT != 45*time.Millisecond {
+		t.Errorf("latency %v, want the last samples' 45ms", p.minRTT)
+	}
+	if p.drop != 3 || p.fast != 0 || p.rtt != 0 {
+		t.Errorf("lone fences changed the quality state: drop %d, fast %d, rtt %v", p.drop, p.fast, p.rtt)
+	}
+	p.adapt(40*time.Millisecond, 4<<10) // a small update is a sample too
+	if p.minRTT != 40*time.Millisecond {
+		t.Errorf("latency %v, want the small update's 40ms", p.minRTT)
+	}
+	p.adapt(30*time.Millisecond, 100<<10) // a large one is not
+	if p.minRTT != 40*time.Millisecond {
+		t.Errorf("latency %v after a large update, want 40ms", p.minRTT)
+	}
+	// With the latency right, the throughput is the link's: 125 KB in
+	// 140 ms over 40 ms of latency is 1.25 MB/s.
+	p.rate = 0
+	p.adapt(140*time.Millisecond, 125000)
+	if math.Abs(p.rate-1.25e6) > 1 {
+		t.Errorf("rate %.0f, want 1250000", p.rate)
+	}
+}
+
+// burstConn is a connection with continuous updates and fences over a
+// framebuffer of w x h, whose first picture was taken, with one update
+// over inFlight in flight, sent age ago, on a link of 40 ms latency. No
+// socket: nextWrite is called directly.
+func burstConn(t *testing.T, w, h int, inFlight image.Rectangle, age time.Duration) (*serverConn, *Framebuffer) {
+	t.Helper()
+	fb := NewFramebufferFromImage(tightPhoto(w, h, 5))
+	a, b := net.Pipe()
+	t.Cleanup(func() { a.Close(); b.Close() })
+	c := newServerConn(NewServer(fb, Options{}), a, nil, Version38)
+	t.Cleanup(func() { fb.unsubscribe(c.sub); c.stopPaceTimer(); c.stopRefreshTimer() })
+	c.setEncodings([]Encoding{EncTight, EncQualityLevel0 + 8, EncContinuousUpdates, EncFence})
+	c.cu, c.cuArea = true, image.Rect(0, 0, w, h)
+	c.control = c.control[:0]
+	fb.take(c.sub, c.cuArea, false) // the first picture went
+	c.pace.latency(40 * time.Millisecond)
+	c.pace.rate = 1.25e6
+	c.appendPaceFence(nil, paceWindow, []image.Rectangle{inFlight}, false)
+	c.pace.waiting[0].at = time.Now().Add(-age)
+	return c, fb
+}
+
+// change fills r in fb with a colour.
+func change(fb *Framebuffer, r image.Rectangle, colour uint32) {
+	fb.Update(func(img *Image) []image.Rectangle {
+		img.Fill(r, colour)
+		return []image.Rectangle{r}
+	})
+}
+
+// TestPacingBurst: while the pacing window is full, the rest of a picture
+// drawn in strips goes at once when it touches nothing in flight and the
+// update in flight is fresh; a change over the area in flight, or after
+// the update in flight has been out longer than the latency, waits for
+// the answer; and a burst never starts a lossless refresh.
+func TestPacingBurst(t *testing.T) {
+	const w, h = 256, 128
+	top, bottom := image.Rect(0, 0, w, 64), image.Rect(0, 64, w, h)
+	for _, tc := range []struct {
+		name    string
+		change  image.Rectangle
+		age     time.Duration
+		refresh bool // the update in flight was a lossless refresh
+		want    bool
+	}{
+		{"rest of the picture", bottom, 0, false, true},
+		{"same area again", image.Rect(10, 10, 20, 70), 0, false, false},
+		{"after the latency", bottom, time.Second, false, false},
+		{"over a refresh slice", top, time.Second, true, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c, fb := burstConn(t, w, h, top, tc.age)
+			c.pace.waiting[0].refresh = tc.refresh
+			if c.paceAllows() {
+				t.Fatal("the window is not full: the test shows nothing")
+			}
+			change(fb, tc.change, 0x00ff00)
+			out, err := c.nextWrite()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if sent := len(out) > 0; sent != tc.want {
+				t.Fatalf("update made: %v, want %v", sent, tc.want)
+			}
+			if !tc.want {
+				return
+			}
+			last := c.pace.waiting[len(c.pace.waiting)-1]
+			var got image.Rectangle
+			for _, r := range last.rects {
+				got = got.Union(r)
+			}
+			if got != tc.change || last.refresh {
+				t.Errorf("the update's fence holds %v (refresh %v), want %v", last.rects, last.refresh, tc.change)
+			}
+			// Nothing else waits: no second update.
+			if out, _ := c.nextWrite(); len(out) > 0 {
+				t.Errorf("a second update of %d bytes with nothing changed", len(out))
+			}
+		})
+	}
+
+	// Lossy areas due for a refresh, the window full, nothing changed:
+	// no refresh goes until the answer.
+	c, _ := burstConn(t, w, h, top, 0)
+	c.lossy.add(bottom)
+	c.due.add(bottom)
+	c.throughput = 1.25e6
+	if out, _ := c.nextWrite(); len(out) > 0 {
+		t.Errorf("a refresh of %d bytes went with the window full", len(out))
+	}
+	c.pace.waiting = c.pace.waiting[:0]
+	c.pace.acked = c.pace.sent
+	out, _ := c.nextWrite()
+	if len(out) == 0 || len(c.pace.waiting) != 2 || !c.pace.waiting[1].refresh || c.pace.waiting[0].size != 0 {
+		t.Errorf("after the answer: %d bytes, fences %+v; want a lone fence, then a refresh", len(out), c.pace.waiting)
+	}
+}
