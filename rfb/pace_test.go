@@ -5,6 +5,7 @@ import (
 	"image"
 	"math"
 	"net"
+	"slices"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -335,5 +336,33 @@ func TestPacingBurst(t *testing.T) {
 	out, _ := c.nextWrite()
 	if len(out) == 0 || len(c.pace.waiting) != 2 || !c.pace.waiting[1].refresh || c.pace.waiting[0].size != 0 {
 		t.Errorf("after the answer: %d bytes, fences %+v; want a lone fence, then a refresh", len(out), c.pace.waiting)
+	}
+}
+
+// TestJoinRuns: rectangles that abut along a whole side become one; the
+// pixels covered stay the same, and the rectangle holding the
+// bottom-right corner comes last.
+func TestJoinRuns(t *testing.T) {
+	var band []image.Rectangle
+	for x := 320; x < 1600; x += 64 {
+		band = append(band, image.Rect(x, 140, x+64, 192))
+	}
+	for _, tc := range []struct {
+		name string
+		in   []image.Rectangle
+		want []image.Rectangle
+	}{
+		{"a band in tiles", band, []image.Rectangle{image.Rect(320, 140, 1600, 192)}},
+		{"a band in tiles and the rest below", append(slices.Clone(band), image.Rect(320, 192, 1600, 940)),
+			[]image.Rectangle{image.Rect(320, 140, 1600, 940)}},
+		{"an L stays two", []image.Rectangle{image.Rect(0, 0, 64, 64), image.Rect(64, 0, 128, 32), image.Rect(0, 64, 64, 128)},
+			[]image.Rectangle{image.Rect(64, 0, 128, 32), image.Rect(0, 0, 64, 128)}},
+		{"apart", []image.Rectangle{image.Rect(100, 0, 110, 10), image.Rect(0, 0, 10, 10)},
+			[]image.Rectangle{image.Rect(0, 0, 10, 10), image.Rect(100, 0, 110, 10)}},
+		{"one", []image.Rectangle{image.Rect(0, 0, 10, 10)}, []image.Rectangle{image.Rect(0, 0, 10, 10)}},
+	} {
+		if got := joinRuns(slices.Clone(tc.in)); !slices.Equal(got, tc.want) {
+			t.Errorf("%s: %v, want %v", tc.name, got, tc.want)
+		}
 	}
 }
