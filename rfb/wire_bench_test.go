@@ -187,6 +187,9 @@ func runWire(b *testing.B, d *wireDesk, srv wireServer, load wireLoad, enc strin
 	run.start()
 	time.Sleep(wireDuration)
 	run.stop()
+	if run.last != nil {
+		b.Log(run.last())
+	}
 	// Wait until the screen and the viewer are still.
 	d.waitQuiet(b, time.Second, 30*time.Second)
 	v.waitIdle(2*time.Second, 90*time.Second)

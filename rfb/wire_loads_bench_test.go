@@ -206,6 +206,9 @@ type wireLoad struct {
 
 type wireRun struct {
 	start, stop func()
+	// last, if set, names the workload's last step once it stopped: the
+	// photo's lag depends on which photo came last.
+	last func() string
 }
 
 var wireLoads = []wireLoad{
@@ -314,16 +317,21 @@ func (d *wireDesk) mover(w xproto.Window, path func(t float64) image.Point) wire
 func photoLoad(b *testing.B, d *wireDesk) wireRun {
 	r := image.Rect(320, 140, 1600, 940)
 	var photos []*rfb.Image
-	for _, name := range []string{"Dragonfly_by_Bolly.jpg", "Fossa_by_Jasper_Roks.jpg", "Kleiber_by_Lukas_Baubkus.jpg", "sunset_by_Aitzol_Berasategi.jpg"} {
+	names := []string{"Dragonfly_by_Bolly.jpg", "Fossa_by_Jasper_Roks.jpg", "Kleiber_by_Lukas_Baubkus.jpg", "sunset_by_Aitzol_Berasategi.jpg"}
+	for _, name := range names {
 		photos = append(photos, loadPhoto(b, "/usr/share/backgrounds/"+name, r.Dx(), r.Dy()))
 	}
 	w := d.window(b, r, 0x202020)
 	gc := d.gc(b, w, 0)
 	d.putImage(xproto.Drawable(w), gc, photos[0])
 	d.sync()
-	return d.ticker(500*time.Millisecond, func(i int) {
+	var last atomic.Int64
+	run := d.ticker(500*time.Millisecond, func(i int) {
+		last.Store(int64((i + 1) % len(photos)))
 		d.putImage(xproto.Drawable(w), gc, photos[(i+1)%len(photos)])
 	})
+	run.last = func() string { return "last photo " + names[last.Load()] }
+	return run
 }
 
 func loadPhoto(b *testing.B, path string, w, h int) *rfb.Image {
