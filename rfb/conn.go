@@ -500,7 +500,10 @@ func (c *serverConn) appendFrame(u *updateWriter, area image.Rectangle, img *Ima
 		u.appendCopyRect(f.copy.dst, f.copy.dst.Min.Sub(f.copy.delta))
 	}
 	enc := c.encoder()
-	dirty := joinRuns(f.dirty.sorted())
+	dirty := f.dirty.sorted()
+	if c.encs.preferred == EncTight && u.quality >= 0 && !u.lossless {
+		dirty = joinRuns(dirty)
+	}
 	for _, r := range dirty {
 		if err := enc.encode(u, img, r); err != nil {
 			return nil, false, err
@@ -519,18 +522,22 @@ func (c *serverConn) appendFrame(u *updateWriter, area image.Rectangle, img *Ima
 }
 
 // joinRuns joins rectangles (not overlapping) that abut along a whole
-// side into one, first along rows, then along columns, and returns them
-// in the order of region.sorted. They cover the same pixels in fewer,
-// larger rectangles, which Tight encodes smaller: the comparison with the
-// client's picture hands back a band of a new photo that does not start
-// on its tile grid as a row of 64-pixel pieces, each its own JPEG with
-// its own tables, and such a band cost twice the bytes of the band whole
-// (the photo workload on the slow link, issue 17).
+// side into one, first along rows, then along columns, where the run
+// they make covers at least joinMinArea pixels, and returns them in the
+// order of region.sorted. A joined run covers the same pixels in fewer,
+// larger rectangles: the comparison with the client's picture hands back
+// a band of a new photo that does not start on its tile grid as a row of
+// 64-pixel pieces, each its own JPEG with its own tables, and such a band
+// cost twice the bytes of the band whole (the photo workload on the slow
+// link, issue 17). Small runs stay apart: there joining gains little, and
+// a lossless rectangle that joins pieces of different colours can lose
+// its palette (a desktop band 16 rows high took 1.85 times the bytes
+// joined, lossless); so the caller joins only for JPEG.
 func joinRuns(rs []image.Rectangle) []image.Rectangle {
 	if len(rs) < 2 {
 		return rs
 	}
-	join := func(key func(r image.Rectangle) [3]int, abut func(a, b image.Rectangle) bool, grow func(a *image.Rectangle, b image.Rectangle)) {
+	join := func(key func(r image.Rectangle) [3]int, abut func(a, b image.Rectangle) bool) {
 		slices.SortFunc(rs, func(a, b image.Rectangle) int {
 			ka, kb := key(a), key(b)
 			for i := range ka {
@@ -540,22 +547,26 @@ func joinRuns(rs []image.Rectangle) []image.Rectangle {
 			}
 			return 0
 		})
-		out := rs[:1]
-		for _, r := range rs[1:] {
-			if last := &out[len(out)-1]; abut(*last, r) {
-				grow(last, r)
-				continue
+		out := rs[:0:0]
+		for i := 0; i < len(rs); {
+			j, u := i+1, rs[i]
+			for j < len(rs) && abut(rs[j-1], rs[j]) {
+				u = u.Union(rs[j])
+				j++
 			}
-			out = append(out, r)
+			if j-i > 1 && u.Dx()*u.Dy() >= joinMinArea {
+				out = append(out, u)
+			} else {
+				out = append(out, rs[i:j]...)
+			}
+			i = j
 		}
 		rs = out
 	}
 	join(func(r image.Rectangle) [3]int { return [3]int{r.Min.Y, r.Max.Y, r.Min.X} },
-		func(a, b image.Rectangle) bool { return a.Min.Y == b.Min.Y && a.Max.Y == b.Max.Y && a.Max.X == b.Min.X },
-		func(a *image.Rectangle, b image.Rectangle) { a.Max.X = b.Max.X })
+		func(a, b image.Rectangle) bool { return a.Min.Y == b.Min.Y && a.Max.Y == b.Max.Y && a.Max.X == b.Min.X })
 	join(func(r image.Rectangle) [3]int { return [3]int{r.Min.X, r.Max.X, r.Min.Y} },
-		func(a, b image.Rectangle) bool { return a.Min.X == b.Min.X && a.Max.X == b.Max.X && a.Max.Y == b.Min.Y },
-		func(a *image.Rectangle, b image.Rectangle) { a.Max.Y = b.Max.Y })
+		func(a, b image.Rectangle) bool { return a.Min.X == b.Min.X && a.Max.X == b.Max.X && a.Max.Y == b.Min.Y })
 	slices.SortFunc(rs, func(a, b image.Rectangle) int {
 		if a.Max.Y != b.Max.Y {
 			return a.Max.Y - b.Max.Y
@@ -564,6 +575,10 @@ func joinRuns(rs []image.Rectangle) []image.Rectangle {
 	})
 	return rs
 }
+
+// joinMinArea is the least run joinRuns joins: a quarter of the 65,536
+// pixels TigerVNC's server puts in one Tight subrectangle.
+const joinMinArea = 16384
 
 // encoder returns the connection's encoder for its preferred encoding.
 func (c *serverConn) encoder() encoder {

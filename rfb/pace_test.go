@@ -339,13 +339,16 @@ func TestPacingBurst(t *testing.T) {
 	}
 }
 
-// TestJoinRuns: rectangles that abut along a whole side become one; the
-// pixels covered stay the same, and the rectangle holding the
-// bottom-right corner comes last.
+// TestJoinRuns: rectangles that abut along a whole side become one where
+// the run covers joinMinArea; the pixels covered stay the same, and the
+// rectangle holding the bottom-right corner comes last.
 func TestJoinRuns(t *testing.T) {
-	var band []image.Rectangle
+	var band, small []image.Rectangle
 	for x := 320; x < 1600; x += 64 {
 		band = append(band, image.Rect(x, 140, x+64, 192))
+	}
+	for x := 0; x < 192; x += 64 {
+		small = append(small, image.Rect(x, 0, x+64, 16))
 	}
 	for _, tc := range []struct {
 		name string
@@ -355,10 +358,11 @@ func TestJoinRuns(t *testing.T) {
 		{"a band in tiles", band, []image.Rectangle{image.Rect(320, 140, 1600, 192)}},
 		{"a band in tiles and the rest below", append(slices.Clone(band), image.Rect(320, 192, 1600, 940)),
 			[]image.Rectangle{image.Rect(320, 140, 1600, 940)}},
-		{"an L stays two", []image.Rectangle{image.Rect(0, 0, 64, 64), image.Rect(64, 0, 128, 32), image.Rect(0, 64, 64, 128)},
-			[]image.Rectangle{image.Rect(64, 0, 128, 32), image.Rect(0, 0, 64, 128)}},
-		{"apart", []image.Rectangle{image.Rect(100, 0, 110, 10), image.Rect(0, 0, 10, 10)},
-			[]image.Rectangle{image.Rect(0, 0, 10, 10), image.Rect(100, 0, 110, 10)}},
+		{"a small run stays apart", small, small},
+		{"an L stays two", []image.Rectangle{image.Rect(0, 0, 128, 128), image.Rect(128, 0, 256, 64), image.Rect(0, 128, 128, 256)},
+			[]image.Rectangle{image.Rect(128, 0, 256, 64), image.Rect(0, 0, 128, 256)}},
+		{"apart", []image.Rectangle{image.Rect(200, 0, 400, 100), image.Rect(0, 0, 199, 100)},
+			[]image.Rectangle{image.Rect(0, 0, 199, 100), image.Rect(200, 0, 400, 100)}},
 		{"one", []image.Rectangle{image.Rect(0, 0, 10, 10)}, []image.Rectangle{image.Rect(0, 0, 10, 10)}},
 	} {
 		if got := joinRuns(slices.Clone(tc.in)); !slices.Equal(got, tc.want) {
