@@ -347,8 +347,8 @@ func TestJoinRuns(t *testing.T) {
 	for x := 320; x < 1600; x += 64 {
 		band = append(band, image.Rect(x, 140, x+64, 192))
 	}
-	for x := 0; x < 192; x += 64 {
-		small = append(small, image.Rect(x, 0, x+64, 16))
+	for x := 0; x < 1024; x += 64 {
+		small = append(small, image.Rect(x, 0, x+64, 32)) // a run of 32,768 pixels
 	}
 	for _, tc := range []struct {
 		name string
@@ -359,10 +359,10 @@ func TestJoinRuns(t *testing.T) {
 		{"a band in tiles and the rest below", append(slices.Clone(band), image.Rect(320, 192, 1600, 940)),
 			[]image.Rectangle{image.Rect(320, 140, 1600, 940)}},
 		{"a small run stays apart", small, small},
-		{"an L stays two", []image.Rectangle{image.Rect(0, 0, 128, 128), image.Rect(128, 0, 256, 64), image.Rect(0, 128, 128, 256)},
-			[]image.Rectangle{image.Rect(128, 0, 256, 64), image.Rect(0, 0, 128, 256)}},
-		{"apart", []image.Rectangle{image.Rect(200, 0, 400, 100), image.Rect(0, 0, 199, 100)},
-			[]image.Rectangle{image.Rect(0, 0, 199, 100), image.Rect(200, 0, 400, 100)}},
+		{"an L stays two", []image.Rectangle{image.Rect(0, 0, 256, 256), image.Rect(256, 0, 512, 64), image.Rect(0, 256, 256, 512)},
+			[]image.Rectangle{image.Rect(256, 0, 512, 64), image.Rect(0, 0, 256, 512)}},
+		{"apart", []image.Rectangle{image.Rect(400, 0, 800, 200), image.Rect(0, 0, 399, 200)},
+			[]image.Rectangle{image.Rect(0, 0, 399, 200), image.Rect(400, 0, 800, 200)}},
 		{"one", []image.Rectangle{image.Rect(0, 0, 10, 10)}, []image.Rectangle{image.Rect(0, 0, 10, 10)}},
 	} {
 		if got := joinRuns(slices.Clone(tc.in)); !slices.Equal(got, tc.want) {
