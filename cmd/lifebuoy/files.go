@@ -146,16 +146,24 @@ func localName(name string) string {
 		}
 		return r
 	}, name)
-	name = strings.Trim(name, " .")
-	for len(name) > maxLocalName {
-		_, n := utf8.DecodeLastRuneInString(name)
-		name = strings.TrimRight(name[:len(name)-n], " .")
-	}
+	name = fitLocalName(strings.Trim(name, " ."))
 	if stem, _, _ := strings.Cut(name, "."); deviceName(strings.TrimRight(stem, " ")) {
-		name = "_" + name
+		// Cut again after the "_": the stem keeps it, so it is no
+		// device name any more.
+		name = fitLocalName("_" + name)
 	}
 	if name == "" {
 		name = "download"
+	}
+	return name
+}
+
+// fitLocalName cuts name to maxLocalName bytes at a rune's end, without
+// trailing spaces and dots.
+func fitLocalName(name string) string {
+	for len(name) > maxLocalName {
+		_, n := utf8.DecodeLastRuneInString(name)
+		name = strings.TrimRight(name[:len(name)-n], " .")
 	}
 	return name
 }

@@ -22,6 +22,8 @@ func TestLocalName(t *testing.T) {
 		{"what?.txt", "what_.txt"},
 		{"photo\u202egpj.exe", "photogpj.exe"},
 		{strings.Repeat("ä", 200), strings.Repeat("ä", 120)},
+		{"CON." + strings.Repeat("y", 300) + "txt", "_CON." + strings.Repeat("y", 235)},
+		{"CON" + strings.Repeat(" ", 250) + "x", "_CON"},
 	} {
 		if got := localName(c.in); got != c.want {
 			t.Errorf("localName(%q) = %q, want %q", c.in, got, c.want)
