@@ -64,6 +64,8 @@ type serverConn struct {
 	refreshDelay       time.Duration
 	refreshed          region    // sent by the last refreshes
 	refreshedAt        time.Time // when the last refresh was sent
+	lossyAt            time.Time // when an update last sent lossy pixels
+	refreshedSince     time.Time // lossyAt when the last refresh was sent
 
 	pace pacer // fences in flight (pace.go)
 	// The update being made is a burst's (pace.go): changes only.

@@ -34,10 +34,12 @@ import (
 // The delay adapts to the screen: a refresh that the next lossy update
 // of the same area throws away (a slide show, a video paused now and
 // then, photos changing every half second) was wasted bytes, so the
-// connection's delay doubles, up to maxRefreshDelay; a refresh that stays
-// on screen for maxRefreshDelay halves it again, down to 150 ms. A
+// connection's delay grows, up to maxRefreshDelay: to just over the time
+// the picture stayed before it changed (from the lossy update before the
+// refresh to the one after it), at least twice the delay; a refresh that
+// stays on screen for maxRefreshDelay halves it again, down to 150 ms. A
 // picture that changes every 500 ms is then sent as JPEG only while it
-// changes and losslessly once it stops.
+// changes, after one wasted refresh, and losslessly once it stops.
 //
 // A refresh update covers at most what the client reads in
 // refreshWindow, estimated from the writes so far, so that a change made
@@ -80,14 +82,24 @@ func (c *serverConn) sent(cp *pendingCopy, dirty, lossy []image.Rectangle) {
 			c.due.subtract(r)
 		}
 	}
+	now := time.Now()
 	for _, r := range lossy {
 		c.lossy.add(r)
 		c.recent.add(r)
 		if c.refreshed.overlaps(r) {
-			// The last refresh was thrown away: wait longer next time.
-			c.refreshDelay = min(2*c.delay(), maxRefreshDelay)
+			// The last refresh was thrown away: wait longer next time,
+			// longer than the picture stayed.
+			d := 2 * c.delay()
+			if !c.refreshedSince.IsZero() {
+				stayed := now.Sub(c.refreshedSince)
+				d = max(d, stayed+stayed/8)
+			}
+			c.refreshDelay = min(d, maxRefreshDelay)
 			c.refreshed.clear()
 		}
+	}
+	if len(lossy) > 0 {
+		c.lossyAt = now
 	}
 	if !c.lossy.empty() && c.refreshTick == nil {
 		c.armRefresh()
@@ -183,6 +195,7 @@ func (c *serverConn) startRefresh(area image.Rectangle) bool {
 		c.refreshed.add(r)
 	}
 	c.refreshedAt = time.Now()
+	c.refreshedSince = c.lossyAt
 	c.refreshing = true
 	return true
 }
