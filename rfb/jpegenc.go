@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"image"
 	"math/bits"
+	"slices"
 	"sync"
 )
 
@@ -51,8 +52,8 @@ type jpegEncoder struct {
 	edge    [16 * 16 * 4]byte // an MCU past r's edge, its last column and row repeated
 	prevDC  [3]int32
 	out     []byte
-	acc     uint64 // pending bits, right-aligned
-	nbits   uint
+	acc     uint64 // pending bits, the last 64-free of acc
+	free    int
 	hsample int // luma blocks across (1 or 2) and down (1 or 2) per MCU
 	vsample int
 	grey    bool
@@ -62,7 +63,7 @@ func (e *jpegEncoder) encode(dst []byte, img *Image, r image.Rectangle, quality 
 	e.setup(quality, sub)
 	e.out = dst
 	e.header(r.Dx(), r.Dy())
-	e.acc, e.nbits = 0, 0
+	e.acc, e.free = 0, 64
 	e.prevDC = [3]int32{}
 	mw, mh := 8*e.hsample, 8*e.vsample
 	for y := r.Min.Y; y < r.Max.Y; y += mh {
@@ -193,7 +194,17 @@ func (e *jpegEncoder) writeMCU() {
 	e.writeBlock(&e.blk[5], 2, &jpegHuff[2], &jpegHuff[3])
 }
 
+// jpegBlockMax bounds the bytes one block adds to out: at most 64
+// symbols of at most 27 bits with their value bits, 64 bits pending
+// before, and every byte stuffed.
+const jpegBlockMax = 2 * (64*27/8 + 8 + 8)
+
 // writeBlock codes one block of component c (0 luma, 1 Cb, 2 Cr).
+//
+// The bit writer fills a 64-bit word from the right and writes it whole,
+// with one test for 0xFF bytes, when the next code does not fit; free is
+// the room left in it. Bits of a code that were written already stay
+// above the pending ones until they shift out.
 func (e *jpegEncoder) writeBlock(b *[64]float32, c int, dc, ac *jpegHuffCodes) {
 	t := min(c, 1)
 	recip, order := &e.recip[t], &jpegOrders[0]
@@ -205,85 +216,99 @@ func (e *jpegEncoder) writeBlock(b *[64]float32, c int, dc, ac *jpegHuffCodes) {
 	mask := order.zigzagMask(e.k.fdct(b, recip, coef)) &^ 1
 	dcv := int32(coef[0])
 
-	// The bit writer's state lives in registers for the block.
-	acc, nbits, out := e.acc, e.nbits, e.out
-	emit := func(code uint64, n uint) {
-		acc = acc<<n | code
-		nbits += n
-		if nbits >= 32 {
-			nbits -= 32
-			out = appendStuffed(out, uint32(acc>>nbits))
+	// The bit writer's state lives in registers for the block, and out
+	// has room for the block: writes need no append.
+	acc, free := e.acc, e.free
+	out := slices.Grow(e.out, jpegBlockMax)
+	n := len(out)
+	out = out[:cap(out)]
+	put := func(code uint64, size int) {
+		free -= size
+		if free >= 0 {
+			acc = acc<<(size&63) | code
+			return
 		}
-	}
-	value := func(h *jpegHuffCodes, sym int, v int32) {
-		a := v
-		if a < 0 {
-			a = -a
-			v--
-		}
-		size := uint(bits.Len32(uint32(a)))
-		hc := h.codes[sym|int(size)]
-		emit(uint64(hc>>8)<<size|uint64(uint32(v)&(1<<size-1)), uint(hc&0xff)+size)
+		n = putStuffed(out, n, acc<<((size+free)&63)|code>>(-free&63))
+		free += 64
+		acc = code
 	}
 	// DC: the difference to the previous block of the component.
-	value(dc, 0, dcv-e.prevDC[c])
+	v := dcv - e.prevDC[c]
 	e.prevDC[c] = dcv
+	s := v >> 31 // -1 when v < 0: its bits are then v-1's
+	size := bits.Len32(uint32((v ^ s) - s))
+	hc := dc.codes[size&15]
+	put(hc>>8|uint64(uint32(v+s))&(1<<size-1), int(hc&0xff))
 	// AC: runs of zeros before each non-zero coefficient.
 	last := 0
 	for mask != 0 {
 		k := bits.TrailingZeros64(mask)
 		mask &= mask - 1
 		run := k - last - 1
+		last = k
 		for run >= 16 {
 			hc := ac.codes[0xf0]
-			emit(uint64(hc>>8), uint(hc&0xff))
+			put(hc>>8, int(hc&0xff))
 			run -= 16
 		}
-		value(ac, run<<4, int32(coef[order.zig[k&63]&63]))
-		last = k
+		v := int32(coef[order.zig[k&63]&63])
+		s := v >> 31
+		size := bits.Len32(uint32((v ^ s) - s))
+		hc := ac.codes[uint8(run<<4|size)]
+		put(hc>>8|uint64(uint32(v+s))&(1<<size-1), int(hc&0xff))
 	}
 	if last != 63 {
 		hc := ac.codes[0]
-		emit(uint64(hc>>8), uint(hc&0xff))
+		put(hc>>8, int(hc&0xff))
 	}
-	e.acc, e.nbits, e.out = acc, nbits, out
+	e.acc, e.free, e.out = acc, free, out[:n]
 }
 
-// appendStuffed appends w's four bytes, with a 0 after every 0xFF.
-func appendStuffed(out []byte, w uint32) []byte {
+// putStuffed writes w's eight bytes to out at n, with a 0 after every
+// 0xFF, and returns the new n.
+func putStuffed(out []byte, n int, w uint64) int {
 	// Any 0xFF byte in w? (A zero byte in ^w.)
 	v := ^w
-	if (v-0x01010101)&^v&0x80808080 == 0 {
-		return binary.BigEndian.AppendUint32(out, w)
+	if (v-0x0101010101010101)&^v&0x8080808080808080 == 0 {
+		binary.BigEndian.PutUint64(out[n:], w)
+		return n + 8
 	}
-	for s := 24; s >= 0; s -= 8 {
-		c := byte(w >> s)
-		out = append(out, c)
-		if c == 0xff {
-			out = append(out, 0)
-		}
-	}
-	return out
+	return putStuffedSlow(out, n, w)
 }
 
-// flushBits pads the last byte with 1 bits.
+// putStuffedSlow is putStuffed byte by byte.
+func putStuffedSlow(out []byte, n int, w uint64) int {
+	for s := 56; s >= 0; s -= 8 {
+		c := byte(w >> s)
+		out[n] = c
+		n++
+		if c == 0xff {
+			out[n] = 0
+			n++
+		}
+	}
+	return n
+}
+
+// flushBits writes the pending bits and pads the last byte with 1 bits.
 func (e *jpegEncoder) flushBits() {
-	for e.nbits >= 8 {
-		e.nbits -= 8
-		c := byte(e.acc >> e.nbits)
+	nbits := 64 - e.free
+	for nbits >= 8 {
+		nbits -= 8
+		c := byte(e.acc >> nbits)
 		e.out = append(e.out, c)
 		if c == 0xff {
 			e.out = append(e.out, 0)
 		}
 	}
-	if e.nbits > 0 {
-		c := byte(e.acc<<(8-e.nbits)) | byte(1<<(8-e.nbits)-1)
+	if nbits > 0 {
+		c := byte(e.acc<<(8-nbits)) | byte(1<<(8-nbits)-1)
 		e.out = append(e.out, c)
 		if c == 0xff {
 			e.out = append(e.out, 0)
 		}
 	}
-	e.acc, e.nbits = 0, 0
+	e.acc, e.free = 0, 64
 }
 
 var _ JPEGEncoder = FastJPEG{}

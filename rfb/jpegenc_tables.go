@@ -82,10 +82,13 @@ var jpegHuffSpecs = [4]jpegHuffSpec{{
 	},
 }}
 
-// jpegHuffCodes maps a symbol to its code (bits 8 and up) and the
-// code's length (bits 0-7).
+// jpegHuffCodes maps a symbol to its code and the code's length. The
+// low four bits of a symbol are the size of the value bits that follow
+// the code, so each entry holds the code shifted left by that size (bits
+// 8 and up) and the length of both (bits 0-7): the value's bits go in
+// with an OR.
 type jpegHuffCodes struct {
-	codes [256]uint32
+	codes [256]uint64
 }
 
 var (
@@ -103,7 +106,7 @@ func init() {
 		for l, n := range s.count {
 			for range n {
 				v := s.values[k]
-				jpegHuff[t].codes[v] = uint32(code)<<8 | uint32(l+1)
+				jpegHuff[t].codes[v] = uint64(code)<<(v&15)<<8 | uint64(l+1+int(v&15))
 				code++
 				k++
 			}
