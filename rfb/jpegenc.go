@@ -238,7 +238,7 @@ func (e *jpegEncoder) writeBlock(b *[64]float32, c int, dc, ac *jpegHuffCodes) {
 	s := v >> 31 // -1 when v < 0: its bits are then v-1's
 	size := bits.Len32(uint32((v ^ s) - s))
 	hc := dc.codes[size&15]
-	put(hc>>8|uint64(uint32(v+s))&(1<<size-1), int(hc&0xff))
+	put(uint64(hc>>5)|uint64(uint32(v+s))&(1<<size-1), int(hc&31))
 	// AC: runs of zeros before each non-zero coefficient.
 	last := 0
 	for mask != 0 {
@@ -246,20 +246,20 @@ func (e *jpegEncoder) writeBlock(b *[64]float32, c int, dc, ac *jpegHuffCodes) {
 		mask &= mask - 1
 		run := k - last - 1
 		last = k
-		for run >= 16 {
-			hc := ac.codes[0xf0]
-			put(hc>>8, int(hc&0xff))
-			run -= 16
+		if run >= 16 {
+			z := ac.zrl[run>>4&3]
+			put(z>>8, int(z&0xff))
+			run &= 15
 		}
 		v := int32(coef[order.zig[k&63]&63])
 		s := v >> 31
 		size := bits.Len32(uint32((v ^ s) - s))
 		hc := ac.codes[uint8(run<<4|size)]
-		put(hc>>8|uint64(uint32(v+s))&(1<<size-1), int(hc&0xff))
+		put(uint64(hc>>5)|uint64(uint32(v+s))&(1<<size-1), int(hc&31))
 	}
 	if last != 63 {
 		hc := ac.codes[0]
-		put(hc>>8, int(hc&0xff))
+		put(uint64(hc>>5), int(hc&31))
 	}
 	e.acc, e.free, e.out = acc, free, out[:n]
 }

@@ -85,10 +85,12 @@ var jpegHuffSpecs = [4]jpegHuffSpec{{
 // jpegHuffCodes maps a symbol to its code and the code's length. The
 // low four bits of a symbol are the size of the value bits that follow
 // the code, so each entry holds the code shifted left by that size (bits
-// 8 and up) and the length of both (bits 0-7): the value's bits go in
-// with an OR.
+// 5 and up) and the length of both (bits 0-4, at most 16+11): the
+// value's bits go in with an OR.
 type jpegHuffCodes struct {
-	codes [256]uint64
+	codes [256]uint32
+	// zrl[n] is n runs of 16 zeros (symbol 0xF0) as one code, n ≤ 3.
+	zrl [4]uint64
 }
 
 var (
@@ -106,11 +108,17 @@ func init() {
 		for l, n := range s.count {
 			for range n {
 				v := s.values[k]
-				jpegHuff[t].codes[v] = uint64(code)<<(v&15)<<8 | uint64(l+1+int(v&15))
+				jpegHuff[t].codes[v] = uint32(code)<<(v&15)<<5 | uint32(l+1+int(v&15))
 				code++
 				k++
 			}
 			code <<= 1
+		}
+		h := &jpegHuff[t]
+		z, zl := uint64(h.codes[0xf0]>>5), uint64(h.codes[0xf0]&31)
+		for n := 1; n < 4; n++ {
+			c, l := h.zrl[n-1]>>8, h.zrl[n-1]&0xff
+			h.zrl[n] = (c<<zl|z)<<8 | (l + zl)
 		}
 	}
 	for i, n := range []int{2, 4} {
