@@ -279,3 +279,150 @@ func TestJPEGFDCTExtremes(t *testing.T) {
 		}
 	}
 }
+
+// TestJPEGHuffmanReference: writeBlock codes any coefficients as a bit at
+// a time coder straight from the Annex K tables does: every value size,
+// DC differences of both signs, zero runs of 16 and more, full and empty
+// blocks, and the 0xFF bytes that need stuffing.
+func TestJPEGHuffmanReference(t *testing.T) {
+	type code struct {
+		bits uint32
+		n    int
+	}
+	var codes [4]map[uint8]code
+	for i, s := range jpegHuffSpecs {
+		codes[i] = map[uint8]code{}
+		c, k := uint32(0), 0
+		for l := range 16 {
+			for range s.count[l] {
+				codes[i][s.values[k]] = code{c, l + 1}
+				c++
+				k++
+			}
+			c <<= 1
+		}
+	}
+	var want []byte
+	var cur byte
+	nbits := 0
+	putBit := func(b uint32) {
+		cur = cur<<1 | byte(b&1)
+		if nbits++; nbits == 8 {
+			want = append(want, cur)
+			if cur == 0xff {
+				want = append(want, 0)
+			}
+			cur, nbits = 0, 0
+		}
+	}
+	putBits := func(v uint32, n int) {
+		for i := n - 1; i >= 0; i-- {
+			putBit(v >> i)
+		}
+	}
+	putValue := func(tab map[uint8]code, run int, v int32) {
+		a := v
+		if a < 0 {
+			a = -a
+		}
+		size := 0
+		for a>>size != 0 {
+			size++
+		}
+		c, ok := tab[uint8(run<<4|size)]
+		if !ok {
+			t.Fatalf("no code for run %d size %d", run, size)
+		}
+		putBits(c.bits, c.n)
+		if v < 0 {
+			v += 1<<size - 1
+		}
+		putBits(uint32(v), size)
+	}
+
+	s := uint64(0x9e3779b97f4a7c15)
+	rnd := func(n int) int {
+		s ^= s << 13
+		s ^= s >> 7
+		s ^= s << 17
+		return int(s % uint64(n))
+	}
+	// Blocks in natural order, as the pure Go fdct makes them.
+	var blocks [][64]int16
+	for i := range 3000 {
+		var b [64]int16
+		density := []int{0, 1, 3, 10, 30, 64}[i%6]
+		for n := range 64 {
+			if rnd(64) < density || n == 0 {
+				size := 1 + rnd(10)
+				v := int16(1<<(size-1) + rnd(1<<(size-1)))
+				if rnd(2) == 0 {
+					v = -v
+				}
+				b[n] = v
+			}
+		}
+		switch i % 7 {
+		case 0: // only the last coefficient: three runs of 16 and one of 14
+			b = [64]int16{0: b[0], 63: 1 + int16(rnd(1023))}
+		case 1: // a run of 16 exactly, then 32, then the rest
+			b = [64]int16{0: b[0]}
+			b[jpegZigzag[17]], b[jpegZigzag[50]] = -5, 700
+		}
+		blocks = append(blocks, b)
+	}
+	next := 0
+	k := jpegKernels{fdct: func(_, _ *[64]float32, coef *[64]int16) uint64 {
+		*coef = blocks[next]
+		next++
+		var m uint64
+		for n, v := range coef {
+			if v != 0 {
+				m |= 1 << n
+			}
+		}
+		return m
+	}}
+	e := &jpegEncoder{k: &k, free: 64}
+	var prev [3]int32
+	for i, b := range blocks {
+		c := i % 3
+		dc, ac := 2*min(c, 1), 2*min(c, 1)+1
+		e.writeBlock(&e.blk[0], c, &jpegHuff[dc], &jpegHuff[ac])
+
+		putValue(codes[dc], 0, int32(b[0])-prev[c])
+		prev[c] = int32(b[0])
+		run := 0
+		for z := 1; z < 64; z++ {
+			v := b[jpegZigzag[z]]
+			if v == 0 {
+				run++
+				continue
+			}
+			for ; run >= 16; run -= 16 {
+				putBits(codes[ac][0xf0].bits, codes[ac][0xf0].n)
+			}
+			putValue(codes[ac], run, int32(v))
+			run = 0
+		}
+		if run > 0 {
+			putBits(codes[ac][0].bits, codes[ac][0].n)
+		}
+	}
+	e.flushBits()
+	for nbits != 0 {
+		putBit(1)
+	}
+	if !bytes.Equal(e.out, want) {
+		n := 0
+		for n < min(len(e.out), len(want)) && e.out[n] == want[n] {
+			n++
+		}
+		t.Fatalf("%d bytes, want %d; first difference at byte %d", len(e.out), len(want), n)
+	}
+	if ff := bytes.Count(want, []byte{0xff, 0}); ff == 0 {
+		t.Fatal("no stuffed 0xFF in the test")
+	} else {
+		t.Logf("%d blocks, %d bytes, %d stuffed", len(blocks), len(want), ff)
+	}
+}
