@@ -16,10 +16,10 @@ import (
 // (as libjpeg's jfdctflt) whose scale factors are folded into the
 // quantisation; these kernels are SSE2 assembly on amd64 and Go elsewhere
 // (or with the purego build tag), bit-identical (jpegenc_kernels.go). Then
-// the
-// standard Huffman tables of the JPEG specification's Annex K, zero runs
-// found from a bit mask of non-zero coefficients, and a 64-bit bit
-// writer. Quality q scales the Annex K quantisation tables as libjpeg's
+// the standard Huffman tables of the JPEG specification's Annex K, zero
+// runs found from a bit mask of non-zero coefficients, a symbol's code and
+// length in one look-up, and a bit writer that writes 64 bits at a time
+// (writeBlock). Quality q scales the Annex K quantisation tables as libjpeg's
 // jpeg_quality_scaling does (and image/jpeg), so a quality means the same
 // here, in image/jpeg and in TigerVNC.
 type FastJPEG struct{}
@@ -194,9 +194,10 @@ func (e *jpegEncoder) writeMCU() {
 	e.writeBlock(&e.blk[5], 2, &jpegHuff[2], &jpegHuff[3])
 }
 
-// jpegBlockMax bounds the bytes one block adds to out: at most 64
-// symbols of at most 27 bits with their value bits, 64 bits pending
-// before, and every byte stuffed.
+// jpegBlockMax bounds the bytes one block adds to out: its codes with
+// their value bits take at most 64×27 bits (at most 27 a coefficient; a
+// zero run of 16, 11 bits, stands for 16), 64 bits are pending before,
+// and every byte may be stuffed.
 const jpegBlockMax = 2 * (64*27/8 + 8 + 8)
 
 // writeBlock codes one block of component c (0 luma, 1 Cb, 2 Cr).
