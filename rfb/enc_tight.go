@@ -1104,14 +1104,8 @@ func tightMeanError(img *Image, r image.Rectangle) int {
 	for y := r.Min.Y + 1; y < r.Max.Y; y += step {
 		row := img.Pix[y*img.Stride+r.Min.X*4:][: w*4 : w*4]
 		up := img.Pix[(y-1)*img.Stride+r.Min.X*4:][: w*4 : w*4]
-		for x := 4; x < len(row); x += 4 {
-			for c := range 3 {
-				a, b, d, v := int(row[x-4+c]), int(up[x+c]), int(up[x-4+c]), int(row[x+c])
-				pred := min(max(a+b-d, 0), 255)
-				resid += tightAbs(v - pred)
-			}
-			n += 3
-		}
+		resid += gradientError(row, up)
+		n += 3 * (w - 1)
 	}
 	return resid / n
 }

@@ -1,0 +1,75 @@
+//go:build interop
+
+package rfb
+
+import (
+	"image"
+	"testing"
+)
+
+// BenchmarkPhotoAnalysis times the parts of the Tight encoder's and the
+// scroll search's work on BenchmarkPhotoEncode's photos that are not
+// compression: the tile judge (photoLike on every 16x16 tile), the
+// smoothness test and the lossless trial of analyseJPEG's decision on
+// 256x256 JPEG jobs, and findScroll when one photo replaces another.
+func BenchmarkPhotoAnalysis(b *testing.B) {
+	var photos []*Image
+	for _, name := range []string{"Dragonfly_by_Bolly.jpg", "Fossa_by_Jasper_Roks.jpg", "Kleiber_by_Lukas_Baubkus.jpg", "sunset_by_Aitzol_Berasategi.jpg"} {
+		photos = append(photos, benchPhoto(b, "/usr/share/backgrounds/"+name, 1280, 800))
+	}
+	perPhoto := func(b *testing.B, f func(img *Image, i int)) {
+		for b.Loop() {
+			for i, img := range photos {
+				f(img, i)
+			}
+		}
+		b.ReportMetric(float64(b.Elapsed().Nanoseconds())/1e6/float64(b.N*len(photos)), "ms/photo")
+	}
+	squares := func(img *Image, f func(r image.Rectangle)) {
+		for y := 0; y < img.H; y += 256 {
+			for x := 0; x < img.W; x += 256 {
+				f(image.Rect(x, y, x+256, y+256).Intersect(img.Bounds()))
+			}
+		}
+	}
+	b.Run("photoLike", func(b *testing.B) {
+		var s tightTileScratch
+		perPhoto(b, func(img *Image, _ int) {
+			for y := 0; y < img.H; y += tightTile {
+				for x := 0; x < img.W; x += tightTile {
+					s.photoLike(img, image.Rect(x, y, x+tightTile, y+tightTile))
+				}
+			}
+		})
+	})
+	b.Run("meanError", func(b *testing.B) {
+		perPhoto(b, func(img *Image, _ int) {
+			squares(img, func(r image.Rectangle) { tightMeanError(img, r) })
+		})
+	})
+	b.Run("trial", func(b *testing.B) {
+		p := (&tightEncoder{}).params(&updateWriter{conv: newConverter(NativeFormat), quality: 8, compress: 2})
+		s := new(tightScratch)
+		var t tightJob
+		perPhoto(b, func(img *Image, _ int) {
+			squares(img, func(r image.Rectangle) {
+				t.r, t.kind, t.head, t.data = r, tightKindAnalyse, t.head[:0], t.data[:0]
+				analyseLossless(&t, img, p, s)
+				if _, err := trialSize(t.data); err != nil {
+					b.Fatal(err)
+				}
+			})
+		})
+	})
+	b.Run("findScroll", func(b *testing.B) {
+		var clients []*clientPicture
+		for i := range photos {
+			clients = append(clients, pictureOf(photos[(i+len(photos)-1)%len(photos)]))
+		}
+		perPhoto(b, func(img *Image, i int) {
+			if cp := findScroll(img, clients[i], img.Bounds()); cp != nil {
+				b.Fatalf("a scroll from one photo to another: %+v", cp)
+			}
+		})
+	})
+}
