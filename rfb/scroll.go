@@ -2,9 +2,9 @@ package rfb
 
 import (
 	"bytes"
+	"encoding/binary"
 	"hash/maphash"
 	"image"
-	"sync"
 )
 
 // Scroll detection.
@@ -21,7 +21,9 @@ import (
 // verified byte for byte, so a wrong guess costs nothing but the search.
 //
 // Cost: two hashes of the area's rows (about 1 ms for a whole 1080p screen),
-// only for areas of at least scrollMinArea pixels and scrollMinRows rows.
+// only for areas of at least scrollMinArea pixels and scrollMinRows rows,
+// and only when a quick test on a few pixels a row (scrollMayMatch) finds
+// rows that could have moved: a new photo or page costs far less.
 
 const (
 	scrollMinArea = 32 * 1024
@@ -32,36 +34,105 @@ const (
 
 var scrollSeed = maphash.MakeSeed()
 
-// scrollPool holds the row findScroll assembles one of the client's rows in.
-var scrollPool = sync.Pool{New: func() any { return new([]byte) }}
-
 // findScroll returns a vertical copy from what the client has that gives
 // most of r's changed rows their pixels in img, or nil.
 func findScroll(img *Image, client *clientPicture, r image.Rectangle) *pendingCopy {
 	if r.Dy() < scrollMinRows || r.Dx()*r.Dy() < scrollMinArea {
 		return nil
 	}
-	// The client's rows are read where they are, in the blocks it kept
-	// and in the framebuffer; only changedIn, which wants whole rows,
-	// gets them assembled, one at a time.
-	rw := r.Dx() * 4
-	bp := scrollPool.Get().(*[]byte)
-	defer scrollPool.Put(bp)
-	if cap(*bp) < rw {
-		*bp = make([]byte, rw)
-	}
-	scratch := (*bp)[:rw]
-	oldRow := func(y int) []byte {
-		if !client.keptIn(y, r.Min.X, r.Max.X) {
-			return img.Pix[y*img.Stride+r.Min.X*4:][:rw:rw]
-		}
-		client.readRow(scratch, img, y, r.Min.X, r.Max.X)
-		return scratch
-	}
-	c := changedIn(r, img.rows(r), oldRow)
-	if c.Dy() < scrollMinRows {
+	c := changedBlocks(img, client, r)
+	if c.Dy() < scrollMinRows || !scrollMayMatch(img, client, r, c) {
 		return nil
 	}
+	return scrollSearch(img, client, r, c)
+}
+
+// changedBlocks is changedIn for r against the client's picture,
+// computed per compareTile block of the screen's grid (the bounding box
+// of the blocks' changes is the area's), so that the client's rows are
+// read where they are rather than assembled.
+func changedBlocks(img *Image, client *clientPicture, r image.Rectangle) image.Rectangle {
+	var c image.Rectangle
+	for ty := r.Min.Y / compareTile * compareTile; ty < r.Max.Y; ty += compareTile {
+		for tx := r.Min.X / compareTile * compareTile; tx < r.Max.X; tx += compareTile {
+			t := image.Rect(tx, ty, tx+compareTile, ty+compareTile).Intersect(r)
+			c = c.Union(changedIn(t, img.rows(t), client.tileRows(img, t)))
+		}
+	}
+	return c
+}
+
+// scrollChunks runs of scrollChunk pixels spread across a row are what
+// scrollMayMatch compares: a few cache lines a row.
+const (
+	scrollChunks = 4
+	scrollChunk  = 4
+)
+
+// scrollMayMatch is scrollSearch's quick test: a copy needs a run of
+// scrollMinRun rows of c that each equal one of the client's rows of r
+// at another height, so rows that equal none of them in a few runs of
+// pixels spread across c (a new photo, a page of other text) end the
+// search after reading a few cache lines a row, rather than hashing
+// whole rows.
+func scrollMayMatch(img *Image, client *clientPicture, r, c image.Rectangle) bool {
+	var xs [scrollChunks * scrollChunk]int
+	k := 0
+	cw := min(scrollChunk, c.Dx())
+	for i := range scrollChunks {
+		x0 := c.Min.X + i*(c.Dx()-cw)/(scrollChunks-1)
+		for x := x0; x < x0+cw; x++ {
+			if k == 0 || x > xs[k-1] {
+				xs[k] = x
+				k++
+			}
+		}
+	}
+	// sample hashes the pixels at xs of row y: the client's when client
+	// is given, else img's.
+	sample := func(y int, client *clientPicture) uint64 {
+		h := uint64(14695981039346656037)
+		ty := y / compareTile
+		block, pix, base := -1, img.Pix, y*img.Stride
+		for _, x := range xs[:k] {
+			if client != nil && x/compareTile != block {
+				block = x / compareTile
+				pix, base = img.Pix, y*img.Stride
+				if t := client.tile(ty*client.cols + block); t != nil {
+					pix, base = t.Pix, (y-ty*compareTile)*t.Stride-block*compareTile*4
+				}
+			}
+			h = (h ^ uint64(binary.LittleEndian.Uint32(pix[base+x*4:]))) * 1099511628211
+		}
+		return h
+	}
+	// old maps a sample of the client's rows to its row, or -1 when
+	// several rows have it.
+	old := make(map[uint64]int, r.Dy())
+	for y := r.Min.Y; y < r.Max.Y; y++ {
+		h := sample(y, client)
+		if _, seen := old[h]; seen {
+			old[h] = -1
+		} else {
+			old[h] = y
+		}
+	}
+	run := 0
+	for y := c.Min.Y; y < c.Max.Y; y++ {
+		if y0, ok := old[sample(y, nil)]; ok && y0 != y {
+			if run++; run >= scrollMinRun {
+				return true
+			}
+		} else {
+			run = 0
+		}
+	}
+	return false
+}
+
+// scrollSearch finds the copy of findScroll in r, whose changed pixels are
+// inside c.
+func scrollSearch(img *Image, client *clientPicture, r, c image.Rectangle) *pendingCopy {
 	x0, n := c.Min.X*4, c.Dx()*4
 	row := func(m *Image, y int) []byte { return m.Pix[y*m.Stride+x0:][:n:n] }
 	var hasher maphash.Hash

@@ -279,6 +279,58 @@ func TestScrollRandom(t *testing.T) {
 	}
 }
 
+// TestScrollQuickTest checks findScroll's shortcuts against the search
+// they skip: changedBlocks finds the changed area that changedIn finds on
+// the client's whole rows, and scrollMayMatch never turns away an area in
+// which scrollSearch finds a copy. The terminals scroll by random amounts
+// inside random areas, with some of the client's blocks kept and others
+// not, and half of the new pictures carry a band of noise.
+func TestScrollQuickTest(t *testing.T) {
+	rng := rand.New(rand.NewPCG(8, 9))
+	found := 0
+	for i := range 300 {
+		const w, h = 320, 300
+		old := textScreen(w, h, uint64(i))
+		client := &clientPicture{}
+		client.reset(w, h)
+		cur := old.Clone()
+		tx, ty := rng.IntN(120), rng.IntN(100)
+		term := image.Rect(tx, ty, tx+150+rng.IntN(50), ty+12*13)
+		// The client keeps the blocks the scroll changes, as save does.
+		client.save(old, term.Inset(rng.IntN(40)))
+		scrollTerm(cur, term, 0, rng.IntN(6), uint64(i)+1)
+		if i%2 == 1 {
+			y := rng.IntN(h - 20)
+			for j := y * cur.Stride; j < (y+20)*cur.Stride; j++ {
+				cur.Pix[j] = byte(rng.Uint32())
+			}
+		}
+		r := image.Rect(rng.IntN(w/2), rng.IntN(h/2), w/2+rng.IntN(w/2+1), h/2+rng.IntN(h/2+1))
+		rw := r.Dx() * 4
+		scratch := make([]byte, rw)
+		want := changedIn(r, cur.rows(r), func(y int) []byte {
+			client.readRow(scratch, cur, y, r.Min.X, r.Max.X)
+			return scratch
+		})
+		c := changedBlocks(cur, client, r)
+		if c != want {
+			t.Fatalf("case %d: changedBlocks %v, changedIn %v", i, c, want)
+		}
+		if c.Dy() < scrollMinRows {
+			continue
+		}
+		if cp := scrollSearch(cur, client, r, c); cp != nil {
+			found++
+			if !scrollMayMatch(cur, client, r, c) {
+				t.Fatalf("case %d: scrollMayMatch turned away the copy %+v", i, cp)
+			}
+		}
+	}
+	if found < 50 {
+		t.Errorf("only %d of the cases scrolled", found)
+	}
+}
+
 // FuzzFindScroll: for any two pictures and area, findScroll either finds
 // nothing or a copy inside the pictures that gives the new picture's
 // rows exactly.
