@@ -79,17 +79,12 @@ func (s *tightTileScratch) photoLike(img *Image, t image.Rectangle) bool {
 	if w < 2 || h < 2 {
 		return false
 	}
-	equal, enough := 0, (n+3)/4
-	for y := t.Min.Y; y < t.Max.Y && equal < enough; y++ {
-		row := img.Pix[y*img.Stride+t.Min.X*4:][: w*4 : w*4]
-		prev := binary.LittleEndian.Uint32(row) & 0xffffff
-		for x := 4; x < len(row); x += 4 {
-			c := binary.LittleEndian.Uint32(row[x:]) & 0xffffff
-			if c == prev {
-				equal++
-			}
-			prev = c
-		}
+	// left: the pixels not yet compared; a photo stops when even all of
+	// them could not make a quarter.
+	equal, enough, left := 0, (n+3)/4, (w-1)*h
+	for y := t.Min.Y; y < t.Max.Y && equal < enough && equal+left >= enough; y++ {
+		equal += countRepeats(img.Pix[y*img.Stride+t.Min.X*4:][: w*4 : w*4])
+		left -= w - 1
 	}
 	repeats := equal >= enough
 	if repeats && !tightTileSmooth(img, t) {
@@ -147,6 +142,19 @@ func gradientErrorGo(row, up []byte) int {
 		}
 	}
 	return resid
+}
+
+// countRepeatsGo counts the pixels (4 bytes each, the padding byte ignored)
+// of row that equal their left neighbour. countRepeats is this, in SSE2
+// assembly on amd64.
+func countRepeatsGo(row []byte) int {
+	n := 0
+	for x := 4; x+4 <= len(row); x += 4 {
+		if (binary.LittleEndian.Uint32(row[x:])^binary.LittleEndian.Uint32(row[x-4:]))&0xffffff == 0 {
+			n++
+		}
+	}
+	return n
 }
 
 // tightTileSmooth reports whether the gradient predictor's mean error

@@ -12,3 +12,9 @@ func gradientError(row, up []byte) int {
 
 //go:noescape
 func gradientErrorSSE2(row, up []byte) int
+
+// countRepeats is countRepeatsGo in SSE2 (tight_gradient_amd64.s).
+func countRepeats(row []byte) int { return countRepeatsSSE2(row) }
+
+//go:noescape
+func countRepeatsSSE2(row []byte) int

@@ -90,3 +90,54 @@ done:
 	MOVL   X12, AX
 	MOVQ   AX, ret+48(FP)
 	RET
+
+DATA repK<>+0(SB)/8, $0x00ffffff00ffffff
+DATA repK<>+8(SB)/8, $0x00ffffff00ffffff
+GLOBL repK<>(SB), RODATA|NOPTR, $16
+
+// func countRepeatsSSE2(row []byte) int
+// PCMPEQL of each pixel (padding masked off) with its left neighbour,
+// four at a time; the lanes are -1 where equal, so subtracting them counts.
+TEXT ·countRepeatsSSE2(SB), NOSPLIT, $0-32
+	MOVQ row_base+0(FP), SI
+	MOVQ row_len+8(FP), CX
+	PXOR X12, X12
+	XORQ R8, R8
+	MOVOU repK<>+0(SB), X14
+	SHRQ $2, CX
+	SUBQ $1, CX // pixels judged: all but the first
+	JLE  rdone
+	ADDQ $4, SI
+rloop4:
+	CMPQ CX, $4
+	JLT  rtail
+	MOVOU 0(SI), X0
+	MOVOU -4(SI), X1
+	PAND  X14, X0
+	PAND  X14, X1
+	PCMPEQL X1, X0
+	PSUBL X0, X12
+	ADDQ $16, SI
+	SUBQ $4, CX
+	JMP  rloop4
+rtail: // the last pixels, one at a time
+	CMPQ CX, $0
+	JLE  rdone
+	MOVL 0(SI), AX
+	XORL -4(SI), AX
+	ANDL $0x00ffffff, AX
+	SETEQ DL
+	MOVBQZX DL, DX
+	ADDQ DX, R8
+	ADDQ $4, SI
+	SUBQ $1, CX
+	JMP  rtail
+rdone:
+	PSHUFD $0x4e, X12, X0
+	PADDL  X0, X12
+	PSHUFD $0xb1, X12, X0
+	PADDL  X0, X12
+	MOVL   X12, AX
+	ADDQ   R8, AX
+	MOVQ   AX, ret+24(FP)
+	RET

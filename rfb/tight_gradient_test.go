@@ -1,6 +1,9 @@
 package rfb
 
-import "testing"
+import (
+	"math/rand/v2"
+	"testing"
+)
 
 // TestGradientErrorMatches: the platform's gradientError (SSE2 on amd64)
 // sums the same as the Go form, for every row length up to 40 pixels,
@@ -23,6 +26,34 @@ func TestGradientErrorMatches(t *testing.T) {
 				}
 				if g, a := gradientErrorGo(up, row), gradientError(up, row); g != a {
 					t.Fatalf("%d pixels from %d, upside down: Go %d, platform %d", w, x0, g, a)
+				}
+			}
+		}
+	}
+}
+
+// TestRepeatsMatches: the platform's countRepeats (SSE2 on amd64) counts the
+// same as the Go form, for every row length up to 40 pixels, over pixels
+// that repeat at random and differ at random in one component or only in
+// the padding byte.
+func TestRepeatsMatches(t *testing.T) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	row := make([]byte, 41*4)
+	for round := range 200 {
+		for x := 4; x < len(row); x += 4 {
+			copy(row[x:x+4], row[x-4:x])
+			switch rng.IntN(4) {
+			case 0:
+				row[x+rng.IntN(3)] ^= byte(1 + rng.IntN(255))
+			case 1:
+				row[x+3] = byte(rng.Uint32())
+			}
+		}
+		for w := 0; w <= 40; w++ {
+			for x0 := range 2 {
+				r := row[x0*4:][: w*4 : w*4]
+				if g, a := countRepeatsGo(r), countRepeats(r); g != a {
+					t.Fatalf("round %d, %d pixels from %d: Go %d, platform %d", round, w, x0, g, a)
 				}
 			}
 		}
