@@ -7,6 +7,7 @@ import (
 	"image/color"
 	"image/png"
 	"io"
+	"math"
 	"runtime"
 	"sync"
 	"sync/atomic"
@@ -244,6 +245,106 @@ func trialSize(b []byte) (int, error) {
 		return 0, err
 	}
 	return t.out.n, nil
+}
+
+// tightEntropyMargin (in tenths) is how much more than the JPEG's
+// allowance a full-colour job's estimated size (tightEstimateSize) must
+// be for analyseJPEG to keep the JPEG without a zlib trial. On the
+// lomiri wallpapers at 1280x800, 1920x1080 and 700x500 (1,074
+// full-colour trials, 19.8 MB) the estimate is 0.41-0.97 of level 1's
+// size, and with this margin 893 trials (93% of the data) are skipped,
+// none of which the trial would have made lossless.
+const tightEntropyMargin = 11
+
+// tightEstimateSize is a quick estimate of what zlib makes of b, from
+// below: the bytes no match covers (tightMatches) at b's order-0 entropy
+// (tightEntropySize), and each match at tightMatchBits or what its bytes
+// would cost as literals, whichever is less. On a photo's gradient
+// residuals, where zlib finds few matches that pay, it is close; on a
+// drawn gradient's, which repeat, it is far below.
+func tightEstimateSize(b []byte) int {
+	if len(b) == 0 {
+		return 0
+	}
+	bits := float64(tightEntropySize(b)) * 8 / float64(len(b)) // a byte
+	// The matches of the first tightMatchSample bytes stand for all.
+	sample := b[:min(len(b), tightMatchSample)]
+	covered, matches := tightMatches(sample)
+	covered, matches = covered*len(b)/len(sample), matches*len(b)/len(sample)
+	est := float64(len(b)-covered) * bits
+	if perMatch := float64(covered) / float64(max(1, matches)) * bits; perMatch > tightMatchBits {
+		est += float64(matches) * tightMatchBits
+	} else {
+		est += float64(covered) * bits
+	}
+	return int(est / 8)
+}
+
+// tightMatchSample is how much of the data tightEstimateSize looks for
+// matches in: a third of a smooth 256x256 job's trial band.
+const tightMatchSample = 16 << 10
+
+// tightMatchBits is about the least a deflate match costs: a byte when
+// its length and distance repeat (a drawn gradient's do).
+const tightMatchBits = 8
+
+// tightEntropySize is the size in bytes of b coded at its order-0
+// entropy: what zlib's Huffman codes make of b without matches.
+func tightEntropySize(b []byte) int {
+	if len(b) == 0 {
+		return 0
+	}
+	// Four histograms, so that runs of a byte do not wait on one counter.
+	var h [4][256]uint32
+	i := 0
+	for ; i+4 <= len(b); i += 4 {
+		h[0][b[i]]++
+		h[1][b[i+1]]++
+		h[2][b[i+2]]++
+		h[3][b[i+3]]++
+	}
+	for ; i < len(b); i++ {
+		h[0][b[i]]++
+	}
+	// n·log2(n) - Σ c·log2(c) bits.
+	n := float64(len(b))
+	bits := n * math.Log2(n)
+	for v := range 256 {
+		if c := float64(h[0][v] + h[1][v] + h[2][v] + h[3][v]); c > 0 {
+			bits -= c * math.Log2(c)
+		}
+	}
+	return int(bits / 8)
+}
+
+// tightMatches is how many bytes of b a greedy match finder covers, and
+// with how many matches of 4 to 258 bytes within deflate's window: a
+// hash table of the last position of each 4 bytes, which steps faster
+// and faster while it finds nothing, as zlib's fast levels do (so it may
+// miss some matches in data that has few).
+func tightMatches(b []byte) (covered, matches int) {
+	var table [1 << 12]int32 // position+1 of the last 4 bytes with this hash
+	misses := 0
+	for i := 0; i+4 <= len(b); {
+		v := binary.LittleEndian.Uint32(b[i:])
+		h := (v * 0x9E3779B1) >> 20
+		c := int(table[h]) - 1
+		table[h] = int32(i + 1)
+		if c < 0 || i-c > tightWindow || binary.LittleEndian.Uint32(b[c:]) != v {
+			misses++
+			i += 1 + misses>>5
+			continue
+		}
+		n := 4
+		for n < 258 && i+n < len(b) && b[c+n] == b[i+n] {
+			n++
+		}
+		covered += n
+		matches++
+		i += n
+		misses = 0
+	}
+	return covered, matches
 }
 
 // tightTrial is a trial compressor (about 1 MiB) and what counts its output.
@@ -966,9 +1067,24 @@ func analyseJPEG(j *tightJob, img *Image, p *tightParams, s *tightScratch) {
 	if t.err != nil {
 		return
 	}
+	scale := func(n int) int {
+		if tr != r {
+			return n * area / (tr.Dx() * tr.Dy())
+		}
+		return n
+	}
 	size := len(t.data)
 	switch t.kind {
 	case tightKindFill, tightKindPNG:
+	case tightKindGradient, tightKindCopy:
+		// Full colour is most of the trials' data, and mostly a
+		// photo's, which zlib makes about as small as its order-0
+		// entropy. When even an estimate from below is clearly more
+		// than the JPEG may lose to, the trial would keep the JPEG too.
+		if size >= tightMinToZlib && (scale(tightEstimateSize(t.data))+len(t.head))*4*10 > len(j.data)*5*tightEntropyMargin {
+			return
+		}
+		fallthrough
 	default:
 		if size >= tightMinToZlib {
 			n, err := trialSize(t.data)
@@ -978,9 +1094,7 @@ func analyseJPEG(j *tightJob, img *Image, p *tightParams, s *tightScratch) {
 			size = n
 		}
 	}
-	if tr != r {
-		size = size * area / (tr.Dx() * tr.Dy())
-	}
+	size = scale(size)
 	if (size+len(t.head))*4 <= len(j.data)*5 {
 		if tr != r {
 			t.r, t.kind, t.head, t.data, t.err = r, tightKindAnalyse, t.head[:0], t.data[:0], nil

@@ -702,3 +702,63 @@ func tightDarkSky(w, h int, seed uint64) *Image {
 	}
 	return m
 }
+
+// TestTightEntropySize checks the order-0 size on data whose entropy is
+// known: one byte value (nothing), two values equally often (a bit a
+// byte), every value equally often (a byte a byte), and none.
+func TestTightEntropySize(t *testing.T) {
+	two, all := make([]byte, 4099), make([]byte, 256*17)
+	for i := range two {
+		two[i] = byte(i%2) * 0x80
+	}
+	for i := range all {
+		all[i] = byte(i)
+	}
+	for _, tc := range []struct {
+		name string
+		b    []byte
+		want int
+	}{
+		{"none", nil, 0},
+		{"one value", bytes.Repeat([]byte{7}, 1000), 0},
+		{"two values", two, 4099 / 8},
+		{"all values", all, len(all)},
+	} {
+		if got := tightEntropySize(tc.b); got < tc.want-1 || got > tc.want {
+			t.Errorf("%s: %d bytes, want %d", tc.name, got, tc.want)
+		}
+	}
+}
+
+// TestTightEstimateSize: the estimate analyseJPEG trusts instead of a
+// zlib trial is at most level 1's size of a picture's gradient-filtered
+// data, and close to it (a third or more) where zlib finds few matches:
+// a soft photo, a dark sky and noise; a drawn gradient, which repeats,
+// is far below JPEG either way.
+func TestTightEstimateSize(t *testing.T) {
+	p := (&tightEncoder{}).params(&updateWriter{conv: newConverter(NativeFormat), quality: 8, compress: 2})
+	s := new(tightScratch)
+	for _, tc := range []struct {
+		name  string
+		img   *Image
+		close bool
+	}{
+		{"soft photo", tightSoftPhoto(256, 256, 1), true},
+		{"dark sky", tightDarkSky(256, 256, 1), true},
+		{"noise", tightNoise(256, 256, 1), true},
+		{"drawn gradient", tightGradient(256, 256, 0), false},
+		{"drawn gradient 300", tightGradient(300, 256, 0), false},
+	} {
+		for _, r := range []image.Rectangle{image.Rect(0, 96, 256, 160), image.Rect(0, 0, 256, 256)} {
+			data := p.appendGradient(nil, tc.img, r, s)
+			z, err := trialSize(data)
+			if err != nil {
+				t.Fatal(err)
+			}
+			est := tightEstimateSize(data)
+			if est > z || tc.close && est*3 < z {
+				t.Errorf("%s %v: estimate %d bytes, zlib %d", tc.name, r, est, z)
+			}
+		}
+	}
+}

@@ -10,8 +10,9 @@ import (
 // BenchmarkPhotoAnalysis times the parts of the Tight encoder's and the
 // scroll search's work on BenchmarkPhotoEncode's photos that are not
 // compression: the tile judge (photoLike on every 16x16 tile), the
-// smoothness test and the lossless trial of analyseJPEG's decision on
-// 256x256 JPEG jobs, and findScroll when one photo replaces another.
+// smoothness test on 256x256 squares, analyseJPEG on the JPEG jobs of
+// BenchmarkPhotoEncode's plan (the JPEG and the lossless trial), and
+// findScroll when one photo replaces another.
 func BenchmarkPhotoAnalysis(b *testing.B) {
 	var photos []*Image
 	for _, name := range []string{"Dragonfly_by_Bolly.jpg", "Fossa_by_Jasper_Roks.jpg", "Kleiber_by_Lukas_Baubkus.jpg", "sunset_by_Aitzol_Berasategi.jpg"} {
@@ -47,18 +48,30 @@ func BenchmarkPhotoAnalysis(b *testing.B) {
 			squares(img, func(r image.Rectangle) { tightMeanError(img, r) })
 		})
 	})
-	b.Run("trial", func(b *testing.B) {
+	b.Run("analyseJPEG", func(b *testing.B) {
+		// The JPEG jobs of BenchmarkPhotoEncode's plan, each encoded and
+		// judged against its lossless form as analyseJPEG does.
 		p := (&tightEncoder{}).params(&updateWriter{conv: newConverter(NativeFormat), quality: 8, compress: 2})
-		s := new(tightScratch)
-		var t tightJob
-		perPhoto(b, func(img *Image, _ int) {
-			squares(img, func(r image.Rectangle) {
-				t.r, t.kind, t.head, t.data = r, tightKindAnalyse, t.head[:0], t.data[:0]
-				analyseLossless(&t, img, p, s)
-				if _, err := trialSize(t.data); err != nil {
-					b.Fatal(err)
+		jobs := make([][]image.Rectangle, len(photos))
+		for i, img := range photos {
+			e := newTightEncoder(false)
+			e.planJPEG, e.planGradient = true, true
+			squares(img, func(r image.Rectangle) { e.planArea(img, r) })
+			for _, j := range e.jobs {
+				if j.kind == tightKindJPEG {
+					jobs[i] = append(jobs[i], j.r)
 				}
-			})
+			}
+		}
+		s := new(tightScratch)
+		var j tightJob
+		perPhoto(b, func(img *Image, i int) {
+			for _, r := range jobs[i] {
+				j.r, j.kind, j.head, j.data = r, tightKindJPEG, j.head[:0], j.data[:0]
+				if analyseJPEG(&j, img, p, s); j.err != nil {
+					b.Fatal(j.err)
+				}
+			}
 		})
 	})
 	b.Run("findScroll", func(b *testing.B) {
