@@ -281,8 +281,8 @@ func tightEstimateSize(b []byte) int {
 }
 
 // tightMatchSample is how much of the data tightEstimateSize looks for
-// matches in: a third of a smooth 256x256 job's trial band.
-const tightMatchSample = 16 << 10
+// matches in: a sixth of a smooth 256x256 job's trial band.
+const tightMatchSample = 8 << 10
 
 // tightMatchBits is about the least a deflate match costs: a byte when
 // its length and distance repeat (a drawn gradient's do).
