@@ -47,10 +47,11 @@ import (
 // UI have sharp edges (a glyph's, a border's: tens of levels), so they
 // never join, and stay exact. Joining goes on from tile to tile, so a
 // photo takes its whole soft area, but not through uniform tiles: one of
-// those joins (a flat patch in a sky) without passing the photo on, so a
-// flat margin beside a photo is not taken further than a tile (addPhoto
-// cuts it off the JPEG). What JPEG does not make smaller stays lossless
-// all the same (a drawn gradient: analyseJPEG compares smooth jobs).
+// those joins only when two of its sides touch the photo (a flat patch
+// in a sky), so a flat margin along a photo's edge stays lossless and
+// does not cut the photo's rectangles. What JPEG does not make smaller
+// stays lossless all the same (a drawn gradient: analyseJPEG compares
+// smooth jobs).
 //
 // Single non-photo tiles between photo tiles join the photo. The photo
 // tiles are merged into rectangles (runs of tiles, joined downwards when
@@ -79,9 +80,11 @@ type tightTileScratch struct {
 	stamp [64]uint32
 	cur   uint32
 	// seen marks the tiles of a plan's grid that were judged soft or
-	// not; queue holds the photo's tiles whose neighbours are next.
+	// not; queue holds the photo's tiles whose neighbours are next, flat
+	// the uniform tiles that touch it.
 	seen  []bool
 	queue []int
+	flat  []int
 }
 
 // photoLike judges one tile (at most 16x16 pixels) of img.
@@ -288,7 +291,8 @@ func (e *tightEncoder) planLossy(img *Image, r image.Rectangle) {
 }
 
 // joinSoft marks on grid the soft tiles that touch the photo's, across
-// or down, and the soft tiles that touch those (see above).
+// or down, and the soft tiles that touch those; then the uniform ones
+// that touch them on two sides (see above).
 func (e *tightEncoder) joinSoft(img *Image, grid []bool, cols, rows int, tile func(tx, ty int) image.Rectangle) {
 	s := &e.tiles
 	if cap(s.seen) < len(grid) {
@@ -296,36 +300,56 @@ func (e *tightEncoder) joinSoft(img *Image, grid []bool, cols, rows int, tile fu
 	}
 	seen := s.seen[:len(grid)]
 	copy(seen, grid)
-	queue := s.queue[:0]
+	queue, flat := s.queue[:0], s.flat[:0]
 	for i, p := range grid {
 		if p {
 			queue = append(queue, i)
 		}
 	}
+	type side struct {
+		ok bool
+		i  int
+	}
+	sides := func(i int) [4]side {
+		tx, ty := i%cols, i/cols
+		return [4]side{{tx > 0, i - 1}, {tx+1 < cols, i + 1}, {ty > 0, i - cols}, {ty+1 < rows, i + cols}}
+	}
 	// Every tile goes into the queue at most once: when it is seen.
 	for len(queue) > 0 {
 		i := queue[len(queue)-1]
 		queue = queue[:len(queue)-1]
-		tx, ty := i%cols, i/cols
-		for _, n := range [4]struct {
-			ok bool
-			i  int
-		}{{tx > 0, i - 1}, {tx+1 < cols, i + 1}, {ty > 0, i - cols}, {ty+1 < rows, i + cols}} {
+		for _, n := range sides(i) {
 			if !n.ok || seen[n.i] {
 				continue
 			}
 			seen[n.i] = true
-			soft, uniform := tightTileSoft(img, tile(n.i%cols, n.i/cols))
-			if !soft {
-				continue
-			}
-			grid[n.i] = true
-			if !uniform {
+			switch soft, uniform := tightTileSoft(img, tile(n.i%cols, n.i/cols)); {
+			case uniform:
+				flat = append(flat, n.i)
+			case soft:
+				grid[n.i] = true
 				queue = append(queue, n.i)
 			}
 		}
 	}
-	s.queue = queue
+	// Counted before any is marked, so that the order does not matter.
+	k := 0
+	for _, i := range flat {
+		joined := 0
+		for _, n := range sides(i) {
+			if n.ok && grid[n.i] {
+				joined++
+			}
+		}
+		if joined >= 2 {
+			flat[k] = i
+			k++
+		}
+	}
+	for _, i := range flat[:k] {
+		grid[i] = true
+	}
+	s.queue, s.flat = queue, flat
 }
 
 // tightTileSoft reports whether no two neighbouring pixels of tile t
