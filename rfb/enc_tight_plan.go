@@ -43,7 +43,7 @@ import (
 // scaled or dithered down to a few colours a tile (Fossa's wallpaper
 // has half its tiles so, at most 4 levels between neighbours): lossless
 // they take the palette at 0.5-0.6 bytes a pixel at any JPEG quality,
-// which no pacing can make smaller, where JPEG takes 0.05-0.2. Text and
+// which no pacing can make smaller, where JPEG takes 0.04-0.1. Text and
 // UI have sharp edges (a glyph's, a border's: tens of levels), so they
 // never join, and stay exact. Joining goes on from tile to tile, so a
 // photo takes its whole soft area, but not through uniform tiles: one of
