@@ -37,6 +37,22 @@ import (
 // a smooth JPEG job is compared with its lossless encoding, as a large
 // JPEG is (analyseJPEG).
 //
+// A soft tile joins a photo it touches: one with few colours but no
+// sharp edges, no two neighbouring pixels (across or down) more than
+// tightSoftStep apart in any channel. Those are a photo's smooth parts
+// scaled or dithered down to a few colours a tile (Fossa's wallpaper
+// has half its tiles so, at most 4 levels between neighbours): lossless
+// they take the palette at 0.5-0.6 bytes a pixel at any JPEG quality,
+// which no pacing can make smaller, where JPEG takes 0.04-0.1. Text and
+// UI have sharp edges (a glyph's, a border's: tens of levels), so they
+// never join, and stay exact. Joining goes on from tile to tile, so a
+// photo takes its whole soft area, but not through uniform tiles: one of
+// those joins only when two of its sides touch the photo (a flat patch
+// in a sky), so a flat margin along a photo's edge stays lossless and
+// does not cut the photo's rectangles. What JPEG does not make smaller
+// stays lossless all the same (a drawn gradient: analyseJPEG compares
+// smooth jobs).
+//
 // Single non-photo tiles between photo tiles join the photo. The photo
 // tiles are merged into rectangles (runs of tiles, joined downwards when
 // a run repeats); those of at least tightJPEGMinArea pixels are JPEG
@@ -55,6 +71,7 @@ const (
 	tightNoiseError    = 40 // mean |residual| per channel
 	tightSmoothError   = 2  // likewise
 	tightTrialBytesPer = 1  // JPEG bytes per pixel above which lossless is tried
+	tightSoftStep      = 8  // most levels between neighbours in a soft tile
 )
 
 // tightTileScratch counts the colours of a tile.
@@ -62,6 +79,12 @@ type tightTileScratch struct {
 	keys  [64]uint32
 	stamp [64]uint32
 	cur   uint32
+	// seen marks the tiles of a plan's grid that were judged soft or
+	// not; queue holds the photo's tiles whose neighbours are next, flat
+	// the uniform tiles that touch it.
+	seen  []bool
+	queue []int
+	flat  []int
 }
 
 // photoLike judges one tile (at most 16x16 pixels) of img.
@@ -204,6 +227,7 @@ func (e *tightEncoder) planLossy(img *Image, r image.Rectangle) {
 		e.addSplit(r)
 		return
 	}
+	e.joinSoft(img, grid, cols, rows, tile)
 	// Close one-tile gaps, so that a flat patch inside a picture does not
 	// cut it into pieces.
 	for ty := range rows {
@@ -272,6 +296,105 @@ func (e *tightEncoder) planLossy(img *Image, r image.Rectangle) {
 		}
 		cur, next = next, cur
 	}
+}
+
+// joinSoft marks on grid the soft tiles that touch the photo's, across
+// or down, and the soft tiles that touch those; then the uniform ones
+// that touch them on two sides (see above).
+func (e *tightEncoder) joinSoft(img *Image, grid []bool, cols, rows int, tile func(tx, ty int) image.Rectangle) {
+	s := &e.tiles
+	if cap(s.seen) < len(grid) {
+		s.seen = make([]bool, len(grid))
+	}
+	seen := s.seen[:len(grid)]
+	copy(seen, grid)
+	queue, flat := s.queue[:0], s.flat[:0]
+	for i, p := range grid {
+		if p {
+			queue = append(queue, i)
+		}
+	}
+	type side struct {
+		ok bool
+		i  int
+	}
+	sides := func(i int) [4]side {
+		tx, ty := i%cols, i/cols
+		return [4]side{{tx > 0, i - 1}, {tx+1 < cols, i + 1}, {ty > 0, i - cols}, {ty+1 < rows, i + cols}}
+	}
+	// Every tile goes into the queue at most once: when it is seen.
+	for len(queue) > 0 {
+		i := queue[len(queue)-1]
+		queue = queue[:len(queue)-1]
+		for _, n := range sides(i) {
+			if !n.ok || seen[n.i] {
+				continue
+			}
+			seen[n.i] = true
+			switch soft, uniform := tightTileSoft(img, tile(n.i%cols, n.i/cols)); {
+			case uniform:
+				flat = append(flat, n.i)
+			case soft:
+				grid[n.i] = true
+				queue = append(queue, n.i)
+			}
+		}
+	}
+	// Counted before any is marked, so that the order does not matter.
+	k := 0
+	for _, i := range flat {
+		joined := 0
+		for _, n := range sides(i) {
+			if n.ok && grid[n.i] {
+				joined++
+			}
+		}
+		if joined >= 2 {
+			flat[k] = i
+			k++
+		}
+	}
+	for _, i := range flat[:k] {
+		grid[i] = true
+	}
+	s.queue, s.flat = queue, flat
+}
+
+// tightTileSoft reports whether no two neighbouring pixels of tile t
+// are more than tightSoftStep apart in any channel, and whether they
+// are all the same.
+func tightTileSoft(img *Image, t image.Rectangle) (soft, uniform bool) {
+	w := t.Dx()
+	if w < 1 || t.Dy() < 1 {
+		return false, false
+	}
+	far := func(a, b byte) bool {
+		return tightAbs(int(a)-int(b)) > tightSoftStep
+	}
+	uniform = true
+	var up []byte
+	for y := t.Min.Y; y < t.Max.Y; y++ {
+		row := img.Pix[y*img.Stride+t.Min.X*4:][: w*4 : w*4]
+		for x := 0; x < len(row); x += 4 {
+			for c := range 3 {
+				v := row[x+c]
+				if x > 0 && v != row[x-4+c] {
+					uniform = false
+					if far(v, row[x-4+c]) {
+						return false, false
+					}
+				}
+				if up != nil && v != up[x+c] {
+					uniform = false
+					if far(v, up[x+c]) {
+						return false, false
+					}
+				}
+			}
+		}
+		up = row
+	}
+	return true, uniform
 }
 
 // addPhoto adds a photo-like area found on the tile grid. A picture

@@ -762,3 +762,101 @@ func TestTightEstimateSize(t *testing.T) {
 		}
 	}
 }
+
+// tightDitheredSky is a dark sky as a wallpaper scaled down shows it:
+// a slow gradient dithered to a few colours a tile (at most
+// tightPhotoColours), no two neighbours more than a few levels apart.
+func tightDitheredSky(w, h int, seed uint64) *Image {
+	rng := rand.New(rand.NewPCG(seed, 7))
+	m := NewImage(w, h)
+	for y := range h {
+		for x := range w {
+			X, Y := float64(x), float64(y)
+			d := rng.Float64() // the same dither for the three channels
+			r := 24 + 10*math.Sin(X*0.006+Y*0.004) + d
+			g := 16 + 6*math.Cos(Y*0.005-X*0.003) + d
+			b := 48 + 12*math.Sin((X+Y)*0.004) + d
+			m.Fill(image.Rect(x, y, x+1, y+1), clamp8(r)<<16|clamp8(g)<<8|clamp8(b))
+		}
+	}
+	return m
+}
+
+// tightTerminal is a terminal's text: light glyphs on a dark background.
+func tightTerminal(w, h int, seed uint64) *Image {
+	m := tightText(w, h, seed)
+	for i := 0; i < len(m.Pix); i += 4 {
+		if m.Pix[i] == 0x20 {
+			m.Pix[i], m.Pix[i+1], m.Pix[i+2] = 0xd0, 0xd0, 0xd0
+		} else {
+			m.Pix[i], m.Pix[i+1], m.Pix[i+2] = 0x18, 0x10, 0x30
+		}
+	}
+	return m
+}
+
+// TestTightSoftJoinsPhoto: a dark dithered sky beside a photo has few
+// colours a tile, so its tiles are not photo-like, but it has no sharp
+// edges: it joins the photo's JPEG. A terminal's text beside the same
+// photo and sky stays exact, at the client's quality and at a quality
+// the pacing lowered. Alone, without a photo, the sky stays lossless.
+func TestTightSoftJoinsPhoto(t *testing.T) {
+	const w, h = 512, 256
+	img := NewImage(w, h)
+	photo := image.Rect(0, 0, 256, 256)
+	sky := image.Rect(256, 0, 512, 128)
+	text := image.Rect(256, 128, 512, 256)
+	img.copyFrom(photo.Min, tightPhoto(256, 256, 1), image.Rect(0, 0, 256, 256))
+	img.copyFrom(sky.Min, tightDitheredSky(256, 128, 1), image.Rect(0, 0, 256, 128))
+	img.copyFrom(text.Min, tightTerminal(256, 128, 1), image.Rect(0, 0, 256, 128))
+	// The sky must be what the rule is for: tiles that are not photo-like
+	// but soft.
+	var s tightTileScratch
+	for y := sky.Min.Y; y < sky.Max.Y; y += tightTile {
+		for x := sky.Min.X; x < sky.Max.X; x += tightTile {
+			tr := image.Rect(x, y, x+tightTile, y+tightTile)
+			if s.photoLike(img, tr) {
+				t.Fatalf("sky tile %v is photo-like already", tr)
+			}
+			if soft, _ := tightTileSoft(img, tr); !soft {
+				t.Fatalf("sky tile %v is not soft", tr)
+			}
+		}
+	}
+	encode := func(img *Image, q int) *updateWriter {
+		enc := newTightEncoder(false)
+		u := &updateWriter{conv: newConverter(NativeFormat), quality: q, compress: 2}
+		u.begin(nil)
+		if err := enc.encode(u, img, img.Bounds()); err != nil {
+			t.Fatal(err)
+		}
+		return u
+	}
+	for _, q := range []int{8, 3} {
+		u := encode(img, q)
+		skyLossy := 0
+		for _, r := range u.lossy {
+			if r.Overlaps(text) {
+				t.Errorf("q%d: lossy rectangle %v over the text %v", q, r, text)
+			}
+			skyLossy += r.Intersect(sky).Dx() * r.Intersect(sky).Dy()
+		}
+		if skyLossy < sky.Dx()*sky.Dy()*9/10 {
+			t.Errorf("q%d: only %d of the sky's %d pixels went JPEG", q, skyLossy, sky.Dx()*sky.Dy())
+		}
+		msg, _ := u.finish(true)
+		c, _ := parsingClient(t, w, h, NativeFormat, []Encoding{EncTight, EncLastRect, EncQualityLevel0 + Encoding(q)}, bytes.NewReader(msg), ClientLimits{})
+		if _, err := c.ReadMessage(); err != nil {
+			t.Fatal(err)
+		}
+		got := c.Framebuffer()
+		if d := imageDiff(subImage(got, text), subImage(img, text)); d != "" {
+			t.Errorf("q%d: the text: %s", q, d)
+		}
+		t.Logf("q%d: %d bytes, sky %.1f dB", q, len(msg), tightPSNR(subImage(got, sky), subImage(img, sky)))
+	}
+	alone := tightDitheredSky(256, 128, 1)
+	if u := encode(alone, 3); len(u.lossy) != 0 {
+		t.Errorf("the sky alone went JPEG: %v", u.lossy)
+	}
+}
