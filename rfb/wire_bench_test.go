@@ -52,7 +52,10 @@ import (
 // included), and the server's RSS when idle before the workload and at
 // most during it (rss-idle-MiB, rss-busy-MiB), the idle one read
 // wireSettle after the first picture went quiet, and the RSS wireSettle
-// after the workload's end (rss-after-MiB).
+// after the workload's end (rss-after-MiB). For the photo, also how many
+// of the photos the workload put up the viewer showed whole (frames: a
+// server that sends a photo in parts, or skips it, shows fewer) and the
+// server's CPU time per frame shown (cpu-ms/frame).
 //
 // The server is the innermost level, so the three servers run one after
 // the other on the same workload. -count repeats each sub-benchmark in
@@ -144,6 +147,9 @@ type wireResult struct {
 	rssIdle, rssBusy int64
 	rssAfter         int64
 	shownOK          bool
+	// frames: how many of the workload's frames the viewer showed
+	// whole; 0 when the workload does not name its frames.
+	frames int
 }
 
 func (r wireResult) report(b *testing.B) {
@@ -158,8 +164,12 @@ func (r wireResult) report(b *testing.B) {
 	b.ReportMetric(float64(r.rssIdle)/(1<<20), "rss-idle-MiB")
 	b.ReportMetric(float64(r.rssBusy)/(1<<20), "rss-busy-MiB")
 	b.ReportMetric(float64(r.rssAfter)/(1<<20), "rss-after-MiB")
-	b.Logf("%.2f MB, %d updates, cpu %v, lag %v (shown %v), tail %v, rss %.1f/%.1f MiB",
-		float64(r.bytes)/1e6, r.updates, r.cpu, r.lag, r.shownOK, r.tail,
+	if r.frames > 0 {
+		b.ReportMetric(float64(r.frames), "frames")
+		b.ReportMetric(float64(r.cpu.Microseconds())/1000/float64(r.frames), "cpu-ms/frame")
+	}
+	b.Logf("%.2f MB, %d updates, %d frames shown, cpu %v, lag %v (shown %v), tail %v, rss %.1f/%.1f MiB",
+		float64(r.bytes)/1e6, r.updates, r.frames, r.cpu, r.lag, r.shownOK, r.tail,
 		float64(r.rssIdle)/(1<<20), float64(r.rssBusy)/(1<<20))
 }
 
@@ -202,6 +212,9 @@ func runWire(b *testing.B, d *wireDesk, srv wireServer, load wireLoad, enc strin
 	res.rssAfter = procRSS(pid)
 	final := d.screen(b)
 	last := d.lastChange()
+	if run.frames != nil {
+		res.frames = v.framesShown(run.frames())
+	}
 	shown, lastUpdate, ok := v.shown(final)
 	res.shownOK = ok
 	res.lag = shown.Sub(last)
@@ -432,6 +445,42 @@ func (v *wireViewer) shown(final *rfb.Image) (first, last time.Time, ok bool) {
 		return last, last, false
 	}
 	return v.snaps[i].t, last, true
+}
+
+// framesShown counts the frames the viewer showed whole in its recorded
+// pictures: a frame counts each time a picture shows it after pictures
+// that showed none or another frame. The first frame is on the screen
+// when the recording starts (a lossless refresh of it does not count).
+func (v *wireViewer) framesShown(fr wireFrames) int {
+	want := make([][]uint8, len(fr.images))
+	for i, m := range fr.images {
+		want[i] = lumaBlocks(m)
+	}
+	bw, bx, by := v.c.Framebuffer().W/4, fr.at.X/4, fr.at.Y/4
+	region := func(luma []uint8, w, h int) []uint8 {
+		out := make([]uint8, 0, w*h)
+		for y := range h {
+			out = append(out, luma[(by+y)*bw+bx:][:w]...)
+		}
+		return out
+	}
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	n, prev := 0, 0
+	for _, s := range v.snaps {
+		cur := -1
+		for i, w := range want {
+			if lumaClose(region(s.luma, fr.images[i].W/4, fr.images[i].H/4), w) {
+				cur = i
+				break
+			}
+		}
+		if cur >= 0 && cur != prev {
+			n++
+		}
+		prev = cur
+	}
+	return n
 }
 
 func (v *wireViewer) close() {

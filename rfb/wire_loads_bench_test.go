@@ -210,6 +210,15 @@ type wireRun struct {
 	// last, if set, names the workload's last step once it stopped: the
 	// photo's lag depends on which photo came last.
 	last func() string
+	// frames, if set, are the pictures the workload puts up in turn, at
+	// one place (on the 4x4 grid), the first one before start: the
+	// benchmark counts how many the viewer showed whole.
+	frames func() wireFrames
+}
+
+type wireFrames struct {
+	at     image.Point
+	images []*rfb.Image
 }
 
 var wireLoads = []wireLoad{
@@ -350,6 +359,7 @@ func photoLoad(b *testing.B, d *wireDesk) wireRun {
 		d.putImage(xproto.Drawable(w), gc, photos[(i+1)%len(photos)])
 	})
 	run.last = func() string { return "last photo " + names[last.Load()] }
+	run.frames = func() wireFrames { return wireFrames{at: r.Min, images: photos} }
 	return run
 }
 
