@@ -25,8 +25,11 @@ type clientPicture struct {
 	n     int      // blocks kept
 }
 
-// tilePool recycles the blocks: a scroll saves and settles the same area
-// at every update.
+// tilePool recycles the blocks a CopyRect or a resize replaces. A block
+// settled goes to the collector instead: a photo's change saves
+// megabytes of blocks, and a pool keeps what it holds alive through a
+// collection or two, so the blocks of one photo were still there for the
+// next (the photo workload's busy memory, issue 17).
 var tilePool = sync.Pool{New: func() any { return NewImage(compareTile, compareTile) }}
 
 // reset forgets everything, for a framebuffer w×h.
@@ -208,7 +211,6 @@ func (c *clientPicture) settle(img *Image, area image.Rectangle, pending *region
 		if !touched {
 			c.tiles[i] = nil
 			c.n--
-			tilePool.Put(m)
 			continue
 		}
 		m.copyFrom(in.Min.Sub(t.Min), img, in)

@@ -9,6 +9,7 @@ import (
 	"io"
 	"math"
 	"runtime"
+	"slices"
 	"sync"
 	"sync/atomic"
 
@@ -48,10 +49,13 @@ import (
 // the gradient filter for smooth content (16/32 bpp, clients that decode
 // it) or the copy filter.
 //
-// Streams: mono data goes through stream 1 and palette data through
-// stream 2, at a higher zlib level (small data, and the stream's
-// dictionary then holds similar glyphs); full colour takes streams 0 and
-// 3 in turn. The streams are independent and compress in parallel.
+// Streams: mono and palette data go through stream 2, at a higher zlib
+// level (small data, and the stream's dictionary then holds similar
+// glyphs); full colour takes stream 0, and streams 0 and 3 in turn for
+// rectangles large enough to compress in parallel. Stream 1 is unused: a
+// compressor is about 1 MiB, and each stream in use keeps one (the photo
+// workload's busy memory, issue 17). The streams are independent and
+// compress in parallel.
 // Analysis, filtering, JPEG and PNG also run in parallel across
 // subrectangles.
 
@@ -158,8 +162,8 @@ type tightParams struct {
 	idxLevel  int // palette and mono
 }
 
-// streamLevel is the zlib level of stream s: 1 holds mono, 2 palette
-// data, 0 and 3 full colour.
+// streamLevel is the zlib level of stream s: 2 holds mono and palette
+// data, 0 and 3 full colour (1, unused, would hold mono).
 func (p *tightParams) streamLevel(s int) int {
 	if s == 1 || s == 2 {
 		return p.idxLevel
@@ -505,8 +509,10 @@ func (e *tightEncoder) encodeJobs(u *updateWriter, img *Image, p *tightParams) e
 }
 
 // tightBatchJobs is how many full-size jobs (tightMaxArea) a batch holds
-// at least; more with more CPUs, so that every CPU has work.
-const tightBatchJobs = 8
+// at least; more with more CPUs, so that every CPU has work. Each job in
+// flight holds its filtered data (up to 256 KiB) and its output, so a
+// batch is kept small.
+const tightBatchJobs = 4
 
 // tightBuf is a buffer of tightBufPool.
 type tightBuf struct{ b []byte }
@@ -606,11 +612,13 @@ func (e *tightEncoder) compress(p *tightParams) error {
 		case tightKindMono, tightKindPalette, tightKindCopy, tightKindGradient:
 			if len(j.data) >= tightMinToZlib {
 				switch j.kind {
-				case tightKindMono:
-					j.stream = 1
-				case tightKindPalette:
+				case tightKindMono, tightKindPalette:
 					j.stream = 2
 				default:
+					if len(j.data) < tightParallelMin {
+						j.stream = 0 // not worth a second compressor
+						break
+					}
 					// Full colour is most of the work: two streams.
 					j.stream = e.next
 					e.next ^= 3
@@ -664,9 +672,10 @@ func (e *tightEncoder) runStream(s, level int) error {
 			st.sink.b = append(st.sink.b, 0x78, 0x01)
 			st.started = true
 		}
-		if st.fw != nil {
-			tightFlatePool[st.level].Put(st.fw)
-		}
+		// The compressor at the other level is let go, not pooled: a
+		// level changes for a lossless refresh and back, seconds apart,
+		// and a pooled compressor would stay alive past a few
+		// collections beside the new one.
 		fw, err := newTightFlate(&st.sink, level, st.hist)
 		if err != nil {
 			return err
@@ -714,6 +723,14 @@ func (e *tightEncoder) assemble(u *updateWriter, p *tightParams) {
 	if e.png {
 		enc = EncTightPNG
 	}
+	// One allocation for a large update (a photo's JPEG rectangles are
+	// hundreds of KiB) rather than a chain of doublings.
+	n := 0
+	for i := range e.jobs {
+		j := &e.jobs[i]
+		n += 12 + 1 + 3 + len(j.head) + max(len(j.data), len(j.z))
+	}
+	u.buf = slices.Grow(u.buf, n)
 	for i := range e.jobs {
 		j := &e.jobs[i]
 		u.rect(j.r, enc)
