@@ -391,6 +391,7 @@ func (a *agent) run(parent context.Context) error {
 	captured := make(chan error, 1)
 	wg.Go(func() { captured <- a.p.Capture(ctx) })
 	tuneGC()
+	limitMemory(ctx)
 	wg.Go(func() { trimWhenIdle(ctx) })
 	if a.arrow != nil {
 		wg.Go(func() { a.arrow.run(ctx) })

@@ -2,6 +2,7 @@ package winvnc
 
 import (
 	"context"
+	"math"
 	"os"
 	"runtime"
 	"runtime/debug"
@@ -30,6 +31,60 @@ func tuneGC() {
 		debug.SetGCPercent(gcPercent)
 	}
 }
+
+// limitSlack is how far above what the heap may reach the memory limit
+// sits (see limitMemory), beyond the runtime's own headroom for the limit
+// (3% of the goal, at least 1 MiB). With none, the limit cut into GOGC's
+// pacing and the photo workload took 2.6 times the CPU; with 1 MiB, 1.25
+// times; with 2 MiB, as much as without a limit (docs/BENCHMARKS.md).
+const limitSlack = 1 << 20
+
+// limitMemory keeps the runtime's memory limit just above what GOGC lets
+// the heap reach in the current cycle (its goal, plus the runtime's own
+// memory), set again after every collection, until ctx is done. Under
+// GOGC alone the pacing is the same, but a burst's freed memory (a photo
+// saves and frees megabytes of client-picture blocks, encodes and frees
+// megabytes of JPEG) stays resident until the background scavenger,
+// which works slowly, returns it: the photo workload's busy RSS was 40%
+// above x0vncserver's (issue 17). At the limit the runtime returns free
+// memory to the OS at once, and collects early should the heap outgrow
+// its goal between two collections. GOMEMLIMIT, when set, wins.
+func limitMemory(ctx context.Context) {
+	if os.Getenv("GOMEMLIMIT") != "" {
+		return
+	}
+	s := []metrics.Sample{
+		{Name: "/gc/heap/goal:bytes"},
+		{Name: "/memory/classes/total:bytes"},
+		{Name: "/memory/classes/heap/objects:bytes"},
+		{Name: "/memory/classes/heap/free:bytes"},
+		{Name: "/memory/classes/heap/released:bytes"},
+	}
+	var set func()
+	set = func() {
+		if ctx.Err() != nil {
+			debug.SetMemoryLimit(math.MaxInt64)
+			return
+		}
+		metrics.Read(s)
+		for _, x := range s {
+			if x.Value.Kind() != metrics.KindUint64 {
+				return
+			}
+		}
+		v := func(i int) int64 { return int64(s[i].Value.Uint64()) }
+		// The runtime's own memory: spans' unused room, stacks,
+		// metadata. Free and released pages are what the limit governs.
+		own := v(1) - v(2) - v(3) - v(4)
+		headroom := max(v(0)/100*3, 1<<20)
+		debug.SetMemoryLimit(v(0) + own + headroom + limitSlack)
+		runtime.SetFinalizer(new(gcTick), func(*gcTick) { set() })
+	}
+	set()
+}
+
+// gcTick is garbage whose finalizer runs after the next collection.
+type gcTick struct{ _ [64]byte }
 
 // trimWhenIdle gives memory back to the OS once a burst of work (the
 // first picture to a viewer, a scroll, a photo) is over. Encoding and
