@@ -25,11 +25,10 @@ type clientPicture struct {
 	n     int      // blocks kept
 }
 
-// tilePool recycles the blocks a CopyRect or a resize replaces. A block
-// settled goes to the collector instead: a photo's change saves
-// megabytes of blocks, and a pool keeps what it holds alive through a
-// collection or two, so the blocks of one photo were still there for the
-// next (the photo workload's busy memory, issue 17).
+// tilePool recycles the blocks: a scroll saves and settles the same area
+// at every update. (Letting settled blocks go to the collector instead
+// took a photo's megabytes of blocks out of the busy heap, but a drag
+// then took 45% more CPU: issue 17, docs/BENCHMARKS.md.)
 var tilePool = sync.Pool{New: func() any { return NewImage(compareTile, compareTile) }}
 
 // reset forgets everything, for a framebuffer w×h.
@@ -211,6 +210,7 @@ func (c *clientPicture) settle(img *Image, area image.Rectangle, pending *region
 		if !touched {
 			c.tiles[i] = nil
 			c.n--
+			tilePool.Put(m)
 			continue
 		}
 		m.copyFrom(in.Min.Sub(t.Min), img, in)

@@ -731,7 +731,7 @@ func (e *tightEncoder) assemble(u *updateWriter, p *tightParams) {
 	n := 0
 	for i := range e.jobs {
 		j := &e.jobs[i]
-		n += 12 + 1 + 3 + len(j.head) + max(len(j.data), len(j.z))
+		n += 20 + len(j.head) + max(len(j.data), len(j.z)) // header, control, length or pixel
 	}
 	u.buf = slices.Grow(u.buf, n)
 	for i := range e.jobs {

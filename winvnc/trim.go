@@ -32,23 +32,23 @@ func tuneGC() {
 	}
 }
 
-// limitSlack is how far above what the heap may reach the memory limit
-// sits (see limitMemory), beyond the runtime's own headroom for the limit
-// (3% of the goal, at least 1 MiB). With none, the limit cut into GOGC's
-// pacing and the photo workload took 2.6 times the CPU; with 1 MiB, 1.25
-// times; with 2 MiB, as much as without a limit (docs/BENCHMARKS.md).
+// limitSlack is how far the memory limit sits above what the heap may
+// reach, beyond the headroom the runtime keeps below a limit (3% of the
+// goal, at least 1 MiB). Measured on the photo workload (one agent, two
+// runs each, docs/BENCHMARKS.md), as a whole slack above the goal: 0
+// took 2.6 times the CPU (the limit, not GOGC, paced the collector),
+// 1 MiB 1.25 times, 2 MiB (this) the CPU of no limit at all.
 const limitSlack = 1 << 20
 
 // limitMemory keeps the runtime's memory limit just above what GOGC lets
-// the heap reach in the current cycle (its goal, plus the runtime's own
-// memory), set again after every collection, until ctx is done. Under
-// GOGC alone the pacing is the same, but a burst's freed memory (a photo
+// the heap reach in the current cycle (the heap's goal, plus the runtime's
+// own memory), set again after every collection, until ctx is done. The
+// collector's pacing stays GOGC's, but the memory a burst frees (a photo
 // saves and frees megabytes of client-picture blocks, encodes and frees
-// megabytes of JPEG) stays resident until the background scavenger,
-// which works slowly, returns it: the photo workload's busy RSS was 40%
-// above x0vncserver's (issue 17). At the limit the runtime returns free
-// memory to the OS at once, and collects early should the heap outgrow
-// its goal between two collections. GOMEMLIMIT, when set, wins.
+// megabytes of JPEG) no longer stays resident until the background
+// scavenger, which is slow, returns it: over the limit, the runtime
+// returns free pages at once. Without it the photo workload's busy RSS was
+// 1.46 times x0vncserver's (issue 17). GOMEMLIMIT, when set, wins.
 func limitMemory(ctx context.Context) {
 	if os.Getenv("GOMEMLIMIT") != "" {
 		return
