@@ -7,6 +7,7 @@ import (
 	"runtime"
 	"runtime/debug"
 	"runtime/metrics"
+	"sync/atomic"
 	"time"
 )
 
@@ -61,10 +62,13 @@ func limitMemory(ctx context.Context) {
 		{Name: "/memory/classes/heap/free:bytes"},
 		{Name: "/memory/classes/heap/released:bytes"},
 	}
+	limiters.Add(1)
 	var set func()
 	set = func() {
 		if ctx.Err() != nil {
-			debug.SetMemoryLimit(math.MaxInt64)
+			if limiters.Add(-1) == 0 {
+				debug.SetMemoryLimit(math.MaxInt64)
+			}
 			return
 		}
 		metrics.Read(s)
@@ -83,6 +87,10 @@ func limitMemory(ctx context.Context) {
 	}
 	set()
 }
+
+// limiters counts the running limitMemory loops (agents in one process,
+// as in tests): the last one to end lifts the limit.
+var limiters atomic.Int32
 
 // gcTick is garbage whose finalizer runs after the next collection.
 type gcTick struct{ _ [64]byte }
