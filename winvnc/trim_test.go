@@ -3,7 +3,6 @@ package winvnc
 import (
 	"context"
 	"math"
-	"os"
 	"runtime"
 	"runtime/debug"
 	"runtime/metrics"
@@ -28,9 +27,7 @@ func TestTrimNowEmptiesPools(t *testing.T) {
 // TestLimitMemory: limitMemory sets a memory limit above the heap's goal,
 // sets it again after collections, and lifts it once its context ends.
 func TestLimitMemory(t *testing.T) {
-	if os.Getenv("GOMEMLIMIT") != "" {
-		t.Skip("GOMEMLIMIT is set: limitMemory leaves the limit alone")
-	}
+	t.Setenv("GOMEMLIMIT", "") // when set, limitMemory leaves the limit alone
 	defer debug.SetMemoryLimit(math.MaxInt64)
 	ctx, cancel := context.WithCancel(context.Background())
 	limitMemory(ctx)
