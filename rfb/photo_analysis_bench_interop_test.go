@@ -16,7 +16,7 @@ import (
 func BenchmarkPhotoAnalysis(b *testing.B) {
 	var photos []*Image
 	for _, name := range []string{"Dragonfly_by_Bolly.jpg", "Fossa_by_Jasper_Roks.jpg", "Kleiber_by_Lukas_Baubkus.jpg", "sunset_by_Aitzol_Berasategi.jpg"} {
-		photos = append(photos, benchPhoto(b, "/usr/share/backgrounds/"+name, 1280, 800))
+		photos = append(photos, LoadPhoto(b, "/usr/share/backgrounds/"+name, 1280, 800))
 	}
 	perPhoto := func(b *testing.B, f func(img *Image, i int)) {
 		for b.Loop() {

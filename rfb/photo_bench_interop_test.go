@@ -21,7 +21,7 @@ import (
 func BenchmarkPhotoEncode(b *testing.B) {
 	var photos []*Image
 	for _, name := range []string{"Dragonfly_by_Bolly.jpg", "Fossa_by_Jasper_Roks.jpg", "Kleiber_by_Lukas_Baubkus.jpg", "sunset_by_Aitzol_Berasategi.jpg"} {
-		photos = append(photos, benchPhoto(b, "/usr/share/backgrounds/"+name, 1280, 800))
+		photos = append(photos, LoadPhoto(b, "/usr/share/backgrounds/"+name, 1280, 800))
 	}
 	report := func(b *testing.B, cpu0 int64, bytes int) {
 		n := float64(b.N * len(photos))
@@ -76,9 +76,10 @@ func BenchmarkPhotoEncode(b *testing.B) {
 	}
 }
 
-// benchPhoto is the JPEG file at path scaled to w×h as BenchmarkWire's
-// photo workload shows it.
-func benchPhoto(b *testing.B, path string, w, h int) *Image {
+// LoadPhoto is the JPEG file at path scaled to w×h, as BenchmarkWire's
+// photo workload shows it (exported for the rfb_test package's
+// benchmarks).
+func LoadPhoto(b *testing.B, path string, w, h int) *Image {
 	b.Helper()
 	f, err := os.Open(path)
 	if err != nil {

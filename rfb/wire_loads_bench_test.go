@@ -6,7 +6,6 @@ import (
 	"context"
 	"fmt"
 	"image"
-	"image/jpeg"
 	"math"
 	"math/rand/v2"
 	"os"
@@ -23,7 +22,6 @@ import (
 	"github.com/jezek/xgb/damage"
 	"github.com/jezek/xgb/xfixes"
 	"github.com/jezek/xgb/xproto"
-	xdraw "golang.org/x/image/draw"
 
 	"lifebuoy/rfb"
 	"lifebuoy/rfb/rfbtest"
@@ -344,7 +342,7 @@ func photoLoad(b *testing.B, d *wireDesk) wireRun {
 		steps = int(wireDuration / (500 * time.Millisecond))
 	}
 	for _, name := range names {
-		photos = append(photos, loadPhoto(b, "/usr/share/backgrounds/"+name, r.Dx(), r.Dy()))
+		photos = append(photos, rfb.LoadPhoto(b, "/usr/share/backgrounds/"+name, r.Dx(), r.Dy()))
 	}
 	w := d.window(b, r, 0x202020)
 	gc := d.gc(b, w, 0)
@@ -361,22 +359,6 @@ func photoLoad(b *testing.B, d *wireDesk) wireRun {
 	run.last = func() string { return "last photo " + names[last.Load()] }
 	run.frames = func() wireFrames { return wireFrames{at: r.Min, images: photos} }
 	return run
-}
-
-func loadPhoto(b *testing.B, path string, w, h int) *rfb.Image {
-	b.Helper()
-	f, err := os.Open(path)
-	if err != nil {
-		b.Fatalf("the photos are missing (apt-get install lomiri-wallpapers): %v", err)
-	}
-	defer f.Close()
-	src, err := jpeg.Decode(f)
-	if err != nil {
-		b.Fatalf("%s: %v", path, err)
-	}
-	dst := image.NewRGBA(image.Rect(0, 0, w, h))
-	xdraw.ApproxBiLinear.Scale(dst, dst.Bounds(), src, src.Bounds(), xdraw.Src, nil)
-	return rfb.ImageFrom(dst)
 }
 
 // ticker calls step every period while running, with the step's number.
