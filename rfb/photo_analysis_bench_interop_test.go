@@ -9,7 +9,8 @@ import (
 
 // BenchmarkPhotoAnalysis times the parts of the Tight encoder's and the
 // scroll search's work on BenchmarkPhotoEncode's photos that are not
-// compression: the tile judge (photoLike on every 16x16 tile), the
+// compression: the tile judge (photoLike on every 16x16 tile), the whole
+// lossy plan of 256x256 squares (the judge, soft tiles joined), the
 // smoothness test on 256x256 squares, analyseJPEG on the JPEG jobs of
 // BenchmarkPhotoEncode's plan (the JPEG and the lossless trial), and
 // findScroll when one photo replaces another.
@@ -41,6 +42,18 @@ func BenchmarkPhotoAnalysis(b *testing.B) {
 					s.photoLike(img, image.Rect(x, y, x+tightTile, y+tightTile))
 				}
 			}
+		})
+	})
+	b.Run("plan", func(b *testing.B) {
+		// The whole lossy plan as BenchmarkPhotoEncode's tight-q8 makes
+		// it: Fill search, tile judge, soft tiles joined, rectangles.
+		e := newTightEncoder(false)
+		e.planJPEG, e.planGradient = true, true
+		perPhoto(b, func(img *Image, _ int) {
+			squares(img, func(r image.Rectangle) {
+				e.jobs = e.jobs[:0]
+				e.planArea(img, r)
+			})
 		})
 	})
 	b.Run("meanError", func(b *testing.B) {

@@ -78,8 +78,8 @@ func BenchmarkPhotoEncode(b *testing.B) {
 
 // LoadPhoto is the JPEG file at path scaled to w×h, as BenchmarkWire's
 // photo workload shows it (exported for the rfb_test package's
-// benchmarks).
-func LoadPhoto(b *testing.B, path string, w, h int) *Image {
+// benchmarks, and for tests).
+func LoadPhoto(b testing.TB, path string, w, h int) *Image {
 	b.Helper()
 	f, err := os.Open(path)
 	if err != nil {
