@@ -3,6 +3,8 @@ package rfb
 import (
 	"encoding/binary"
 	"image"
+	"math/bits"
+	"slices"
 )
 
 // Where JPEG pays: the plan of a Tight update for a client that allows
@@ -74,11 +76,10 @@ const (
 	tightSoftStep      = 8  // most levels between neighbours in a soft tile
 )
 
-// tightTileScratch counts the colours of a tile.
+// tightTileScratch counts the colours of a tile (manyColours).
 type tightTileScratch struct {
-	keys  [64]uint32
-	stamp [64]uint32
-	cur   uint32
+	first  [1 << tightColourBits]uint32
+	others [tightTile * tightTile]uint32
 	// seen marks the tiles of a plan's grid that were judged soft or
 	// not; queue holds the photo's tiles whose neighbours are next, flat
 	// the uniform tiles that touch it.
@@ -92,11 +93,6 @@ func (s *tightTileScratch) photoLike(img *Image, t image.Rectangle) bool {
 	w, h := t.Dx(), t.Dy()
 	n := w * h
 	limit := max(3, n*tightPhotoColours/(tightTile*tightTile))
-	s.cur++
-	if s.cur == 0 {
-		clear(s.stamp[:])
-		s.cur = 1
-	}
 	// Repeats first: one compare a pixel, and text, UI and backgrounds
 	// (most tiles) stop at the smoothness test that follows.
 	if w < 2 || h < 2 {
@@ -114,27 +110,7 @@ func (s *tightTileScratch) photoLike(img *Image, t image.Rectangle) bool {
 		// Text, UI: sharp edges.
 		return false
 	}
-	colours := 0
-	for y := t.Min.Y; y < t.Max.Y && colours <= limit; y++ {
-		row := img.Pix[y*img.Stride+t.Min.X*4:][: w*4 : w*4]
-		prev := ^uint32(0)
-		for x := 0; x < len(row) && colours <= limit; x += 4 {
-			c := binary.LittleEndian.Uint32(row[x:]) & 0xffffff
-			if c == prev {
-				continue
-			}
-			prev = c
-			k := (c * 0x9E3779B1) >> 26
-			for s.stamp[k] == s.cur && s.keys[k] != c {
-				k = (k + 1) & 63
-			}
-			if s.stamp[k] != s.cur {
-				s.stamp[k], s.keys[k] = s.cur, c
-				colours++
-			}
-		}
-	}
-	if colours <= limit {
+	if !s.manyColours(img, t, limit) {
 		return false
 	}
 	if repeats {
@@ -150,6 +126,70 @@ func (s *tightTileScratch) photoLike(img *Image, t image.Rectangle) bool {
 	}
 	n = 3 * (w - 1) * rows
 	return resid < tightNoiseError*n
+}
+
+// tightColourBits is the size of manyColours's hash: 1024 buckets, so
+// that a photo's tile rarely puts two of its first 25 colours in one.
+const tightColourBits = 10
+
+// manyColours reports whether tile t (at most 16x16 pixels) has more
+// than limit colours. A bitmap of hashed colours says which are new
+// without a probe: a clear bit is a new colour, a set bit is the colour
+// first seen in its bucket (first) or another in the same bucket, looked
+// up in the short list others. A photo's tile sets a new bit at nearly
+// every pixel and a few-colour tile finds its bit set, so the branches
+// are predictable either way.
+func (s *tightTileScratch) manyColours(img *Image, t image.Rectangle, limit int) bool {
+	w := t.Dx()
+	var seen [1 << tightColourBits / 64]uint64
+	colours, others := 0, 0
+	var up []byte
+	for y := t.Min.Y; y < t.Max.Y; y++ {
+		row := img.Pix[y*img.Stride+t.Min.X*4:][: w*4 : w*4]
+		// A pixel equal to its left or upper neighbour has a colour
+		// counted already.
+		for m := newPixels(row, up); m != 0; m &= m - 1 {
+			x := bits.TrailingZeros32(m) * 4
+			c := binary.LittleEndian.Uint32(row[x:]) & 0xffffff
+			h := (c * 0x9E3779B1) >> (32 - tightColourBits)
+			bit := uint64(1) << (h & 63)
+			switch {
+			case seen[h/64]&bit == 0:
+				seen[h/64] |= bit
+				s.first[h] = c
+			case s.first[h] == c:
+				continue
+			default:
+				if slices.Contains(s.others[:others], c) {
+					continue
+				}
+				s.others[others] = c
+				others++
+			}
+			if colours++; colours > limit {
+				return true
+			}
+		}
+		up = row
+	}
+	return false
+}
+
+// newPixelsGo has a bit for each pixel (4 bytes, the padding byte
+// ignored) of row, at most 32, that differs from its left neighbour and
+// from the pixel above it in up (when up is not empty). newPixels is
+// this, in SSE2 assembly on amd64.
+func newPixelsGo(row, up []byte) uint32 {
+	var m uint32
+	for x := 0; x+4 <= len(row) && x < 32*4; x += 4 {
+		c := binary.LittleEndian.Uint32(row[x:])
+		if x > 0 && (c^binary.LittleEndian.Uint32(row[x-4:]))&0xffffff == 0 ||
+			len(up) > 0 && (c^binary.LittleEndian.Uint32(up[x:]))&0xffffff == 0 {
+			continue
+		}
+		m |= 1 << (x / 4)
+	}
+	return m
 }
 
 // gradientErrorGo is the sum of the gradient predictor's absolute errors

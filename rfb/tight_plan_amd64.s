@@ -1,0 +1,76 @@
+//go:build amd64 && !purego
+
+#include "textflag.h"
+
+// The tile judge's row work in SSE2: four pixels in a register, the
+// padding byte masked off (planK). A row of n pixels goes in groups of
+// four; the last group starts at n-4, so it may cover pixels already
+// done, which changes neither a mask nor a sum of ORs.
+
+DATA planK<>+0(SB)/8, $0x00ffffff00ffffff
+DATA planK<>+8(SB)/8, $0x00ffffff00ffffff
+GLOBL planK<>(SB), RODATA|NOPTR, $16
+
+// func newPixelsSSE2(row, up []byte) uint32
+// Requires 5 <= n <= 32 pixels in row, and up empty or as long as row.
+// R8 collects a bit for every pixel equal to its left neighbour or to
+// the one above; the result is the others.
+TEXT ·newPixelsSSE2(SB), NOSPLIT, $0-52
+	MOVQ row_base+0(FP), SI
+	MOVQ row_len+8(FP), R10
+	MOVQ up_base+24(FP), DI
+	MOVQ up_len+32(FP), R11
+	SHRQ $2, R10 // n
+	LEAQ -4(R10), R9 // the last group's start
+	MOVOU planK<>+0(SB), X14
+	XORQ R8, R8
+	MOVQ $1, BX // left: pixels 1 to n-1
+nleft:
+	CMPQ BX, R10
+	JGE  nup
+	MOVQ BX, CX
+	CMPQ CX, R9
+	JLE  nleft1
+	MOVQ R9, CX
+nleft1:
+	MOVOU   (SI)(CX*4), X0
+	MOVOU   -4(SI)(CX*4), X1
+	PAND    X14, X0
+	PAND    X14, X1
+	PCMPEQL X1, X0
+	MOVMSKPS X0, AX
+	SHLQ    CX, AX
+	ORQ     AX, R8
+	ADDQ    $4, BX
+	JMP     nleft
+nup:
+	TESTQ R11, R11
+	JZ    ndone
+	XORQ  BX, BX // up: pixels 0 to n-1
+nup1:
+	CMPQ BX, R10
+	JGE  ndone
+	MOVQ BX, CX
+	CMPQ CX, R9
+	JLE  nup2
+	MOVQ R9, CX
+nup2:
+	MOVOU   (SI)(CX*4), X0
+	MOVOU   (DI)(CX*4), X1
+	PAND    X14, X0
+	PAND    X14, X1
+	PCMPEQL X1, X0
+	MOVMSKPS X0, AX
+	SHLQ    CX, AX
+	ORQ     AX, R8
+	ADDQ    $4, BX
+	JMP     nup1
+ndone:
+	MOVQ R10, CX
+	MOVQ $1, AX
+	SHLQ CX, AX
+	SUBQ $1, AX // n ones
+	NOTQ R8
+	ANDQ R8, AX
+	MOVL AX, ret+48(FP)
+	RET
