@@ -400,10 +400,10 @@ func (e *tightEncoder) joinSoft(img *Image, grid []bool, cols, rows int, tile fu
 	s.queue, s.flat = queue, flat
 }
 
-// tightTileSoft reports whether no two neighbouring pixels of tile t
+// tightTileSoftGo reports whether no two neighbouring pixels of tile t
 // are more than tightSoftStep apart in any channel, and whether they
-// are all the same.
-func tightTileSoft(img *Image, t image.Rectangle) (soft, uniform bool) {
+// are all the same. tightTileSoft is this, in SSE2 assembly on amd64.
+func tightTileSoftGo(img *Image, t image.Rectangle) (soft, uniform bool) {
 	w := t.Dx()
 	if w < 1 || t.Dy() < 1 {
 		return false, false

@@ -157,6 +157,96 @@ func TestNewPixelsMatches(t *testing.T) {
 	}
 }
 
+// softTestImage is w×h pixels that are soft but for the odd step: each
+// channel a step of 0 to tightSoftStep+1 from its left or upper
+// neighbour, clamped at 0 and 255 (where most steps start), with random
+// padding bytes; uniform patches too.
+func softTestImage(w, h int, rng *rand.Rand) *Image {
+	m := NewImage(w, h)
+	for y := range h {
+		for x := range w {
+			i := y*m.Stride + x*4
+			var from []byte
+			switch {
+			case x > 0 && (y == 0 || rng.IntN(2) == 0):
+				from = m.Pix[i-4 : i]
+			case y > 0:
+				from = m.Pix[i-m.Stride : i-m.Stride+4]
+			default:
+				from = []byte{0, 255, byte(rng.IntN(256)), 0}
+			}
+			for c := range 3 {
+				v := int(from[c])
+				switch rng.IntN(12) {
+				case 0:
+					v += tightSoftStep + 1
+				case 1:
+					v -= tightSoftStep + 1
+				case 2, 3:
+					v += rng.IntN(2*tightSoftStep+1) - tightSoftStep
+				case 4:
+					v += tightSoftStep
+				case 5:
+					v -= tightSoftStep
+				}
+				m.Pix[i+c] = byte(min(max(v, 0), 255))
+			}
+			m.Pix[i+3] = byte(rng.Uint32())
+		}
+	}
+	for range 6 {
+		x, y := rng.IntN(w), rng.IntN(h)
+		m.Fill(image.Rect(x, y, x+2+rng.IntN(20), y+2+rng.IntN(20)), rng.Uint32()&0xffffff)
+	}
+	return m
+}
+
+// TestTileSoftMatches: the platform's tightTileSoft (SSE2 on amd64)
+// judges as the Go form on tiles of every width and height up to 16
+// (and 17 to 33 wide), at odd places, of pictures that are soft but for
+// steps of exactly tightSoftStep+1, on the planning pictures, and on
+// tiles that are all 0 or 255 but for one pixel.
+func TestTileSoftMatches(t *testing.T) {
+	rng := rand.New(rand.NewPCG(3, 4))
+	check := func(name string, img *Image, r image.Rectangle) {
+		t.Helper()
+		gs, gu := tightTileSoftGo(img, r)
+		if s, u := tightTileSoft(img, r); s != gs || u != gu {
+			t.Fatalf("%s, tile %v: soft %v uniform %v, Go %v %v", name, r, s, u, gs, gu)
+		}
+	}
+	soft := 0
+	for round := range 40 {
+		img := softTestImage(48, 40, rng)
+		for w := 1; w <= 33; w++ {
+			for h := 1; h <= tightTile; h++ {
+				x, y := rng.IntN(img.W-w+1), rng.IntN(img.H-h+1)
+				r := image.Rect(x, y, x+w, y+h)
+				check("soft picture", img, r)
+				if s, _ := tightTileSoftGo(img, r); s && w > 4 && h > 1 {
+					soft++
+				}
+			}
+		}
+		for _, v := range []byte{0, 255} {
+			flat := NewImage(16, 16)
+			for i := range flat.Pix {
+				flat.Pix[i] = v
+			}
+			i := rng.IntN(256) * 4
+			flat.Pix[i+rng.IntN(4)] = v ^ byte(tightSoftStep+round%3)
+			check("flat", flat, flat.Bounds())
+			check("flat", flat, image.Rect(1, 0, 16, 16))
+		}
+	}
+	if soft < 100 {
+		t.Fatalf("only %d soft tiles wider than 4 pixels: the test pictures are too rough", soft)
+	}
+	for name, img := range planTestImages(t) {
+		eachTile(img, image.Pt(3, 1), rng, func(r image.Rectangle) { check(name, img, r) })
+	}
+}
+
 // FuzzTilePlan: the platform's tile judges agree with their Go forms on
 // any tile: the fuzzer's bytes are the pixels, its numbers the tile.
 func FuzzTilePlan(f *testing.F) {
@@ -171,6 +261,10 @@ func FuzzTilePlan(f *testing.F) {
 			img.Pix[i] = seed[i%len(seed)] + byte(i/len(seed))
 		}
 		r := image.Rect(int(x0%8), 0, int(x0%8)+1+int(w%33), 1+int(h%17)).Intersect(img.Bounds())
+		gs, gu := tightTileSoftGo(img, r)
+		if s, u := tightTileSoft(img, r); s != gs || u != gu {
+			t.Fatalf("tile %v: soft %v uniform %v, Go %v %v", r, s, u, gs, gu)
+		}
 		row := img.Pix[img.Stride+r.Min.X*4:][: r.Dx()*4 : r.Dx()*4]
 		up := img.Pix[r.Min.X*4:][: r.Dx()*4 : r.Dx()*4]
 		if g, a := newPixelsGo(row, up), newPixels(row, up); g != a {
