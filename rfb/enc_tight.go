@@ -1307,9 +1307,10 @@ func (p *tightParams) appendGradient(dst []byte, img *Image, r image.Rectangle, 
 	return dst
 }
 
-// gradientRow24 filters one row of native pixels into R, G, B residuals,
-// given the row above (zeros for the first row).
-func gradientRow24(out, row, up []byte) {
+// gradientRow24Go filters one row of native pixels into R, G, B
+// residuals, given the row above (zeros for the first row).
+// gradientRow24 is this, in SSE2 assembly on amd64.
+func gradientRow24Go(out, row, up []byte) {
 	n := len(row) / 4
 	if n == 0 || len(up) < n*4 || len(out) < n*3 {
 		return

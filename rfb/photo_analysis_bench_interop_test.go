@@ -11,7 +11,8 @@ import (
 // scroll search's work on BenchmarkPhotoEncode's photos that are not
 // compression: the tile judge (photoLike on every 16x16 tile), the whole
 // lossy plan of 256x256 squares (the judge, soft tiles joined), the
-// smoothness test on 256x256 squares, analyseJPEG on the JPEG jobs of
+// smoothness test on 256x256 squares, the gradient filter of the
+// lossless refresh on every row, analyseJPEG on the JPEG jobs of
 // BenchmarkPhotoEncode's plan (the JPEG and the lossless trial), and
 // findScroll when one photo replaces another.
 func BenchmarkPhotoAnalysis(b *testing.B) {
@@ -59,6 +60,19 @@ func BenchmarkPhotoAnalysis(b *testing.B) {
 	b.Run("meanError", func(b *testing.B) {
 		perPhoto(b, func(img *Image, _ int) {
 			squares(img, func(r image.Rectangle) { tightMeanError(img, r) })
+		})
+	})
+	b.Run("gradientFilter", func(b *testing.B) {
+		// The lossless refresh's gradient filter on every row of the
+		// photo, in rows 256 pixels wide as its rectangles are.
+		out := make([]byte, 256*3)
+		perPhoto(b, func(img *Image, _ int) {
+			squares(img, func(r image.Rectangle) {
+				for y := r.Min.Y + 1; y < r.Max.Y; y++ {
+					row := img.Pix[y*img.Stride+r.Min.X*4:][: r.Dx()*4 : r.Dx()*4]
+					gradientRow24(out, row, img.Pix[(y-1)*img.Stride+r.Min.X*4:][:r.Dx()*4:r.Dx()*4])
+				}
+			})
 		})
 	})
 	b.Run("analyseJPEG", func(b *testing.B) {

@@ -141,3 +141,93 @@ rdone:
 	ADDQ   R8, AX
 	MOVQ   AX, ret+24(FP)
 	RET
+
+DATA g24K<>+0(SB)/8, $0x00ff000000ff0000
+DATA g24K<>+8(SB)/8, $0x00ff000000ff0000
+DATA g24K<>+16(SB)/8, $0x0000ff000000ff00
+DATA g24K<>+24(SB)/8, $0x0000ff000000ff00
+DATA g24K<>+32(SB)/8, $0x000000ff000000ff
+DATA g24K<>+40(SB)/8, $0x000000ff000000ff
+GLOBL g24K<>(SB), RODATA|NOPTR, $48
+
+// RESID puts in DST the residuals, modulo 256 in 16-bit lanes, of the two
+// pixels in the bytes unpacked by UNPACK from X0 (cur), X1 (left), X2
+// (up) and X3 (upleft). X15 is zero, X14 255 in each lane.
+#define RESID(UNPACK, DST) \
+	MOVO   X1, X5 \
+	UNPACK X15, X5 \
+	MOVO   X2, X6 \
+	UNPACK X15, X6 \
+	MOVO   X3, X7 \
+	UNPACK X15, X7 \
+	PADDW  X6, X5 \
+	PSUBW  X7, X5 \
+	PMAXSW X15, X5 \
+	PMINSW X14, X5 \
+	MOVO   X0, DST \
+	UNPACK X15, DST \
+	PSUBW  X5, DST \
+	PAND   X14, DST
+
+// func gradientRow24SSE2(out, row, up []byte)
+// The gradient filter (gradientRow24Go) from the second pixel on, four
+// pixels at a time: residuals as in gradientErrorSSE2 but kept, packed
+// back to bytes, B and R swapped in each pixel, and stored 3 bytes a
+// pixel (a 4-byte store whose last byte the next pixel overwrites, but
+// for the last of a group). The last group starts at n-4, so it may
+// compute again pixels already stored, to the same bytes.
+// Requires n >= 5 pixels in row, up as long and out 3n bytes.
+TEXT ·gradientRow24SSE2(SB), NOSPLIT, $0-72
+	MOVQ out_base+0(FP), DI
+	MOVQ row_base+24(FP), SI
+	MOVQ row_len+32(FP), R10
+	MOVQ up_base+48(FP), DX
+	SHRQ $2, R10 // n
+	LEAQ -4(R10), R9 // the last group's start
+	PXOR  X15, X15
+	MOVOU gradK<>+0(SB), X14
+	MOVOU g24K<>+0(SB), X13
+	MOVOU g24K<>+16(SB), X12
+	MOVOU g24K<>+32(SB), X11
+	MOVQ  $1, BX
+g24loop:
+	CMPQ BX, R10
+	JGE  g24done
+	MOVQ BX, CX
+	CMPQ CX, R9
+	JLE  g24group
+	MOVQ R9, CX
+g24group:
+	MOVOU (SI)(CX*4), X0
+	MOVOU -4(SI)(CX*4), X1
+	MOVOU (DX)(CX*4), X2
+	MOVOU -4(DX)(CX*4), X3
+	RESID(PUNPCKLBW, X8)
+	RESID(PUNPCKHBW, X9)
+	PACKUSWB X9, X8 // B G R X residuals of 4 pixels
+	MOVO     X8, X4
+	PSLLL    $16, X4
+	PAND     X13, X4 // B to byte 2
+	MOVO     X8, X5
+	PSRLL    $16, X5
+	PAND     X11, X5 // R to byte 0
+	PAND     X12, X8 // G stays
+	POR      X4, X8
+	POR      X5, X8
+	LEAQ     (CX)(CX*2), AX
+	ADDQ     DI, AX
+	MOVQ     X8, R11
+	MOVL     R11, 0(AX)
+	SHRQ     $32, R11
+	MOVL     R11, 3(AX)
+	PSRLDQ   $8, X8
+	MOVQ     X8, R11
+	MOVL     R11, 6(AX)
+	SHRQ     $32, R11
+	MOVW     R11, 9(AX)
+	SHRL     $16, R11
+	MOVB     R11, 11(AX)
+	ADDQ     $4, BX
+	JMP      g24loop
+g24done:
+	RET

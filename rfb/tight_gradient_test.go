@@ -1,6 +1,7 @@
 package rfb
 
 import (
+	"bytes"
 	"math/rand/v2"
 	"testing"
 )
@@ -54,6 +55,40 @@ func TestRepeatsMatches(t *testing.T) {
 				r := row[x0*4:][: w*4 : w*4]
 				if g, a := countRepeatsGo(r), countRepeats(r); g != a {
 					t.Fatalf("round %d, %d pixels from %d: Go %d, platform %d", round, w, x0, g, a)
+				}
+			}
+		}
+	}
+}
+
+// TestGradientRow24Matches: the platform's gradientRow24 (SSE2 on amd64)
+// filters to the same bytes as the Go form, for every row length up to
+// 40 pixels, below zeros (a rectangle's first row) or another row, over
+// random pixels, the extremes 0 and 255 (where the prediction clamps),
+// and touches no byte of out past the row's.
+func TestGradientRow24Matches(t *testing.T) {
+	img := randomImage(41, 3, 9)
+	flat := NewImage(41, 3)
+	for i := range flat.Pix {
+		if i/4%3 != 1 && i/img.Stride != 1 {
+			flat.Pix[i] = 0xff
+		}
+	}
+	zero := make([]byte, 41*4)
+	want, got := make([]byte, 41*3+8), make([]byte, 41*3+8)
+	for _, m := range []*Image{img, flat} {
+		for w := 0; w <= 40; w++ {
+			for x0 := range 2 {
+				row := m.Pix[m.Stride+x0*4:][: w*4 : w*4]
+				for _, up := range [][]byte{zero[:w*4], m.Pix[x0*4:][: w*4 : w*4], m.Pix[2*m.Stride+x0*4:][: w*4 : w*4]} {
+					for i := range want {
+						want[i], got[i] = 0xa5, 0xa5
+					}
+					gradientRow24Go(want[:w*3], row, up)
+					gradientRow24(got[:w*3], row, up)
+					if !bytes.Equal(got, want) {
+						t.Fatalf("%d pixels from %d:\n got  %x\n want %x", w, x0, got, want)
+					}
 				}
 			}
 		}
