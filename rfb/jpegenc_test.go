@@ -449,7 +449,8 @@ func TestJPEGHuffmanReference(t *testing.T) {
 	for i, b := range blocks {
 		c := i % 3
 		dc, ac := 2*min(c, 1), 2*min(c, 1)+1
-		e.writeBlock(&e.blk[0], c, &jpegHuff[dc], &jpegHuff[ac])
+		e.transform(0, min(c, 1))
+		e.writeBlock(0, c, &jpegHuff[dc], &jpegHuff[ac])
 
 		putValue(codes[dc], 0, int32(b[0])-prev[c])
 		prev[c] = int32(b[0])
