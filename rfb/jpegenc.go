@@ -14,8 +14,9 @@ import (
 // greyscale. It reads the B, G, R, X pixels of an Image directly and works
 // one MCU at a time, with a floating-point colour conversion and AAN DCT
 // (as libjpeg's jfdctflt) whose scale factors are folded into the
-// quantisation; these kernels are SSE2 assembly on amd64 and Go elsewhere
-// (or with the purego build tag), bit-identical (jpegenc_kernels.go). Then
+// quantisation; these kernels are AVX2 or SSE2 assembly on amd64 (AVX2
+// where the CPU has it) and Go elsewhere (or with the purego build tag),
+// bit-identical (jpegenc_kernels.go). Then
 // the standard Huffman tables of the JPEG specification's Annex K, zero
 // runs found from a bit mask of non-zero coefficients, a symbol's code and
 // length in one look-up, and a bit writer that writes 64 bits at a time
