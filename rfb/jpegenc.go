@@ -14,8 +14,9 @@ import (
 // greyscale. It reads the B, G, R, X pixels of an Image directly and works
 // one MCU at a time, with a floating-point colour conversion and AAN DCT
 // (as libjpeg's jfdctflt) whose scale factors are folded into the
-// quantisation; these kernels are SSE2 assembly on amd64 and Go elsewhere
-// (or with the purego build tag), bit-identical (jpegenc_kernels.go). Then
+// quantisation; these kernels are AVX2 or SSE2 assembly on amd64 (AVX2
+// where the CPU has it) and Go elsewhere (or with the purego build tag),
+// bit-identical (jpegenc_kernels.go). Then
 // the standard Huffman tables of the JPEG specification's Annex K, zero
 // runs found from a bit mask of non-zero coefficients, a symbol's code and
 // length in one look-up, and a bit writer that writes 64 bits at a time
@@ -48,7 +49,8 @@ type jpegEncoder struct {
 	recipT  [2][64]float32    // recip transposed, for the kernels that want it
 	qt      [2][64]uint8      // quantisers, zig-zag order, for DQT
 	blk     [6][64]float32    // an MCU: up to 4 Y blocks, Cb, Cr
-	coef    [64]int16         // a quantised block, in the kernels' order
+	coef    [6][64]int16      // the MCU's quantised blocks, in the kernels' order
+	nz      [6]uint64         // their non-zero coefficients, in zig-zag order
 	edge    [16 * 16 * 4]byte // an MCU past r's edge, its last column and row repeated
 	prevDC  [3]int32
 	out     []byte
@@ -181,17 +183,38 @@ func (e *jpegEncoder) loadMCU(img *Image, r image.Rectangle, x0, y0 int) {
 	}
 }
 
-// writeMCU transforms, quantises and Huffman-codes the MCU's blocks.
+// writeMCU transforms, quantises and Huffman-codes the MCU's blocks. It
+// transforms them all first: their DCTs are independent, so the CPU
+// overlaps them, where one DCT between two blocks' coding would wait on
+// its own latency.
 func (e *jpegEncoder) writeMCU() {
 	n := e.hsample * e.vsample
 	for i := range n {
-		e.writeBlock(&e.blk[i], 0, &jpegHuff[0], &jpegHuff[1])
+		e.transform(i, 0)
+	}
+	if !e.grey {
+		e.transform(4, 1)
+		e.transform(5, 1)
+	}
+	for i := range n {
+		e.writeBlock(i, 0, &jpegHuff[0], &jpegHuff[1])
 	}
 	if e.grey {
 		return
 	}
-	e.writeBlock(&e.blk[4], 1, &jpegHuff[2], &jpegHuff[3])
-	e.writeBlock(&e.blk[5], 2, &jpegHuff[2], &jpegHuff[3])
+	e.writeBlock(4, 1, &jpegHuff[2], &jpegHuff[3])
+	e.writeBlock(5, 2, &jpegHuff[2], &jpegHuff[3])
+}
+
+// transform makes coef[i] and nz[i] of block i with quantisation table
+// t (0 luma, 1 chroma).
+func (e *jpegEncoder) transform(i, t int) {
+	recip, order := &e.recip[t], &jpegOrders[0]
+	if e.k.transposed {
+		recip, order = &e.recipT[t], &jpegOrders[1]
+	}
+	// Bit z set: zig-zag coefficient z (1..63) is not zero.
+	e.nz[i] = order.zigzagMask(e.k.fdct(&e.blk[i], recip, &e.coef[i])) &^ 1
 }
 
 // jpegBlockMax bounds the bytes one block adds to out: its codes with
@@ -200,21 +223,19 @@ func (e *jpegEncoder) writeMCU() {
 // and every byte may be stuffed.
 const jpegBlockMax = 2 * (64*27/8 + 8 + 8)
 
-// writeBlock codes one block of component c (0 luma, 1 Cb, 2 Cr).
+// writeBlock codes block i, transformed, of component c (0 luma, 1 Cb,
+// 2 Cr).
 //
 // The bit writer fills a 64-bit word from the right and writes it whole,
 // with one test for 0xFF bytes, when the next code does not fit; free is
 // the room left in it. Bits of a code that were written already stay
 // above the pending ones until they shift out.
-func (e *jpegEncoder) writeBlock(b *[64]float32, c int, dc, ac *jpegHuffCodes) {
-	t := min(c, 1)
-	recip, order := &e.recip[t], &jpegOrders[0]
+func (e *jpegEncoder) writeBlock(i, c int, dc, ac *jpegHuffCodes) {
+	order := &jpegOrders[0]
 	if e.k.transposed {
-		recip, order = &e.recipT[t], &jpegOrders[1]
+		order = &jpegOrders[1]
 	}
-	coef := &e.coef
-	// Bit z set: zig-zag coefficient z (1..63) is not zero.
-	mask := order.zigzagMask(e.k.fdct(b, recip, coef)) &^ 1
+	coef, mask := &e.coef[i], e.nz[i]
 	dcv := int32(coef[0])
 
 	// The bit writer's state lives in registers for the block, and out

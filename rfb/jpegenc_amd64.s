@@ -2,9 +2,9 @@
 
 #include "textflag.h"
 
-// SSE2 forms of FastJPEG's kernels (see jpegenc_kernels.go for what each
-// computes); every float32 operation is the one the Go form does, in the
-// same order, so the results are bit-identical.
+// SSE2 and AVX2 forms of FastJPEG's kernels (see jpegenc_kernels.go for
+// what each computes); every float32 operation is the one the Go form
+// does, in the same order, so the results are bit-identical.
 
 // Broadcast constants, four lanes each (the float32 values of the Go
 // constants, as their bit patterns).
@@ -680,4 +680,306 @@ TEXT ·jpegFDCTSSE2(SB), NOSPLIT, $0-32
 	ORQ  DX, AX
 	NOTQ AX
 	MOVQ AX, ret+24(FP)
+	RET
+
+// AVX2 forms of the kernels, eight lanes at a time: a row of a block is
+// one register. As the SSE2 forms, every float32 operation is the Go
+// form's, in the same order, and none is fused (no FMA), so the results
+// are bit-identical. They broadcast the constants above to eight lanes.
+
+// CONV8 loads the eight BGRX pixels at off(SI) and leaves their B, G and
+// R as float32 in Y0, Y1 and Y2. Y15 holds 0xFF in each lane.
+#define CONV8(off) \
+	VMOVDQU   off(SI), Y0 \
+	VPSRLD    $8, Y0, Y1 \
+	VPSRLD    $16, Y0, Y2 \
+	VPAND     Y15, Y0, Y0 \
+	VPAND     Y15, Y1, Y1 \
+	VPAND     Y15, Y2, Y2 \
+	VCVTDQ2PS Y0, Y0 \
+	VCVTDQ2PS Y1, Y1 \
+	VCVTDQ2PS Y2, Y2
+
+// DOT8 leaves (Y2·kr + Y1·kg) + Y0·kb in dst, using Y3 as scratch.
+#define DOT8(kr, kg, kb, dst) \
+	VMULPS Y2, kr, dst \
+	VMULPS Y1, kg, Y3 \
+	VADDPS Y3, dst, dst \
+	VMULPS Y0, kb, Y3 \
+	VADDPS Y3, dst, dst
+
+// func jpegYCCAVX2(p *byte, stride int, y, cb, cr *[64]float32)
+TEXT ·jpegYCCAVX2(SB), NOSPLIT, $0-40
+	MOVQ p+0(FP), SI
+	MOVQ stride+8(FP), DX
+	MOVQ y+16(FP), DI
+	MOVQ cb+24(FP), R8
+	MOVQ cr+32(FP), R9
+	VBROADCASTSS K_yR, Y5
+	VBROADCASTSS K_yG, Y6
+	VBROADCASTSS K_yB, Y7
+	VBROADCASTSS K_bR, Y8
+	VBROADCASTSS K_bG, Y9
+	VBROADCASTSS K_bB, Y10
+	VBROADCASTSS K_rR, Y11
+	VBROADCASTSS K_rG, Y12
+	VBROADCASTSS K_rB, Y13
+	VBROADCASTSS K_c128, Y14
+	VPBROADCASTD K_mFF, Y15
+	MOVQ $8, CX
+yccRow:
+	CONV8(0)
+	DOT8(Y5, Y6, Y7, Y4)
+	VSUBPS  Y14, Y4, Y4
+	VMOVUPS Y4, 0(DI)
+	DOT8(Y8, Y9, Y10, Y4)
+	VMOVUPS Y4, 0(R8)
+	DOT8(Y11, Y12, Y13, Y4)
+	VMOVUPS Y4, 0(R9)
+	ADDQ DX, SI
+	ADDQ $32, DI
+	ADDQ $32, R8
+	ADDQ $32, R9
+	DECQ CX
+	JNZ  yccRow
+	VZEROUPPER
+	RET
+
+// func jpegLumaAVX2(p *byte, stride int, y *[64]float32)
+TEXT ·jpegLumaAVX2(SB), NOSPLIT, $0-24
+	MOVQ p+0(FP), SI
+	MOVQ stride+8(FP), DX
+	MOVQ y+16(FP), DI
+	VBROADCASTSS K_yR, Y5
+	VBROADCASTSS K_yG, Y6
+	VBROADCASTSS K_yB, Y7
+	VBROADCASTSS K_c128, Y14
+	VPBROADCASTD K_mFF, Y15
+	MOVQ $8, CX
+lumaRow:
+	CONV8(0)
+	DOT8(Y5, Y6, Y7, Y4)
+	VSUBPS  Y14, Y4, Y4
+	VMOVUPS Y4, 0(DI)
+	ADDQ DX, SI
+	ADDQ $32, DI
+	DECQ CX
+	JNZ  lumaRow
+	VZEROUPPER
+	RET
+
+// func jpegChromaAVX2(p *byte, step, down int, cb, cr *[64]float32)
+//
+// A chroma row sums 16 pixels of two rows in pairs: the B and R of each
+// pixel as two 16-bit words (mask 0x00FF00FF), and its G (and X) shifted
+// down by 8; the two rows add word-wise, then the even and the odd pixels
+// (VSHUFPS, within each 128-bit half), which leaves the eight sums in the
+// order 0, 1, 4, 5, 2, 3, 6, 7 that VPERMQ puts right.
+TEXT ·jpegChromaAVX2(SB), NOSPLIT, $0-40
+	MOVQ p+0(FP), SI
+	MOVQ step+8(FP), BX
+	MOVQ down+16(FP), DX
+	MOVQ cb+24(FP), R8
+	MOVQ cr+32(FP), R9
+	VPBROADCASTD K_m00FF00FF, Y8
+	VPBROADCASTD K_mFFFF, Y9
+	VBROADCASTSS K_bR4, Y10
+	VBROADCASTSS K_bG4, Y11
+	VBROADCASTSS K_bB4, Y12
+	VBROADCASTSS K_rR4, Y13
+	VBROADCASTSS K_rG4, Y14
+	VBROADCASTSS K_rB4, Y15
+	MOVQ $8, CX
+chromaRow:
+	VMOVDQU   0(SI), Y0
+	VMOVDQU   32(SI), Y1
+	VMOVDQU   0(SI)(DX*1), Y2
+	VMOVDQU   32(SI)(DX*1), Y3
+	VPSRLW    $8, Y0, Y4
+	VPSRLW    $8, Y1, Y5
+	VPSRLW    $8, Y2, Y6
+	VPSRLW    $8, Y3, Y7
+	VPAND     Y8, Y0, Y0
+	VPAND     Y8, Y1, Y1
+	VPAND     Y8, Y2, Y2
+	VPAND     Y8, Y3, Y3
+	VPADDW    Y2, Y0, Y0
+	VPADDW    Y3, Y1, Y1
+	VPADDW    Y6, Y4, Y4
+	VPADDW    Y7, Y5, Y5
+	VSHUFPS   $0x88, Y1, Y0, Y2
+	VSHUFPS   $0xDD, Y1, Y0, Y3
+	VPADDW    Y3, Y2, Y2
+	VSHUFPS   $0x88, Y5, Y4, Y6
+	VSHUFPS   $0xDD, Y5, Y4, Y7
+	VPADDW    Y7, Y6, Y6
+	VPERMQ    $0xD8, Y2, Y2
+	VPERMQ    $0xD8, Y6, Y6
+	VPAND     Y9, Y2, Y0
+	VPSRLD    $16, Y2, Y2
+	VPAND     Y9, Y6, Y1
+	VCVTDQ2PS Y0, Y0
+	VCVTDQ2PS Y1, Y1
+	VCVTDQ2PS Y2, Y2
+	DOT8(Y10, Y11, Y12, Y4)
+	VMOVUPS Y4, 0(R8)
+	DOT8(Y13, Y14, Y15, Y4)
+	VMOVUPS Y4, 0(R9)
+	ADDQ BX, SI
+	ADDQ $32, R8
+	ADDQ $32, R9
+	DECQ CX
+	JNZ  chromaRow
+	VZEROUPPER
+	RET
+
+// AAN8 is the one-dimensional AAN DCT of jpegButterfly, lane-wise on the
+// eight registers p0…p7 (p0 the first input), with t0…t3 as scratch and
+// the factors C4, C6, C2C6 and C2p6 in kC4, kC6, kC2C6, kC2p6. The
+// outputs 0…7 are left in p6, t2, p4, p0, p7, t1, p5, t0.
+#define AAN8(p0, p1, p2, p3, p4, p5, p6, p7, t0, t1, t2, t3, kC4, kC6, kC2C6, kC2p6) \
+	VADDPS p7, p0, t0 \
+	VSUBPS p7, p0, p0 \
+	VADDPS p6, p1, t1 \
+	VSUBPS p6, p1, p1 \
+	VADDPS p5, p2, t2 \
+	VSUBPS p5, p2, p2 \
+	VADDPS p4, p3, t3 \
+	VSUBPS p4, p3, p3 \
+	VADDPS t3, t0, p4 \
+	VSUBPS t3, t0, t0 \
+	VADDPS t2, t1, p5 \
+	VSUBPS t2, t1, t1 \
+	VADDPS p5, p4, p6 \
+	VSUBPS p5, p4, p7 \
+	VADDPS t0, t1, t1 \
+	VMULPS kC4, t1, t1 \
+	VADDPS t1, t0, p4 \
+	VSUBPS t1, t0, p5 \
+	VADDPS p2, p3, p3 \
+	VADDPS p1, p2, p2 \
+	VADDPS p0, p1, p1 \
+	VSUBPS p1, p3, t2 \
+	VMULPS kC6, t2, t2 \
+	VMULPS kC2C6, p3, p3 \
+	VADDPS t2, p3, p3 \
+	VMULPS kC2p6, p1, p1 \
+	VADDPS t2, p1, p1 \
+	VMULPS kC4, p2, p2 \
+	VADDPS p2, p0, t0 \
+	VSUBPS p2, p0, p0 \
+	VADDPS p3, p0, t1 \
+	VSUBPS p3, p0, p0 \
+	VADDPS p1, t0, t2 \
+	VSUBPS p1, t0, t0
+
+// TRANSPOSE8 transposes the 8×8 floats in rows r0…r7 into s0…s7, using
+// r0…r7 as scratch.
+#define TRANSPOSE8(r0, r1, r2, r3, r4, r5, r6, r7, s0, s1, s2, s3, s4, s5, s6, s7) \
+	VUNPCKLPS  r1, r0, s0 \
+	VUNPCKHPS  r1, r0, s1 \
+	VUNPCKLPS  r3, r2, s2 \
+	VUNPCKHPS  r3, r2, s3 \
+	VUNPCKLPS  r5, r4, s4 \
+	VUNPCKHPS  r5, r4, s5 \
+	VUNPCKLPS  r7, r6, s6 \
+	VUNPCKHPS  r7, r6, s7 \
+	VSHUFPS    $0x44, s2, s0, r0 \
+	VSHUFPS    $0xEE, s2, s0, r1 \
+	VSHUFPS    $0x44, s3, s1, r2 \
+	VSHUFPS    $0xEE, s3, s1, r3 \
+	VSHUFPS    $0x44, s6, s4, r4 \
+	VSHUFPS    $0xEE, s6, s4, r5 \
+	VSHUFPS    $0x44, s7, s5, r6 \
+	VSHUFPS    $0xEE, s7, s5, r7 \
+	VPERM2F128 $0x20, r4, r0, s0 \
+	VPERM2F128 $0x20, r5, r1, s1 \
+	VPERM2F128 $0x20, r6, r2, s2 \
+	VPERM2F128 $0x20, r7, r3, s3 \
+	VPERM2F128 $0x31, r4, r0, s4 \
+	VPERM2F128 $0x31, r5, r1, s5 \
+	VPERM2F128 $0x31, r6, r2, s6 \
+	VPERM2F128 $0x31, r7, r3, s7
+
+// QUANT8 quantises the eight coefficients in v by the factors at
+// off(R8) (rounding to the nearest as int32(x + 16384.5) - 16384 does),
+// as int32. Y7 holds 16384.5, Y8 16384.
+#define QUANT8(v, off) \
+	VMULPS     off(R8), v, v \
+	VADDPS     Y7, v, v \
+	VCVTTPS2DQ v, v \
+	VPSUBD     Y8, v, v
+
+// PACK8 packs the int32 of a and b into the int16 of dst, a's first.
+#define PACK8(a, b, dst) \
+	VPACKSSDW b, a, dst \
+	VPERMQ    $0xD8, dst, dst
+
+// func jpegFDCTAVX2(d, recipT *[64]float32, coef *[64]int16) uint64
+//
+// One block, a row to a register: pass 1 transforms the columns (the
+// butterfly across the eight rows), an 8×8 transpose turns the columns
+// into registers, pass 2 transforms the rows the same way, and its
+// outputs are quantised as they are, transposed (hence recipT):
+// coef[c·8+r] is the coefficient of row r, column c. The result is the
+// mask of the non-zero ones, bit c·8+r. d is left as it was.
+TEXT ·jpegFDCTAVX2(SB), NOSPLIT, $0-32
+	MOVQ d+0(FP), DI
+	MOVQ recipT+8(FP), R8
+	MOVQ coef+16(FP), R9
+	VMOVUPS 0(DI), Y0
+	VMOVUPS 32(DI), Y1
+	VMOVUPS 64(DI), Y2
+	VMOVUPS 96(DI), Y3
+	VMOVUPS 128(DI), Y4
+	VMOVUPS 160(DI), Y5
+	VMOVUPS 192(DI), Y6
+	VMOVUPS 224(DI), Y7
+	VBROADCASTSS K_C4, Y12
+	VBROADCASTSS K_C6, Y13
+	VBROADCASTSS K_C2C6, Y14
+	VBROADCASTSS K_C2p6, Y15
+	AAN8(Y0, Y1, Y2, Y3, Y4, Y5, Y6, Y7, Y8, Y9, Y10, Y11, Y12, Y13, Y14, Y15)
+	TRANSPOSE8(Y6, Y10, Y4, Y0, Y7, Y9, Y5, Y8, Y1, Y2, Y3, Y11, Y12, Y13, Y14, Y15)
+	VBROADCASTSS K_C4, Y7
+	VBROADCASTSS K_C6, Y8
+	VBROADCASTSS K_C2C6, Y9
+	VBROADCASTSS K_C2p6, Y10
+	AAN8(Y1, Y2, Y3, Y11, Y12, Y13, Y14, Y15, Y0, Y4, Y5, Y6, Y7, Y8, Y9, Y10)
+	// Outputs 0…7: Y14, Y5, Y12, Y1, Y15, Y4, Y13, Y0.
+	VBROADCASTSS K_half, Y7
+	VPBROADCASTD K_i16384, Y8
+	QUANT8(Y14, 0)
+	QUANT8(Y5, 32)
+	QUANT8(Y12, 64)
+	QUANT8(Y1, 96)
+	QUANT8(Y15, 128)
+	QUANT8(Y4, 160)
+	QUANT8(Y13, 192)
+	QUANT8(Y0, 224)
+	PACK8(Y14, Y5, Y2)
+	PACK8(Y12, Y1, Y3)
+	PACK8(Y15, Y4, Y6)
+	PACK8(Y13, Y0, Y9)
+	VMOVDQU Y2, 0(R9)
+	VMOVDQU Y3, 32(R9)
+	VMOVDQU Y6, 64(R9)
+	VMOVDQU Y9, 96(R9)
+	// The mask of non-zero coefficients: bytes of 0xFF where one is zero.
+	VPXOR     Y10, Y10, Y10
+	VPCMPEQW  Y10, Y2, Y2
+	VPCMPEQW  Y10, Y3, Y3
+	VPCMPEQW  Y10, Y6, Y6
+	VPCMPEQW  Y10, Y9, Y9
+	VPACKSSWB Y3, Y2, Y2
+	VPACKSSWB Y9, Y6, Y6
+	VPERMQ    $0xD8, Y2, Y2
+	VPERMQ    $0xD8, Y6, Y6
+	VPMOVMSKB Y2, AX
+	VPMOVMSKB Y6, BX
+	SHLQ $32, BX
+	ORQ  BX, AX
+	NOTQ AX
+	MOVQ AX, ret+24(FP)
+	VZEROUPPER
 	RET

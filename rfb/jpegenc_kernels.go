@@ -2,12 +2,13 @@ package rfb
 
 // The hot kernels of FastJPEG: colour conversion of 8×8 blocks, and the
 // forward DCT with quantisation and zig-zag reordering. Each has a pure Go
-// form here and, on amd64 (without the purego build tag), an SSE2 form in
-// jpegenc_amd64.s that gives bit-identical results: both work in float32
-// with the same operations in the same order, and the Go form converts
-// every product to float32 explicitly, so that no compiler fuses a
-// multiply and an add (the Go specification allows fusing only where no
-// explicit conversion rounds). TestJPEGKernelsMatch holds the two to it.
+// form here and, on amd64 (without the purego build tag), an SSE2 and an
+// AVX2 form in jpegenc_amd64.s that give bit-identical results: all work
+// in float32 with the same operations in the same order, and the Go form
+// converts every product to float32 explicitly, so that no compiler fuses
+// a multiply and an add (the Go specification allows fusing only where no
+// explicit conversion rounds; the assembly uses no FMA).
+// TestJPEGKernelsMatch and TestJPEGKernelsExact hold each to it.
 
 // jpegKernels is one implementation of the kernels.
 //

@@ -140,16 +140,16 @@ func FuzzFastJPEG(f *testing.F) {
 		if m.Bounds().Dx() != int(w) || m.Bounds().Dy() != int(h) {
 			t.Fatalf("decoded %v, want %dx%d", m.Bounds(), w, h)
 		}
-		// The pure Go kernels make the same bytes, on the whole picture
-		// and on a part of it away from the origin.
-		if g := jpegWith(&jpegGo, img, img.Bounds(), int(q), Subsampling(sub%4)); !bytes.Equal(g, b) {
-			t.Fatalf("%dx%d q%d sub %d: the pure Go kernels make other bytes", w, h, q, sub%4)
-		}
+		// The pure Go kernels and every other set make the same bytes, on
+		// the whole picture and on a part of it away from the origin.
 		r := image.Rect(int(w)/3, int(h)/4, int(w), int(h))
-		if !r.Empty() {
-			b, _ = FastJPEG{}.AppendJPEG(nil, img, r, int(q), Subsampling(sub%4))
-			if g := jpegWith(&jpegGo, img, r, int(q), Subsampling(sub%4)); !bytes.Equal(g, b) {
-				t.Fatalf("%dx%d %v q%d sub %d: the pure Go kernels make other bytes", w, h, r, q, sub%4)
+		part, _ := FastJPEG{}.AppendJPEG(nil, img, r, int(q), Subsampling(sub%4))
+		for _, v := range append(jpegVariants(), jpegVariant{"go", &jpegGo}) {
+			if g := jpegWith(v.k, img, img.Bounds(), int(q), Subsampling(sub%4)); !bytes.Equal(g, b) {
+				t.Fatalf("%dx%d q%d sub %d: the %s kernels make other bytes", w, h, q, sub%4, v.name)
+			}
+			if g := jpegWith(v.k, img, r, int(q), Subsampling(sub%4)); !bytes.Equal(g, part) {
+				t.Fatalf("%dx%d %v q%d sub %d: the %s kernels make other bytes", w, h, r, q, sub%4, v.name)
 			}
 		}
 	})
@@ -216,9 +216,16 @@ func randomImage(w, h int, seed uint64) *Image {
 	return img
 }
 
-// TestJPEGKernelsMatch: the platform's kernels (SSE2 on amd64) and the
-// pure Go kernels make byte-identical JPEGs, for every subsampling,
-// quality and odd size, over real-looking and random pictures.
+// jpegVariant is a set of kernels under test, by name.
+type jpegVariant struct {
+	name string
+	k    *jpegKernels
+}
+
+// TestJPEGKernelsMatch: every platform kernel set (SSE2 and AVX2 on
+// amd64) and the pure Go kernels make byte-identical JPEGs, for every
+// subsampling, quality and odd size, over real-looking and random
+// pictures.
 func TestJPEGKernelsMatch(t *testing.T) {
 	if jpegFast.fdct == nil {
 		t.Fatal("no kernels")
@@ -227,24 +234,76 @@ func TestJPEGKernelsMatch(t *testing.T) {
 		name string
 		make func(w, h int, seed uint64) *Image
 	}{"random", randomImage})
-	n := 0
-	for _, k := range kinds {
-		for _, sz := range []image.Point{{1, 1}, {7, 9}, {8, 8}, {16, 16}, {17, 33}, {100, 37}, {333, 177}, {640, 480}} {
-			src := k.make(sz.X+5, sz.Y+3, uint64(sz.X))
-			r := image.Rect(3, 2, 3+sz.X, 2+sz.Y)
-			for _, sub := range []Subsampling{Subsample444, Subsample422, Subsample420, SubsampleGray} {
-				for _, q := range []int{1, 30, 75, 80, 92, 100} {
-					a := jpegWith(&jpegGo, src, r, q, sub)
-					b := jpegWith(&jpegFast, src, r, q, sub)
-					if !bytes.Equal(a, b) {
-						t.Fatalf("%s %v sub %d q%d: the kernels differ (%d and %d bytes)", k.name, sz, sub, q, len(a), len(b))
+	for _, v := range jpegVariants() {
+		n := 0
+		for _, k := range kinds {
+			for _, sz := range []image.Point{{1, 1}, {7, 9}, {8, 8}, {16, 16}, {17, 33}, {100, 37}, {333, 177}, {640, 480}} {
+				src := k.make(sz.X+5, sz.Y+3, uint64(sz.X))
+				r := image.Rect(3, 2, 3+sz.X, 2+sz.Y)
+				for _, sub := range []Subsampling{Subsample444, Subsample422, Subsample420, SubsampleGray} {
+					for _, q := range []int{1, 30, 75, 80, 92, 100} {
+						a := jpegWith(&jpegGo, src, r, q, sub)
+						b := jpegWith(v.k, src, r, q, sub)
+						if !bytes.Equal(a, b) {
+							t.Fatalf("%s: %s %v sub %d q%d: the kernels differ (%d and %d bytes)", v.name, k.name, sz, sub, q, len(a), len(b))
+						}
+						n++
 					}
-					n++
+				}
+			}
+		}
+		t.Logf("%s: %d pictures alike", v.name, n)
+	}
+}
+
+// TestJPEGKernelsExact: every platform kernel set gives the pure Go
+// kernels' float32 bits and coefficients, kernel by kernel, on random
+// and saturated pixels.
+func TestJPEGKernelsExact(t *testing.T) {
+	img := randomImage(64, 48, 7)
+	var e jpegEncoder
+	e.setup(100, Subsample444)
+	for _, v := range jpegVariants() {
+		for _, off := range []int{0, 4, 13*img.Stride + 20, 30*img.Stride + 64} {
+			p := img.Pix[off:]
+			var want, got [3][64]float32
+			jpegGo.ycc(p, img.Stride, &want[0], &want[1], &want[2])
+			v.k.ycc(p, img.Stride, &got[0], &got[1], &got[2])
+			if want != got {
+				t.Fatalf("%s: ycc at %d: %v, want %v", v.name, off, got, want)
+			}
+			jpegGo.luma(p, img.Stride, &want[0])
+			v.k.luma(p, img.Stride, &got[0])
+			if want[0] != got[0] {
+				t.Fatalf("%s: luma at %d: %v, want %v", v.name, off, got[0], want[0])
+			}
+			for _, down := range []int{0, img.Stride} {
+				jpegGo.chroma(p, 2*img.Stride, down, &want[1], &want[2])
+				v.k.chroma(p, 2*img.Stride, down, &got[1], &got[2])
+				if want != got {
+					t.Fatalf("%s: chroma at %d down %d: %v, want %v", v.name, off, down, got, want)
+				}
+			}
+			// The transform of the Y block, whose layout is then the
+			// kernels' own.
+			for tab := range 2 {
+				a, b := want[0], want[0]
+				var ca, cb [64]int16
+				ma := jpegGo.fdct(&a, &e.recip[tab], &ca)
+				recip, zig := &e.recip[tab], &jpegOrders[0].zig
+				if v.k.transposed {
+					recip, zig = &e.recipT[tab], &jpegOrders[1].zig
+				}
+				mb := v.k.fdct(&b, recip, &cb)
+				for z := range 64 {
+					na, nb := jpegOrders[0].zig[z], zig[z]
+					if ca[na] != cb[nb] || ma>>na&1 != mb>>nb&1 {
+						t.Fatalf("%s: fdct at %d: coefficient %d is %d (mask %x), want %d (mask %x)", v.name, off, z, cb[nb], mb, ca[na], ma)
+					}
 				}
 			}
 		}
 	}
-	t.Logf("%d pictures alike", n)
 }
 
 // TestJPEGFDCTExtremes: the transform kernels agree on the extreme blocks
@@ -252,29 +311,31 @@ func TestJPEGKernelsMatch(t *testing.T) {
 func TestJPEGFDCTExtremes(t *testing.T) {
 	var e jpegEncoder
 	e.setup(100, Subsample444)
-	for _, f := range []func(i int) float32{
-		func(int) float32 { return 127 },
-		func(int) float32 { return -128 },
-		func(i int) float32 { return float32(255*((i/8+i)%2) - 128) },
-		func(i int) float32 { return float32(i%8*32) - 128 },
-	} {
-		var a, b [64]float32
-		for i := range a {
-			a[i], b[i] = f(i), f(i)
-		}
-		recip, order := &e.recip[0], &jpegOrders[0]
-		if jpegFast.transposed {
-			recip, order = &e.recipT[0], &jpegOrders[1]
-		}
-		var za, zb [64]int16
-		ma := jpegOrders[0].zigzagMask(jpegGo.fdct(&a, &e.recip[0], &za))
-		mb := order.zigzagMask(jpegFast.fdct(&b, recip, &zb))
-		if ma != mb {
-			t.Fatalf("block %v: masks %x and %x", a, ma, mb)
-		}
-		for z := range 64 {
-			if za[jpegOrders[0].zig[z]] != zb[order.zig[z]] {
-				t.Fatalf("block %v: coefficient %d: Go %d, fast %d", a, z, za[jpegOrders[0].zig[z]], zb[order.zig[z]])
+	for _, v := range jpegVariants() {
+		for _, f := range []func(i int) float32{
+			func(int) float32 { return 127 },
+			func(int) float32 { return -128 },
+			func(i int) float32 { return float32(255*((i/8+i)%2) - 128) },
+			func(i int) float32 { return float32(i%8*32) - 128 },
+		} {
+			var a, b [64]float32
+			for i := range a {
+				a[i], b[i] = f(i), f(i)
+			}
+			recip, order := &e.recip[0], &jpegOrders[0]
+			if v.k.transposed {
+				recip, order = &e.recipT[0], &jpegOrders[1]
+			}
+			var za, zb [64]int16
+			ma := jpegOrders[0].zigzagMask(jpegGo.fdct(&a, &e.recip[0], &za))
+			mb := order.zigzagMask(v.k.fdct(&b, recip, &zb))
+			if ma != mb {
+				t.Fatalf("%s: block %v: masks %x and %x", v.name, a, ma, mb)
+			}
+			for z := range 64 {
+				if za[jpegOrders[0].zig[z]] != zb[order.zig[z]] {
+					t.Fatalf("%s: block %v: coefficient %d: Go %d, fast %d", v.name, a, z, za[jpegOrders[0].zig[z]], zb[order.zig[z]])
+				}
 			}
 		}
 	}
@@ -388,7 +449,8 @@ func TestJPEGHuffmanReference(t *testing.T) {
 	for i, b := range blocks {
 		c := i % 3
 		dc, ac := 2*min(c, 1), 2*min(c, 1)+1
-		e.writeBlock(&e.blk[0], c, &jpegHuff[dc], &jpegHuff[ac])
+		e.transform(0, min(c, 1))
+		e.writeBlock(0, c, &jpegHuff[dc], &jpegHuff[ac])
 
 		putValue(codes[dc], 0, int32(b[0])-prev[c])
 		prev[c] = int32(b[0])
