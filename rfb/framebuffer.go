@@ -153,22 +153,75 @@ func (fb *Framebuffer) UpdateCopied(copies []Copy, draw func(img *Image) (change
 // client has there that it may compare the new pixels with (clientPicture),
 // so the smaller within, the less is copied.
 func (fb *Framebuffer) UpdateIn(within []image.Rectangle, copies []Copy, draw func(img *Image) (changed []image.Rectangle)) {
+	fb.update(within, copies, false, func(img *Image, _ image.Rectangle) []image.Rectangle { return draw(img) })
+}
+
+// UpdateBands is UpdateIn for a draw that can paint in bands of rows:
+// draw is called for each band of the screen that within touches, from
+// top to bottom, and changes pixels only inside within and the band. A
+// connection then keeps what its client had of a band only while its
+// pixels may have moved (a scroll, which the connection looks for):
+// where they did not, it compares the band at once and lets its copy go,
+// so that a new picture over a large area (a photo) costs the copy of a
+// band rather than of the whole area.
+func (fb *Framebuffer) UpdateBands(within []image.Rectangle, copies []Copy, draw func(img *Image, band image.Rectangle) (changed []image.Rectangle)) {
+	fb.update(within, copies, true, draw)
+}
+
+// update is UpdateIn, in bands of compareTile rows if bands.
+func (fb *Framebuffer) update(within []image.Rectangle, copies []Copy, bands bool, draw func(img *Image, band image.Rectangle) []image.Rectangle) {
 	fb.mu.Lock()
 	defer fb.mu.Unlock()
 	b := fb.img.Bounds()
 	if within == nil {
 		within = []image.Rectangle{b}
 	}
-	for s := range fb.subs {
-		s.mu.Lock()
-		for _, r := range within {
-			s.client.save(fb.img, r)
-		}
-		s.mu.Unlock()
+	var box image.Rectangle
+	for _, r := range within {
+		box = box.Union(r.Intersect(b))
 	}
-	changed := draw(fb.img)
-	for _, r := range changed {
-		fb.applyFilter(r)
+	// Each connection that may let its copy of a band go (bandDrop)
+	// samples its client's rows first, while the framebuffer still has
+	// them.
+	var drops map[*subscriber]*bandDrop
+	if bands && len(copies) == 0 {
+		for s := range fb.subs {
+			s.mu.Lock()
+			if d := newBandDrop(fb.img, s, within); d != nil {
+				if drops == nil {
+					drops = map[*subscriber]*bandDrop{}
+				}
+				drops[s] = d
+			}
+			s.mu.Unlock()
+		}
+	}
+	all := []image.Rectangle{b}
+	if bands {
+		all = all[:0]
+		for y := box.Min.Y / compareTile * compareTile; y < box.Max.Y; y += compareTile {
+			all = append(all, image.Rect(b.Min.X, y, b.Max.X, y+compareTile).Intersect(b))
+		}
+	}
+	var changed []image.Rectangle
+	for _, band := range all {
+		for s := range fb.subs {
+			s.mu.Lock()
+			for _, r := range within {
+				s.client.save(fb.img, r.Intersect(band))
+			}
+			s.mu.Unlock()
+		}
+		ch := draw(fb.img, band)
+		for _, r := range ch {
+			fb.applyFilter(r)
+		}
+		changed = append(changed, ch...)
+		for s, d := range drops {
+			s.mu.Lock()
+			d.band(fb.img, s, band)
+			s.mu.Unlock()
+		}
 	}
 	var best *pendingCopy
 	for _, cp := range copies {
@@ -194,7 +247,121 @@ func (fb *Framebuffer) UpdateIn(within []image.Rectangle, copies []Copy, draw fu
 	}
 }
 
+// bandDrop is what UpdateBands needs to let a connection's copy of a band
+// go: for each of the large rectangles of within (those the scroll search
+// would look at), samples of its client's rows before the draw.
+type bandDrop struct {
+	rects   []image.Rectangle
+	samples []rowSampler
+	old     []map[uint64]int
+	keep    []bool // by block column, for the current band
+}
+
+// newBandDrop samples the client's rows of the large rectangles of
+// within, or returns nil when s cannot let blocks go: a pending copy
+// reads its client's pixels at its source (client.copy).
+func newBandDrop(img *Image, s *subscriber, within []image.Rectangle) *bandDrop {
+	if s.copy != nil || s.resized {
+		return nil
+	}
+	d := &bandDrop{}
+	for _, r := range within {
+		r = r.Intersect(img.Bounds())
+		if r.Dy() < scrollMinRows || area(r) < scrollMinArea {
+			continue
+		}
+		sm := newRowSampler(r.Min.X, r.Max.X)
+		d.rects = append(d.rects, r)
+		d.samples = append(d.samples, sm)
+		d.old = append(d.old, sm.clientRows(img, &s.client, r))
+	}
+	if len(d.rects) == 0 {
+		return nil
+	}
+	d.keep = make([]bool, s.client.cols)
+	return d
+}
+
+// band lets s's copy of the blocks of band go where the large rectangles
+// touch them and no row of theirs may have moved (shiftedRun finds no
+// run of rows each like one of the client's rows at another height):
+// what differs in such a block becomes forced damage, sent whole. Blocks
+// that a small rectangle or a possible move touches are kept for the
+// comparison and the scroll search.
+func (d *bandDrop) band(img *Image, s *subscriber, band image.Rectangle) {
+	c := &s.client
+	if c.kept() == 0 {
+		return
+	}
+	clear(d.keep)
+	var drop []image.Rectangle
+	for i, r := range d.rects {
+		p := r.Intersect(band)
+		if p.Empty() {
+			continue
+		}
+		if d.samples[i].shiftedRun(img, d.old[i], p.Min.Y, p.Max.Y, min(scrollMinRun, p.Dy())) {
+			keepCols(d.keep, p)
+		} else {
+			drop = append(drop, p)
+		}
+	}
+	if len(drop) == 0 {
+		return
+	}
+	// A block let go is compared whole with what the client had, so
+	// whatever else of within touches it is accounted for.
+	var run image.Rectangle
+	flush := func() {
+		s.dirty.add(run)
+		s.forced.add(run)
+		run = image.Rectangle{}
+	}
+	ty := band.Min.Y / compareTile
+	for tx := range c.cols {
+		i := ty*c.cols + tx
+		t := c.tileRect(i).Intersect(img.Bounds())
+		if d.keep[tx] || c.tiles[i] == nil || !overlapsAny(t, drop) {
+			continue
+		}
+		m := c.tiles[i]
+		diff := changedIn(t, img.rows(t), c.tileRows(img, t))
+		c.tiles[i] = nil
+		c.n--
+		tilePool.Put(m)
+		switch {
+		case diff.Empty():
+		case run.Empty():
+			run = diff
+		case diff.Min.X == run.Max.X && diff.Min.Y == run.Min.Y && diff.Max.Y == run.Max.Y:
+			run.Max.X = diff.Max.X
+		default:
+			flush()
+			run = diff
+		}
+	}
+	if !run.Empty() {
+		flush()
+	}
+}
 func area(r image.Rectangle) int { return r.Dx() * r.Dy() }
+
+// keepCols marks the block columns r touches.
+func keepCols(keep []bool, r image.Rectangle) {
+	for tx := r.Min.X / compareTile; tx <= (r.Max.X-1)/compareTile; tx++ {
+		keep[tx] = true
+	}
+}
+
+// overlapsAny reports whether r overlaps one of rs.
+func overlapsAny(r image.Rectangle, rs []image.Rectangle) bool {
+	for _, x := range rs {
+		if r.Overlaps(x) {
+			return true
+		}
+	}
+	return false
+}
 
 // Resize changes the framebuffer's size. init, if not nil, paints the new
 // picture (which starts black). Clients that support DesktopSize or
@@ -308,10 +475,11 @@ func (fb *Framebuffer) take(s *subscriber, area image.Rectangle, allowCopy bool)
 		f.cursorChanged = true
 	}
 	area = area.Intersect(fb.img.Bounds())
-	if s.copy == nil && allowCopy && s.forced.empty() {
+	if s.copy == nil && allowCopy {
 		// A scroll: the largest damaged rectangle may hold the client's
-		// own pixels shifted up or down.
-		if cp := findScroll(fb.img, &s.client, s.dirty.largestIn(area)); cp != nil {
+		// own pixels shifted up or down, except where the client must
+		// get everything (its picture there is not known).
+		if cp := findScroll(fb.img, &s.client, s.forced.freeRows(s.dirty.largestIn(area))); cp != nil {
 			s.copy = cp
 		}
 	}

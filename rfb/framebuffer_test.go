@@ -137,7 +137,32 @@ func TestClientPictureRandom(t *testing.T) {
 		// A fresh colour somewhere, so that every step changes pixels.
 		spot := randRect()
 		colour := uint32(step*2654435761) & 0xffffff
-		switch rng.IntN(3) {
+		switch rng.IntN(4) {
+		case 3:
+			// A large area redrawn in bands: a new picture (noise) or the
+			// old one shifted up or down, beside the spot.
+			r := image.Rect(rng.IntN(100), rng.IntN(20), w, h).Intersect(image.Rect(0, 0, w, h))
+			next := fb.Snapshot()
+			if rng.IntN(2) == 0 {
+				for y := r.Min.Y; y < r.Max.Y; y++ {
+					for x := r.Min.X; x < r.Max.X; x++ {
+						next.Fill(image.Rect(x, y, x+1, y+1), rng.Uint32()&0xffffff)
+					}
+				}
+			} else {
+				d := rng.IntN(41) - 20
+				dst := r.Intersect(r.Add(image.Pt(0, d)))
+				next.move(dst, dst.Min.Sub(image.Pt(0, d)))
+			}
+			next.Fill(spot, colour)
+			fb.UpdateBands([]image.Rectangle{r, spot}, nil, func(img *Image, band image.Rectangle) []image.Rectangle {
+				var done []image.Rectangle
+				for _, p := range []image.Rectangle{r.Intersect(band), spot.Intersect(band)} {
+					img.copyFrom(p.Min, next, p)
+					done = append(done, p)
+				}
+				return done
+			})
 		case 0:
 			fb.Move(randRect(), image.Pt(rng.IntN(w), rng.IntN(h)))
 		case 1:

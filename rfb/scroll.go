@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"hash/maphash"
 	"image"
+	"slices"
 )
 
 // Scroll detection.
@@ -76,51 +77,75 @@ const (
 // search after reading a few cache lines a row, rather than hashing
 // whole rows.
 func scrollMayMatch(img *Image, client *clientPicture, r, c image.Rectangle) bool {
-	var xs [scrollChunks * scrollChunk]int
-	k := 0
-	cw := min(scrollChunk, c.Dx())
+	s := newRowSampler(c.Min.X, c.Max.X)
+	return s.shiftedRun(img, s.clientRows(img, client, r), c.Min.Y, c.Max.Y, scrollMinRun)
+}
+
+// rowSampler hashes a few runs of pixels spread across a row
+// (scrollChunks runs of scrollChunk pixels): a few cache lines a row.
+type rowSampler struct {
+	xs [scrollChunks * scrollChunk]int
+	k  int
+}
+
+// newRowSampler spreads the sampler's pixels across x0 to x1.
+func newRowSampler(x0, x1 int) rowSampler {
+	var s rowSampler
+	cw := min(scrollChunk, x1-x0)
 	for i := range scrollChunks {
-		x0 := c.Min.X + i*(c.Dx()-cw)/(scrollChunks-1)
-		for x := x0; x < x0+cw; x++ {
-			if k == 0 || x > xs[k-1] {
-				xs[k] = x
-				k++
+		c0 := x0 + i*(x1-x0-cw)/(scrollChunks-1)
+		for x := c0; x < c0+cw; x++ {
+			if s.k == 0 || x > s.xs[s.k-1] {
+				s.xs[s.k] = x
+				s.k++
 			}
 		}
 	}
-	// sample hashes the pixels at xs of row y: the client's when client
-	// is given, else img's.
-	sample := func(y int, client *clientPicture) uint64 {
-		h := uint64(14695981039346656037)
-		ty := y / compareTile
-		block, pix, base := -1, img.Pix, y*img.Stride
-		for _, x := range xs[:k] {
-			if client != nil && x/compareTile != block {
-				block = x / compareTile
-				pix, base = img.Pix, y*img.Stride
-				if t := client.tile(ty*client.cols + block); t != nil {
-					pix, base = t.Pix, (y-ty*compareTile)*t.Stride-block*compareTile*4
-				}
+	return s
+}
+
+// sample hashes the sampled pixels of row y: the client's when client
+// is given, else img's.
+func (s *rowSampler) sample(img *Image, client *clientPicture, y int) uint64 {
+	h := uint64(14695981039346656037)
+	ty := y / compareTile
+	block, pix, base := -1, img.Pix, y*img.Stride
+	for _, x := range s.xs[:s.k] {
+		if client != nil && x/compareTile != block {
+			block = x / compareTile
+			pix, base = img.Pix, y*img.Stride
+			if t := client.tile(ty*client.cols + block); t != nil {
+				pix, base = t.Pix, (y-ty*compareTile)*t.Stride-block*compareTile*4
 			}
-			h = (h ^ uint64(binary.LittleEndian.Uint32(pix[base+x*4:]))) * 1099511628211
 		}
-		return h
+		h = (h ^ uint64(binary.LittleEndian.Uint32(pix[base+x*4:]))) * 1099511628211
 	}
-	// old maps a sample of the client's rows to its row, or -1 when
-	// several rows have it.
+	return h
+}
+
+// clientRows maps the sample of each of the client's rows of r to its
+// row, or to -1 when several rows have it.
+func (s *rowSampler) clientRows(img *Image, client *clientPicture, r image.Rectangle) map[uint64]int {
 	old := make(map[uint64]int, r.Dy())
 	for y := r.Min.Y; y < r.Max.Y; y++ {
-		h := sample(y, client)
+		h := s.sample(img, client, y)
 		if _, seen := old[h]; seen {
 			old[h] = -1
 		} else {
 			old[h] = y
 		}
 	}
+	return old
+}
+
+// shiftedRun reports whether img's rows y0 to y1 hold a run of n rows
+// whose samples each equal that of one of the client's rows (old, from
+// clientRows) at another height, or of several.
+func (s *rowSampler) shiftedRun(img *Image, old map[uint64]int, y0, y1, n int) bool {
 	run := 0
-	for y := c.Min.Y; y < c.Max.Y; y++ {
-		if y0, ok := old[sample(y, nil)]; ok && y0 != y {
-			if run++; run >= scrollMinRun {
+	for y := y0; y < y1; y++ {
+		if o, ok := old[s.sample(img, nil, y)]; ok && o != y {
+			if run++; run >= n {
 				return true
 			}
 		} else {
@@ -223,6 +248,29 @@ func scrollSearch(img *Image, client *clientPicture, r, c image.Rectangle) *pend
 		}
 	}
 	return &pendingCopy{dst: image.Rect(c.Min.X, bestStart, c.Max.X, bestEnd), delta: image.Pt(0, dy)}
+}
+
+// freeRows returns the tallest band of r's rows (all of its width) that
+// no rectangle of g overlaps.
+func (g *region) freeRows(r image.Rectangle) image.Rectangle {
+	var cuts [][2]int
+	for _, e := range g.rects {
+		if e = e.Intersect(r); !e.Empty() {
+			cuts = append(cuts, [2]int{e.Min.Y, e.Max.Y})
+		}
+	}
+	if len(cuts) == 0 {
+		return r
+	}
+	slices.SortFunc(cuts, func(a, b [2]int) int { return a[0] - b[0] })
+	best, y := image.Rectangle{}, r.Min.Y
+	for _, c := range append(cuts, [2]int{r.Max.Y, r.Max.Y}) {
+		if c[0]-y > best.Dy() {
+			best = image.Rect(r.Min.X, y, r.Max.X, c[0])
+		}
+		y = max(y, c[1])
+	}
+	return best
 }
 
 // largestIn returns the bounding box of the largest of g's rectangles

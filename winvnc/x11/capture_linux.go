@@ -513,15 +513,34 @@ func (c *Capturer) captureDamage(dmg damage.Damage, region xfixes.Region, full b
 // captureRects reads rects (inside the screen, not overlapping) and puts
 // them into fb, in one Update. The reads happen inside the Update (with the
 // framebuffer locked), straight from the segment or the socket into the
-// framebuffer, so no copy of a large capture waits in between.
+// framebuffer, so no copy of a large capture waits in between. Without
+// moves they are read in the framebuffer's bands (UpdateBands), so that a
+// viewer's connection keeps the pixels its client had of a band only while
+// they may have scrolled, rather than of a whole new photo.
 func (c *Capturer) captureRects(rects []image.Rectangle) error {
 	moves := c.takeMoves(rects)
 	var err error
-	c.fb.UpdateIn(rects, moves, func(dst *rfb.Image) []image.Rectangle {
-		var done []image.Rectangle
-		done, err = c.readInto(dst, rects)
-		return done
-	})
+	if len(moves) > 0 {
+		c.fb.UpdateIn(rects, moves, func(dst *rfb.Image) []image.Rectangle {
+			var done []image.Rectangle
+			done, err = c.readInto(dst, rects)
+			return done
+		})
+	} else {
+		c.fb.UpdateBands(rects, nil, func(dst *rfb.Image, band image.Rectangle) []image.Rectangle {
+			if err != nil {
+				return nil
+			}
+			var in, done []image.Rectangle
+			for _, r := range rects {
+				if p := r.Intersect(band); !p.Empty() {
+					in = append(in, p)
+				}
+			}
+			done, err = c.readInto(dst, in)
+			return done
+		})
+	}
 	c.frames.Add(1)
 	return err
 }
