@@ -216,7 +216,7 @@ func (fb *Framebuffer) update(within []image.Rectangle, copies []Copy, bands boo
 		for _, r := range ch {
 			fb.applyFilter(r)
 		}
-		changed = append(changed, ch...)
+		changed = joinBands(changed, ch)
 		for s, d := range drops {
 			s.mu.Lock()
 			d.band(fb.img, s, band)
@@ -254,7 +254,8 @@ type bandDrop struct {
 	rects   []image.Rectangle
 	samples []rowSampler
 	old     []map[uint64]int
-	keep    []bool // by block column, for the current band
+	was     [][]uint64 // the samples by row
+	keep    []bool     // by block column, for the current band
 }
 
 // newBandDrop samples the client's rows of the large rectangles of
@@ -273,6 +274,11 @@ func newBandDrop(img *Image, s *subscriber, within []image.Rectangle) *bandDrop 
 		sm := newRowSampler(r.Min.X, r.Max.X)
 		d.rects = append(d.rects, r)
 		d.samples = append(d.samples, sm)
+		was := make([]uint64, r.Dy())
+		for y := range was {
+			was[y] = sm.sample(img, &s.client, r.Min.Y+y)
+		}
+		d.was = append(d.was, was)
 		d.old = append(d.old, sm.clientRows(img, &s.client, r))
 	}
 	if len(d.rects) == 0 {
@@ -282,12 +288,18 @@ func newBandDrop(img *Image, s *subscriber, within []image.Rectangle) *bandDrop 
 	return d
 }
 
+// bandShifted is the share of a band's rows (one in bandShifted) that,
+// looking like the client's rows at other heights (shiftedRows), keep
+// the band's blocks for the scroll search. Scrolled text has many (the
+// moved lines, and blank rows everywhere); a new photo has none, or
+// only in rows of one colour.
+const bandShifted = 8
+
 // band lets s's copy of the blocks of band go where the large rectangles
-// touch them and no row of theirs may have moved (shiftedRun finds no
-// run of rows each like one of the client's rows at another height):
-// what differs in such a block becomes forced damage, sent whole. Blocks
-// that a small rectangle or a possible move touches are kept for the
-// comparison and the scroll search.
+// touch them and hardly a row of theirs may have moved (bandShifted):
+// what differs in such a block from what the client has becomes forced
+// damage, sent whole. The blocks of a large rectangle whose rows may
+// have moved are kept for the comparison and the scroll search.
 func (d *bandDrop) band(img *Image, s *subscriber, band image.Rectangle) {
 	c := &s.client
 	if c.kept() == 0 {
@@ -300,7 +312,7 @@ func (d *bandDrop) band(img *Image, s *subscriber, band image.Rectangle) {
 		if p.Empty() {
 			continue
 		}
-		if d.samples[i].shiftedRun(img, d.old[i], p.Min.Y, p.Max.Y, min(scrollMinRun, p.Dy())) {
+		if d.samples[i].shiftedRows(img, d.old[i], d.was[i], r, p.Min.Y, p.Max.Y, max(1, p.Dy()/bandShifted)) {
 			keepCols(d.keep, p)
 		} else {
 			drop = append(drop, p)
@@ -345,6 +357,26 @@ func (d *bandDrop) band(img *Image, s *subscriber, band image.Rectangle) {
 	}
 }
 func area(r image.Rectangle) int { return r.Dx() * r.Dy() }
+
+// joinBands appends rs to changed, joining each to a rectangle of changed
+// that it continues downwards (the same columns, from the row where it
+// ends): the damage of a rectangle drawn in bands stays one rectangle,
+// as the scroll search's area (region.largestIn) wants.
+func joinBands(changed, rs []image.Rectangle) []image.Rectangle {
+	for _, r := range rs {
+		joined := false
+		for i, c := range changed {
+			if c.Min.X == r.Min.X && c.Max.X == r.Max.X && c.Max.Y == r.Min.Y {
+				changed[i].Max.Y, joined = r.Max.Y, true
+				break
+			}
+		}
+		if !joined {
+			changed = append(changed, r)
+		}
+	}
+	return changed
+}
 
 // keepCols marks the block columns r touches.
 func keepCols(keep []bool, r image.Rectangle) {

@@ -138,6 +138,22 @@ func (s *rowSampler) clientRows(img *Image, client *clientPicture, r image.Recta
 	return old
 }
 
+// shiftedRows reports whether at least n of img's rows y0 to y1 of r
+// changed (their sample is not the client's at their height, was[y -
+// r.Min.Y]) to look like one of the client's rows at another height, or
+// several (old, from clientRows).
+func (s *rowSampler) shiftedRows(img *Image, old map[uint64]int, was []uint64, r image.Rectangle, y0, y1, n int) bool {
+	for y := y0; y < y1; y++ {
+		h := s.sample(img, nil, y)
+		if o, ok := old[h]; ok && o != y && h != was[y-r.Min.Y] {
+			if n--; n <= 0 {
+				return true
+			}
+		}
+	}
+	return false
+}
+
 // shiftedRun reports whether img's rows y0 to y1 hold a run of n rows
 // whose samples each equal that of one of the client's rows (old, from
 // clientRows) at another height, or of several.

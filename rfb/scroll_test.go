@@ -47,6 +47,15 @@ func scrollTerm(m *Image, term image.Rectangle, top, k int, seed uint64) image.R
 // reported as the whole terminal; and that a client without CopyRect gets
 // the same picture.
 func TestScrollAsCopyRect(t *testing.T) {
+	for _, bands := range []bool{false, true} {
+		testScrollAsCopyRect(t, bands)
+	}
+}
+
+// testScrollAsCopyRect is TestScrollAsCopyRect with the terminal's scroll
+// drawn at once (Update) or in bands (UpdateBands, as the X11 capture
+// draws).
+func testScrollAsCopyRect(t *testing.T, bands bool) {
 	for _, copyRect := range []bool{true, false} {
 		fb := NewFramebufferFromImage(textScreen(640, 480, 5))
 		term := image.Rect(40, 20, 600, 20+30*13)
@@ -66,10 +75,15 @@ func TestScrollAsCopyRect(t *testing.T) {
 		fullUpdate(t, c)
 		top := 0
 		for _, k := range []int{1, 3, 1, 7} {
-			fb.Update(func(img *Image) []image.Rectangle {
-				r := scrollTerm(img, term, top, k, 9)
-				return []image.Rectangle{r}
-			})
+			if bands {
+				next := fb.Snapshot()
+				updateBands(fb, []image.Rectangle{scrollTerm(next, term, top, k, 9)}, next)
+			} else {
+				fb.Update(func(img *Image) []image.Rectangle {
+					r := scrollTerm(img, term, top, k, 9)
+					return []image.Rectangle{r}
+				})
+			}
 			top += k
 			if err := c.RequestUpdate(true, fb.Snapshot().Bounds()); err != nil {
 				t.Fatal(err)
@@ -95,9 +109,74 @@ func TestScrollAsCopyRect(t *testing.T) {
 				continue
 			}
 			if copies != 1 || pixels > (k+1)*13*term.Dx() {
-				t.Errorf("scroll by %d lines: %d copies, %d pixels (new lines: %d)", k, copies, pixels, k*13*term.Dx())
+				t.Errorf("scroll by %d lines: %d copies, %d pixels (new lines: %d) %v", k, copies, pixels, k*13*term.Dx(), u.Rects)
 			}
 		}
+	}
+}
+
+// updateBands puts next's pixels inside within into fb with UpdateBands,
+// band by band.
+func updateBands(fb *Framebuffer, within []image.Rectangle, next *Image) {
+	fb.UpdateBands(within, nil, func(img *Image, band image.Rectangle) []image.Rectangle {
+		var done []image.Rectangle
+		for _, r := range within {
+			if p := r.Intersect(band); !p.Empty() {
+				img.copyFrom(p.Min, next, p)
+				done = append(done, p)
+			}
+		}
+		return done
+	})
+}
+
+// TestUpdateBandsPhoto checks that a new picture over a large area drawn
+// in bands leaves the connection no copy of its client's pixels before
+// the client asks for an update (each band was compared and let go),
+// that the update then holds exactly the pixels that changed, and that
+// the client shows the picture.
+func TestUpdateBandsPhoto(t *testing.T) {
+	fb := NewFramebufferFromImage(textScreen(640, 480, 5))
+	c := mustConnect(t, NewServer(fb, Options{}), ClientConfig{})
+	if err := c.SetEncodings(EncCopyRect, EncRaw); err != nil {
+		t.Fatal(err)
+	}
+	fullUpdate(t, c)
+	photo := image.Rect(30, 50, 610, 470)
+	changed := image.Rect(30, 60, 600, 470) // the rows and columns that differ
+	next := fb.Snapshot()
+	rng := rand.New(rand.NewPCG(1, 2))
+	for y := changed.Min.Y; y < changed.Max.Y; y++ {
+		for x := changed.Min.X; x < changed.Max.X; x++ {
+			next.Fill(image.Rect(x, y, x+1, y+1), rng.Uint32()&0x7f7f7f)
+		}
+	}
+	updateBands(fb, []image.Rectangle{photo}, next)
+	fb.mu.RLock()
+	for s := range fb.subs {
+		s.mu.Lock()
+		if n := s.client.kept(); n != 0 {
+			t.Errorf("the connection keeps %d blocks after a photo in bands", n)
+		}
+		s.mu.Unlock()
+	}
+	fb.mu.RUnlock()
+	if err := c.RequestUpdate(true, fb.Snapshot().Bounds()); err != nil {
+		t.Fatal(err)
+	}
+	u := nextUpdate(t, c)
+	checkImage(t, c, next)
+	var sent image.Rectangle
+	pixels := 0
+	for _, r := range u.Rects {
+		if r.Encoding == EncCopyRect {
+			t.Errorf("CopyRect in a new photo: %v", r)
+		}
+		sent = sent.Union(r.Rect)
+		pixels += r.Rect.Dx() * r.Rect.Dy()
+	}
+	if sent != changed || pixels != area(changed) {
+		t.Errorf("sent %d pixels in %v, want the %d of %v", pixels, sent, area(changed), changed)
 	}
 }
 
