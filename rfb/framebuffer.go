@@ -153,23 +153,27 @@ func (fb *Framebuffer) UpdateCopied(copies []Copy, draw func(img *Image) (change
 // client has there that it may compare the new pixels with (clientPicture),
 // so the smaller within, the less is copied.
 func (fb *Framebuffer) UpdateIn(within []image.Rectangle, copies []Copy, draw func(img *Image) (changed []image.Rectangle)) {
-	fb.update(within, copies, false, func(img *Image, _ image.Rectangle) []image.Rectangle { return draw(img) })
+	fb.update(within, copies, 0, func(img *Image, _ image.Rectangle) []image.Rectangle { return draw(img) })
 }
 
 // UpdateBands is UpdateIn for a draw that can paint in bands of rows:
 // draw is called for each band of the screen that within touches, from
-// top to bottom, and changes pixels only inside within and the band. A
+// top to bottom, and changes pixels only inside within and the band.
+// Bands are rows high, rounded down to the comparison's blocks (at least
+// one), so that a capturer that reads rows rows at a time reads a band at
+// once. A
 // connection then keeps what its client had of a band only while its
 // pixels may have moved (a scroll, which the connection looks for):
 // where they did not, it compares the band at once and lets its copy go,
 // so that a new picture over a large area (a photo) costs the copy of a
 // band rather than of the whole area.
-func (fb *Framebuffer) UpdateBands(within []image.Rectangle, copies []Copy, draw func(img *Image, band image.Rectangle) (changed []image.Rectangle)) {
-	fb.update(within, copies, true, draw)
+func (fb *Framebuffer) UpdateBands(within []image.Rectangle, copies []Copy, rows int, draw func(img *Image, band image.Rectangle) (changed []image.Rectangle)) {
+	fb.update(within, copies, max(1, rows/compareTile)*compareTile, draw)
 }
 
-// update is UpdateIn, in bands of compareTile rows if bands.
-func (fb *Framebuffer) update(within []image.Rectangle, copies []Copy, bands bool, draw func(img *Image, band image.Rectangle) []image.Rectangle) {
+// update is UpdateIn, in bands of rows rows (a multiple of compareTile)
+// if rows is not 0.
+func (fb *Framebuffer) update(within []image.Rectangle, copies []Copy, rows int, draw func(img *Image, band image.Rectangle) []image.Rectangle) {
 	fb.mu.Lock()
 	defer fb.mu.Unlock()
 	b := fb.img.Bounds()
@@ -184,7 +188,7 @@ func (fb *Framebuffer) update(within []image.Rectangle, copies []Copy, bands boo
 	// samples its client's rows first, while the framebuffer still has
 	// them.
 	var drops map[*subscriber]*bandDrop
-	if bands && len(copies) == 0 {
+	if rows > 0 && len(copies) == 0 {
 		for s := range fb.subs {
 			s.mu.Lock()
 			if d := newBandDrop(fb.img, s, within); d != nil {
@@ -197,10 +201,10 @@ func (fb *Framebuffer) update(within []image.Rectangle, copies []Copy, bands boo
 		}
 	}
 	all := []image.Rectangle{b}
-	if bands {
+	if rows > 0 {
 		all = all[:0]
-		for y := box.Min.Y / compareTile * compareTile; y < box.Max.Y; y += compareTile {
-			all = append(all, image.Rect(b.Min.X, y, b.Max.X, y+compareTile).Intersect(b))
+		for y := box.Min.Y / compareTile * compareTile; y < box.Max.Y; y += rows {
+			all = append(all, image.Rect(b.Min.X, y, b.Max.X, y+rows).Intersect(b))
 		}
 	}
 	var changed []image.Rectangle
@@ -275,11 +279,8 @@ func newBandDrop(img *Image, s *subscriber, within []image.Rectangle) *bandDrop 
 		d.rects = append(d.rects, r)
 		d.samples = append(d.samples, sm)
 		was := make([]uint64, r.Dy())
-		for y := range was {
-			was[y] = sm.sample(img, &s.client, r.Min.Y+y)
-		}
+		d.old = append(d.old, sm.clientRows(img, &s.client, r, was))
 		d.was = append(d.was, was)
-		d.old = append(d.old, sm.clientRows(img, &s.client, r))
 	}
 	if len(d.rects) == 0 {
 		return nil
@@ -329,12 +330,10 @@ func (d *bandDrop) band(img *Image, s *subscriber, band image.Rectangle) {
 		s.forced.add(run)
 		run = image.Rectangle{}
 	}
-	ty := band.Min.Y / compareTile
-	for tx := range c.cols {
-		i := ty*c.cols + tx
-		t := c.tileRect(i).Intersect(img.Bounds())
-		if d.keep[tx] || c.tiles[i] == nil || !overlapsAny(t, drop) {
-			continue
+	c.eachTile(band, func(i int, t image.Rectangle) {
+		t = t.Intersect(img.Bounds())
+		if d.keep[i%c.cols] || c.tiles[i] == nil || !overlapsAny(t, drop) {
+			return
 		}
 		m := c.tiles[i]
 		diff := changedIn(t, img.rows(t), c.tileRows(img, t))
@@ -351,11 +350,12 @@ func (d *bandDrop) band(img *Image, s *subscriber, band image.Rectangle) {
 			flush()
 			run = diff
 		}
-	}
+	})
 	if !run.Empty() {
 		flush()
 	}
 }
+
 func area(r image.Rectangle) int { return r.Dx() * r.Dy() }
 
 // joinBands appends rs to changed, joining each to a rectangle of changed

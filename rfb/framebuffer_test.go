@@ -155,7 +155,7 @@ func TestClientPictureRandom(t *testing.T) {
 				next.move(dst, dst.Min.Sub(image.Pt(0, d)))
 			}
 			next.Fill(spot, colour)
-			fb.UpdateBands([]image.Rectangle{r, spot}, nil, func(img *Image, band image.Rectangle) []image.Rectangle {
+			fb.UpdateBands([]image.Rectangle{r, spot}, nil, 1+rng.IntN(100), func(img *Image, band image.Rectangle) []image.Rectangle {
 				var done []image.Rectangle
 				for _, p := range []image.Rectangle{r.Intersect(band), spot.Intersect(band)} {
 					img.copyFrom(p.Min, next, p)

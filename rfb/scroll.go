@@ -78,7 +78,7 @@ const (
 // whole rows.
 func scrollMayMatch(img *Image, client *clientPicture, r, c image.Rectangle) bool {
 	s := newRowSampler(c.Min.X, c.Max.X)
-	return s.shiftedRun(img, s.clientRows(img, client, r), c.Min.Y, c.Max.Y, scrollMinRun)
+	return s.shiftedRun(img, s.clientRows(img, client, r, nil), c.Min.Y, c.Max.Y, scrollMinRun)
 }
 
 // rowSampler hashes a few runs of pixels spread across a row
@@ -124,11 +124,15 @@ func (s *rowSampler) sample(img *Image, client *clientPicture, y int) uint64 {
 }
 
 // clientRows maps the sample of each of the client's rows of r to its
-// row, or to -1 when several rows have it.
-func (s *rowSampler) clientRows(img *Image, client *clientPicture, r image.Rectangle) map[uint64]int {
+// row, or to -1 when several rows have it. If was is not nil, it
+// receives the samples by row (was[y - r.Min.Y]).
+func (s *rowSampler) clientRows(img *Image, client *clientPicture, r image.Rectangle, was []uint64) map[uint64]int {
 	old := make(map[uint64]int, r.Dy())
 	for y := r.Min.Y; y < r.Max.Y; y++ {
 		h := s.sample(img, client, y)
+		if was != nil {
+			was[y-r.Min.Y] = h
+		}
 		if _, seen := old[h]; seen {
 			old[h] = -1
 		} else {

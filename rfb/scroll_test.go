@@ -118,7 +118,7 @@ func testScrollAsCopyRect(t *testing.T, bands bool) {
 // updateBands puts next's pixels inside within into fb with UpdateBands,
 // band by band.
 func updateBands(fb *Framebuffer, within []image.Rectangle, next *Image) {
-	fb.UpdateBands(within, nil, func(img *Image, band image.Rectangle) []image.Rectangle {
+	fb.UpdateBands(within, nil, compareTile, func(img *Image, band image.Rectangle) []image.Rectangle {
 		var done []image.Rectangle
 		for _, r := range within {
 			if p := r.Intersect(band); !p.Empty() {

@@ -514,9 +514,9 @@ func (c *Capturer) captureDamage(dmg damage.Damage, region xfixes.Region, full b
 // them into fb, in one Update. The reads happen inside the Update (with the
 // framebuffer locked), straight from the segment or the socket into the
 // framebuffer, so no copy of a large capture waits in between. Without
-// moves they are read in the framebuffer's bands (UpdateBands), so that a
-// viewer's connection keeps the pixels its client had of a band only while
-// they may have scrolled, rather than of a whole new photo.
+// moves they are read in bands of rows as tall as a strip (UpdateBands),
+// so that a viewer's connection keeps the pixels its client had of a band
+// only while they may have scrolled, rather than of a whole new photo.
 func (c *Capturer) captureRects(rects []image.Rectangle) error {
 	moves := c.takeMoves(rects)
 	var err error
@@ -527,7 +527,14 @@ func (c *Capturer) captureRects(rects []image.Rectangle) error {
 			return done
 		})
 	} else {
-		c.fb.UpdateBands(rects, nil, func(dst *rfb.Image, band image.Rectangle) []image.Rectangle {
+		// A band as tall as the rectangles' strips (strips): no more
+		// reads, and no more waits for them, than at once.
+		var box image.Rectangle
+		for _, r := range rects {
+			box = box.Union(r)
+		}
+		rows := max(1, c.segmentSize()/c.format.stride(box.Dx()))
+		c.fb.UpdateBands(rects, nil, rows, func(dst *rfb.Image, band image.Rectangle) []image.Rectangle {
 			if err != nil {
 				return nil
 			}
