@@ -22,7 +22,17 @@ type Framebuffer struct {
 	cursor *cursorImage
 	filter func(img *Image, r image.Rectangle)
 	subs   map[*subscriber]struct{}
+	// moved counts down the updates after a move or a copy hint in
+	// which UpdateBands lets no copy of a band go (moveQuiet).
+	moved int
 }
+
+// moveQuiet is how many updates after a move or a copy hint UpdateBands
+// keeps every band: while a window is dragged, a capture without a hint
+// (the window's own redraw) comes between those with one, and forced
+// damage at its place would travel with the next hint (addHint) and be
+// sent whole rather than copied.
+const moveQuiet = 8
 
 // SetFilter installs f, which may repaint every changed rectangle before
 // any client can see it: the agent paints everything outside the windows
@@ -114,6 +124,7 @@ func (fb *Framebuffer) Move(dst image.Rectangle, src image.Point) {
 	if dst.Empty() || delta == (image.Point{}) {
 		return
 	}
+	fb.moved = moveQuiet
 	for s := range fb.subs {
 		s.mu.Lock()
 		s.client.save(fb.img, dst)
@@ -188,7 +199,11 @@ func (fb *Framebuffer) update(within []image.Rectangle, copies []Copy, rows int,
 	// samples its client's rows first, while the framebuffer still has
 	// them.
 	var drops map[*subscriber]*bandDrop
-	if rows > 0 && len(copies) == 0 {
+	fb.moved = max(fb.moved-1, 0)
+	if len(copies) > 0 {
+		fb.moved = moveQuiet
+	}
+	if rows > 0 && fb.moved == 0 {
 		for s := range fb.subs {
 			s.mu.Lock()
 			if d := newBandDrop(fb.img, s, within); d != nil {

@@ -155,6 +155,13 @@ func TestClientPictureRandom(t *testing.T) {
 				next.move(dst, dst.Min.Sub(image.Pt(0, d)))
 			}
 			next.Fill(spot, colour)
+			if rng.IntN(2) == 0 {
+				// As if the last move were long ago: bands may be let go
+				// whatever moves are pending.
+				fb.mu.Lock()
+				fb.moved = 0
+				fb.mu.Unlock()
+			}
 			fb.UpdateBands([]image.Rectangle{r, spot}, nil, 1+rng.IntN(100), func(img *Image, band image.Rectangle) []image.Rectangle {
 				var done []image.Rectangle
 				for _, p := range []image.Rectangle{r.Intersect(band), spot.Intersect(band)} {

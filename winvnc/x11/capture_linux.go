@@ -80,6 +80,8 @@ type Capturer struct {
 	conv   *rfb.Image // native scratch for non-native formats
 	prev   *rfb.Image // last full capture, for the fallback
 	poll   bool       // tile-compare fallback in use
+	// grabbed: the capture runs with the server grabbed (withLayout).
+	grabbed bool
 
 	events   chan xgb.Event
 	overflow atomic.Bool // events were dropped: ask the server for the state
@@ -128,6 +130,8 @@ func (c *Capturer) withLayout(capture func(full bool) error) error {
 		return fmt.Errorf("x11: grab server: %w", err)
 	}
 	defer guard(func() error { return xproto.UngrabServerChecked(c.d.conn).Check() })
+	c.grabbed = true
+	defer func() { c.grabbed = false }()
 	return capture(c.Hook.Prepare())
 }
 
@@ -534,9 +538,18 @@ func (c *Capturer) captureRects(rects []image.Rectangle) error {
 			box = box.Union(r)
 		}
 		rows := max(1, c.segmentSize()/c.format.stride(box.Dx()))
+		grab := false
 		c.fb.UpdateBands(rects, nil, rows, func(dst *rfb.Image, band image.Rectangle) []image.Rectangle {
 			if err != nil {
 				return nil
+			}
+			if !grab && !c.grabbed && band.Max.Y < box.Max.Y {
+				// More bands follow: the server is grabbed until the
+				// last is read, so that no client draws between the
+				// reads (a scrolling terminal would be torn, its scroll
+				// found for a part only).
+				grab = true
+				_ = guard(func() error { xproto.GrabServer(c.d.conn); return nil })
 			}
 			var in, done []image.Rectangle
 			for _, r := range rects {
@@ -547,6 +560,9 @@ func (c *Capturer) captureRects(rects []image.Rectangle) error {
 			done, err = c.readInto(dst, in)
 			return done
 		})
+		if grab {
+			_ = guard(func() error { xproto.UngrabServer(c.d.conn); return nil })
+		}
 	}
 	c.frames.Add(1)
 	return err
