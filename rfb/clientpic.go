@@ -18,7 +18,10 @@ import (
 //
 // The framebuffer saves a block before it changes any pixel in it (save),
 // a CopyRect sent moves the client's pixels (copy), and an update settles
-// the area it covered (settle).
+// the area it covered (settle). A capture in bands (UpdateBands) compares
+// a band's blocks at once and lets them go where no row may have scrolled,
+// the pixels that differ becoming forced damage: a new photo keeps one
+// band of blocks at a time rather than all of its area.
 type clientPicture struct {
 	cols  int      // blocks a row of the framebuffer
 	tiles []*Image // by block index (row*cols + column), nil where not kept

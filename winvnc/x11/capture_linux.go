@@ -74,14 +74,13 @@ type Capturer struct {
 	d  *Display
 	fb *rfb.Framebuffer
 
-	format pixelFormat
-	w, h   int
-	seg    *segment
-	conv   *rfb.Image // native scratch for non-native formats
-	prev   *rfb.Image // last full capture, for the fallback
-	poll   bool       // tile-compare fallback in use
-	// grabbed: the capture runs with the server grabbed (withLayout).
-	grabbed bool
+	format  pixelFormat
+	w, h    int
+	seg     *segment
+	conv    *rfb.Image // native scratch for non-native formats
+	prev    *rfb.Image // last full capture, for the fallback
+	poll    bool       // tile-compare fallback in use
+	grabbed bool       // the capture runs with the server grabbed (withLayout)
 
 	events   chan xgb.Event
 	overflow atomic.Bool // events were dropped: ask the server for the state
@@ -531,8 +530,8 @@ func (c *Capturer) captureRects(rects []image.Rectangle) error {
 			return done
 		})
 	} else {
-		// A band as tall as the rectangles' strips (strips): no more
-		// reads, and no more waits for them, than at once.
+		// A band no taller than the rectangles' strips (strips) is one
+		// read of the segment.
 		var box image.Rectangle
 		for _, r := range rects {
 			box = box.Union(r)
