@@ -81,6 +81,7 @@ type Capturer struct {
 	prev    *rfb.Image // last full capture, for the fallback
 	poll    bool       // tile-compare fallback in use
 	grabbed bool       // the capture runs with the server grabbed (withLayout)
+	movedAt time.Time  // the last capture with moves
 
 	events   chan xgb.Event
 	overflow atomic.Bool // events were dropped: ask the server for the state
@@ -513,17 +514,25 @@ func (c *Capturer) captureDamage(dmg damage.Damage, region xfixes.Region, full b
 	return c.captureRects(rects)
 }
 
+// bandAfterMove is how long after a capture with moves captures are not
+// read in bands: while a window is dragged, the captures between moves
+// (its redraws) stay as before, in one read without grabbing the server.
+const bandAfterMove = 250 * time.Millisecond
+
 // captureRects reads rects (inside the screen, not overlapping) and puts
 // them into fb, in one Update. The reads happen inside the Update (with the
 // framebuffer locked), straight from the segment or the socket into the
-// framebuffer, so no copy of a large capture waits in between. Without
+// framebuffer, so no copy of a large capture waits in between. Away from
 // moves they are read in bands of rows as tall as a strip (UpdateBands),
 // so that a viewer's connection keeps the pixels its client had of a band
 // only while they may have scrolled, rather than of a whole new photo.
 func (c *Capturer) captureRects(rects []image.Rectangle) error {
 	moves := c.takeMoves(rects)
-	var err error
 	if len(moves) > 0 {
+		c.movedAt = time.Now()
+	}
+	var err error
+	if len(moves) > 0 || time.Since(c.movedAt) < bandAfterMove {
 		c.fb.UpdateIn(rects, moves, func(dst *rfb.Image) []image.Rectangle {
 			var done []image.Rectangle
 			done, err = c.readInto(dst, rects)
