@@ -12,7 +12,6 @@ import (
 	"slices"
 	"sync"
 	"sync/atomic"
-	"time"
 
 	"github.com/klauspost/compress/flate"
 	"github.com/klauspost/compress/zlib"
@@ -185,15 +184,18 @@ func (p *tightParams) streamLevel(s int) int {
 // earlier rectangle ("invalid distance too far back").
 //
 // A compressor takes about 1 MiB, so a stream unused for tightStreamIdle
-// drops its compressor and, when used again, continues the same way with
-// a new one and the last 32 KiB as its dictionary.
+// encode calls drops its compressor and, when used again, continues the same
+// way with a new one and the last 32 KiB as its dictionary.
 type tightStream struct {
 	fw      *flate.Writer // nil before the first use and after idling
 	started bool          // the zlib header went out
 	sink    byteSink
 	level   int
-	hist    []byte    // the last tightWindow bytes written
-	usedAt  time.Time // when it last compressed something
+	hist    []byte // the last tightWindow bytes written
+	// used: the stream compressed something in this update; idle:
+	// updates since it last did.
+	used bool
+	idle int
 }
 
 // tightFlatePool holds, by level, the compressors streams gave up (idle,
@@ -210,16 +212,12 @@ func newTightFlate(w io.Writer, level int, dict []byte) (*flate.Writer, error) {
 	return flate.NewWriterDict(w, level, dict)
 }
 
-// tightStreamIdle is how long a stream keeps its compressor without
-// using it. It is a time, not a count of updates: an update is many
-// encode calls (one per dirty rectangle, and a lossless refresh's piece
-// is often several), so a count dropped the compressors of streams in
-// use, and a photo's update or a refresh's piece on a slow link made new
-// ones, about 1 MiB each (page faults and their setup were 8% of the
-// agent's CPU on the slow-link photo workload, issue 17). A second keeps
-// them across a slow link's refresh pieces (100-150 ms apart) and a
-// slide show's updates, and lets them go soon after the screen calms.
-const tightStreamIdle = time.Second
+// tightStreamIdle is how many encode calls a stream keeps its compressor
+// without using it. An update is one call per dirty rectangle, so this
+// is often less than one update; keeping them a second instead made
+// fewer new compressors but raised the photo workload's busy memory by
+// 2-4 MiB (issue 17).
+const tightStreamIdle = 4
 
 const tightWindow = 32 << 10
 
@@ -401,12 +399,10 @@ type tightEncoder struct {
 	jobs    []tightJob
 	batch   int // pixels of jobs per batch; 0: the default
 	scratch []*tightScratch
-	// clock is time.Now, or a test's clock.
-	clock func() time.Time
 }
 
 func newTightEncoder(png bool) *tightEncoder {
-	return &tightEncoder{png: png, clock: time.Now}
+	return &tightEncoder{png: png}
 }
 
 func (e *tightEncoder) params(u *updateWriter) *tightParams {
@@ -555,17 +551,23 @@ func (e *tightEncoder) putData() {
 
 // release ends an encode call: the jobs' and streams' buffers go back
 // to tightBufPool, and the compressor of a stream unused for
-// tightStreamIdle is dropped.
+// tightStreamIdle calls is dropped.
 func (e *tightEncoder) release() {
 	e.putData()
-	now := e.clock()
 	for s := range e.streams {
 		st := &e.streams[s]
 		putTightBuf(st.sink.b)
 		st.sink.b = nil
-		if st.fw != nil && now.Sub(st.usedAt) >= tightStreamIdle {
+		if st.fw == nil {
+			continue
+		}
+		if st.used {
+			st.used, st.idle = false, 0
+			continue
+		}
+		if st.idle++; st.idle >= tightStreamIdle {
 			tightFlatePool[st.level].Put(st.fw)
-			st.fw = nil
+			st.fw, st.idle = nil, 0
 		}
 	}
 }
@@ -645,12 +647,6 @@ func (e *tightEncoder) compress(p *tightParams) error {
 			used++
 		}
 	}
-	now := e.clock()
-	for s := range 4 {
-		if per[s] > 0 {
-			e.streams[s].usedAt = now
-		}
-	}
 	var errs [4]error
 	if used <= 1 || total < tightParallelMin || runtime.GOMAXPROCS(0) == 1 {
 		for s := range 4 {
@@ -680,7 +676,7 @@ func (e *tightEncoder) compress(p *tightParams) error {
 // tightRefreshZlibLevel where they use the client's level, and a stream
 // that changed level for each would make a new compressor each time
 // (one is about 1 MiB, and making one costs 2-4 ms). Its compressor goes
-// tightStreamIdle after the refresh ends. A refresh's full colour then
+// tightStreamIdle encode calls after the refresh ends. A refresh's full colour then
 // compresses on one CPU rather than two, when the screen is still.
 const tightRefreshStream = 3
 
@@ -695,6 +691,7 @@ func (e *tightEncoder) refreshing(p *tightParams) bool {
 // runStream compresses, in order, the jobs assigned to stream s.
 func (e *tightEncoder) runStream(s, level int) error {
 	st := &e.streams[s]
+	st.used = true
 	if st.sink.b == nil {
 		st.sink.b = tightBufPool.Get().(*tightBuf).b
 	}
