@@ -55,8 +55,9 @@ import (
 // made a terminal's bytes 13% more). Full colour takes stream 0, and
 // streams 0 and 3 in turn for rectangles large enough to compress in
 // parallel: a compressor is about 1 MiB, and each stream in use keeps one
-// (the photo workload's busy memory, issue 17). The streams are
-// independent and compress in parallel.
+// (the photo workload's busy memory, issue 17). A lossless refresh's
+// full colour takes stream 3 alone, at its own level (tightRefreshStream).
+// The streams are independent and compress in parallel.
 // Analysis, filtering, JPEG and PNG also run in parallel across
 // subrectangles.
 
@@ -159,12 +160,13 @@ type tightParams struct {
 	palMax    int
 	gradient  bool
 	png       bool
-	zlibLevel int // full colour
-	idxLevel  int // palette and mono
+	zlibLevel int  // full colour
+	idxLevel  int  // palette and mono
+	refresh   bool // a lossless refresh: full colour on tightRefreshStream
 }
 
 // streamLevel is the zlib level of stream s: 1 holds mono, 2 palette
-// data, 0 and 3 full colour.
+// data, 0 and 3 full colour (3 alone in a lossless refresh).
 func (p *tightParams) streamLevel(s int) int {
 	if s == 1 || s == 2 {
 		return p.idxLevel
@@ -182,7 +184,7 @@ func (p *tightParams) streamLevel(s int) int {
 // earlier rectangle ("invalid distance too far back").
 //
 // A compressor takes about 1 MiB, so a stream unused for tightStreamIdle
-// updates drops its compressor and, when used again, continues the same
+// encode calls drops its compressor and, when used again, continues the same
 // way with a new one and the last 32 KiB as its dictionary.
 type tightStream struct {
 	fw      *flate.Writer // nil before the first use and after idling
@@ -210,8 +212,11 @@ func newTightFlate(w io.Writer, level int, dict []byte) (*flate.Writer, error) {
 	return flate.NewWriterDict(w, level, dict)
 }
 
-// tightStreamIdle is how many updates a stream keeps its compressor
-// without using it.
+// tightStreamIdle is how many encode calls a stream keeps its compressor
+// without using it. An update is one call per dirty rectangle, so this
+// is often less than one update; keeping them a second instead made
+// fewer new compressors but raised the photo workload's busy memory by
+// 2-4 MiB (issue 17).
 const tightStreamIdle = 4
 
 const tightWindow = 32 << 10
@@ -435,6 +440,7 @@ func (e *tightEncoder) params(u *updateWriter) *tightParams {
 		// mostly photo: level 6 makes it 12% smaller than level 2 for
 		// 1.8 times the time.
 		p.zlibLevel = max(p.zlibLevel, tightRefreshZlibLevel)
+		p.refresh = true
 	}
 	p.palMax = tightMaxPalette
 	p.gradient = u.conv.bpp >= 2 && !u.noGradient
@@ -543,9 +549,9 @@ func (e *tightEncoder) putData() {
 	}
 }
 
-// release ends an update: the jobs' and streams' buffers go back to
-// tightBufPool, and the compressor of a stream unused for
-// tightStreamIdle updates is dropped.
+// release ends an encode call: the jobs' and streams' buffers go back
+// to tightBufPool, and the compressor of a stream unused for
+// tightStreamIdle calls is dropped.
 func (e *tightEncoder) release() {
 	e.putData()
 	for s := range e.streams {
@@ -618,7 +624,11 @@ func (e *tightEncoder) compress(p *tightParams) error {
 				case tightKindPalette:
 					j.stream = 2
 				default:
-					if len(j.data) < tightParallelMin {
+					if p.refresh {
+						j.stream = tightRefreshStream
+						break
+					}
+					if len(j.data) < tightParallelMin || e.refreshing(p) {
 						j.stream = 0 // not worth a second compressor
 						break
 					}
@@ -659,6 +669,23 @@ func (e *tightEncoder) compress(p *tightParams) error {
 		}
 	}
 	return nil
+}
+
+// tightRefreshStream holds a lossless refresh's full colour, alone: a
+// refresh on a slow link goes out in pieces between other updates, at
+// tightRefreshZlibLevel where they use the client's level, and a stream
+// that changed level for each would make a new compressor each time
+// (one is about 1 MiB, and making one costs 2-4 ms). Its compressor goes
+// tightStreamIdle encode calls after the refresh ends. A refresh's full colour then
+// compresses on one CPU rather than two, when the screen is still.
+const tightRefreshStream = 3
+
+// refreshing reports whether tightRefreshStream keeps a refresh's
+// compressor, at a level other than this update's: the update's full
+// colour then stays on stream 0.
+func (e *tightEncoder) refreshing(p *tightParams) bool {
+	st := &e.streams[tightRefreshStream]
+	return st.fw != nil && st.level != p.streamLevel(tightRefreshStream)
 }
 
 // runStream compresses, in order, the jobs assigned to stream s.

@@ -289,7 +289,7 @@ func TestTightBatches(t *testing.T) {
 	}
 }
 
-// TestTightStreamIdle: a stream unused for tightStreamIdle updates drops
+// TestTightStreamIdle: a stream unused for tightStreamIdle encode calls drops
 // its compressor, and when used again continues its deflate stream with
 // a new one; the client decodes it exactly, matches into the rectangles
 // before the pause included.
@@ -858,5 +858,56 @@ func TestTightSoftJoinsPhoto(t *testing.T) {
 	alone := tightDitheredSky(256, 128, 1)
 	if u := encode(alone, 3); len(u.lossy) != 0 {
 		t.Errorf("the sky alone went JPEG: %v", u.lossy)
+	}
+}
+
+// TestTightRefreshStream: a lossless refresh in pieces, with other
+// updates between them, keeps its full colour on tightRefreshStream at
+// tightRefreshZlibLevel and the others' on stream 0 at the client's
+// level, so no stream makes a new compressor for a piece; the client
+// decodes every update exactly.
+func TestTightRefreshStream(t *testing.T) {
+	const w, h = 512, 256
+	enc := newTightEncoder(false)
+	want := NewImage(w, h)
+	var stream []byte
+	update := func(img *Image, r image.Rectangle, lossless bool) {
+		u := updateWriter{conv: newConverter(NativeFormat), quality: -1, compress: 2, lossless: lossless}
+		u.begin(nil)
+		if err := enc.encode(&u, img, r); err != nil {
+			t.Fatal(err)
+		}
+		b, _ := u.finish(true)
+		stream = append(stream, b...)
+		want.copyFrom(r.Min, img, r)
+	}
+	update(tightNoise(w, h, 1), image.Rect(0, 0, w, h), false)
+	zero := enc.streams[0].fw
+	var refresh *flate.Writer
+	for i := range 4 {
+		update(tightNoise(w, h, uint64(10+i)), image.Rect(i*128, 0, i*128+128, h), true)
+		st := &enc.streams[tightRefreshStream]
+		if i == 0 {
+			refresh = st.fw
+		}
+		if st.fw == nil || st.fw != refresh || st.level != tightRefreshZlibLevel {
+			t.Fatalf("piece %d: the refresh stream made a new compressor or is at level %d", i, st.level)
+		}
+		// A small change between the pieces, and a large one that would
+		// take streams 0 and 3 in turn without a refresh.
+		update(tightNoise(w, h, uint64(20+i)), image.Rect(0, 0, 64, 32), false)
+		update(tightNoise(w, h, uint64(30+i)), image.Rect(0, 0, w, 128), false)
+		if st := &enc.streams[0]; st.fw != zero || st.level != tightZlibLevel[2] {
+			t.Fatalf("piece %d: stream 0 made a new compressor or is at level %d", i, st.level)
+		}
+	}
+	c, _ := parsingClient(t, w, h, NativeFormat, []Encoding{EncTight, EncLastRect}, bytes.NewReader(stream), ClientLimits{})
+	for range 1 + 4*3 {
+		if _, err := c.ReadMessage(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if d := imageDiff(c.Framebuffer(), want); d != "" {
+		t.Fatal(d)
 	}
 }
