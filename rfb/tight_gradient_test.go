@@ -41,15 +41,7 @@ func TestRepeatsMatches(t *testing.T) {
 	rng := rand.New(rand.NewPCG(1, 2))
 	row := make([]byte, 41*4)
 	for round := range 200 {
-		for x := 4; x < len(row); x += 4 {
-			copy(row[x:x+4], row[x-4:x])
-			switch rng.IntN(4) {
-			case 0:
-				row[x+rng.IntN(3)] ^= byte(1 + rng.IntN(255))
-			case 1:
-				row[x+3] = byte(rng.Uint32())
-			}
-		}
+		repeatingRow(rng, row)
 		for w := 0; w <= 40; w++ {
 			for x0 := range 2 {
 				r := row[x0*4:][: w*4 : w*4]
@@ -57,6 +49,21 @@ func TestRepeatsMatches(t *testing.T) {
 					t.Fatalf("round %d, %d pixels from %d: Go %d, platform %d", round, w, x0, g, a)
 				}
 			}
+		}
+	}
+}
+
+// repeatingRow fills row (4 bytes a pixel) with pixels that repeat
+// their left neighbour at random and differ at random in one component
+// or only in the padding byte.
+func repeatingRow(rng *rand.Rand, row []byte) {
+	for x := 4; x < len(row); x += 4 {
+		copy(row[x:x+4], row[x-4:x])
+		switch rng.IntN(4) {
+		case 0:
+			row[x+rng.IntN(3)] ^= byte(1 + rng.IntN(255))
+		case 1:
+			row[x+3] = byte(rng.Uint32())
 		}
 	}
 }

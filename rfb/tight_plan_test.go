@@ -125,15 +125,7 @@ func TestNewPixelsMatches(t *testing.T) {
 	rng := rand.New(rand.NewPCG(1, 2))
 	row, up := make([]byte, 33*4), make([]byte, 33*4)
 	for round := range 300 {
-		for x := 4; x < len(row); x += 4 {
-			copy(row[x:x+4], row[x-4:x])
-			switch rng.IntN(4) {
-			case 0:
-				row[x+rng.IntN(3)] ^= byte(1 + rng.IntN(255))
-			case 1:
-				row[x+3] = byte(rng.Uint32())
-			}
-		}
+		repeatingRow(rng, row)
 		for x := 0; x < len(up); x += 4 {
 			copy(up[x:x+4], row[x:x+4])
 			switch rng.IntN(3) {
