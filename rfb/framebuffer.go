@@ -322,7 +322,7 @@ func (d *bandDrop) band(img *Image, s *subscriber, band image.Rectangle) {
 		return
 	}
 	clear(d.keep)
-	var drop []image.Rectangle
+	var drop region
 	for i, r := range d.rects {
 		p := r.Intersect(band)
 		if p.Empty() {
@@ -331,10 +331,10 @@ func (d *bandDrop) band(img *Image, s *subscriber, band image.Rectangle) {
 		if d.samples[i].shiftedRows(img, d.old[i], d.was[i], r, p.Min.Y, p.Max.Y, max(1, p.Dy()/bandShifted)) {
 			keepCols(d.keep, p)
 		} else {
-			drop = append(drop, p)
+			drop.add(p)
 		}
 	}
-	if len(drop) == 0 {
+	if drop.empty() {
 		return
 	}
 	// A block let go is compared whole with what the client had, so
@@ -347,7 +347,7 @@ func (d *bandDrop) band(img *Image, s *subscriber, band image.Rectangle) {
 	}
 	c.eachTile(band, func(i int, t image.Rectangle) {
 		t = t.Intersect(img.Bounds())
-		if d.keep[i%c.cols] || c.tiles[i] == nil || !overlapsAny(t, drop) {
+		if d.keep[i%c.cols] || c.tiles[i] == nil || !drop.overlaps(t) {
 			return
 		}
 		m := c.tiles[i]
@@ -398,16 +398,6 @@ func keepCols(keep []bool, r image.Rectangle) {
 	for tx := r.Min.X / compareTile; tx <= (r.Max.X-1)/compareTile; tx++ {
 		keep[tx] = true
 	}
-}
-
-// overlapsAny reports whether r overlaps one of rs.
-func overlapsAny(r image.Rectangle, rs []image.Rectangle) bool {
-	for _, x := range rs {
-		if r.Overlaps(x) {
-			return true
-		}
-	}
-	return false
 }
 
 // Resize changes the framebuffer's size. init, if not nil, paints the new

@@ -547,6 +547,11 @@ func (c *Capturer) captureRects(rects []image.Rectangle) error {
 		}
 		rows := max(1, c.segmentSize()/c.format.stride(box.Dx()))
 		grab := false
+		defer func() {
+			if grab {
+				_ = guard(func() error { xproto.UngrabServer(c.d.conn); return nil })
+			}
+		}()
 		c.fb.UpdateBands(rects, nil, rows, func(dst *rfb.Image, band image.Rectangle) []image.Rectangle {
 			if err != nil {
 				return nil
@@ -568,9 +573,6 @@ func (c *Capturer) captureRects(rects []image.Rectangle) error {
 			done, err = c.readInto(dst, in)
 			return done
 		})
-		if grab {
-			_ = guard(func() error { xproto.UngrabServer(c.d.conn); return nil })
-		}
 	}
 	c.frames.Add(1)
 	return err
